@@ -1,0 +1,168 @@
+//! The commands: each takes plain options, does its work through the
+//! concept modules, and writes its report into an [`Out`] buffer that is
+//! printed only when the command finishes (a script never sees half of an
+//! answer).
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::header::{self, LintOptions, Severity};
+use crate::pin::{self, PinInfo};
+
+/// Buffered standard output.
+#[derive(Default)]
+pub struct Out {
+    pub buf: String,
+}
+
+impl Out {
+    pub fn stdout() -> Self {
+        Out::default()
+    }
+
+    pub fn line(&mut self, s: impl AsRef<str>) {
+        self.buf.push_str(s.as_ref());
+        self.buf.push('\n');
+    }
+}
+
+/// Output forms of `pinctl pin`.
+#[derive(Clone, Copy, Debug)]
+pub enum PinFormat {
+    Text,
+    Json,
+    Header,
+    Tlsa,
+}
+
+/// Reads a whole input file (`-` is standard input) into a buffer that is
+/// wiped when dropped, since it may hold a private key.
+pub fn read_input(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::new());
+    let read = |e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    if path == Path::new("-") {
+        std::io::stdin().read_to_end(&mut buf).map_err(read)?;
+        return Ok(buf);
+    }
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if meta.is_dir() {
+        return Err(Error::input(path.display().to_string(), "is a directory"));
+    }
+    let mut f = std::fs::File::open(path).map_err(read)?;
+    f.read_to_end(&mut buf).map_err(read)?;
+    Ok(buf)
+}
+
+/// Pins of every object in `path`.
+pub fn pins_of_file(path: &Path) -> Result<Vec<PinInfo>> {
+    let data = read_input(path)?;
+    let label = if path == Path::new("-") {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
+    pin::read_pins(&label, &data)
+}
+
+/// `pinctl pin`.
+pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Result<i32> {
+    let mut all = Vec::new();
+    for f in files {
+        all.extend(pins_of_file(f)?);
+    }
+    match format {
+        PinFormat::Json => {
+            out.line(serde_json::to_string_pretty(&all).map_err(|e| Error::Crypto(e.to_string()))?)
+        }
+        PinFormat::Header => {
+            let mut seen = Vec::new();
+            for i in &all {
+                if !seen.contains(&i.pin) {
+                    seen.push(i.pin.clone());
+                }
+            }
+            let directives: Vec<String> =
+                seen.iter().map(|p| format!("pin-sha256=\"{p}\"")).collect();
+            out.line(directives.join("; "));
+        }
+        PinFormat::Tlsa => {
+            for i in &all {
+                out.line(format!("3 1 1 {}", i.sha256_hex));
+            }
+        }
+        PinFormat::Text => {
+            for i in &all {
+                let mut line = format!("{}  {}", i.pin, i.kind.as_str());
+                let _ = write!(line, "  {}", i.algorithm);
+                if let Some(b) = i.bits {
+                    let _ = write!(line, " {b}");
+                }
+                if let Some(s) = &i.subject {
+                    let _ = write!(line, "  {s}");
+                }
+                if i.is_ca == Some(true) {
+                    line.push_str("  (CA)");
+                }
+                out.line(line);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `pinctl lint`: 0 when valid, 1 when invalid.
+pub fn lint(
+    input: &str,
+    chain: Option<&Path>,
+    host: Option<&str>,
+    json: bool,
+    out: &mut Out,
+) -> Result<i32> {
+    let chain_pins: Option<Vec<String>> = match chain {
+        Some(p) => Some(pins_of_file(p)?.into_iter().map(|i| i.pin).collect()),
+        None => None,
+    };
+    let l = header::lint(
+        input,
+        &LintOptions {
+            chain_pins: chain_pins.as_deref(),
+            host,
+        },
+    );
+    let valid = l.is_valid();
+    if json {
+        let v = serde_json::json!({
+            "valid": valid,
+            "header": if valid { Some(l.header.line()) } else { None },
+            "mode": l.header.mode.as_str(),
+            "pins": l.header.pins,
+            "max_age": l.header.max_age,
+            "include_subdomains": l.header.include_subdomains,
+            "report_uri": l.header.report_uri,
+            "problems": l.problems,
+        });
+        out.line(serde_json::to_string_pretty(&v).map_err(|e| Error::Crypto(e.to_string()))?);
+    } else {
+        for p in &l.problems {
+            out.line(format!("{}: {}", p.severity.as_str(), p.message));
+        }
+        let errors = l
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        if valid {
+            out.line(format!("valid: {}", l.header.line()));
+        } else {
+            out.line(format!("invalid: {errors} error(s)"));
+        }
+    }
+    Ok(if valid { 0 } else { 1 })
+}

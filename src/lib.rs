@@ -1,0 +1,22 @@
+//! pinctl: the life of an HTTP Public Key Pinning (RFC 7469) deployment.
+//!
+//! `cli` turns the command line into plain option structs; `commands` runs
+//! them on the modules below, which each own one concept.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod header;
+pub mod pin;
+
+pub use error::{Error, Result};
+
+/// Runs pinctl with these arguments and returns the process exit code.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    cli::run(args)
+}

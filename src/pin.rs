@@ -1,0 +1,476 @@
+//! Pins (RFC 7469 section 2.4): reading keys, CSRs, public keys and
+//! certificates in PEM or DER, finding each object's SubjectPublicKeyInfo
+//! and hashing it. Everything here is pure: bytes in, pins out; reading
+//! files is left to the caller.
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use x509_parser::prelude::FromDer;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// What kind of object a pin was taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Certificate,
+    Csr,
+    PublicKey,
+    PrivateKey,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Certificate => "certificate",
+            Kind::Csr => "csr",
+            Kind::PublicKey => "public-key",
+            Kind::PrivateKey => "private-key",
+        }
+    }
+}
+
+/// One pinned object with what a user wants to know about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PinInfo {
+    pub pin: String,
+    pub kind: Kind,
+    pub algorithm: String,
+    pub bits: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_ca: Option<bool>,
+    /// Hex SHA-256 of the SPKI: DANE `3 1 1` association data.
+    #[serde(skip)]
+    pub sha256_hex: String,
+}
+
+/// The SHA-256 of the empty string, base64: a pin made when the key was
+/// missing. RFC 7469 gives no special meaning to it, so it is always a bug.
+pub const EMPTY_INPUT_PIN: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+
+/// `base64(SHA-256(spki))`, the RFC 7469 pin of a DER SubjectPublicKeyInfo.
+pub fn spki_pin(spki: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(spki))
+}
+
+/// Reads every object in `data` (PEM with any number of blocks, or a single
+/// DER object) and returns one pin per object. `label` names the input in
+/// errors. Either every object is read or an error is returned: a caller
+/// never gets half of an answer.
+pub fn read_pins(label: &str, data: &[u8]) -> Result<Vec<PinInfo>> {
+    let err = |m: String| Error::input(label, m);
+    if data.is_empty() {
+        return Err(err("empty input".into()));
+    }
+    if find(data, b"-----BEGIN ").is_some() {
+        return read_pem(label, data);
+    }
+    if data[0] != 0x30 {
+        return Err(err(
+            "neither PEM nor DER (no PEM block found and no DER SEQUENCE at the start)".into(),
+        ));
+    }
+    let total = der_length(data).ok_or_else(|| err("not valid DER: bad length field".into()))?;
+    if total > data.len() {
+        return Err(err(format!(
+            "truncated DER: the object says {total} bytes, the input has {}",
+            data.len()
+        )));
+    }
+    if total < data.len() {
+        return Err(err(format!(
+            "{} bytes of trailing data after the DER object",
+            data.len() - total
+        )));
+    }
+    let info = read_der_any(data).map_err(err)?;
+    Ok(vec![info])
+}
+
+fn read_pem(label: &str, data: &[u8]) -> Result<Vec<PinInfo>> {
+    let err = |m: String| Error::input(label, m);
+    let begins = count(data, b"-----BEGIN ");
+    let blocks = pem::parse_many(data).map_err(|e| err(format!("malformed PEM: {e}")))?;
+    if blocks.len() != begins {
+        return Err(err(format!(
+            "truncated or malformed PEM: {begins} BEGIN lines but {} complete blocks",
+            blocks.len()
+        )));
+    }
+    let mut out = Vec::new();
+    for (n, block) in blocks.into_iter().enumerate() {
+        let tag = block.tag().to_string();
+        let encrypted = block
+            .headers()
+            .get("Proc-Type")
+            .is_some_and(|v| v.contains("ENCRYPTED"));
+        let contents = Zeroizing::new(block.into_contents());
+        let at = |m: String| err(format!("PEM block {} ({tag}): {m}", n + 1));
+        if encrypted {
+            return Err(at(
+                "the key is encrypted; decrypt it first (openssl pkey -in FILE -out plain.pem) and pin that".into(),
+            ));
+        }
+        let info = match tag.as_str() {
+            "CERTIFICATE" | "X509 CERTIFICATE" => read_certificate(&contents, false),
+            // OpenSSL's "trusted certificate" appends its trust settings.
+            "TRUSTED CERTIFICATE" => read_certificate(&contents, true),
+            "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => read_csr(&contents),
+            "PUBLIC KEY" => read_spki(&contents),
+            "RSA PUBLIC KEY" => read_rsa_public(&contents),
+            "PRIVATE KEY" => read_pkcs8(&contents),
+            "RSA PRIVATE KEY" => read_rsa_private(&contents),
+            "EC PRIVATE KEY" => read_sec1(&contents),
+            "ENCRYPTED PRIVATE KEY" => Err(
+                "the key is encrypted (PKCS#8); decrypt it first (openssl pkey -in FILE -out plain.pem) and pin that"
+                    .to_string(),
+            ),
+            // `openssl ecparam -genkey` writes the curve before the key.
+            "EC PARAMETERS" => continue,
+            other => Err(format!("unsupported PEM block type '{other}'")),
+        }
+        .map_err(at)?;
+        out.push(info);
+    }
+    if out.is_empty() {
+        return Err(err("no key, CSR or certificate in the input".into()));
+    }
+    Ok(out)
+}
+
+/// Tries each DER form pinctl reads on an input that is exactly one object.
+fn read_der_any(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    use pkcs8::der::Decode as _;
+    if x509_parser::parse_x509_certificate(der).is_ok() {
+        return read_certificate(der, false);
+    }
+    if x509_parser::certification_request::X509CertificationRequest::from_der(der).is_ok() {
+        return read_csr(der);
+    }
+    if x509_parser::x509::SubjectPublicKeyInfo::from_der(der).is_ok() {
+        return read_spki(der);
+    }
+    if pkcs8::PrivateKeyInfo::from_der(der).is_ok() {
+        return read_pkcs8(der);
+    }
+    if pkcs8::EncryptedPrivateKeyInfo::from_der(der).is_ok() {
+        return Err("the key is encrypted (PKCS#8); decrypt it first (openssl pkey -in FILE -out plain.der) and pin that".into());
+    }
+    if let Ok(info) = read_rsa_private(der) {
+        return Ok(info);
+    }
+    if sec1::EcPrivateKey::from_der(der).is_ok() {
+        return read_sec1(der);
+    }
+    if let Ok(info) = read_rsa_public(der) {
+        return Ok(info);
+    }
+    Err("DER input is not a certificate, CSR, public key or private key".into())
+}
+
+fn read_certificate(der: &[u8], allow_trailing: bool) -> std::result::Result<PinInfo, String> {
+    let (rest, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| format!("not a valid X.509 certificate: {e}"))?;
+    if !rest.is_empty() && !allow_trailing {
+        return Err(format!(
+            "{} bytes of trailing data after the certificate",
+            rest.len()
+        ));
+    }
+    let mut info = from_spki(cert.public_key().raw, Kind::Certificate)?;
+    info.subject = Some(cert.subject().to_string());
+    info.issuer = Some(cert.issuer().to_string());
+    info.not_before = DateTime::from_timestamp(cert.validity().not_before.timestamp(), 0);
+    info.not_after = DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0);
+    info.is_ca = Some(cert.is_ca());
+    Ok(info)
+}
+
+fn read_csr(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    let (rest, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(der)
+        .map_err(|e| format!("not a valid PKCS#10 CSR: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!(
+            "{} bytes of trailing data after the CSR",
+            rest.len()
+        ));
+    }
+    let info_ = &csr.certification_request_info;
+    let mut info = from_spki(info_.subject_pki.raw, Kind::Csr)?;
+    info.subject = Some(info_.subject.to_string());
+    Ok(info)
+}
+
+fn read_spki(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    from_spki(der, Kind::PublicKey)
+}
+
+fn read_rsa_public(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    use rsa::pkcs8::EncodePublicKey as _;
+    let key = rsa::RsaPublicKey::from_pkcs1_der(der)
+        .map_err(|e| format!("not a valid PKCS#1 RSA public key: {e}"))?;
+    let spki = key.to_public_key_der().map_err(|e| e.to_string())?;
+    from_spki(spki.as_bytes(), Kind::PublicKey)
+}
+
+fn read_rsa_private(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
+        .map_err(|e| format!("not a valid PKCS#1 RSA private key: {e}"))?;
+    private_from_spki(&rsa_public_spki(&key)?)
+}
+
+fn rsa_public_spki(key: &rsa::RsaPrivateKey) -> std::result::Result<Vec<u8>, String> {
+    use rsa::pkcs8::EncodePublicKey as _;
+    Ok(key
+        .to_public_key()
+        .to_public_key_der()
+        .map_err(|e| e.to_string())?
+        .into_vec())
+}
+
+fn private_from_spki(spki: &[u8]) -> std::result::Result<PinInfo, String> {
+    from_spki(spki, Kind::PrivateKey)
+}
+
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_EC: &str = "1.2.840.10045.2.1";
+const OID_ED25519: &str = "1.3.101.112";
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+const OID_P384: &str = "1.3.132.0.34";
+const OID_P521: &str = "1.3.132.0.35";
+
+fn read_pkcs8(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    use pkcs8::der::Decode as _;
+    use pkcs8::DecodePrivateKey as _;
+    use spki::EncodePublicKey as _;
+    let pki = pkcs8::PrivateKeyInfo::from_der(der)
+        .map_err(|e| format!("not a valid PKCS#8 private key: {e}"))?;
+    let oid = pki.algorithm.oid.to_string();
+    let bad = |e: pkcs8::Error| format!("invalid {oid} private key: {e}");
+    let spki = match oid.as_str() {
+        OID_RSA => {
+            let key = rsa::RsaPrivateKey::from_pkcs8_der(der)
+                .map_err(|e| format!("invalid RSA private key: {e}"))?;
+            rsa_public_spki(&key)?
+        }
+        OID_EC => {
+            let curve = pki
+                .algorithm
+                .parameters_oid()
+                .map_err(|_| "EC private key without a named curve".to_string())?
+                .to_string();
+            ec_public_spki(&curve, |c| match c {
+                OID_P256 => p256::SecretKey::from_pkcs8_der(der)
+                    .map_err(bad)
+                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+                OID_P384 => p384::SecretKey::from_pkcs8_der(der)
+                    .map_err(bad)
+                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+                _ => p521::SecretKey::from_pkcs8_der(der)
+                    .map_err(bad)
+                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+            })?
+        }
+        OID_ED25519 => {
+            let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(bad)?;
+            der_vec(key.verifying_key().to_public_key_der())?
+        }
+        other => return Err(format!("unsupported private key algorithm {other}")),
+    };
+    private_from_spki(&spki)
+}
+
+fn read_sec1(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    use pkcs8::der::Decode as _;
+    use spki::EncodePublicKey as _;
+    let key = sec1::EcPrivateKey::from_der(der)
+        .map_err(|e| format!("not a valid SEC1 EC private key: {e}"))?;
+    let curve = match key.parameters.and_then(|p| p.named_curve()) {
+        Some(oid) => oid.to_string(),
+        // Without parameters the curve follows from the scalar's length.
+        None => match key.private_key.len() {
+            32 => OID_P256.to_string(),
+            48 => OID_P384.to_string(),
+            _ => OID_P521.to_string(),
+        },
+    };
+    let bad = |e: p256::elliptic_curve::Error| format!("invalid EC private key: {e}");
+    let spki = ec_public_spki(&curve, |c| match c {
+        OID_P256 => p256::SecretKey::from_sec1_der(der)
+            .map_err(bad)
+            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+        OID_P384 => p384::SecretKey::from_sec1_der(der)
+            .map_err(bad)
+            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+        _ => p521::SecretKey::from_sec1_der(der)
+            .map_err(bad)
+            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+    })?;
+    private_from_spki(&spki)
+}
+
+fn ec_public_spki(
+    curve: &str,
+    derive: impl Fn(&str) -> std::result::Result<Vec<u8>, String>,
+) -> std::result::Result<Vec<u8>, String> {
+    match curve {
+        OID_P256 | OID_P384 | OID_P521 => derive(curve),
+        other => Err(format!("unsupported elliptic curve {other}")),
+    }
+}
+
+fn der_vec(doc: spki::Result<spki::Document>) -> std::result::Result<Vec<u8>, String> {
+    doc.map(|d| d.into_vec()).map_err(|e| e.to_string())
+}
+
+/// Builds a [`PinInfo`] from the SPKI bytes exactly as they stand.
+fn from_spki(spki: &[u8], kind: Kind) -> std::result::Result<PinInfo, String> {
+    let (rest, parsed) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki)
+        .map_err(|e| format!("not a valid SubjectPublicKeyInfo: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!(
+            "{} bytes of trailing data after the public key",
+            rest.len()
+        ));
+    }
+    let (algorithm, bits) = describe(&parsed);
+    let digest = Sha256::digest(spki);
+    Ok(PinInfo {
+        pin: base64::engine::general_purpose::STANDARD.encode(digest),
+        kind,
+        algorithm,
+        bits,
+        subject: None,
+        issuer: None,
+        not_before: None,
+        not_after: None,
+        is_ca: None,
+        sha256_hex: digest.iter().map(|b| format!("{b:02x}")).collect(),
+    })
+}
+
+/// Algorithm name and key size of a parsed SPKI. Unknown algorithms are
+/// named by their OID: their pin is still valid.
+fn describe(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> (String, Option<u32>) {
+    let oid = spki.algorithm.algorithm.to_id_string();
+    match oid.as_str() {
+        OID_RSA | "1.2.840.113549.1.1.10" => {
+            let bits = match spki.parsed() {
+                Ok(x509_parser::public_key::PublicKey::RSA(k)) => Some(bit_length(k.modulus)),
+                _ => None,
+            };
+            ("rsa".into(), bits)
+        }
+        OID_EC => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string());
+            match curve.as_deref() {
+                Some(OID_P256) => ("ecdsa-p256".into(), Some(256)),
+                Some(OID_P384) => ("ecdsa-p384".into(), Some(384)),
+                Some(OID_P521) => ("ecdsa-p521".into(), Some(521)),
+                Some(other) => (format!("ec-{other}"), None),
+                None => ("ec".into(), None),
+            }
+        }
+        OID_ED25519 => ("ed25519".into(), Some(256)),
+        "1.3.101.113" => ("ed448".into(), Some(456)),
+        // A DSA key's size is its modulus p, which only the parameters give.
+        "1.2.840.10040.4.1" => ("dsa".into(), None),
+        other => (other.to_string(), None),
+    }
+}
+
+fn bit_length(be: &[u8]) -> u32 {
+    let trimmed: &[u8] = match be.iter().position(|&b| b != 0) {
+        Some(i) => &be[i..],
+        None => return 0,
+    };
+    (trimmed.len() as u32 - 1) * 8 + (8 - trimmed[0].leading_zeros())
+}
+
+/// Length of the DER TLV at the start of `data` (header included).
+fn der_length(data: &[u8]) -> Option<usize> {
+    let first = *data.get(1)?;
+    if first < 0x80 {
+        return Some(2 + first as usize);
+    }
+    let n = (first & 0x7f) as usize;
+    if n == 0 || n > 8 {
+        return None;
+    }
+    let bytes = data.get(2..2 + n)?;
+    let len = bytes.iter().try_fold(0usize, |acc, &b| {
+        acc.checked_mul(256)?.checked_add(b as usize)
+    })?;
+    len.checked_add(2 + n)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    let mut n = 0;
+    let mut rest = hay;
+    while let Some(i) = find(rest, needle) {
+        n += 1;
+        rest = &rest[i + needle.len()..];
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_spki_digest_is_the_known_empty_pin() {
+        assert_eq!(spki_pin(b""), EMPTY_INPUT_PIN);
+    }
+
+    #[test]
+    fn der_length_reads_long_forms_and_rejects_overflow() {
+        assert_eq!(der_length(&[0x30, 0x03, 1, 2, 3]), Some(5));
+        assert_eq!(der_length(&[0x30, 0x82, 0x01, 0x00]), Some(260));
+        assert_eq!(der_length(&[0x30, 0x89, 1, 2, 3, 4, 5, 6, 7, 8, 9]), None);
+        assert_eq!(der_length(&[0x30]), None);
+    }
+
+    #[test]
+    fn bit_length_ignores_leading_zeros() {
+        assert_eq!(bit_length(&[0x00, 0x80, 0x00]), 16);
+        assert_eq!(bit_length(&[0x01]), 1);
+        assert_eq!(bit_length(&[0x00]), 0);
+    }
+
+    #[test]
+    fn garbage_is_neither_pem_nor_der() {
+        let e = read_pins("x", b"hello").unwrap_err().to_string();
+        assert!(e.contains("neither PEM nor DER"), "{e}");
+    }
+
+    #[test]
+    fn truncated_pem_is_an_error() {
+        let e = read_pins("x", b"-----BEGIN CERTIFICATE-----\nMIIB\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated"), "{e}");
+    }
+}

@@ -1,0 +1,200 @@
+//! Test harness: runs the real binary in a temporary folder with a
+//! controlled environment, and finds peers (openssl, age, servers).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pinctl");
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The outcome of one run of pinctl.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts the contract for a failure: exit 1, one `error:` line naming
+    /// `needle`, no panic, and nothing on stdout.
+    #[track_caller]
+    pub fn fails_with(&self, needle: &str) {
+        assert_eq!(
+            self.code, 1,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "partial output on stdout: {}",
+            self.stdout
+        );
+        let first = self.stderr.lines().next().unwrap_or("");
+        assert!(first.starts_with("error: "), "stderr: {}", self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "expected {needle:?} in stderr: {}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        assert!(!self.stderr.contains("RUST_BACKTRACE"), "{}", self.stderr);
+        assert!(
+            self.stderr
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .count()
+                == 1,
+            "{}",
+            self.stderr
+        );
+    }
+}
+
+/// A fresh temporary folder to run pinctl in.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub vars: Vec<(String, String)>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("temporary folder"),
+            vars: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn var(mut self, k: &str, v: &str) -> Env {
+        self.vars.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn set(&mut self, k: &str, v: &str) {
+        self.vars.retain(|(n, _)| n != k);
+        self.vars.push((k.into(), v.into()));
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).current_dir(self.path());
+        for k in [
+            "PINCTL_STATE",
+            "PINCTL_NOW",
+            "PINCTL_PASSPHRASE",
+            "PINCTL_SITE",
+        ] {
+            c.env_remove(k);
+        }
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd(args).output().expect("run pinctl"))
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut c = self.cmd(args);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn pinctl");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+}
+
+/// Whether `tool` is on PATH. When it is not, prints SKIPPED (and the
+/// caller returns early) — or fails under `PINCTL_REQUIRE_SERVERS=1`.
+pub fn have(tool: &str, test: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
+            panic!("{test}: {tool} is required (PINCTL_REQUIRE_SERVERS=1) but not on PATH");
+        }
+        println!("SKIPPED {test}: {tool} not on PATH");
+    }
+    found
+}
+
+/// Runs a shell command line and returns its stdout; panics on failure.
+#[track_caller]
+pub fn sh(dir: &Path, script: &str) -> String {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("sh");
+    assert!(
+        o.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The openssl pipeline's pin of a PEM private key (DESIGN.md).
+pub fn openssl_pin_of_key(dir: &Path, key: &str) -> String {
+    sh(
+        dir,
+        &format!(
+            "openssl pkey -in '{key}' -pubout -outform der | openssl dgst -sha256 -binary | base64"
+        ),
+    )
+    .trim()
+    .to_string()
+}
+
+/// SHA-256 of every file below `dir`, for "byte-for-byte unchanged" checks.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.push((p, <sha2::Sha256 as sha2::Digest>::digest(&b).to_vec()));
+            }
+        }
+    }
+    walk(dir, &mut out);
+    out.sort();
+    out
+}

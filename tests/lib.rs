@@ -1,0 +1,7 @@
+//! The one integration-test binary (one link on two cores): CLI tests that
+//! drive the real `pinctl` in fresh temporary folders, and cross-checks
+//! against real peers.
+
+mod common;
+mod lint;
+mod pin;

@@ -1,0 +1,62 @@
+//! `pinctl lint` from the command line: exit codes and output forms.
+
+use crate::common::*;
+
+const A: &str = "d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=";
+const B: &str = "E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=";
+
+#[test]
+fn valid_header_exits_zero() {
+    let env = Env::new();
+    let h = format!("Public-Key-Pins: pin-sha256=\"{A}\"; pin-sha256=\"{B}\"; max-age=600");
+    let out = env.run(&["lint", &h]);
+    assert!(out.ok().contains("valid: Public-Key-Pins:"));
+}
+
+#[test]
+fn invalid_header_lists_every_problem_and_exits_one() {
+    let env = Env::new();
+    let h = format!("pin-sha256=\"{A}\"; max-age=600; max-age=7");
+    let out = env.run(&["lint", &h]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("error: max-age appears more than once"));
+    assert!(out.stdout.contains("error: 1 valid pin(s)"));
+}
+
+#[test]
+fn chain_is_checked_for_a_matching_pin_and_a_backup() {
+    let env = Env::new();
+    let chain = fixtures().join("chain.pem");
+    let leaf = "bdhRme+uYVLz59K/0qkq7VFNr9EWq8oNi/t4pzkAWWI=";
+    let good = format!("pin-sha256=\"{leaf}\"; pin-sha256=\"{B}\"; max-age=600");
+    env.run(&["lint", &good, "--chain", chain.to_str().unwrap()])
+        .ok();
+    let bad = format!("pin-sha256=\"{A}\"; pin-sha256=\"{B}\"; max-age=600");
+    let out = env.run(&["lint", &bad, "--chain", chain.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("no pin matches"));
+}
+
+#[test]
+fn json_form() {
+    let env = Env::new();
+    let h = format!("pin-sha256=\"{A}\"; pin-sha256=\"{B}\"; max-age=9999999; report-uri=\"https://example.com/r\"");
+    let out = env.run(&["lint", "--format", "json", "--host", "example.com", &h]);
+    let v: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["max_age"], 9999999);
+    let warnings: Vec<_> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["severity"] == "warning")
+        .collect();
+    assert_eq!(warnings.len(), 2, "{v}");
+}
+
+#[test]
+fn usage_error_exits_two() {
+    let env = Env::new();
+    assert_eq!(env.run(&["lint"]).code, 2);
+    assert_eq!(env.run(&["pin", "--format", "xml", "x"]).code, 2);
+}

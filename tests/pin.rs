@@ -1,0 +1,217 @@
+//! `pinctl pin`: pins equal the openssl pipeline's, and bad input fails
+//! cleanly with nothing on stdout.
+
+use crate::common::*;
+
+#[test]
+fn fixture_pins_equal_the_openssl_pipeline() {
+    let expected = std::fs::read_to_string(fixtures().join("expected-pins.txt")).unwrap();
+    let env = Env::new();
+    let mut n = 0;
+    for line in expected.lines() {
+        let (file, pin) = line.split_once(' ').unwrap();
+        let path = fixtures().join(file);
+        let out = env.run(&["pin", "--format", "json", path.to_str().unwrap()]);
+        let v: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+        assert_eq!(v[0]["pin"], pin, "{file}");
+        n += 1;
+    }
+    assert!(n >= 25);
+}
+
+#[test]
+fn chain_gives_one_line_per_certificate_with_subject() {
+    let env = Env::new();
+    let chain = fixtures().join("chain.pem");
+    let out = env.run(&["pin", chain.to_str().unwrap()]);
+    let text = out.ok();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].contains("CN=p256.pinctl.test") && !lines[0].contains("(CA)"));
+    assert!(lines[1].contains("CN=pinctl test CA") && lines[1].contains("(CA)"));
+    let json = env.run(&["pin", "--format", "json", chain.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(json.ok()).unwrap();
+    assert_eq!(v[0]["kind"], "certificate");
+    assert_eq!(v[0]["algorithm"], "ecdsa-p256");
+    assert_eq!(v[0]["bits"], 256);
+    assert_eq!(v[0]["is_ca"], false);
+    assert_eq!(v[1]["is_ca"], true);
+    assert_eq!(v[0]["issuer"], "CN=pinctl test CA");
+    assert!(v[0]["not_after"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn header_and_tlsa_formats() {
+    let env = Env::new();
+    let chain = fixtures().join("chain.pem");
+    let out = env.run(&["pin", "--format", "header", chain.to_str().unwrap()]);
+    assert_eq!(
+        out.ok().trim(),
+        "pin-sha256=\"bdhRme+uYVLz59K/0qkq7VFNr9EWq8oNi/t4pzkAWWI=\"; pin-sha256=\"IqbjW5w0YOXYke8dmoQRLF4w1UojNIUEG7SpsLEWg7U=\""
+    );
+    let der = fixtures().join("p256.pub.der");
+    let out = env.run(&["pin", "--format", "tlsa", der.to_str().unwrap()]);
+    let hex = sh(
+        env.path(),
+        &format!(
+            "openssl dgst -sha256 -r '{}' | cut -d' ' -f1",
+            der.display()
+        ),
+    );
+    assert_eq!(out.ok().trim(), format!("3 1 1 {}", hex.trim()));
+}
+
+#[test]
+fn standard_input_is_read() {
+    let env = Env::new();
+    let pem = std::fs::read(fixtures().join("p256.cert.pem")).unwrap();
+    let out = env.run_stdin(&["pin", "-"], &pem);
+    assert!(out
+        .ok()
+        .starts_with("bdhRme+uYVLz59K/0qkq7VFNr9EWq8oNi/t4pzkAWWI="));
+}
+
+#[test]
+fn text_around_pem_blocks_is_ignored() {
+    let env = Env::new();
+    let cert = std::fs::read_to_string(fixtures().join("p256.cert.pem")).unwrap();
+    let key = std::fs::read_to_string(fixtures().join("rsa2048.pkcs1.pem")).unwrap();
+    let mixed = format!("subject=CN = x\nissuer=...\n{cert}\nsome words\n{key}trailing text\n");
+    std::fs::write(env.path().join("mixed.pem"), mixed).unwrap();
+    let out = env.run(&["pin", "mixed.pem"]);
+    assert_eq!(out.ok().lines().count(), 2);
+}
+
+#[test]
+fn fresh_openssl_keys_csrs_and_certificates_of_every_type_match() {
+    if !have(
+        "openssl",
+        "fresh_openssl_keys_csrs_and_certificates_of_every_type_match",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    let d = env.path();
+    let kinds = [
+        ("rsa", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"),
+        ("p256", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256"),
+        ("p384", "-algorithm EC -pkeyopt ec_paramgen_curve:P-384"),
+        ("p521", "-algorithm EC -pkeyopt ec_paramgen_curve:P-521"),
+        ("ed25519", "-algorithm ED25519"),
+    ];
+    for (name, opts) in kinds {
+        sh(d, &format!("openssl genpkey {opts} -out {name}.key"));
+        sh(
+            d,
+            &format!("openssl req -new -key {name}.key -subj /CN={name} -out {name}.csr"),
+        );
+        sh(
+            d,
+            &format!("openssl req -x509 -key {name}.key -subj /CN={name} -days 30 -out {name}.crt"),
+        );
+        sh(
+            d,
+            &format!("openssl pkey -in {name}.key -pubout -out {name}.pub"),
+        );
+        sh(
+            d,
+            &format!("openssl pkey -in {name}.key -outform der -out {name}.der"),
+        );
+        let expected = openssl_pin_of_key(d, &format!("{name}.key"));
+        for f in ["key", "csr", "crt", "pub", "der"] {
+            let file = format!("{name}.{f}");
+            let out = env.run(&["pin", "--format", "json", &file]);
+            let v: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+            assert_eq!(v[0]["pin"], expected.as_str(), "{file}");
+        }
+    }
+    // Traditional forms: PKCS#1 RSA private and public, SEC1 EC.
+    sh(
+        d,
+        "openssl rsa -in rsa.key -traditional -out rsa.pkcs1 2>/dev/null",
+    );
+    sh(
+        d,
+        "openssl rsa -in rsa.key -RSAPublicKey_out -out rsa.pkcs1pub 2>/dev/null",
+    );
+    sh(d, "openssl ec -in p384.key -out p384.sec1 2>/dev/null");
+    for (file, key) in [
+        ("rsa.pkcs1", "rsa.key"),
+        ("rsa.pkcs1pub", "rsa.key"),
+        ("p384.sec1", "p384.key"),
+    ] {
+        let out = env.run(&["pin", "--format", "json", file]);
+        let v: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+        assert_eq!(v[0]["pin"], openssl_pin_of_key(d, key).as_str(), "{file}");
+    }
+}
+
+fn write(env: &Env, name: &str, bytes: &[u8]) {
+    std::fs::write(env.path().join(name), bytes).unwrap();
+}
+
+#[test]
+fn bad_inputs_fail_with_one_error_line_naming_the_file() {
+    let env = Env::new();
+    let cert = std::fs::read_to_string(fixtures().join("p256.cert.pem")).unwrap();
+    let der = std::fs::read(fixtures().join("p256.cert.der")).unwrap();
+    write(&env, "empty.pem", b"");
+    write(&env, "words.txt", b"this is not a certificate\n");
+    write(&env, "truncated.pem", &cert.as_bytes()[..cert.len() / 2]);
+    let bad64 = cert.replacen("MII", "M!I", 1);
+    write(&env, "bad64.pem", bad64.as_bytes());
+    write(
+        &env,
+        "crl.pem",
+        b"-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n",
+    );
+    let mut trailing = der.clone();
+    trailing.extend_from_slice(b"garbage");
+    write(&env, "trailing.der", &trailing);
+    write(&env, "short.der", &der[..der.len() - 10]);
+    std::fs::create_dir(env.path().join("adir")).unwrap();
+    let enc = fixtures().join("fail_encrypted.pkcs8.pem");
+    let cases: Vec<(&str, &str)> = vec![
+        ("empty.pem", "empty input"),
+        ("missing.pem", "missing.pem"),
+        ("adir", "is a directory"),
+        ("words.txt", "neither PEM nor DER"),
+        ("truncated.pem", "truncated"),
+        ("bad64.pem", "malformed PEM"),
+        ("crl.pem", "unsupported PEM block type 'X509 CRL'"),
+        ("trailing.der", "trailing data"),
+        ("short.der", "truncated DER"),
+        (enc.to_str().unwrap(), "decrypt it first"),
+    ];
+    for (file, needle) in cases {
+        let out = env.run(&["pin", file]);
+        out.fails_with(needle);
+        assert!(out.stderr.contains(file), "{file}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_bad_file_after_a_good_one_gives_no_partial_output() {
+    let env = Env::new();
+    write(&env, "words.txt", b"nope");
+    let good = fixtures().join("p256.cert.pem");
+    env.run(&["pin", good.to_str().unwrap(), "words.txt"])
+        .fails_with("words.txt");
+}
+
+#[test]
+fn a_large_random_file_is_refused_without_panic() {
+    let env = Env::new();
+    let mut data = vec![0u8; 100 * 1024 * 1024];
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    for chunk in data.chunks_mut(8) {
+        // xorshift: fast, deterministic noise
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    data[0] = 0x30; // looks like DER at first glance
+    write(&env, "random.bin", &data);
+    env.run(&["pin", "random.bin"]).fails_with("random.bin");
+}
