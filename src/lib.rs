@@ -4,11 +4,17 @@
 //! them on the modules below, which each own one concept.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod cli;
 pub mod commands;
+pub mod csr;
 pub mod error;
+pub mod failpoint;
 pub mod header;
+pub mod keys;
+pub mod lifecycle;
 pub mod pin;
+pub mod state;
 
 pub use error::{Error, Result};
 

@@ -1,0 +1,278 @@
+//! Private keys: generating them (RSA with `rsa`, EC with `p256`/`p384`),
+//! reading keys a user brings (`import`), and their public halves. Key bytes
+//! live only in [`PrivateKey`], which wipes them on drop and prints nothing.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// The key types pinctl makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyType {
+    P256,
+    P384,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+impl KeyType {
+    pub const ALL: [KeyType; 5] = [
+        KeyType::P256,
+        KeyType::P384,
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::P256 => "p256",
+            KeyType::P384 => "p384",
+            KeyType::Rsa2048 => "rsa2048",
+            KeyType::Rsa3072 => "rsa3072",
+            KeyType::Rsa4096 => "rsa4096",
+        }
+    }
+
+    pub fn is_rsa(self) -> bool {
+        matches!(self, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096)
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        KeyType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown key type '{s}' (expected p256, p384, rsa2048, rsa3072 or rsa4096)"
+                ))
+            })
+    }
+}
+
+/// A private key as PKCS#8 DER. No `Debug`, no `Display`: the bytes leave
+/// only through [`PrivateKey::pkcs8_der`] and [`PrivateKey::pkcs8_pem`].
+pub struct PrivateKey {
+    key_type: KeyType,
+    pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl PrivateKey {
+    /// Makes a new key from the operating system's random source.
+    pub fn generate(key_type: KeyType) -> Result<Self> {
+        use pkcs8::EncodePrivateKey as _;
+        let mut rng = rand_core::OsRng;
+        let doc = match key_type {
+            KeyType::P256 => p256::SecretKey::random(&mut rng).to_pkcs8_der(),
+            KeyType::P384 => p384::SecretKey::random(&mut rng).to_pkcs8_der(),
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                let bits = match key_type {
+                    KeyType::Rsa2048 => 2048,
+                    KeyType::Rsa3072 => 3072,
+                    _ => 4096,
+                };
+                let key = rsa::RsaPrivateKey::new(&mut rng, bits)
+                    .map_err(|e| Error::Crypto(format!("RSA key generation failed: {e}")))?;
+                key.to_pkcs8_der()
+            }
+        }
+        .map_err(|e| Error::Crypto(format!("cannot encode the new key: {e}")))?;
+        Ok(PrivateKey {
+            key_type,
+            pkcs8: Zeroizing::new(doc.as_bytes().to_vec()),
+        })
+    }
+
+    /// Reads a private key in any PEM or DER form `pinctl pin` reads
+    /// (PKCS#8, PKCS#1, SEC1), for the types pinctl can sign CSRs with.
+    pub fn from_bytes(label: &str, data: &[u8]) -> Result<Self> {
+        use pkcs8::der::Decode as _;
+        use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        let err = |m: String| Error::input(label, m);
+        let (tag, der): (String, Zeroizing<Vec<u8>>) = if data.starts_with(b"-----BEGIN")
+            || data.windows(11).any(|w| w == b"-----BEGIN ")
+        {
+            let blocks = pem::parse_many(data).map_err(|e| err(format!("malformed PEM: {e}")))?;
+            let mut keys: Vec<(String, Zeroizing<Vec<u8>>)> = blocks
+                .into_iter()
+                .filter(|b| b.tag().ends_with("PRIVATE KEY"))
+                .map(|b| (b.tag().to_string(), Zeroizing::new(b.into_contents())))
+                .collect();
+            if keys.len() != 1 {
+                return Err(err(format!(
+                    "expected exactly one private key, found {}",
+                    keys.len()
+                )));
+            }
+            keys.remove(0)
+        } else {
+            (String::new(), Zeroizing::new(data.to_vec()))
+        };
+        if tag.contains("ENCRYPTED") {
+            return Err(err(
+                "the key is encrypted; decrypt it first (openssl pkey -in FILE -out plain.pem)"
+                    .into(),
+            ));
+        }
+        let enc = |r: std::result::Result<pkcs8::SecretDocument, pkcs8::Error>| {
+            r.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+                .map_err(|e| err(format!("cannot re-encode the key: {e}")))
+        };
+        // PKCS#8 first, then the traditional forms.
+        if let Ok(k) = p256::SecretKey::from_pkcs8_der(&der) {
+            return Ok(PrivateKey {
+                key_type: KeyType::P256,
+                pkcs8: enc(k.to_pkcs8_der())?,
+            });
+        }
+        if let Ok(k) = p384::SecretKey::from_pkcs8_der(&der) {
+            return Ok(PrivateKey {
+                key_type: KeyType::P384,
+                pkcs8: enc(k.to_pkcs8_der())?,
+            });
+        }
+        let rsa_key = rsa::RsaPrivateKey::from_pkcs8_der(&der)
+            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_der(&der))
+            .ok();
+        if let Some(k) = rsa_key {
+            let key_type = match rsa::traits::PublicKeyParts::size(&k) * 8 {
+                2048 => KeyType::Rsa2048,
+                3072 => KeyType::Rsa3072,
+                4096 => KeyType::Rsa4096,
+                n => {
+                    return Err(err(format!(
+                        "RSA key of {n} bits: pinctl manages 2048, 3072 and 4096"
+                    )))
+                }
+            };
+            return Ok(PrivateKey {
+                key_type,
+                pkcs8: enc(k.to_pkcs8_der())?,
+            });
+        }
+        if let Ok(k) = p256::SecretKey::from_sec1_der(&der) {
+            return Ok(PrivateKey {
+                key_type: KeyType::P256,
+                pkcs8: enc(k.to_pkcs8_der())?,
+            });
+        }
+        if let Ok(k) = p384::SecretKey::from_sec1_der(&der) {
+            return Ok(PrivateKey {
+                key_type: KeyType::P384,
+                pkcs8: enc(k.to_pkcs8_der())?,
+            });
+        }
+        if pkcs8::PrivateKeyInfo::from_der(&der).is_ok()
+            || sec1::EcPrivateKey::from_der(&der).is_ok()
+        {
+            return Err(err(
+                "unsupported key type: pinctl manages P-256, P-384 and RSA 2048/3072/4096 keys"
+                    .into(),
+            ));
+        }
+        Err(err(
+            "not a private key (PKCS#8, PKCS#1 or SEC1, PEM or DER)".into(),
+        ))
+    }
+
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// The key as a PKCS#8 PEM file (what archives hold and export writes).
+    pub fn pkcs8_pem(&self) -> Zeroizing<String> {
+        Zeroizing::new(pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            self.pkcs8.to_vec(),
+        )))
+    }
+
+    /// DER SubjectPublicKeyInfo of the public half.
+    pub fn spki_der(&self) -> Result<Vec<u8>> {
+        use pkcs8::DecodePrivateKey as _;
+        use spki::EncodePublicKey as _;
+        let bad = |e: String| Error::Crypto(format!("cannot derive the public key: {e}"));
+        let doc = match self.key_type {
+            KeyType::P256 => p256::SecretKey::from_pkcs8_der(&self.pkcs8)
+                .map_err(|e| bad(e.to_string()))?
+                .public_key()
+                .to_public_key_der(),
+            KeyType::P384 => p384::SecretKey::from_pkcs8_der(&self.pkcs8)
+                .map_err(|e| bad(e.to_string()))?
+                .public_key()
+                .to_public_key_der(),
+            _ => rsa::RsaPrivateKey::from_pkcs8_der(&self.pkcs8)
+                .map_err(|e| bad(e.to_string()))?
+                .to_public_key()
+                .to_public_key_der(),
+        };
+        Ok(doc.map_err(|e| bad(e.to_string()))?.into_vec())
+    }
+
+    /// The RFC 7469 pin of this key.
+    pub fn pin(&self) -> Result<String> {
+        Ok(crate::pin::spki_pin(&self.spki_der()?))
+    }
+}
+
+/// Makes keys of these types in parallel, one thread per key (RSA keys take
+/// seconds each; two cores halve the wait).
+pub fn generate_all(types: &[KeyType]) -> Result<Vec<PrivateKey>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = types
+            .iter()
+            .map(|&t| s.spawn(move || PrivateKey::generate(t)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| Error::Crypto("key generation thread failed".into()))?
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_round_trips_through_pem_and_keeps_its_pin() {
+        for t in [KeyType::P256, KeyType::P384] {
+            let k = PrivateKey::generate(t).unwrap();
+            let pem = k.pkcs8_pem();
+            let back = PrivateKey::from_bytes("x", pem.as_bytes()).unwrap();
+            assert_eq!(back.key_type(), t);
+            assert_eq!(back.pin().unwrap(), k.pin().unwrap());
+            let via_pin = crate::pin::read_pins("x", pem.as_bytes()).unwrap();
+            assert_eq!(via_pin[0].pin, k.pin().unwrap());
+        }
+    }
+
+    #[test]
+    fn unknown_key_type_is_refused() {
+        assert!("ed448".parse::<KeyType>().is_err());
+        assert_eq!("rsa3072".parse::<KeyType>().unwrap(), KeyType::Rsa3072);
+    }
+}

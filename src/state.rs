@@ -1,0 +1,698 @@
+//! The state folder: the versioned YAML schema of a site, loading with its
+//! invariants checked, atomic writes (temporary file, fsync, rename, fsync
+//! of the folder), and the lock that every mutating command holds.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::header::Mode;
+use crate::keys::KeyType;
+
+/// The schema version this pinctl writes and the newest it reads.
+pub const VERSION: u32 = 1;
+/// The site file inside each site's folder.
+pub const SITE_FILE: &str = "site.yaml";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub version: u32,
+    pub domain: String,
+    #[serde(default)]
+    pub sans: Vec<String>,
+    pub created: DateTime<Utc>,
+    pub encryption: Encryption,
+    pub policy: Policy,
+    pub keys: Vec<Key>,
+    #[serde(default)]
+    pub ca_pins: Vec<CaPin>,
+    #[serde(default)]
+    pub certificates: Vec<Cert>,
+    #[serde(default)]
+    pub publications: Vec<Publication>,
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Passphrase,
+    Recipients,
+}
+
+/// How the site's archives are encrypted. Recipients are public keys and
+/// are remembered so that later commands can encrypt new backups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    pub method: Method,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub armor: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub mode: Mode,
+    pub max_age: u64,
+    #[serde(default)]
+    pub include_subdomains: bool,
+    #[serde(default)]
+    pub report_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Active,
+    Backup,
+    Retired,
+    Compromised,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Active => "active",
+            Role::Backup => "backup",
+            Role::Retired => "retired",
+            Role::Compromised => "compromised",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    pub name: String,
+    pub role: Role,
+    pub key_type: KeyType,
+    pub pin: String,
+    pub created: DateTime<Utc>,
+    /// When the key took its current role.
+    pub role_since: DateTime<Utc>,
+    pub archive: String,
+    pub archive_sha256: String,
+    pub csr: String,
+    #[serde(default)]
+    pub copies: Vec<Copy>,
+}
+
+/// An offline copy of a key's archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Copy {
+    pub location: String,
+    pub path: String,
+    pub sha256: String,
+    pub copied: DateTime<Utc>,
+    #[serde(default)]
+    pub verified: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaPin {
+    pub name: String,
+    pub pin: String,
+    pub added: DateTime<Utc>,
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+/// A certificate issued for one of the site's keys, with the pins of the
+/// CA certificates that came with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cert {
+    pub key: String,
+    pub file: String,
+    pub subject: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    #[serde(default)]
+    pub chain_pins: Vec<String>,
+    pub added: DateTime<Utc>,
+}
+
+/// A header version that was actually served, from `from` until `until`
+/// (open while live).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publication {
+    pub mode: Mode,
+    pub pins: Vec<String>,
+    pub max_age: u64,
+    #[serde(default)]
+    pub include_subdomains: bool,
+    #[serde(default)]
+    pub report_uri: Option<String>,
+    pub from: DateTime<Utc>,
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One line of the append-only history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub event: String,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+impl Site {
+    pub fn key(&self, name: &str) -> Option<&Key> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+
+    pub fn key_mut(&mut self, name: &str) -> Option<&mut Key> {
+        self.keys.iter_mut().find(|k| k.name == name)
+    }
+
+    pub fn active(&self) -> Option<&Key> {
+        self.keys.iter().find(|k| k.role == Role::Active)
+    }
+
+    pub fn backups(&self) -> impl Iterator<Item = &Key> {
+        self.keys.iter().filter(|k| k.role == Role::Backup)
+    }
+
+    pub fn live(&self) -> Option<&Publication> {
+        self.publications.last().filter(|p| p.until.is_none())
+    }
+
+    pub fn log(
+        &mut self,
+        at: DateTime<Utc>,
+        event: &str,
+        key: Option<&str>,
+        detail: Option<String>,
+    ) {
+        self.events.push(Event {
+            at,
+            event: event.to_string(),
+            key: key.map(str::to_string),
+            detail,
+        });
+    }
+
+    /// The next free `backupN` name.
+    pub fn next_backup_name(&self) -> String {
+        let mut n = 1;
+        while self.key(&format!("backup{n}")).is_some() {
+            n += 1;
+        }
+        format!("backup{n}")
+    }
+
+    /// Checks the invariants every saved state holds.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.version == 0 {
+            return Err("version 0 is not a pinctl state".into());
+        }
+        if self.version > VERSION {
+            return Err(format!(
+                "state version {} is newer than this pinctl understands ({VERSION}); upgrade pinctl",
+                self.version
+            ));
+        }
+        check_domain(&self.domain)?;
+        let active = self.keys.iter().filter(|k| k.role == Role::Active).count();
+        if active != 1 {
+            return Err(format!("{active} active keys (exactly one is required)"));
+        }
+        for (i, k) in self.keys.iter().enumerate() {
+            if self.keys[..i].iter().any(|o| o.name == k.name) {
+                return Err(format!("key name {} appears twice", k.name));
+            }
+            if !valid_name(&k.name) {
+                return Err(format!("invalid key name {:?}", k.name));
+            }
+            check_pin(&k.pin).map_err(|e| format!("key {}: {e}", k.name))?;
+            for f in [&k.archive, &k.csr] {
+                if !valid_file_name(f) {
+                    return Err(format!("key {}: invalid file name {f:?}", k.name));
+                }
+            }
+            if k.role_since < k.created {
+                return Err(format!("key {}: role_since before created", k.name));
+            }
+        }
+        if self.encryption.method == Method::Recipients && self.encryption.recipients.is_empty() {
+            return Err("encryption by recipients with no recipients".into());
+        }
+        for c in &self.ca_pins {
+            check_pin(&c.pin).map_err(|e| format!("ca-pin {}: {e}", c.name))?;
+        }
+        for c in &self.certificates {
+            if self.key(&c.key).is_none() {
+                return Err(format!(
+                    "certificate {} names unknown key {}",
+                    c.file, c.key
+                ));
+            }
+            if !valid_file_name(&c.file) {
+                return Err(format!("invalid certificate file name {:?}", c.file));
+            }
+        }
+        for (i, p) in self.publications.iter().enumerate() {
+            for pin in &p.pins {
+                check_pin(pin).map_err(|e| format!("publication {}: {e}", i + 1))?;
+            }
+            match p.until {
+                None if i + 1 != self.publications.len() => {
+                    return Err(format!("publication {} is open but not the last", i + 1))
+                }
+                Some(u) if u < p.from => {
+                    return Err(format!("publication {} ends before it starts", i + 1))
+                }
+                _ => {}
+            }
+            if i > 0 && self.publications[i - 1].until.is_some_and(|u| u > p.from) {
+                return Err(format!("publication {} overlaps the previous one", i + 1));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_pin(p: &str) -> std::result::Result<(), String> {
+    use base64::Engine as _;
+    match base64::engine::general_purpose::STANDARD.decode(p) {
+        Ok(b) if b.len() == 32 => Ok(()),
+        _ => Err(format!("invalid pin {p:?}")),
+    }
+}
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_file_name(n: &str) -> bool {
+    valid_name(&n.replace('.', "_")) && !n.starts_with('.')
+}
+
+/// RFC 1123 host name (IDNs as punycode), optionally `*.` for SANs.
+pub fn check_domain(d: &str) -> std::result::Result<(), String> {
+    let bad = |why: &str| Err(format!("invalid domain name {d:?}: {why}"));
+    if d.is_empty() || d.len() > 253 {
+        return bad("length must be 1 to 253");
+    }
+    let labels: Vec<&str> = d.split('.').collect();
+    if labels.len() < 2 {
+        return bad("a fully qualified name has at least two labels");
+    }
+    for (i, l) in labels.iter().enumerate() {
+        if i == 0 && *l == "*" {
+            continue;
+        }
+        if l.is_empty() || l.len() > 63 {
+            return bad("each label is 1 to 63 characters");
+        }
+        if !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return bad("only letters, digits and '-' (write IDNs as punycode, xn--…)");
+        }
+        if l.starts_with('-') || l.ends_with('-') {
+            return bad("a label cannot start or end with '-'");
+        }
+    }
+    if d.bytes().any(|b| b.is_ascii_uppercase()) {
+        return bad("write it in lower case");
+    }
+    Ok(())
+}
+
+/// Hex SHA-256, for archive checksums.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The state folder.
+pub struct Store {
+    pub root: PathBuf,
+}
+
+/// Held while a mutating command runs; released when dropped.
+pub struct Lock {
+    _file: fs::File,
+}
+
+impl Store {
+    pub fn new(root: impl Into<PathBuf>) -> Store {
+        Store { root: root.into() }
+    }
+
+    pub fn site_dir(&self, domain: &str) -> PathBuf {
+        self.root.join(domain)
+    }
+
+    pub fn site_file(&self, domain: &str) -> PathBuf {
+        self.site_dir(domain).join(SITE_FILE)
+    }
+
+    /// Domains of the sites in the folder, sorted.
+    pub fn sites(&self) -> Result<Vec<String>> {
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::Read {
+                    path: self.root.clone(),
+                    source: e,
+                })
+            }
+        };
+        let mut out: Vec<String> = rd
+            .flatten()
+            .filter(|e| e.path().join(SITE_FILE).is_file())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The site to work on: `want`, or the only one.
+    pub fn pick(&self, want: Option<&str>) -> Result<String> {
+        if let Some(d) = want {
+            if !self.site_file(d).is_file() {
+                return Err(Error::state(
+                    self.root.clone(),
+                    format!("no site {d} in this state folder"),
+                ));
+            }
+            return Ok(d.to_string());
+        }
+        let sites = self.sites()?;
+        match sites.len() {
+            0 => Err(Error::state(
+                self.root.clone(),
+                "no site in this state folder; run `pinctl init DOMAIN` first (or pass --state DIR)",
+            )),
+            1 => Ok(sites[0].clone()),
+            _ => Err(Error::state(
+                self.root.clone(),
+                format!("the state holds several sites ({}); choose one with --site", sites.join(", ")),
+            )),
+        }
+    }
+
+    /// Loads a site and checks its invariants and files.
+    pub fn load(&self, domain: &str) -> Result<Site> {
+        let path = self.site_file(domain);
+        let text = fs::read(&path).map_err(|e| Error::Read {
+            path: path.clone(),
+            source: e,
+        })?;
+        let site = parse_site(&text).map_err(|m| Error::state(&path, m))?;
+        if site.domain != domain {
+            return Err(Error::state(
+                &path,
+                format!(
+                    "the file is for {}, but lies in the folder of {domain}",
+                    site.domain
+                ),
+            ));
+        }
+        let dir = self.site_dir(domain);
+        for k in &site.keys {
+            let ap = dir.join(&k.archive);
+            let data = fs::read(&ap).map_err(|e| {
+                Error::state(
+                    &ap,
+                    format!("archive of key {} cannot be read: {e}", k.name),
+                )
+            })?;
+            if sha256_hex(&data) != k.archive_sha256 {
+                return Err(Error::state(
+                    &ap,
+                    format!("archive of key {} does not match its recorded checksum (damaged or tampered)", k.name),
+                ));
+            }
+            let cp = dir.join(&k.csr);
+            let csr = fs::read(&cp).map_err(|e| {
+                Error::state(&cp, format!("CSR of key {} cannot be read: {e}", k.name))
+            })?;
+            let pins = crate::pin::read_pins(&cp.display().to_string(), &csr)?;
+            if pins.first().map(|p| p.pin.as_str()) != Some(k.pin.as_str()) {
+                return Err(Error::state(
+                    &path,
+                    format!(
+                        "the pin recorded for key {} does not match its CSR and archive",
+                        k.name
+                    ),
+                ));
+            }
+        }
+        Ok(site)
+    }
+
+    /// Takes the folder's lock, waiting a bounded time for another pinctl.
+    pub fn lock(&self) -> Result<Lock> {
+        create_private_dir(&self.root)?;
+        let path = self.root.join(".lock");
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::Write {
+                path: path.clone(),
+                source: e,
+            })?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < lock_wait() => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let pid = fs::read_to_string(&path).unwrap_or_default();
+                    return Err(Error::state(
+                        &self.root,
+                        format!("state is locked by pid {}", pid.trim()),
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(Error::Write { path, source: e }),
+            }
+        }
+        file.set_len(0).ok();
+        let _ = write!(file, "{}", std::process::id());
+        Ok(Lock { _file: file })
+    }
+
+    /// Replaces the site's YAML atomically.
+    pub fn save(&self, _lock: &Lock, site: &Site) -> Result<()> {
+        let text = to_yaml(site)?;
+        write_atomic(&self.site_file(&site.domain), text.as_bytes(), false)
+    }
+
+    /// Writes a new file into a site's folder atomically; never replaces an
+    /// existing file.
+    pub fn add_file(
+        &self,
+        _lock: &Lock,
+        domain: &str,
+        name: &str,
+        data: &[u8],
+        secret: bool,
+    ) -> Result<()> {
+        let path = self.site_dir(domain).join(name);
+        if path.exists() {
+            return Err(Error::state(&path, "already exists; refusing to overwrite"));
+        }
+        write_atomic(&path, data, secret)
+    }
+
+    /// Creates a whole new site in one step: every file is written into a
+    /// hidden staging folder that is then renamed into place, so a failure
+    /// at any point leaves no trace of the site.
+    pub fn create_site(
+        &self,
+        _lock: &Lock,
+        site: &Site,
+        files: &[(String, Vec<u8>, bool)],
+    ) -> Result<()> {
+        let dir = self.site_dir(&site.domain);
+        if dir.exists() {
+            return Err(Error::state(
+                &dir,
+                format!("site {} already exists", site.domain),
+            ));
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(&self.root)
+            .map_err(|e| Error::Write {
+                path: self.root.clone(),
+                source: e,
+            })?;
+        set_mode(staging.path(), 0o700)?;
+        for (name, data, secret) in files {
+            write_atomic(&staging.path().join(name), data, *secret)?;
+        }
+        write_atomic(
+            &staging.path().join(SITE_FILE),
+            to_yaml(site)?.as_bytes(),
+            false,
+        )?;
+        let staged = staging.keep();
+        fs::rename(&staged, &dir).map_err(|e| {
+            let _ = fs::remove_dir_all(&staged);
+            Error::Write {
+                path: dir.clone(),
+                source: e,
+            }
+        })?;
+        sync_dir(&self.root)
+    }
+}
+
+fn lock_wait() -> Duration {
+    let ms = std::env::var("PINCTL_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    Duration::from_millis(ms)
+}
+
+/// Parses and checks a site file's text.
+pub fn parse_site(text: &[u8]) -> std::result::Result<Site, String> {
+    let text = std::str::from_utf8(text).map_err(|_| "not UTF-8 text".to_string())?;
+    // Read the version first so a newer file is refused as such, not as a
+    // schema mismatch.
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: Option<serde_yaml::Value>,
+    }
+    let v: Versioned =
+        serde_yaml::from_str(text).map_err(|e| format!("not a valid site file: {e}"))?;
+    match v.version.as_ref().and_then(|v| v.as_u64()) {
+        None => return Err("no numeric `version:` field; not a pinctl site file".into()),
+        Some(n) if n > VERSION as u64 => return Err(format!(
+            "state version {n} is newer than this pinctl understands ({VERSION}); upgrade pinctl"
+        )),
+        _ => {}
+    }
+    let site: Site =
+        serde_yaml::from_str(text).map_err(|e| format!("not a valid site file: {e}"))?;
+    site.check()?;
+    Ok(site)
+}
+
+pub fn to_yaml(site: &Site) -> Result<String> {
+    serde_yaml::to_string(site)
+        .map_err(|e| Error::Crypto(format!("cannot serialise the state: {e}")))
+}
+
+/// Creates `dir` (and parents) with mode 0700 if missing.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    set_mode(dir, 0o700)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// Temporary file in the same folder, fsync, rename, fsync of the folder.
+pub fn write_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(fs::Permissions::from_mode(if secret {
+            0o600
+        } else {
+            0o644
+        }))
+        .tempfile_in(dir)
+        .map_err(werr)?;
+    tmp.write_all(data).map_err(werr)?;
+    tmp.as_file().sync_all().map_err(werr)?;
+    crate::failpoint::hit("write")?;
+    tmp.persist(path).map_err(|e| werr(e.error))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::Write {
+            path: dir.to_path_buf(),
+            source: e,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        for ok in [
+            "example.com",
+            "a-b.example.co.uk",
+            "xn--bcher-kva.example",
+            "*.example.com",
+        ] {
+            assert!(check_domain(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "localhost",
+            "-a.example.com",
+            "a..b",
+            "bücher.example",
+            "Example.com",
+            "a_b.example.com",
+            "example.com.",
+        ] {
+            assert!(check_domain(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn newer_version_is_refused_as_such() {
+        let e = parse_site(b"version: 99\ndomain: example.com\n").unwrap_err();
+        assert!(e.contains("newer"), "{e}");
+        let e = parse_site(b"- a\n- b\n").unwrap_err();
+        assert!(e.contains("not a valid site file"), "{e}");
+    }
+}
