@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::{self, Out};
+use crate::commands::site::{self, InitOptions};
+use crate::commands::{self, Ctx, Out};
+use crate::keys::KeyType;
+use crate::state::Store;
 
 #[derive(Parser)]
 #[command(
@@ -17,8 +20,94 @@ use crate::commands::{self, Out};
     after_help = "Examples:\n  pinctl pin cert.pem\n  pinctl lint 'Public-Key-Pins: pin-sha256=\"…\"; pin-sha256=\"…\"; max-age=600'"
 )]
 struct Cli {
+    /// The state folder.
+    #[arg(long, global = true, env = "PINCTL_STATE", default_value = "state", value_hint = clap::ValueHint::DirPath)]
+    state: PathBuf,
+    /// Which site, when the state holds more than one.
+    #[arg(long, global = true, env = "PINCTL_SITE")]
+    site: Option<String>,
+    /// Read the archive passphrase from this file (else PINCTL_PASSPHRASE, else a prompt).
+    #[arg(long, global = true, value_hint = clap::ValueHint::FilePath)]
+    passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::Args)]
+struct SiteArgs {
+    /// Extra DNS names for the CSRs (repeatable; `*.example.com` allowed).
+    #[arg(long = "san")]
+    sans: Vec<String>,
+    /// Type of the primary key (and of the backups, unless --backup-key-type).
+    /// (p256, p384, rsa2048, rsa3072, rsa4096)
+    #[arg(long, default_value = "p256")]
+    key_type: String,
+    /// Another type for the backups (diversity against an algorithm break).
+    #[arg(long)]
+    backup_key_type: Option<String>,
+    /// How many backup keys (at least 2).
+    #[arg(long, default_value_t = 2)]
+    backups: u32,
+    /// max-age of the policy, in seconds (the roll-out starts in Report-Only).
+    #[arg(long, default_value_t = 300)]
+    max_age: u64,
+    #[arg(long)]
+    include_subdomains: bool,
+    /// Where browsers send reports (https, not on the pinned host).
+    #[arg(long)]
+    report_uri: Option<String>,
+    /// Encrypt archives to this age or SSH recipient (repeatable) instead of a passphrase.
+    #[arg(long = "recipient")]
+    recipients: Vec<String>,
+    /// Encrypt archives to the recipients in this file (one per line).
+    #[arg(long, value_hint = clap::ValueHint::FilePath)]
+    recipients_file: Option<PathBuf>,
+    /// ASCII-armored archives (for paper or e-mail).
+    #[arg(long)]
+    armor: bool,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Decrypt one key to a file (mode 0600) for deployment.
+    #[command(
+        after_help = "Example:\n  PINCTL_PASSPHRASE=… pinctl key export primary --out /etc/ssl/private/example.com.key"
+    )]
+    Export {
+        name: String,
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        out: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+        /// age identity file, for archives encrypted to recipients.
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        identity: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// Copy a key's archive (and a manifest) to an offline place and record it.
+    #[command(
+        after_help = "Example:\n  pinctl archive copy backup1 --to /media/usb1 --location 'bank safe'"
+    )]
+    Copy {
+        name: String,
+        #[arg(long, value_hint = clap::ValueHint::DirPath)]
+        to: PathBuf,
+        #[arg(long)]
+        location: String,
+    },
+    /// Check an offline copy: checksum, decryption, pin; record the date.
+    #[command(after_help = "Example:\n  pinctl archive verify backup1 --from /media/usb1")]
+    Verify {
+        name: String,
+        #[arg(long, value_hint = clap::ValueHint::DirPath)]
+        from: PathBuf,
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        identity: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -37,6 +126,45 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Set a site up: primary and backup keys, CSRs, age archives, state.
+    #[command(
+        after_help = "Examples:\n  PINCTL_PASSPHRASE='correct horse …' pinctl init example.com --san www.example.com\n  pinctl init example.com --key-type rsa2048 --backup-key-type p384 --backups 3 --recipient age1…"
+    )]
+    Init {
+        /// The site's host name (punycode for IDNs).
+        domain: String,
+        #[command(flatten)]
+        args: SiteArgs,
+    },
+    /// Adopt a key already in service as `primary`, then make backups as init does.
+    #[command(
+        after_help = "Example:\n  pinctl import example.com --key /etc/ssl/private/example.key --cert /etc/ssl/certs/example.pem"
+    )]
+    Import {
+        domain: String,
+        /// The key in service (PEM or DER; PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        key: PathBuf,
+        /// Its certificate (or chain, leaf first).
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        cert: Option<PathBuf>,
+        #[command(flatten)]
+        args: SiteArgs,
+    },
+    /// Keys, roles, pins, copies, certificates and the live publication.
+    #[command(
+        after_help = "Examples:\n  pinctl status\n  pinctl status --format json | jq '.sites[].keys[] | {name, safe_from}'"
+    )]
+    Status {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Private keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Offline copies of the key archives.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
     /// Print the pin of every key, CSR, public key or certificate in the inputs.
     #[command(
         after_help = "Examples:\n  pinctl pin fullchain.pem\n  openssl s_client -connect example.com:443 -showcerts </dev/null | pinctl pin -\n  pinctl pin --format header primary.csr backup1.csr"
@@ -81,30 +209,7 @@ where
         }
     };
     let mut out = Out::stdout();
-    let result = match cli.command {
-        Command::Pin { files, format } => commands::pin(
-            &files,
-            match format {
-                PinFormat::Text => commands::PinFormat::Text,
-                PinFormat::Json => commands::PinFormat::Json,
-                PinFormat::Header => commands::PinFormat::Header,
-                PinFormat::Tlsa => commands::PinFormat::Tlsa,
-            },
-            &mut out,
-        ),
-        Command::Lint {
-            header,
-            chain,
-            host,
-            format,
-        } => commands::lint(
-            &header,
-            chain.as_deref(),
-            host.as_deref(),
-            format == Format::Json,
-            &mut out,
-        ),
-    };
+    let result = dispatch(cli, &mut out);
     match result {
         Ok(code) => {
             print!("{}", out.buf);
@@ -117,5 +222,90 @@ where
             }
             1
         }
+    }
+}
+
+fn site_options(
+    domain: String,
+    a: SiteArgs,
+    key: Option<PathBuf>,
+    cert: Option<PathBuf>,
+) -> crate::Result<InitOptions> {
+    Ok(InitOptions {
+        domain,
+        sans: a.sans,
+        key_type: a.key_type.parse::<KeyType>()?,
+        backup_key_type: a
+            .backup_key_type
+            .map(|t| t.parse::<KeyType>())
+            .transpose()?,
+        backups: a.backups,
+        max_age: a.max_age,
+        include_subdomains: a.include_subdomains,
+        report_uri: a.report_uri,
+        recipients: a.recipients,
+        recipients_file: a.recipients_file,
+        armor: a.armor,
+        import_key: key,
+        import_cert: cert,
+    })
+}
+
+fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
+    let ctx = || -> crate::Result<Ctx> {
+        Ok(Ctx {
+            store: Store::new(cli.state.clone()),
+            site: cli.site.clone(),
+            now: Ctx::now_from_env()?,
+            passphrase_file: cli.passphrase_file.clone(),
+        })
+    };
+    match cli.command {
+        Command::Pin { files, format } => commands::pin(
+            &files,
+            match format {
+                PinFormat::Text => commands::PinFormat::Text,
+                PinFormat::Json => commands::PinFormat::Json,
+                PinFormat::Header => commands::PinFormat::Header,
+                PinFormat::Tlsa => commands::PinFormat::Tlsa,
+            },
+            out,
+        ),
+        Command::Lint {
+            header,
+            chain,
+            host,
+            format,
+        } => commands::lint(
+            &header,
+            chain.as_deref(),
+            host.as_deref(),
+            format == Format::Json,
+            out,
+        ),
+        Command::Init { domain, args } => {
+            site::init(&ctx()?, &site_options(domain, args, None, None)?, out)
+        }
+        Command::Import {
+            domain,
+            key,
+            cert,
+            args,
+        } => site::init(&ctx()?, &site_options(domain, args, Some(key), cert)?, out),
+        Command::Status { format } => site::status(&ctx()?, format == Format::Json, out),
+        Command::Key(KeyCommand::Export {
+            name,
+            out: dest,
+            force,
+            identity,
+        }) => site::key_export(&ctx()?, &name, &dest, force, identity.as_deref(), out),
+        Command::Archive(ArchiveCommand::Copy { name, to, location }) => {
+            site::archive_copy(&ctx()?, &name, &to, &location, out)
+        }
+        Command::Archive(ArchiveCommand::Verify {
+            name,
+            from,
+            identity,
+        }) => site::archive_verify(&ctx()?, &name, &from, identity.as_deref(), out),
     }
 }

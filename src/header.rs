@@ -471,7 +471,7 @@ fn check_pin(v: &str) -> Result<(), String> {
 }
 
 /// Checks that `uri` is absolute; returns its scheme and host.
-fn check_uri(uri: &str) -> Result<(String, String), String> {
+pub fn check_uri(uri: &str) -> Result<(String, String), String> {
     let bad = || format!("report-uri {uri:?} is not an absolute URI");
     let (scheme, rest) = uri.split_once(':').ok_or_else(bad)?;
     let mut sc = scheme.chars();

@@ -200,11 +200,20 @@ impl PrivateKey {
     }
 
     /// The key as a PKCS#8 PEM file (what archives hold and export writes).
+    /// Written here rather than with the `pem` crate so that no copy of the
+    /// key escapes a wiping buffer.
     pub fn pkcs8_pem(&self) -> Zeroizing<String> {
-        Zeroizing::new(pem::encode(&pem::Pem::new(
-            "PRIVATE KEY",
-            self.pkcs8.to_vec(),
-        )))
+        use base64::Engine as _;
+        let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*self.pkcs8));
+        let mut s = Zeroizing::new(String::with_capacity(b64.len() + b64.len() / 64 + 64));
+        s.push_str("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            // base64 output is ASCII, so any chunk of it is valid UTF-8.
+            s.push_str(std::str::from_utf8(line).unwrap_or_default());
+            s.push('\n');
+        }
+        s.push_str("-----END PRIVATE KEY-----\n");
+        s
     }
 
     /// DER SubjectPublicKeyInfo of the public half.

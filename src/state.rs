@@ -354,7 +354,15 @@ pub struct Store {
 
 /// Held while a mutating command runs; released when dropped.
 pub struct Lock {
-    _file: fs::File,
+    file: fs::File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // The pid is only for the message of a waiting pinctl; emptying the
+        // file leaves the folder as it was before the command.
+        let _ = self.file.set_len(0);
+    }
 }
 
 impl Store {
@@ -500,7 +508,7 @@ impl Store {
         }
         file.set_len(0).ok();
         let _ = write!(file, "{}", std::process::id());
-        Ok(Lock { _file: file })
+        Ok(Lock { file })
     }
 
     /// Replaces the site's YAML atomically.
@@ -591,9 +599,11 @@ pub fn parse_site(text: &[u8]) -> std::result::Result<Site, String> {
         serde_yaml::from_str(text).map_err(|e| format!("not a valid site file: {e}"))?;
     match v.version.as_ref().and_then(|v| v.as_u64()) {
         None => return Err("no numeric `version:` field; not a pinctl site file".into()),
-        Some(n) if n > VERSION as u64 => return Err(format!(
+        Some(n) if n > VERSION as u64 => {
+            return Err(format!(
             "state version {n} is newer than this pinctl understands ({VERSION}); upgrade pinctl"
-        )),
+        ))
+        }
         _ => {}
     }
     let site: Site =
@@ -630,7 +640,10 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 /// Temporary file in the same folder, fsync, rename, fsync of the folder.
 pub fn write_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let werr = |e: std::io::Error| Error::Write {
         path: path.to_path_buf(),
         source: e,

@@ -3,5 +3,6 @@
 //! against real peers.
 
 mod common;
+mod init;
 mod lint;
 mod pin;

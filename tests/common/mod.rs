@@ -198,3 +198,65 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+pub const PASS: &str = "correct horse battery staple";
+
+/// A folder with PINCTL_PASSPHRASE set and a fixed clock.
+pub fn site_env() -> Env {
+    Env::new()
+        .var("PINCTL_PASSPHRASE", PASS)
+        .var("PINCTL_NOW", "2030-03-01T00:00:00Z")
+}
+
+/// Runs `age` on a pseudo-terminal (it reads passphrases only from one)
+/// through script(1), typing `lines`.
+pub fn age_on_pty(dir: &Path, args: &str, lines: &[&str]) -> Output {
+    let typed: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("age {args}"), "/dev/null"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    let mut stdin = child.stdin.take().unwrap();
+    // age opens the terminal a moment after start; typed input waits in
+    // the pty's buffer until it reads.
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for line in typed.lines() {
+            std::thread::sleep(std::time::Duration::from_millis(600));
+            let _ = stdin.write_all(format!("{line}\n").as_bytes());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(3000));
+    });
+    child.wait_with_output().expect("script output")
+}
+
+/// Every file below `dir`, with its bytes.
+pub fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.push((p, b));
+            }
+        }
+    }
+    walk(dir, &mut out);
+    out
+}
+
+pub fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+pub fn status_json(env: &Env) -> serde_json::Value {
+    serde_json::from_str(env.run(&["status", "--format", "json"]).ok()).unwrap()
+}

@@ -9,9 +9,48 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use crate::error::{Error, Result};
 use crate::header::{self, LintOptions, Severity};
 use crate::pin::{self, PinInfo};
+use crate::state::Store;
+
+pub mod site;
+
+/// What every state command knows: the folder, the chosen site, "now".
+pub struct Ctx {
+    pub store: Store,
+    pub site: Option<String>,
+    pub now: DateTime<Utc>,
+    pub passphrase_file: Option<std::path::PathBuf>,
+}
+
+impl Ctx {
+    /// The clock: `PINCTL_NOW` (RFC 3339) when set, else the system's;
+    /// whole seconds, so that the state reads (and diffs) cleanly.
+    pub fn now_from_env() -> Result<DateTime<Utc>> {
+        use chrono::SubsecRound as _;
+        let now = match std::env::var("PINCTL_NOW") {
+            Ok(v) => DateTime::parse_from_rfc3339(v.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    Error::Usage(format!("PINCTL_NOW={v:?} is not an RFC 3339 time ({e})"))
+                })?,
+            Err(_) => Utc::now(),
+        };
+        Ok(now.trunc_subsecs(0))
+    }
+}
+
+/// Every time pinctl prints: UTC, RFC 3339, `Z`.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn json(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string_pretty(v).map_err(|e| Error::Crypto(format!("cannot encode JSON: {e}")))
+}
 
 /// Buffered standard output.
 #[derive(Default)]
@@ -78,9 +117,7 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
         all.extend(pins_of_file(f)?);
     }
     match format {
-        PinFormat::Json => {
-            out.line(serde_json::to_string_pretty(&all).map_err(|e| Error::Crypto(e.to_string()))?)
-        }
+        PinFormat::Json => out.line(json(&all)?),
         PinFormat::Header => {
             let mut seen = Vec::new();
             for i in &all {
@@ -122,7 +159,7 @@ pub fn lint(
     input: &str,
     chain: Option<&Path>,
     host: Option<&str>,
-    json: bool,
+    as_json: bool,
     out: &mut Out,
 ) -> Result<i32> {
     let chain_pins: Option<Vec<String>> = match chain {
@@ -137,7 +174,7 @@ pub fn lint(
         },
     );
     let valid = l.is_valid();
-    if json {
+    if as_json {
         let v = serde_json::json!({
             "valid": valid,
             "header": if valid { Some(l.header.line()) } else { None },
@@ -148,7 +185,7 @@ pub fn lint(
             "report_uri": l.header.report_uri,
             "problems": l.problems,
         });
-        out.line(serde_json::to_string_pretty(&v).map_err(|e| Error::Crypto(e.to_string()))?);
+        out.line(json(&v)?);
     } else {
         for p in &l.problems {
             out.line(format!("{}: {}", p.severity.as_str(), p.message));
