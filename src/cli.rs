@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::commands::rollout::{self, PolicyChange};
 use crate::commands::site::{self, InitOptions};
 use crate::commands::{self, Ctx, Out};
+use crate::header::Mode;
 use crate::keys::KeyType;
 use crate::state::Store;
 
@@ -87,6 +89,43 @@ enum KeyCommand {
 }
 
 #[derive(Subcommand)]
+enum CaPinCommand {
+    /// Add a CA pin.
+    #[command(
+        after_help = "Examples:\n  pinctl ca-pin add letsencrypt-r11 --from r11.pem\n  pinctl ca-pin add other-ca --pin 'base64…='"
+    )]
+    Add {
+        name: String,
+        #[arg(long, conflicts_with = "from")]
+        pin: Option<String>,
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        from: Option<PathBuf>,
+    },
+    /// Remove a CA pin.
+    #[command(after_help = "Example:\n  pinctl ca-pin remove other-ca")]
+    Remove { name: String },
+    /// List the CA pins.
+    #[command(after_help = "Example:\n  pinctl ca-pin list --format json")]
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Record a certificate (or chain, leaf first) issued for one of the site's keys.
+    #[command(after_help = "Example:\n  pinctl cert add fullchain.pem")]
+    Add {
+        #[arg(value_hint = clap::ValueHint::FilePath)]
+        file: PathBuf,
+        /// Record it even if its chain would lock visitors out.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ArchiveCommand {
     /// Copy a key's archive (and a manifest) to an offline place and record it.
     #[command(
@@ -159,6 +198,75 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Show or change the desired policy (a new site starts in Report-Only).
+    #[command(
+        after_help = "Examples:\n  pinctl policy\n  pinctl policy --enforce --max-age 300\n  pinctl policy --max-age 0   # decommission: clients forget the pins"
+    )]
+    Policy {
+        #[arg(long)]
+        max_age: Option<u64>,
+        #[arg(long, conflicts_with = "report_only")]
+        enforce: bool,
+        #[arg(long)]
+        report_only: bool,
+        #[arg(long, conflicts_with = "no_include_subdomains")]
+        include_subdomains: bool,
+        #[arg(long)]
+        no_include_subdomains: bool,
+        #[arg(long, conflicts_with = "no_report_uri")]
+        report_uri: Option<String>,
+        #[arg(long)]
+        no_report_uri: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print the desired header line.
+    #[command(after_help = "Examples:\n  pinctl header\n  pinctl header --format json")]
+    Header {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Record that the desired header is now served; refuses one that could lock visitors out.
+    #[command(after_help = "Example:\n  pinctl publish   # right after deploying the header")]
+    Publish {
+        /// Record it as served in Report-Only form.
+        #[arg(long)]
+        report_only: bool,
+    },
+    /// Promote a backup key to active; refuses while clients may hold a pinset without it.
+    #[command(
+        after_help = "Examples:\n  pinctl rotate --promote backup1 --dry-run\n  pinctl rotate --promote backup2 --compromised"
+    )]
+    Rotate {
+        /// The backup to promote.
+        #[arg(long)]
+        promote: String,
+        /// The active key leaked: mark it compromised and drop its pin now.
+        #[arg(long)]
+        compromised: bool,
+        /// Promote even though visitors will be locked out (they are listed).
+        #[arg(long)]
+        force: bool,
+        /// Print what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The dated step-by-step plan: what is due next, or a promotion's steps.
+    #[command(
+        after_help = "Examples:\n  pinctl plan\n  pinctl plan --promote backup1 --format json"
+    )]
+    Plan {
+        #[arg(long)]
+        promote: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Pins of CA certificates (yours or a second CA's), which count in pinsets.
+    #[command(subcommand)]
+    CaPin(CaPinCommand),
+    /// Certificates issued for the site's keys.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// Private keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -299,6 +407,63 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             force,
             identity,
         }) => site::key_export(&ctx()?, &name, &dest, force, identity.as_deref(), out),
+        Command::Policy {
+            max_age,
+            enforce,
+            report_only,
+            include_subdomains,
+            no_include_subdomains,
+            report_uri,
+            no_report_uri,
+            format,
+        } => {
+            let change = PolicyChange {
+                max_age,
+                mode: if enforce {
+                    Some(Mode::Enforce)
+                } else if report_only {
+                    Some(Mode::ReportOnly)
+                } else {
+                    None
+                },
+                include_subdomains: if include_subdomains {
+                    Some(true)
+                } else if no_include_subdomains {
+                    Some(false)
+                } else {
+                    None
+                },
+                report_uri: if no_report_uri {
+                    Some(None)
+                } else {
+                    report_uri.map(Some)
+                },
+            };
+            rollout::policy(&ctx()?, &change, format == Format::Json, out)
+        }
+        Command::Header { format } => rollout::header(&ctx()?, format == Format::Json, out),
+        Command::Publish { report_only } => rollout::publish(&ctx()?, report_only, out),
+        Command::Rotate {
+            promote,
+            compromised,
+            force,
+            dry_run,
+        } => rollout::rotate(&ctx()?, &promote, compromised, force, dry_run, out),
+        Command::Plan { promote, format } => {
+            rollout::plan(&ctx()?, promote.as_deref(), format == Format::Json, out)
+        }
+        Command::CaPin(CaPinCommand::Add { name, pin, from }) => {
+            rollout::ca_pin_add(&ctx()?, &name, pin.as_deref(), from.as_deref(), out)
+        }
+        Command::CaPin(CaPinCommand::Remove { name }) => {
+            rollout::ca_pin_remove(&ctx()?, &name, out)
+        }
+        Command::CaPin(CaPinCommand::List { format }) => {
+            rollout::ca_pin_list(&ctx()?, format == Format::Json, out)
+        }
+        Command::Cert(CertCommand::Add { file, force }) => {
+            rollout::cert_add(&ctx()?, &file, force, out)
+        }
         Command::Archive(ArchiveCommand::Copy { name, to, location }) => {
             site::archive_copy(&ctx()?, &name, &to, &location, out)
         }

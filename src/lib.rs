@@ -14,6 +14,7 @@ pub mod header;
 pub mod keys;
 pub mod lifecycle;
 pub mod pin;
+pub mod plan;
 pub mod secret;
 pub mod state;
 

@@ -19,9 +19,10 @@ pub enum Retention {
     Open,
 }
 
-/// `retained_until(P) = (P.until or ∞) + P.max_age`, report-only: nothing.
+/// `retained_until(P) = (P.until or ∞) + P.max_age`. Report-Only and
+/// max-age=0 headers retain nothing (max-age=0 makes clients forget).
 pub fn retention(p: &Publication) -> Retention {
-    if p.mode == Mode::ReportOnly {
+    if p.mode == Mode::ReportOnly || p.max_age == 0 {
         return Retention::Nothing;
     }
     match p.until {
@@ -52,13 +53,33 @@ pub fn held_at(p: &Publication, t: DateTime<Utc>) -> bool {
 }
 
 /// The pins that identify `key` in a pinset: its own, and those of the CA
-/// certificates recorded with its certificates.
+/// certificates in the chain of its latest certificate (the one served).
 pub fn identity_pins<'a>(site: &'a Site, key: &'a Key) -> Vec<&'a str> {
     let mut v = vec![key.pin.as_str()];
-    for c in site.certificates.iter().filter(|c| c.key == key.name) {
+    if let Some(c) = site.certificates.iter().rev().find(|c| c.key == key.name) {
         v.extend(c.chain_pins.iter().map(String::as_str));
     }
     v
+}
+
+/// Publications clients may hold at `now` that would reject the active key
+/// if `cert` became its served certificate (a new chain can leave a pinset
+/// that accepted the old chain only through a CA pin).
+pub fn cert_blockers(site: &Site, cert: &crate::state::Cert, now: DateTime<Utc>) -> Vec<Blocker> {
+    let Some(active) = site.active() else {
+        return Vec::new();
+    };
+    if cert.key != active.name {
+        return Vec::new();
+    }
+    let mut probe = site.clone();
+    probe.certificates.push(cert.clone());
+    blockers(&probe, active, now)
+}
+
+/// Whether the desired header keeps a retired key for roll-back.
+pub fn keeps_retired(site: &Site) -> bool {
+    site.keys.iter().any(|k| kept_retired(site, k))
 }
 
 /// Whether a pinset accepts a chain for `key`.
@@ -360,4 +381,4 @@ pub fn last_retention_end(site: &Site) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -16,6 +16,7 @@ use crate::header::{self, LintOptions, Severity};
 use crate::pin::{self, PinInfo};
 use crate::state::Store;
 
+pub mod rollout;
 pub mod site;
 
 /// What every state command knows: the folder, the chosen site, "now".

@@ -490,7 +490,11 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
                 k.key_type.as_str(),
                 k.pin,
                 ts(k.created),
-                safe_from_text(lifecycle::safe_from(site, k), ctx.now),
+                match k.role {
+                    Role::Active | Role::Backup =>
+                        safe_from_text(lifecycle::safe_from(site, k), ctx.now),
+                    _ => "-".to_string(),
+                },
                 k.copies.len(),
                 verified,
             ));

@@ -1,0 +1,620 @@
+//! Commands of the lifecycle: `policy`, `header`, `publish`, `rotate`,
+//! `plan`, `ca-pin` and `cert add`. The decisions are `lifecycle`'s and
+//! `plan`'s; this module loads, locks, writes and reports.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::site::{self, package_keys, protection};
+use super::{json, pins_of_file, ts, Ctx, Out};
+use crate::error::{Error, Result};
+use crate::header::{self, Mode};
+use crate::lifecycle::{self, Blocker, PublishOutcome, PublishRefusal, RotateRefusal, SafeFrom};
+use crate::plan::{self, Step};
+use crate::state::{CaPin, Method, Role, Site};
+
+/// Flags of `pinctl policy`; `None` leaves a setting as it is.
+#[derive(Default)]
+pub struct PolicyChange {
+    pub max_age: Option<u64>,
+    pub mode: Option<Mode>,
+    pub include_subdomains: Option<bool>,
+    pub report_uri: Option<Option<String>>,
+}
+
+impl PolicyChange {
+    fn is_empty(&self) -> bool {
+        self.max_age.is_none()
+            && self.mode.is_none()
+            && self.include_subdomains.is_none()
+            && self.report_uri.is_none()
+    }
+}
+
+fn policy_json(site: &Site) -> serde_json::Value {
+    json!({
+        "site": site.domain,
+        "mode": site.policy.mode.as_str(),
+        "max_age": site.policy.max_age,
+        "include_subdomains": site.policy.include_subdomains,
+        "report_uri": site.policy.report_uri,
+    })
+}
+
+/// `pinctl policy`.
+pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    if change.is_empty() {
+        let site = ctx.store.load(&domain)?;
+        return print_policy(&site, as_json, out);
+    }
+    if let Some(Some(u)) = &change.report_uri {
+        header::check_uri(u).map_err(Error::Usage)?;
+    }
+    let lock = ctx.store.lock()?;
+    let mut site = ctx.store.load(&domain)?;
+    let p = &mut site.policy;
+    if let Some(m) = change.max_age {
+        p.max_age = m;
+    }
+    if let Some(m) = change.mode {
+        p.mode = m;
+    }
+    if let Some(s) = change.include_subdomains {
+        p.include_subdomains = s;
+    }
+    if let Some(u) = &change.report_uri {
+        p.report_uri = u.clone();
+    }
+    let detail = format!(
+        "{} max-age={}{}{}",
+        p.mode.as_str(),
+        p.max_age,
+        if p.include_subdomains {
+            " includeSubDomains"
+        } else {
+            ""
+        },
+        p.report_uri
+            .as_ref()
+            .map(|u| format!(" report-uri={u}"))
+            .unwrap_or_default()
+    );
+    site.log(ctx.now, "policy", None, Some(detail));
+    ctx.store.save(&lock, &site)?;
+    print_policy(&site, as_json, out)?;
+    if !as_json {
+        for w in policy_warnings(&site) {
+            out.line(format!("warning: {w}"));
+        }
+        out.line("Run `pinctl publish` once the new header is deployed.");
+    }
+    Ok(0)
+}
+
+fn policy_warnings(site: &Site) -> Vec<String> {
+    let mut w = Vec::new();
+    let p = &site.policy;
+    if p.max_age > header::MAX_AGE_ADVISED {
+        w.push(format!(
+            "max-age {} is above 60 days ({} s), the maximum RFC 7469 suggests",
+            p.max_age,
+            header::MAX_AGE_ADVISED
+        ));
+    }
+    if p.mode == Mode::Enforce {
+        let live_age = site
+            .live()
+            .filter(|l| l.mode == Mode::Enforce)
+            .map(|l| l.max_age);
+        let expected = match live_age {
+            None => plan::RAMP[0],
+            Some(a) => plan::next_ramp(a).unwrap_or(a),
+        };
+        if p.max_age > expected {
+            w.push(format!(
+                "the ramp suggests max-age={expected} next; a longer max-age makes a mistake last longer"
+            ));
+        }
+    }
+    if let Some(u) = &p.report_uri {
+        if let Ok((_, host)) = header::check_uri(u) {
+            if host.eq_ignore_ascii_case(&site.domain) {
+                w.push(format!(
+                    "report-uri {u} is on the pinned host: reports of pin failures cannot reach it"
+                ));
+            }
+        }
+    }
+    w
+}
+
+fn print_policy(site: &Site, as_json: bool, out: &mut Out) -> Result<i32> {
+    if as_json {
+        out.line(json(&policy_json(site))?);
+    } else {
+        let p = &site.policy;
+        out.line(format!("{}: {}", site.domain, p.mode.as_str()));
+        out.line(format!("  max-age: {}", p.max_age));
+        out.line(format!(
+            "  includeSubDomains: {}",
+            if p.include_subdomains { "yes" } else { "no" }
+        ));
+        out.line(format!(
+            "  report-uri: {}",
+            p.report_uri.as_deref().unwrap_or("none")
+        ));
+        out.line(format!(
+            "  header: {}",
+            lifecycle::desired_header(site).line()
+        ));
+    }
+    Ok(0)
+}
+
+/// `pinctl header`.
+pub fn header(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let site = ctx.store.load(&domain)?;
+    let h = lifecycle::desired_header(&site);
+    if as_json {
+        out.line(json(&json!({
+            "site": site.domain,
+            "name": h.mode.header_name(),
+            "value": h.value(),
+            "header": h.line(),
+            "pins": h.pins,
+            "mode": h.mode.as_str(),
+            "max_age": h.max_age,
+            "include_subdomains": h.include_subdomains,
+            "report_uri": h.report_uri,
+        }))?);
+    } else {
+        out.line(h.line());
+    }
+    Ok(0)
+}
+
+fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
+    blockers
+        .iter()
+        .map(|b| {
+            let served = match b.until {
+                Some(u) => format!("served {} to {}", ts(b.from), ts(u)),
+                None => format!("served since {} (live)", ts(b.from)),
+            };
+            let held = match b.retained_until {
+                Some(r) => format!("clients may hold it until {}", ts(r)),
+                None => "clients hold it for as long as it is served, plus its max-age".to_string(),
+            };
+            format!(
+                "publication {} ({served}) lacks {key}'s pin; {held}",
+                b.number
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+        + &format!(" [{}]", site.domain)
+}
+
+fn safe_text(sf: SafeFrom) -> String {
+    match sf {
+        SafeFrom::At(t) => format!("it is safe from {}", ts(t)),
+        SafeFrom::Never => "it is not safe while a live publication lacks it: publish a header that holds it and wait out the older ones".into(),
+    }
+}
+
+/// `pinctl publish`.
+pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let lock = ctx.store.lock()?;
+    let mut site = ctx.store.load(&domain)?;
+    let policy_mode = site.policy.mode;
+    if report_only {
+        site.policy.mode = Mode::ReportOnly;
+    }
+    let result = lifecycle::publish(&mut site, ctx.now);
+    site.policy.mode = policy_mode;
+    let active = site.active().map(|k| k.name.clone()).unwrap_or_default();
+    match result {
+        Ok(PublishOutcome::Unchanged) => {
+            out.line("The desired header is already the live one; nothing changed.");
+            Ok(0)
+        }
+        Ok(PublishOutcome::Published { closed }) => {
+            ctx.store.save(&lock, &site)?;
+            let live = site.publications.last().ok_or_else(|| Error::Crypto("no publication".into()))?;
+            out.line(format!("Published at {}: publication {}", ts(ctx.now), site.publications.len()));
+            out.line(format!("  {}", lifecycle::desired_header(&site_with_mode(&site, live.mode)).line()));
+            if let Some(n) = closed {
+                let prev = &site.publications[n - 1];
+                match lifecycle::retention(prev) {
+                    lifecycle::Retention::Until(r) => out.line(format!(
+                        "Publication {n} ended; clients may hold its pins until {}",
+                        ts(r)
+                    )),
+                    _ => out.line(format!("Publication {n} ended (Report-Only: retained by no client)")),
+                }
+            }
+            Ok(0)
+        }
+        Err(PublishRefusal::NoActiveKey) => Err(Error::Refused("refused: the site has no active key".into())),
+        Err(PublishRefusal::ActiveNotInPinset) => Err(Error::Refused(format!(
+            "refused: the desired header does not hold the active key {active} (nor a CA key of its chain); serving it would be ignored or lock visitors out"
+        ))),
+        Err(PublishRefusal::NoBackupPin) => Err(Error::Refused(
+            "refused: the desired header has no pin outside the active key's chain (no backup); browsers ignore such a header (RFC 7469 section 4.3)".into(),
+        )),
+        Err(PublishRefusal::ActiveNotSafe { blockers, safe_from }) => Err(Error::Refused(format!(
+            "refused: serving the active key {active} would lock out visitors: {}; {}",
+            blocker_lines(&site, &active, &blockers),
+            safe_text(safe_from)
+        ))),
+    }
+}
+
+fn site_with_mode(site: &Site, mode: Mode) -> Site {
+    let mut s = site.clone();
+    s.policy.mode = mode;
+    s
+}
+
+/// `pinctl rotate`.
+pub fn rotate(
+    ctx: &Ctx,
+    name: &str,
+    compromised: bool,
+    force: bool,
+    dry_run: bool,
+    out: &mut Out,
+) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let lock = if dry_run {
+        None
+    } else {
+        Some(ctx.store.lock()?)
+    };
+    let mut site = ctx.store.load(&domain)?;
+    let before = site.clone();
+    let r = match lifecycle::rotate(&mut site, name, ctx.now, compromised, force) {
+        Ok(r) => r,
+        Err(RotateRefusal::UnknownKey(n)) => {
+            return Err(Error::Usage(format!("{domain} has no key named {n}")))
+        }
+        Err(RotateRefusal::NotABackup(n, role)) => {
+            return Err(Error::Refused(format!(
+                "refused: {n} is {}, not a backup; only a backup can be promoted",
+                role.as_str()
+            )))
+        }
+        Err(RotateRefusal::NotSafe { blockers, safe_from }) => {
+            return Err(Error::Refused(format!(
+                "refused: promoting {name} now would lock out visitors: {}; {} (or pass --force to lock them out knowingly)",
+                blocker_lines(&site, name, &blockers),
+                safe_text(safe_from)
+            )))
+        }
+    };
+    for b in &r.forced_over {
+        let until = b
+            .retained_until
+            .map(ts)
+            .unwrap_or_else(|| "the live header is replaced, plus its max-age".into());
+        out.line(format!(
+            "warning: forced: visitors who saw publication {} (from {}) are locked out until {until}",
+            b.number,
+            ts(b.from)
+        ));
+    }
+    let new_type = before.backups().last().map(|k| k.key_type).unwrap_or(
+        before
+            .key(name)
+            .map(|k| k.key_type)
+            .unwrap_or(crate::keys::KeyType::P256),
+    );
+    if dry_run {
+        out.line(format!(
+            "Dry run: nothing was written. At {} pinctl would:",
+            ts(ctx.now)
+        ));
+        describe_rotation(&site, &r, out);
+        for n in &r.new_backups {
+            out.line(format!("  make {n} ({new_type}) with its CSR and archive"));
+        }
+        print_plan(&plan::promotion(&before, name, ctx.now), out);
+        return Ok(0);
+    }
+    let protection = protection(ctx, &site.encryption, false)?;
+    if site.encryption.method == Method::Passphrase {
+        // A mistyped passphrase would seal the new backups away for good:
+        // it must open an archive the site already has.
+        let k = before
+            .key(name)
+            .ok_or_else(|| Error::Usage(name.to_string()))?;
+        let path = ctx.store.site_dir(&domain).join(&k.archive);
+        site::open_archive(ctx, &before, k, &path, None)?;
+    }
+    let types = vec![new_type; r.new_backups.len()];
+    let made = site::generate_with_progress(&types)?;
+    let named = r
+        .new_backups
+        .iter()
+        .cloned()
+        .zip(made)
+        .map(|(n, k)| (n, Role::Backup, k))
+        .collect();
+    let packaged = package_keys(
+        &domain,
+        &site.sans,
+        named,
+        &protection,
+        site.encryption.armor,
+        ctx.now,
+    )?;
+    let lock = lock.ok_or_else(|| Error::Crypto("no lock".into()))?;
+    for p in &packaged {
+        for (file, data, secret) in &p.files {
+            // A file left by a crashed rotation holds a key that no state
+            // or pinset ever referenced: it may be replaced.
+            let path = ctx.store.site_dir(&domain).join(file);
+            if path.exists()
+                && !before
+                    .keys
+                    .iter()
+                    .any(|k| &k.archive == file || &k.csr == file)
+            {
+                std::fs::remove_file(&path).map_err(|e| Error::Write {
+                    path: path.clone(),
+                    source: e,
+                })?;
+            }
+            ctx.store.add_file(&lock, &domain, file, data, *secret)?;
+        }
+        site.keys.push(p.key.clone());
+        site.log(ctx.now, "backup-new", Some(&p.key.name), None);
+    }
+    ctx.store.save(&lock, &site)?;
+    out.line(format!("Rotated {domain} at {}:", ts(ctx.now)));
+    describe_rotation(&site, &r, out);
+    out.line(format!(
+        "  desired header: {}",
+        lifecycle::desired_header(&site).line()
+    ));
+    print_plan(&plan::promotion(&site, name, ctx.now), out);
+    Ok(0)
+}
+
+fn describe_rotation(site: &Site, r: &lifecycle::Rotation, out: &mut Out) {
+    out.line(format!("  {} becomes the active key", r.promoted));
+    if let Some(old) = &r.old_active {
+        if r.compromised {
+            out.line(format!(
+                "  {old} is marked compromised; its pin leaves the desired header now"
+            ));
+            if let Some(t) = r.compromised_trusted_until {
+                out.line(format!(
+                    "  warning: clients that noted a header holding {old} may still accept a certificate for it until {} (if the new header goes out now); revoke its certificates",
+                    ts(t)
+                ));
+            }
+        } else {
+            out.line(format!(
+                "  {old} is retired; its pin stays in the header until the new key has been published, so a failed deployment can roll back"
+            ));
+        }
+    }
+    for n in &r.new_backups {
+        out.line(format!("  new backup {n}"));
+    }
+    let _ = site;
+}
+
+fn print_plan(steps: &[Step], out: &mut Out) {
+    out.line("Plan:");
+    for s in steps {
+        let when = s
+            .not_before
+            .map(|t| format!(" [not before {}]", ts(t)))
+            .unwrap_or_default();
+        out.line(format!("  {}. {}{when}", s.n, s.action));
+        if let Some(c) = &s.command {
+            out.line(format!("       $ {c}"));
+        }
+    }
+}
+
+/// `pinctl plan`.
+pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let site = ctx.store.load(&domain)?;
+    let steps = match promote {
+        Some(n) => {
+            let k = site
+                .key(n)
+                .ok_or_else(|| Error::Usage(format!("{domain} has no key named {n}")))?;
+            if k.role != Role::Backup {
+                return Err(Error::Usage(format!(
+                    "{n} is {}, not a backup",
+                    k.role.as_str()
+                )));
+            }
+            plan::promotion(&site, n, ctx.now)
+        }
+        None => plan::next_steps(&site, ctx.now),
+    };
+    if as_json {
+        out.line(json(&json!({ "site": domain, "steps": steps }))?);
+    } else {
+        out.line(format!("{domain} at {}", ts(ctx.now)));
+        if steps.is_empty() {
+            out.line("Nothing is due.");
+        } else {
+            print_plan(&steps, out);
+        }
+    }
+    Ok(0)
+}
+
+/// `pinctl ca-pin add`.
+pub fn ca_pin_add(
+    ctx: &Ctx,
+    name: &str,
+    pin: Option<&str>,
+    from: Option<&Path>,
+    out: &mut Out,
+) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let (pin, subject) = match (pin, from) {
+        (Some(p), None) => {
+            let check = header::lint(
+                &format!("pin-sha256=\"{p}\"; pin-sha256=\"{p}\"; max-age=0"),
+                &header::LintOptions::default(),
+            );
+            if check.header.pins.is_empty() {
+                return Err(Error::Usage(format!(
+                    "--pin {p:?} is not a base64 SHA-256 pin"
+                )));
+            }
+            (p.to_string(), None)
+        }
+        (None, Some(f)) => {
+            let infos = pins_of_file(f)?;
+            if infos.len() != 1 {
+                return Err(Error::input(
+                    f.display().to_string(),
+                    format!(
+                        "holds {} objects; give the one CA certificate to pin",
+                        infos.len()
+                    ),
+                ));
+            }
+            (infos[0].pin.clone(), infos[0].subject.clone())
+        }
+        _ => {
+            return Err(Error::Usage(
+                "give exactly one of --pin B64 and --from FILE".into(),
+            ))
+        }
+    };
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::Usage(format!(
+            "invalid ca-pin name {name:?} (letters, digits, - and _)"
+        )));
+    }
+    let lock = ctx.store.lock()?;
+    let mut site = ctx.store.load(&domain)?;
+    if site.ca_pins.iter().any(|c| c.name == name) {
+        return Err(Error::Usage(format!(
+            "a ca-pin named {name} already exists"
+        )));
+    }
+    if site.ca_pins.iter().any(|c| c.pin == pin) || site.keys.iter().any(|k| k.pin == pin) {
+        return Err(Error::Usage(format!(
+            "pin {pin} is already in {domain}'s pinset"
+        )));
+    }
+    site.ca_pins.push(CaPin {
+        name: name.to_string(),
+        pin: pin.clone(),
+        added: ctx.now,
+        subject,
+    });
+    site.log(ctx.now, "ca-pin-add", None, Some(format!("{name} {pin}")));
+    ctx.store.save(&lock, &site)?;
+    out.line(format!("added ca-pin {name} ({pin}); publish to serve it"));
+    Ok(0)
+}
+
+/// `pinctl ca-pin remove`.
+pub fn ca_pin_remove(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let lock = ctx.store.lock()?;
+    let mut site = ctx.store.load(&domain)?;
+    let n = site.ca_pins.len();
+    site.ca_pins.retain(|c| c.name != name);
+    if site.ca_pins.len() == n {
+        return Err(Error::Usage(format!("{domain} has no ca-pin named {name}")));
+    }
+    site.log(ctx.now, "ca-pin-remove", None, Some(name.to_string()));
+    ctx.store.save(&lock, &site)?;
+    out.line(format!("removed ca-pin {name}; publish to stop serving it"));
+    Ok(0)
+}
+
+/// `pinctl ca-pin list`.
+pub fn ca_pin_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let site = ctx.store.load(&domain)?;
+    if as_json {
+        let v: Vec<_> = site
+            .ca_pins
+            .iter()
+            .map(|c| json!({"name": c.name, "pin": c.pin, "added": ts(c.added), "subject": c.subject}))
+            .collect();
+        out.line(json(&v)?);
+    } else {
+        for c in &site.ca_pins {
+            out.line(format!(
+                "{}  {}  {}",
+                c.name,
+                c.pin,
+                c.subject.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    Ok(0)
+}
+
+/// `pinctl cert add`.
+pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let lock = ctx.store.lock()?;
+    let mut site = ctx.store.load(&domain)?;
+    let (mut cert, data) = site::read_cert(&site, file, "", ctx.now)?;
+    let mut name = format!("{}.cert.pem", cert.key);
+    let mut i = 2;
+    while site.certificates.iter().any(|c| c.file == name)
+        || ctx.store.site_dir(&domain).join(&name).exists()
+    {
+        name = format!("{}.cert-{i}.pem", cert.key);
+        i += 1;
+    }
+    cert.file = name.clone();
+    let blockers = lifecycle::cert_blockers(&site, &cert, ctx.now);
+    if !blockers.is_empty() {
+        let msg = format!(
+            "serving this certificate for the active key {} would lock out visitors: {}",
+            cert.key,
+            blocker_lines(&site, &cert.key, &blockers)
+        );
+        if !force {
+            return Err(Error::Refused(format!("refused: {msg} (or pass --force)")));
+        }
+        out.line(format!("warning: forced: {msg}"));
+    }
+    let role = site.key(&cert.key).map(|k| k.role).unwrap_or(Role::Backup);
+    ctx.store.add_file(&lock, &domain, &name, &data, false)?;
+    site.log(ctx.now, "cert-add", Some(&cert.key), Some(name.clone()));
+    site.certificates.push(cert.clone());
+    ctx.store.save(&lock, &site)?;
+    out.line(format!(
+        "recorded {name} for {} ({}), valid {} to {}, {} CA pin(s) in its chain",
+        cert.key,
+        cert.subject,
+        ts(cert.not_before),
+        ts(cert.not_after),
+        cert.chain_pins.len()
+    ));
+    if cert.not_after <= ctx.now {
+        out.line("warning: this certificate has already expired");
+    }
+    if matches!(role, Role::Retired | Role::Compromised) {
+        out.line(format!("warning: {} is {}", cert.key, role.as_str()));
+    }
+    Ok(0)
+}

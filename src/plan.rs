@@ -1,0 +1,360 @@
+//! Plans: dated step lists built from a site and "now" — what is due next
+//! (the roll-out ramp, certificates, offline copies, promotions, key
+//! destruction, decommissioning) and the steps of a promotion. Pure: no
+//! I/O, no clock.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::header::Mode;
+use crate::lifecycle::{self, Retention, SafeFrom};
+use crate::state::{Role, Site};
+
+/// The roll-out ramp: Report-Only for at least this long first…
+pub const REPORT_ONLY_DAYS: i64 = 7;
+/// …then enforce with these max-ages, each no sooner than the previous
+/// max-age has passed without trouble.
+pub const RAMP: [u64; 5] = [300, 86_400, 604_800, 2_592_000, 5_184_000];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub n: usize,
+    #[serde(serialize_with = "ser_time")]
+    pub not_before: Option<DateTime<Utc>>,
+    pub action: String,
+    pub command: Option<String>,
+}
+
+fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        None => s.serialize_none(),
+    }
+}
+
+struct Builder {
+    steps: Vec<Step>,
+}
+
+impl Builder {
+    fn add(&mut self, not_before: Option<DateTime<Utc>>, action: String, command: Option<String>) {
+        self.steps.push(Step {
+            n: self.steps.len() + 1,
+            not_before,
+            action,
+            command,
+        });
+    }
+}
+
+fn fmt(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The next ramp max-age after `current`, or None at the top.
+pub fn next_ramp(current: u64) -> Option<u64> {
+    RAMP.iter().copied().find(|&m| m > current)
+}
+
+/// What is due next for a site.
+pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
+    let mut b = Builder { steps: Vec::new() };
+    let Some(active) = site.active() else {
+        return b.steps;
+    };
+    let dir = &site.domain;
+    if !site.certificates.iter().any(|c| c.key == active.name) {
+        b.add(
+            None,
+            format!(
+                "Get a certificate for the active key {} from its CSR {dir}/{} and record it",
+                active.name, active.csr
+            ),
+            Some("pinctl cert add CERT.pem".into()),
+        );
+    }
+    for k in site.backups() {
+        if k.copies.len() < 2 {
+            b.add(
+                None,
+                format!(
+                    "Store {} in two separate places ({} recorded so far)",
+                    k.name,
+                    k.copies.len()
+                ),
+                Some(format!(
+                    "pinctl archive copy {} --to DIR --location LABEL",
+                    k.name
+                )),
+            );
+        }
+    }
+    let desired = lifecycle::desired_header(site);
+    let live = site.live();
+    let pending = live.is_none_or(|l| {
+        l.pins != desired.pins
+            || l.mode != desired.mode
+            || Some(l.max_age) != desired.max_age
+            || l.include_subdomains != desired.include_subdomains
+            || l.report_uri != desired.report_uri
+    });
+    if pending {
+        let blockers = lifecycle::blockers(site, active, now);
+        let when = match lifecycle::safe_from(site, active) {
+            SafeFrom::At(t) if !blockers.is_empty() => Some(t),
+            _ => None,
+        };
+        b.add(
+            when,
+            format!(
+                "Serve the desired header ({}) and record it",
+                desired.line()
+            ),
+            Some("pinctl snippet --server nginx  # then, once deployed: pinctl publish".into()),
+        );
+    }
+    // Decommissioning: max-age=0 until the last retention window ends.
+    if site.policy.max_age == 0 && site.policy.mode == Mode::Enforce {
+        let end = site
+            .publications
+            .iter()
+            .filter(|p| p.mode == Mode::Enforce && p.max_age > 0)
+            .map(|p| lifecycle::add_secs(p.until.unwrap_or(now).max(p.from), p.max_age))
+            .max();
+        match end {
+            Some(end) => b.add(
+                Some(end),
+                format!(
+                    "Keep serving max-age=0 until {}, when the last client's pins have expired; then remove the header",
+                    fmt(end)
+                ),
+                None,
+            ),
+            None => b.add(None, "Remove the header: no client holds pins".into(), None),
+        }
+    } else if let Some(live) = live.filter(|_| !pending) {
+        // The ramp.
+        match live.mode {
+            Mode::ReportOnly => b.add(
+                Some(live.from + Duration::days(REPORT_ONLY_DAYS)),
+                format!(
+                    "After at least {REPORT_ONLY_DAYS} days of Report-Only without unexpected reports, enforce with max-age={}",
+                    RAMP[0]
+                ),
+                Some(format!("pinctl policy --enforce --max-age {} && pinctl publish", RAMP[0])),
+            ),
+            Mode::Enforce => {
+                if let Some(next) = next_ramp(live.max_age) {
+                    b.add(
+                        Some(lifecycle::add_secs(live.from, live.max_age)),
+                        format!(
+                            "Once max-age={} has been served for {} s without trouble, raise max-age to {next}",
+                            live.max_age, live.max_age
+                        ),
+                        Some(format!("pinctl policy --max-age {next} && pinctl publish")),
+                    );
+                }
+            }
+        }
+    }
+    for k in site.backups() {
+        match lifecycle::safe_from(site, k) {
+            SafeFrom::At(t) if t > now => b.add(
+                Some(t),
+                format!("{} becomes safe to promote", k.name),
+                Some(format!("pinctl rotate --promote {}", k.name)),
+            ),
+            SafeFrom::Never => b.add(
+                None,
+                format!(
+                    "{} is not in the live header: publish a header that holds it before it can ever be promoted",
+                    k.name
+                ),
+                Some("pinctl publish".into()),
+            ),
+            _ => {}
+        }
+    }
+    for k in site.keys.iter().filter(|k| k.role == Role::Retired) {
+        if let Some(t) = destroy_after(site, &k.pin) {
+            b.add(
+                Some(t),
+                format!(
+                    "Destroy the archive of retired key {}: no client accepts it any longer",
+                    k.name
+                ),
+                None,
+            );
+        }
+    }
+    for c in site.certificates.iter().filter(|c| c.key == active.name) {
+        b.add(
+            Some(c.not_after - Duration::days(30)),
+            format!(
+                "Renew the certificate {} of {} before it expires on {}",
+                c.file,
+                c.key,
+                fmt(c.not_after)
+            ),
+            Some(format!(
+                "use the CSR {dir}/{} again, then pinctl cert add CERT.pem",
+                active.csr
+            )),
+        );
+    }
+    b.steps
+}
+
+/// When no pinset clients may hold still contains `pin` (None while a
+/// live publication holds it).
+fn destroy_after(site: &Site, pin: &str) -> Option<DateTime<Utc>> {
+    let mut end = None;
+    for p in site
+        .publications
+        .iter()
+        .filter(|p| p.pins.iter().any(|q| q == pin))
+    {
+        match lifecycle::retention(p) {
+            Retention::Open => return None,
+            Retention::Until(r) => end = Some(end.map_or(r, |e: DateTime<Utc>| e.max(r))),
+            Retention::Nothing => {}
+        }
+    }
+    // Never published: it may go as soon as it is retired.
+    end.or_else(|| {
+        site.keys
+            .iter()
+            .find(|k| k.pin == pin)
+            .map(|k| k.role_since)
+    })
+}
+
+/// The steps of promoting `name`, dated from `now`.
+pub fn promotion(site: &Site, name: &str, now: DateTime<Utc>) -> Vec<Step> {
+    let mut b = Builder { steps: Vec::new() };
+    let Some(key) = site.key(name) else {
+        return b.steps;
+    };
+    let start = match lifecycle::safe_from(site, key) {
+        SafeFrom::At(t) => t.max(now),
+        SafeFrom::Never => {
+            b.add(
+                None,
+                format!(
+                    "{name} is not in the live header: add it and publish first; it is safe to promote only once every pinset clients hold contains it"
+                ),
+                Some("pinctl publish".into()),
+            );
+            return b.steps;
+        }
+    };
+    let max_age = site
+        .live()
+        .map(|p| p.max_age)
+        .unwrap_or(site.policy.max_age);
+    let dir = &site.domain;
+    if key.role == Role::Backup {
+        b.add(
+            Some(start),
+            format!(
+                "Promote {name} (from {}; earlier would lock out returning visitors)",
+                fmt(start)
+            ),
+            Some(format!("pinctl rotate --promote {name}")),
+        );
+    }
+    if !site.certificates.iter().any(|c| c.key == name) {
+        b.add(
+            Some(start),
+            format!(
+                "Get a certificate for {name} from its CSR {dir}/{}",
+                key.csr
+            ),
+            Some("pinctl cert add CERT.pem".into()),
+        );
+    }
+    b.add(
+        Some(start),
+        format!("Deploy {name}'s key and certificate on every server of {dir}"),
+        Some(format!(
+            "pinctl key export {name} --out /etc/ssl/private/{dir}.key"
+        )),
+    );
+    // Before a rotation, or after a planned one, the old pin stays for a
+    // roll-back; after --compromised it is already gone.
+    if key.role == Role::Backup || lifecycle::keeps_retired(site) {
+        b.add(
+            Some(start),
+            "Deploy the new header (it still holds the old key's pin, so a failed deployment can roll back) and record it".into(),
+            Some("pinctl snippet --server nginx  # then: pinctl publish".into()),
+        );
+        b.add(
+            Some(start),
+            "Once the new key serves without trouble, publish again to drop the old key's pin"
+                .into(),
+            Some("pinctl publish".into()),
+        );
+    } else {
+        b.add(
+            Some(start),
+            "Deploy the new header at once (the compromised key's pin is gone from it) and record it".into(),
+            Some("pinctl snippet --server nginx  # then: pinctl publish".into()),
+        );
+    }
+    b.add(
+        Some(start),
+        "Store the new backup(s) in two separate places each".into(),
+        Some("pinctl archive copy backupN --to DIR --location LABEL".into()),
+    );
+    let next = lifecycle::add_secs(start, max_age);
+    b.add(
+        Some(next),
+        format!("The new backup(s) become safe to promote (max-age {max_age} s after the new header is out)"),
+        None,
+    );
+    b.add(
+        Some(next),
+        "The retired key's archive may be destroyed (no client accepts it any longer)".into(),
+        None,
+    );
+    b.steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::tests::{site_at, t};
+
+    #[test]
+    fn new_site_plan_starts_with_certificate_copies_and_publish() {
+        let s = site_at(t("2030-03-01T00:00:00Z"));
+        let steps = next_steps(&s, t("2030-03-01T00:00:00Z"));
+        assert!(steps[0].action.contains("certificate"));
+        assert!(steps.iter().any(|s| s.command.as_deref()
+            == Some("pinctl archive copy backup1 --to DIR --location LABEL")));
+        assert!(steps
+            .iter()
+            .any(|s| s.action.contains("Serve the desired header")));
+    }
+
+    #[test]
+    fn ramp_dates_follow_the_previous_max_age() {
+        let mut s = site_at(t("2030-03-01T00:00:00Z"));
+        lifecycle::publish(&mut s, t("2030-03-01T00:00:00Z")).unwrap();
+        let steps = next_steps(&s, t("2030-03-02T00:00:00Z"));
+        let ramp = steps
+            .iter()
+            .find(|s| s.action.contains("Report-Only"))
+            .unwrap();
+        assert_eq!(ramp.not_before, Some(t("2030-03-08T00:00:00Z")));
+        s.policy.mode = Mode::Enforce;
+        s.policy.max_age = 300;
+        lifecycle::publish(&mut s, t("2030-03-08T00:00:00Z")).unwrap();
+        let steps = next_steps(&s, t("2030-03-08T00:00:00Z"));
+        let ramp = steps
+            .iter()
+            .find(|s| s.action.contains("raise max-age to 86400"))
+            .unwrap();
+        assert_eq!(ramp.not_before, Some(t("2030-03-08T00:05:00Z")));
+    }
+}
