@@ -4,5 +4,6 @@
 
 mod common;
 mod init;
+mod lifecycle;
 mod lint;
 mod pin;

@@ -184,3 +184,229 @@ fn far_future_max_age_saturates() {
     let at = t("2030-01-01T00:00:00Z");
     assert_eq!(add_secs(at, u64::MAX), DateTime::<Utc>::MAX_UTC);
 }
+
+/// A browser's pin store for one host, as RFC 7469 section 2.3 describes.
+#[derive(Clone, Debug, Default)]
+struct Client {
+    noted: Option<(Vec<String>, DateTime<Utc>)>,
+}
+
+/// What the server sends: the key deployed at the last publication, its
+/// certificate chain, and the live header.
+#[derive(Clone, Debug)]
+struct Server {
+    key: String,
+    header: Option<Publication>,
+}
+
+fn served_chain(site: &Site, server: &Server) -> Vec<String> {
+    let key = site.key(&server.key).expect("served key exists");
+    identity_pins(site, key)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+impl Client {
+    /// A visit at `t`: pin validation against what the client holds, then
+    /// noting the header. Returns false when the client is locked out.
+    fn visit(&mut self, chain: &[String], header: Option<&Publication>, t: DateTime<Utc>) -> bool {
+        if let Some((pins, exp)) = &self.noted {
+            if t < *exp && !chain.iter().any(|c| pins.contains(c)) {
+                return false;
+            }
+            if t >= *exp {
+                self.noted = None;
+            }
+        }
+        if let Some(h) = header.filter(|h| h.mode == Mode::Enforce) {
+            let matches = h.pins.iter().any(|p| chain.contains(p));
+            let backup = h.pins.iter().any(|p| !chain.contains(p));
+            if matches && backup {
+                self.noted = if h.max_age == 0 {
+                    None
+                } else {
+                    Some((h.pins.clone(), add_secs(t, h.max_age)))
+                };
+            }
+        }
+        true
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Wait(u64),
+    Policy(bool, u64),
+    Publish,
+    Rotate(usize, bool),
+    CaPin(bool),
+    Cert(usize, u8),
+    Visit(usize),
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    let secs = prop_oneof![
+        1u64..60,
+        60u64..3_600,
+        3_600u64..86_400,
+        86_400u64..8_000_000
+    ];
+    let ages = prop_oneof![
+        Just(0u64),
+        Just(300),
+        Just(86_400),
+        Just(604_800),
+        Just(2_592_000),
+        Just(5_184_000)
+    ];
+    prop_oneof![
+        3 => secs.prop_map(Op::Wait),
+        1 => (any::<bool>(), ages).prop_map(|(e, a)| Op::Policy(e, a)),
+        3 => Just(Op::Publish),
+        2 => (0usize..4, prop::bool::weighted(0.3)).prop_map(|(i, c)| Op::Rotate(i, c)),
+        1 => any::<bool>().prop_map(Op::CaPin),
+        1 => (0usize..6, 0u8..3).prop_map(|(k, c)| Op::Cert(k, c)),
+        4 => (0usize..6).prop_map(Op::Visit),
+    ]
+}
+
+/// Runs a sequence of operations with simulated clients; panics (fails the
+/// property) when a client is locked out, or when a refusal was needless.
+fn simulate(ops: &[Op]) {
+    let mut now = t("2030-01-01T00:00:00Z");
+    let mut s = site_at(now);
+    let mut server = Server {
+        key: "primary".into(),
+        header: None,
+    };
+    let mut clients = vec![Client::default(); 6];
+    let ca = |i: u8| pin_of(&format!("ca{i}"));
+    for (step, op) in ops.iter().enumerate() {
+        match op {
+            Op::Wait(d) => now = add_secs(now, *d),
+            Op::Policy(enforce, age) => {
+                s.policy.mode = if *enforce {
+                    Mode::Enforce
+                } else {
+                    Mode::ReportOnly
+                };
+                s.policy.max_age = *age;
+            }
+            Op::Publish => {
+                if let Ok(PublishOutcome::Published { .. }) = publish(&mut s, now) {
+                    server = Server {
+                        key: s.active().unwrap().name.clone(),
+                        header: s.live().cloned(),
+                    };
+                }
+            }
+            Op::Rotate(i, compromised) => {
+                let backups: Vec<String> = s.backups().map(|k| k.name.clone()).collect();
+                let name = &backups[i % backups.len()];
+                let before = s.clone();
+                match rotate(&mut s, name, now, *compromised, false) {
+                    Ok(r) => add_backups(&mut s, &r, now),
+                    Err(RotateRefusal::NotSafe { blockers, .. }) => {
+                        assert_eq!(s, before);
+                        // The converse: a client that visited at the last
+                        // moment of a blocking publication would be locked
+                        // out by this key now.
+                        let b = &blockers[0];
+                        let p = &s.publications[b.number - 1];
+                        let last = p
+                            .until
+                            .map(|u| u - Duration::seconds(1))
+                            .unwrap_or(now)
+                            .max(p.from);
+                        let mut c = Client::default();
+                        let served = Server {
+                            key: server_key_at(&s, b.number),
+                            header: Some(p.clone()),
+                        };
+                        assert!(c.visit(&served_chain(&s, &served), Some(p), last));
+                        assert!(
+                            c.noted.is_some(),
+                            "step {step}: blocker {} was never noted",
+                            b.number
+                        );
+                        let k = s.key(name).unwrap();
+                        let chain: Vec<String> = identity_pins(&s, k)
+                            .into_iter()
+                            .map(str::to_string)
+                            .collect();
+                        assert!(
+                            !c.visit(&chain, None, now),
+                            "step {step}: refusal of {name} was needless"
+                        );
+                    }
+                    Err(e) => panic!("step {step}: unexpected refusal {e:?}"),
+                }
+            }
+            Op::CaPin(add) => {
+                if *add && s.ca_pins.is_empty() {
+                    s.ca_pins.push(crate::state::CaPin {
+                        name: "ca1".into(),
+                        pin: ca(1),
+                        added: now,
+                        subject: None,
+                    });
+                } else if !*add {
+                    s.ca_pins.clear();
+                }
+            }
+            Op::Cert(k, c) => {
+                let name = s.keys[k % s.keys.len()].name.clone();
+                let cert = crate::state::Cert {
+                    key: name,
+                    file: "x.pem".into(),
+                    subject: String::new(),
+                    not_before: now,
+                    not_after: add_secs(now, 90 * 86_400),
+                    chain_pins: if *c == 0 { vec![] } else { vec![ca(*c)] },
+                    added: now,
+                };
+                if cert_blockers(&s, &cert, now).is_empty() {
+                    s.certificates.push(cert);
+                }
+            }
+            Op::Visit(i) => {
+                let chain = served_chain(&s, &server);
+                assert!(
+                    clients[*i].visit(&chain, server.header.as_ref(), now),
+                    "step {step}: client {i} locked out at {now}: serves {} {chain:?}, client holds {:?}",
+                    server.key,
+                    clients[*i].noted
+                );
+            }
+        }
+    }
+}
+
+/// Which key the server deployed with publication `n` (1-based).
+fn server_key_at(s: &Site, n: usize) -> String {
+    let p = &s.publications[n - 1];
+    // The key served with a publication is the one whose pin it holds and
+    // that was active then: the first pin that belongs to a key active at
+    // its start, by the history's promote events.
+    let mut active = "primary".to_string();
+    for e in &s.events {
+        if e.at > p.from {
+            break;
+        }
+        if e.event.starts_with("promote") {
+            active = e.key.clone().unwrap_or_default();
+        }
+    }
+    active
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+    #[test]
+    fn no_accepted_sequence_locks_a_client_out(ops in proptest::collection::vec(op(), 1..80)) {
+        simulate(&ops);
+    }
+}
