@@ -261,6 +261,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// A configuration snippet to paste into a server (Apache, nginx, lighttpd, IIS, Caddy, HAProxy).
+    #[command(
+        after_help = "Examples:\n  pinctl snippet --server nginx\n  pinctl snippet --server all --report-only\n  pinctl snippet --server apache --header 'pin-sha256=\"…\"; pin-sha256=\"…\"; max-age=600'"
+    )]
+    Snippet {
+        /// apache, nginx, lighttpd, iis, caddy, haproxy or all
+        #[arg(long)]
+        server: String,
+        /// The Report-Only form (Public-Key-Pins-Report-Only).
+        #[arg(long)]
+        report_only: bool,
+        /// Any header value instead of the site's desired header.
+        #[arg(long)]
+        header: Option<String>,
+        /// A folder of templates that replace the embedded ones.
+        #[arg(long, value_hint = clap::ValueHint::DirPath)]
+        templates: Option<PathBuf>,
+    },
     /// Pins of CA certificates (yours or a second CA's), which count in pinsets.
     #[command(subcommand)]
     CaPin(CaPinCommand),
@@ -441,6 +459,19 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             };
             rollout::policy(&ctx()?, &change, format == Format::Json, out)
         }
+        Command::Snippet {
+            server,
+            report_only,
+            header,
+            templates,
+        } => rollout::snippet(
+            &ctx()?,
+            &server,
+            report_only,
+            header.as_deref(),
+            templates.as_deref(),
+            out,
+        ),
         Command::Header { format } => rollout::header(&ctx()?, format == Format::Json, out),
         Command::Publish { report_only } => rollout::publish(&ctx()?, report_only, out),
         Command::Rotate {

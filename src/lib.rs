@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod pin;
 pub mod plan;
 pub mod secret;
+pub mod snippet;
 pub mod state;
 
 pub use error::{Error, Result};

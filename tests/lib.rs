@@ -3,7 +3,9 @@
 //! against real peers.
 
 mod common;
+mod harness;
 mod init;
 mod lifecycle;
 mod lint;
 mod pin;
+mod servers;

@@ -618,3 +618,71 @@ pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i3
     }
     Ok(0)
 }
+
+/// `pinctl snippet`: for the site's desired header, or any `--header`
+/// value (validated as `lint` does).
+pub fn snippet(
+    ctx: &Ctx,
+    server: &str,
+    report_only: bool,
+    header_value: Option<&str>,
+    templates: Option<&Path>,
+    out: &mut Out,
+) -> Result<i32> {
+    use crate::snippet::{render, Server};
+    let servers: Vec<Server> = if server == "all" {
+        Server::ALL.to_vec()
+    } else {
+        vec![Server::parse(server).ok_or_else(|| {
+            Error::Usage(format!(
+                "unknown server '{server}' (apache, nginx, lighttpd, iis, caddy, haproxy or all)"
+            ))
+        })?]
+    };
+    let (mut h, site_name) = match header_value {
+        Some(v) => {
+            let l = header::lint(v, &header::LintOptions::default());
+            if !l.is_valid() {
+                let errors: Vec<String> = l
+                    .problems
+                    .iter()
+                    .filter(|p| p.severity == header::Severity::Error)
+                    .map(|p| p.message.clone())
+                    .collect();
+                return Err(Error::Usage(format!(
+                    "--header is not a valid Public-Key-Pins header: {}",
+                    errors.join("; ")
+                )));
+            }
+            let name = ctx.site.clone().unwrap_or_else(|| "your site".into());
+            (l.header, name)
+        }
+        None => {
+            let domain = ctx.store.pick(ctx.site.as_deref())?;
+            let site = ctx.store.load(&domain)?;
+            (lifecycle::desired_header(&site), domain)
+        }
+    };
+    if report_only {
+        h.mode = Mode::ReportOnly;
+    }
+    if servers.len() == 1 {
+        out.buf
+            .push_str(&render(servers[0], &h, &site_name, templates)?);
+        return Ok(0);
+    }
+    for (i, s) in servers.iter().enumerate() {
+        if i > 0 {
+            out.line("");
+        }
+        match render(*s, &h, &site_name, templates) {
+            Ok(text) => out.buf.push_str(&text),
+            Err(Error::Refused(m)) => {
+                eprintln!("warning: {m}");
+                out.line(format!("# {}: {m}", s.name()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(0)
+}
