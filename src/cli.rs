@@ -9,9 +9,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::rollout::{self, PolicyChange};
 use crate::commands::site::{self, InitOptions};
-use crate::commands::{self, Ctx, Out};
+use crate::commands::{self, verify, watch, Ctx, Out};
 use crate::header::Mode;
 use crate::keys::KeyType;
+use crate::state::Endpoint;
 use crate::state::Store;
 
 #[derive(Parser)]
@@ -217,6 +218,18 @@ enum Command {
         report_uri: Option<String>,
         #[arg(long)]
         no_report_uri: bool,
+        /// Where the site is served, for `check --live` (repeatable).
+        #[arg(long = "endpoint")]
+        endpoints: Vec<String>,
+        /// Connect to this HOST:PORT for the endpoints given with it.
+        #[arg(long, requires = "endpoints")]
+        connect: Option<String>,
+        /// Verify the endpoints given with it against this CA file.
+        #[arg(long, requires = "endpoints", value_hint = clap::ValueHint::FilePath)]
+        endpoint_ca_file: Option<PathBuf>,
+        /// Forget every recorded endpoint.
+        #[arg(long, conflicts_with = "endpoints")]
+        no_endpoints: bool,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -258,6 +271,54 @@ enum Command {
     Plan {
         #[arg(long)]
         promote: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Everything due or wrong, for reminder jobs (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    #[command(
+        after_help = "Examples:\n  pinctl check\n  pinctl check --warn-days 45 --live --format json\n  PINCTL_NOW=2030-06-01T00:00:00Z pinctl check   # what if"
+    )]
+    Check {
+        /// Warn about certificates that expire within this many days.
+        #[arg(long, default_value_t = 30)]
+        warn_days: i64,
+        /// Also fetch every recorded endpoint and compare it with the state.
+        #[arg(long)]
+        live: bool,
+        /// Also list what was checked and is fine.
+        #[arg(long, short)]
+        verbose: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print a crontab line or systemd units that run `pinctl check` daily.
+    #[command(
+        after_help = "Examples:\n  pinctl schedule --cron --at 07:30 | crontab -\n  pinctl schedule --systemd"
+    )]
+    Schedule {
+        #[arg(long, conflicts_with = "systemd", required_unless_present = "systemd")]
+        cron: bool,
+        #[arg(long)]
+        systemd: bool,
+        /// Time of day, HH:MM.
+        #[arg(long, default_value = "06:00")]
+        at: String,
+    },
+    /// Fetch a server's chain and pinning header; judge them as a browser would and against the state.
+    #[command(
+        after_help = "Exit status: 0 all right, 1 problems or failure.\n\nExamples:\n  pinctl verify https://example.com/\n  pinctl verify https://example.com/ --connect 127.0.0.1:8443 --ca-file test-ca.pem"
+    )]
+    Verify {
+        url: String,
+        /// Connect to this HOST:PORT instead of the URL's host.
+        #[arg(long)]
+        connect: Option<String>,
+        /// Trust this CA file instead of the built-in roots.
+        #[arg(long, value_hint = clap::ValueHint::FilePath, conflicts_with = "insecure")]
+        ca_file: Option<PathBuf>,
+        /// Do not verify the certificate (the pins are still judged).
+        #[arg(long)]
+        insecure: bool,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -433,6 +494,10 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             no_include_subdomains,
             report_uri,
             no_report_uri,
+            endpoints,
+            connect,
+            endpoint_ca_file,
+            no_endpoints,
             format,
         } => {
             let change = PolicyChange {
@@ -456,9 +521,67 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 } else {
                     report_uri.map(Some)
                 },
+                endpoints: if no_endpoints {
+                    Some(Vec::new())
+                } else if endpoints.is_empty() {
+                    None
+                } else {
+                    Some(
+                        endpoints
+                            .into_iter()
+                            .map(|url| Endpoint {
+                                url,
+                                connect: connect.clone(),
+                                ca_file: endpoint_ca_file.as_ref().map(|p| {
+                                    std::path::absolute(p)
+                                        .unwrap_or(p.clone())
+                                        .display()
+                                        .to_string()
+                                }),
+                            })
+                            .collect(),
+                    )
+                },
             };
             rollout::policy(&ctx()?, &change, format == Format::Json, out)
         }
+        Command::Check {
+            warn_days,
+            live,
+            verbose,
+            format,
+        } => watch::check(
+            &ctx()?,
+            &watch::CheckOptions {
+                warn_days,
+                live,
+                verbose,
+                json: format == Format::Json,
+            },
+            out,
+        ),
+        Command::Schedule {
+            cron,
+            systemd: _,
+            at,
+        } => watch::schedule(&ctx()?, cron, &at, out),
+        Command::Verify {
+            url,
+            connect,
+            ca_file,
+            insecure,
+            format,
+        } => verify::verify(
+            &ctx()?,
+            &verify::Target {
+                url,
+                connect,
+                ca_file,
+                insecure,
+            },
+            format == Format::Json,
+            out,
+        ),
         Command::Snippet {
             server,
             report_only,

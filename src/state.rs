@@ -69,6 +69,21 @@ pub struct Policy {
     pub include_subdomains: bool,
     #[serde(default)]
     pub report_uri: Option<String>,
+    /// Where the site is served, for `check --live`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// A URL where the site is served, with an optional address to connect
+/// to instead of the URL's host and a CA file to verify it with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub url: String,
+    #[serde(default)]
+    pub connect: Option<String>,
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! drive the real `pinctl` in fresh temporary folders, and cross-checks
 //! against real peers.
 
+mod check;
 mod common;
 mod harness;
 mod init;

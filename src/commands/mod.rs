@@ -18,6 +18,8 @@ use crate::state::Store;
 
 pub mod rollout;
 pub mod site;
+pub mod verify;
+pub mod watch;
 
 /// What every state command knows: the folder, the chosen site, "now".
 pub struct Ctx {

@@ -21,6 +21,8 @@ pub struct PolicyChange {
     pub mode: Option<Mode>,
     pub include_subdomains: Option<bool>,
     pub report_uri: Option<Option<String>>,
+    /// Replaces the recorded endpoints.
+    pub endpoints: Option<Vec<crate::state::Endpoint>>,
 }
 
 impl PolicyChange {
@@ -29,6 +31,7 @@ impl PolicyChange {
             && self.mode.is_none()
             && self.include_subdomains.is_none()
             && self.report_uri.is_none()
+            && self.endpoints.is_none()
     }
 }
 
@@ -39,6 +42,7 @@ fn policy_json(site: &Site) -> serde_json::Value {
         "max_age": site.policy.max_age,
         "include_subdomains": site.policy.include_subdomains,
         "report_uri": site.policy.report_uri,
+        "endpoints": site.policy.endpoints.iter().map(|e| json!({"url": e.url, "connect": e.connect})).collect::<Vec<_>>(),
     })
 }
 
@@ -66,6 +70,9 @@ pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) ->
     }
     if let Some(u) = &change.report_uri {
         p.report_uri = u.clone();
+    }
+    if let Some(e) = &change.endpoints {
+        p.endpoints = e.clone();
     }
     let detail = format!(
         "{} max-age={}{}{}",

@@ -275,6 +275,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
             max_age: o.max_age,
             include_subdomains: o.include_subdomains,
             report_uri: o.report_uri.clone(),
+            endpoints: vec![],
         },
         keys: packaged.iter().map(|p| p.key.clone()).collect(),
         ca_pins: vec![],

@@ -46,6 +46,7 @@ pub fn site_at(at: DateTime<Utc>) -> Site {
             max_age: 2_592_000,
             include_subdomains: false,
             report_uri: None,
+            endpoints: vec![],
         },
         keys: vec![
             key("primary", Role::Active, at),

@@ -260,3 +260,35 @@ pub fn mode(p: &Path) -> u32 {
 pub fn status_json(env: &Env) -> serde_json::Value {
     serde_json::from_str(env.run(&["status", "--format", "json"]).ok()).unwrap()
 }
+
+/// A test CA that signs CSRs with chosen validity dates (openssl 3.0's
+/// `x509 -req` cannot set a start date).
+pub struct TestCa {
+    key: rcgen::KeyPair,
+    params: rcgen::CertificateParams,
+    pub pem: String,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2060, 1, 1);
+        let pem = params.self_signed(&key).unwrap().pem();
+        TestCa { key, params, pem }
+    }
+
+    /// Signs `csr_pem`; dates as (year, month, day).
+    pub fn sign(&self, csr_pem: &str, from: (i32, u8, u8), to: (i32, u8, u8)) -> String {
+        let mut csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem).unwrap();
+        csr.params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+        csr.params.not_after = rcgen::date_time_ymd(to.0, to.1, to.2);
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        csr.signed_by(&issuer).unwrap().pem()
+    }
+}

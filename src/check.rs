@@ -1,0 +1,394 @@
+//! `pinctl check`'s judgement: every finding about a site at a moment, with
+//! a severity in the monitoring-plugin convention. Pure: a site and "now"
+//! in, findings out; `verify` supplies what the live server showed.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::header::{self, Mode};
+use crate::lifecycle;
+use crate::plan;
+use crate::state::{Role, Site};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Ok => "OK",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+            Severity::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The monitoring-plugin exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Severity::Ok => 0,
+            Severity::Warning => 1,
+            Severity::Critical => 2,
+            Severity::Unknown => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub site: String,
+    pub key: Option<String>,
+    pub code: &'static str,
+    pub message: String,
+    #[serde(serialize_with = "ser_time")]
+    pub due: Option<DateTime<Utc>>,
+}
+
+fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&fmt(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+fn fmt(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+struct Findings<'a> {
+    site: &'a Site,
+    out: Vec<Finding>,
+}
+
+impl Findings<'_> {
+    fn add(
+        &mut self,
+        severity: Severity,
+        key: Option<&str>,
+        code: &'static str,
+        message: String,
+        due: Option<DateTime<Utc>>,
+    ) {
+        self.out.push(Finding {
+            severity,
+            site: self.site.domain.clone(),
+            key: key.map(str::to_string),
+            code,
+            message,
+            due,
+        });
+    }
+}
+
+/// Every finding about `site` at `now`; certificates expiring within
+/// `warn_days` are warned about.
+pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Finding> {
+    let mut f = Findings {
+        site,
+        out: Vec::new(),
+    };
+    let Some(active) = site.active() else {
+        f.add(
+            Severity::Critical,
+            None,
+            "no-active-key",
+            "the site has no active key".into(),
+            None,
+        );
+        return f.out;
+    };
+    let live = site.live();
+
+    // Certificates of the active key.
+    match site
+        .certificates
+        .iter()
+        .rev()
+        .find(|c| c.key == active.name)
+    {
+        None => f.add(
+            Severity::Critical,
+            Some(&active.name),
+            "no-certificate",
+            format!(
+                "the active key {} has no recorded certificate (pinctl cert add)",
+                active.name
+            ),
+            None,
+        ),
+        Some(c) if c.not_after <= now => f.add(
+            Severity::Critical,
+            Some(&active.name),
+            "certificate-expired",
+            format!(
+                "the certificate {} of {} expired on {}",
+                c.file,
+                c.key,
+                fmt(c.not_after)
+            ),
+            Some(c.not_after),
+        ),
+        Some(c) => {
+            let window_end = live
+                .filter(|l| l.mode == Mode::Enforce)
+                .map(|l| lifecycle::add_secs(now, l.max_age));
+            if c.not_after <= now + Duration::days(warn_days) {
+                f.add(
+                    Severity::Warning,
+                    Some(&active.name),
+                    "certificate-expiring",
+                    format!(
+                        "the certificate {} of {} expires on {}, within {warn_days} days",
+                        c.file,
+                        c.key,
+                        fmt(c.not_after)
+                    ),
+                    Some(c.not_after),
+                );
+            } else if window_end.is_some_and(|w| c.not_after < w) {
+                f.add(
+                    Severity::Warning,
+                    Some(&active.name),
+                    "certificate-expiring",
+                    format!("the certificate {} of {} expires on {}, before the live max-age window ends", c.file, c.key, fmt(c.not_after)),
+                    Some(c.not_after),
+                );
+            } else {
+                f.add(
+                    Severity::Ok,
+                    Some(&active.name),
+                    "certificate",
+                    format!("certificate {} valid until {}", c.file, fmt(c.not_after)),
+                    None,
+                );
+            }
+        }
+    }
+
+    // The live publication must hold the served key.
+    if let Some(l) = live {
+        if !lifecycle::accepts(&l.pins, site, active) {
+            let sev = if l.mode == Mode::Enforce {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            f.add(
+                sev,
+                Some(&active.name),
+                "live-lacks-active",
+                format!(
+                    "the live header lacks the active key {} and every pin of its chain",
+                    active.name
+                ),
+                None,
+            );
+        } else {
+            f.add(
+                Severity::Ok,
+                Some(&active.name),
+                "live-holds-active",
+                "the live header holds the active key".into(),
+                None,
+            );
+        }
+        if l.max_age > header::MAX_AGE_ADVISED && l.mode == Mode::Enforce {
+            f.add(
+                Severity::Warning,
+                None,
+                "max-age-high",
+                format!(
+                    "the live max-age {} is above 60 days ({} s)",
+                    l.max_age,
+                    header::MAX_AGE_ADVISED
+                ),
+                None,
+            );
+        }
+        // The history says whether the last promotion came after the
+        // last publication (timestamps may be equal within a second).
+        let last = |what: &str| site.events.iter().rposition(|e| e.event.starts_with(what));
+        if last("promote") > last("publish") {
+            f.add(
+                Severity::Warning,
+                Some(&active.name),
+                "rotation-unpublished",
+                format!("{} was promoted on {} but the header served since {} was recorded before it: deploy and publish", active.name, fmt(active.role_since), fmt(l.from)),
+                Some(active.role_since),
+            );
+        }
+    }
+    if site.policy.max_age > header::MAX_AGE_ADVISED
+        && live.is_none_or(|l| l.max_age != site.policy.max_age)
+    {
+        f.add(
+            Severity::Warning,
+            None,
+            "max-age-high",
+            format!(
+                "the policy's max-age {} is above 60 days ({} s)",
+                site.policy.max_age,
+                header::MAX_AGE_ADVISED
+            ),
+            None,
+        );
+    }
+    if let Some(u) = &site.policy.report_uri {
+        if let Ok((_, host)) = header::check_uri(u) {
+            if host.eq_ignore_ascii_case(&site.domain) {
+                f.add(
+                    Severity::Warning,
+                    None,
+                    "report-uri-on-host",
+                    format!("report-uri {u} is on the pinned host: reports of pin failures cannot reach it"),
+                    None,
+                );
+            }
+        }
+    }
+
+    // Backups.
+    let backups: Vec<_> = site.backups().collect();
+    if backups.len() < 2 {
+        f.add(
+            Severity::Critical,
+            None,
+            "too-few-backups",
+            format!("{} backup key(s): at least two are needed", backups.len()),
+            None,
+        );
+    }
+    let safe: Vec<_> = backups
+        .iter()
+        .filter(|k| lifecycle::blockers(site, k, now).is_empty())
+        .collect();
+    if safe.is_empty() {
+        let next = backups
+            .iter()
+            .filter_map(|k| match lifecycle::safe_from(site, k) {
+                lifecycle::SafeFrom::At(t) => Some(t),
+                lifecycle::SafeFrom::Never => None,
+            })
+            .min();
+        f.add(
+            Severity::Critical,
+            None,
+            "no-safe-backup",
+            match next {
+                Some(t) => format!("no backup is safe to promote before {}: a compromise now would force a lock-out", fmt(t)),
+                None => "no backup is in every pinset clients may hold: a compromise now would force a lock-out".into(),
+            },
+            next,
+        );
+    } else {
+        f.add(
+            Severity::Ok,
+            None,
+            "safe-backup",
+            format!("{} backup(s) safe to promote now", safe.len()),
+            None,
+        );
+    }
+    for k in &backups {
+        if k.copies.len() < 2 {
+            f.add(
+                Severity::Warning,
+                Some(&k.name),
+                "backup-copies",
+                format!(
+                    "{} has {} recorded offline copies (two are needed)",
+                    k.name,
+                    k.copies.len()
+                ),
+                None,
+            );
+        }
+        let last = k
+            .copies
+            .iter()
+            .map(|c| c.verified.unwrap_or(c.copied))
+            .max();
+        if let Some(last) = last {
+            if now - last > Duration::days(365) {
+                f.add(
+                    Severity::Warning,
+                    Some(&k.name),
+                    "backup-unverified",
+                    format!("{}'s copies were last verified on {}, over a year ago (pinctl archive verify)", k.name, fmt(last)),
+                    Some(last + Duration::days(365)),
+                );
+            }
+        }
+    }
+    for k in site.keys.iter().filter(|k| k.role == Role::Compromised) {
+        if let Some(t) = lifecycle::compromised_until(site, &k.name, now).filter(|t| *t > now) {
+            f.add(
+                Severity::Ok,
+                Some(&k.name),
+                "compromised-trusted",
+                format!(
+                    "compromised key {} may be accepted by clients until {}",
+                    k.name,
+                    fmt(t)
+                ),
+                Some(t),
+            );
+        }
+    }
+
+    // Ramp steps that are due.
+    for s in plan::next_steps(site, now) {
+        let is_ramp = s
+            .command
+            .as_deref()
+            .is_some_and(|c| c.starts_with("pinctl policy"));
+        if is_ramp && s.not_before.is_some_and(|t| t <= now) {
+            f.add(
+                Severity::Warning,
+                None,
+                "ramp-due",
+                format!("ramp step due: {}", s.action),
+                s.not_before,
+            );
+        }
+    }
+    f.out
+}
+
+/// The overall status: the worst severity among findings.
+pub fn overall(findings: &[Finding]) -> Severity {
+    findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::tests::{site_at, t};
+
+    fn codes(f: &[Finding], sev: Severity) -> Vec<&'static str> {
+        f.iter()
+            .filter(|x| x.severity == sev)
+            .map(|x| x.code)
+            .collect()
+    }
+
+    #[test]
+    fn a_new_site_lacks_a_certificate_and_copies() {
+        let s = site_at(t("2030-01-01T00:00:00Z"));
+        let f = check_site(&s, t("2030-01-02T00:00:00Z"), 30);
+        assert_eq!(codes(&f, Severity::Critical), ["no-certificate"]);
+        assert!(codes(&f, Severity::Warning).contains(&"backup-copies"));
+        assert_eq!(overall(&f), Severity::Critical);
+    }
+}

@@ -1,0 +1,215 @@
+//! Commands for reminder jobs: `check` (monitoring-plugin output and exit
+//! codes) and `schedule` (the cron line or systemd units that run it).
+
+use serde_json::json;
+
+use super::{json, Ctx, Out};
+use crate::check::{self, Finding, Severity};
+use crate::error::{Error, Result};
+
+/// Options of `pinctl check`.
+pub struct CheckOptions {
+    pub warn_days: i64,
+    pub live: bool,
+    pub verbose: bool,
+    pub json: bool,
+}
+
+/// `pinctl check`: never fails with exit 1; an unreadable state is UNKNOWN
+/// (exit 3), as monitoring systems expect.
+pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
+    match gather(ctx, o) {
+        Ok(findings) => report(&findings, o, out),
+        Err(e) => {
+            let msg = e.to_string();
+            if o.json {
+                out.line(json(
+                    &json!({"status": "UNKNOWN", "error": msg, "findings": []}),
+                )?);
+            } else {
+                out.line(format!("PINCTL UNKNOWN - {msg}"));
+            }
+            eprintln!("error: {msg}");
+            Ok(3)
+        }
+    }
+}
+
+fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
+    let domains = match &ctx.site {
+        Some(d) => vec![ctx.store.pick(Some(d))?],
+        None => {
+            let all = ctx.store.sites()?;
+            if all.is_empty() {
+                ctx.store.pick(None)?;
+            }
+            all
+        }
+    };
+    let mut findings = Vec::new();
+    for d in domains {
+        let site = ctx.store.load(&d)?;
+        findings.extend(check::check_site(&site, ctx.now, o.warn_days));
+        if o.live {
+            findings.extend(super::verify::live_findings(&site, ctx.now));
+        }
+    }
+    Ok(findings)
+}
+
+fn report(findings: &[Finding], o: &CheckOptions, out: &mut Out) -> Result<i32> {
+    let status = check::overall(findings);
+    if o.json {
+        out.line(json(
+            &json!({ "status": status.as_str(), "findings": findings }),
+        )?);
+        return Ok(status.exit_code());
+    }
+    let crit = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Critical)
+        .count();
+    let warn = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    let mut sites: Vec<&str> = findings.iter().map(|f| f.site.as_str()).collect();
+    sites.dedup();
+    let summary = if crit + warn == 0 {
+        format!("{} site(s) checked, all fine", sites.len())
+    } else {
+        format!(
+            "{crit} critical, {warn} warning(s) in {} site(s)",
+            sites.len()
+        )
+    };
+    out.line(format!("PINCTL {} - {summary}", status.as_str()));
+    for f in findings {
+        if f.severity == Severity::Ok && !o.verbose {
+            continue;
+        }
+        let key = f
+            .key
+            .as_deref()
+            .map(|k| format!(" key={k}"))
+            .unwrap_or_default();
+        let due = f
+            .due
+            .map(|d| format!(" (due {})", super::ts(d)))
+            .unwrap_or_default();
+        out.line(format!(
+            "{} {}{key}: {} [{}]{due}",
+            f.severity.as_str(),
+            f.site,
+            f.message,
+            f.code
+        ));
+    }
+    Ok(status.exit_code())
+}
+
+/// Quotes a word for sh.
+fn sh_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Quotes a word for a systemd ExecStart line.
+fn systemd_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!(
+            "\"{}\"",
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('%', "%%")
+                .replace('$', "$$")
+        )
+    }
+}
+
+/// `pinctl schedule`.
+pub fn schedule(ctx: &Ctx, cron: bool, at: &str, out: &mut Out) -> Result<i32> {
+    let (h, m) = at
+        .split_once(':')
+        .and_then(|(h, m)| Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)))
+        .filter(|(h, m)| *h < 24 && *m < 60)
+        .ok_or_else(|| Error::Usage(format!("--at {at:?}: expected HH:MM (24-hour)")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Usage(format!("cannot find the pinctl binary: {e}")))?;
+    let state = if ctx.store.root.is_absolute() {
+        ctx.store.root.clone()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::Usage(format!("cannot resolve the state folder: {e}")))?
+            .join(&ctx.store.root)
+    };
+    let state = state.canonicalize().unwrap_or(state);
+    let exe = exe.display().to_string();
+    let state = state.display().to_string();
+    let site = ctx.site.as_deref();
+    if cron {
+        let mut cmd = format!("{} --state {}", sh_quote(&exe), sh_quote(&state));
+        if let Some(s) = site {
+            cmd.push_str(&format!(" --site {}", sh_quote(s)));
+        }
+        out.line(format!(
+            "# pinctl: check {state} daily at {h:02}:{m:02}. Install with `crontab -e`;"
+        ));
+        out.line("# cron mails the output to MAILTO (set it to the operators' address).");
+        out.line("MAILTO=root");
+        out.line(format!("{m} {h} * * * {cmd} check"));
+    } else {
+        let mut cmd = format!("{} --state {}", systemd_quote(&exe), systemd_quote(&state));
+        if let Some(s) = site {
+            cmd.push_str(&format!(" --site {}", systemd_quote(s)));
+        }
+        out.line("# /etc/systemd/system/pinctl-check.service");
+        out.line("[Unit]");
+        out.line(format!(
+            "Description=pinctl check of {state} (HPKP reminders)"
+        ));
+        out.line("");
+        out.line("[Service]");
+        out.line("Type=oneshot");
+        out.line(format!("ExecStart={cmd} check"));
+        out.line(
+            "# Exit 1 (warning) and 2 (critical) mark the unit failed: hook OnFailure= to mail it.",
+        );
+        out.line("SuccessExitStatus=0");
+        out.line("");
+        out.line("# /etc/systemd/system/pinctl-check.timer");
+        out.line("[Unit]");
+        out.line("Description=Daily pinctl check");
+        out.line("");
+        out.line("[Timer]");
+        out.line(format!("OnCalendar=*-*-* {h:02}:{m:02}:00"));
+        out.line("Persistent=true");
+        out.line("");
+        out.line("[Install]");
+        out.line("WantedBy=timers.target");
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("/usr/bin/pinctl"), "/usr/bin/pinctl");
+        assert_eq!(sh_quote("/a b/it's"), "'/a b/it'\\''s'");
+        assert_eq!(systemd_quote("/a b/100%"), "\"/a b/100%%\"");
+    }
+}
