@@ -1,5 +1,7 @@
-//! Crash-safety testing: `PINCTL_FAILPOINT=write:K` makes pinctl abort the
-//! process right before its K-th atomic file replacement, as a crash would.
+//! Crash-safety and concurrency testing: `PINCTL_FAILPOINT=write:K` makes
+//! pinctl abort the process right before its K-th file write lands, as a
+//! crash would; `PINCTL_FAILPOINT=hold-lock:MS` keeps the state lock for MS
+//! milliseconds after taking it, so that tests can race a second command.
 
 use crate::error::Result;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,4 +19,16 @@ pub fn hit(kind: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Sleeps while holding the lock when the failpoint asks for it.
+pub fn hold_lock() {
+    if let Ok(spec) = std::env::var("PINCTL_FAILPOINT") {
+        if let Some(ms) = spec
+            .strip_prefix("hold-lock:")
+            .and_then(|m| m.parse::<u64>().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
+        }
+    }
 }

@@ -523,7 +523,65 @@ impl Store {
         }
         file.set_len(0).ok();
         let _ = write!(file, "{}", std::process::id());
-        Ok(Lock { file })
+        let lock = Lock { file };
+        self.sweep();
+        crate::failpoint::hold_lock();
+        Ok(lock)
+    }
+
+    /// Removes what an interrupted pinctl left: staging folders of a site
+    /// that was never created and temporary files that were never renamed.
+    /// Only called with the lock held, so no other pinctl is writing them.
+    fn sweep(&self) {
+        let Ok(rd) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if name.starts_with(".staging-") && path.is_dir() {
+                let _ = fs::remove_dir_all(&path);
+            } else if name.starts_with(".tmp-") {
+                let _ = fs::remove_file(&path);
+            } else if path.join(SITE_FILE).is_file() {
+                if let Ok(inner) = fs::read_dir(&path) {
+                    for f in inner.flatten() {
+                        if f.file_name().to_string_lossy().starts_with(".tmp-") {
+                            let _ = fs::remove_file(f.path());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Locks the folder and loads a site for a change at `now`; refuses a
+    /// clock that runs behind the site's history (publications would
+    /// overlap).
+    pub fn load_for_update(&self, domain: &str, now: DateTime<Utc>) -> Result<(Lock, Site)> {
+        // A state that would be refused is refused before the lock file is
+        // touched, so that a failing command leaves the folder as it was.
+        self.check_clock(domain, &self.load(domain)?, now)?;
+        let lock = self.lock()?;
+        let site = self.load(domain)?;
+        self.check_clock(domain, &site, now)?;
+        Ok((lock, site))
+    }
+
+    fn check_clock(&self, domain: &str, site: &Site, now: DateTime<Utc>) -> Result<()> {
+        if let Some(last) = site.events.iter().map(|e| e.at).max() {
+            if now < last {
+                return Err(Error::state(
+                    self.site_file(domain),
+                    format!(
+                        "\"now\" ({}) is before the last recorded event ({}); check the clock or PINCTL_NOW",
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Replaces the site's YAML atomically.
@@ -676,6 +734,38 @@ pub fn write_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
     tmp.as_file().sync_all().map_err(werr)?;
     crate::failpoint::hit("write")?;
     tmp.persist(path).map_err(|e| werr(e.error))?;
+    sync_dir(dir)
+}
+
+/// As [`write_atomic`], but fails if `path` exists (even as a link).
+pub fn write_new_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    if path.symlink_metadata().is_ok() {
+        return Err(werr(std::io::Error::from(
+            std::io::ErrorKind::AlreadyExists,
+        )));
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(fs::Permissions::from_mode(if secret {
+            0o600
+        } else {
+            0o644
+        }))
+        .tempfile_in(dir)
+        .map_err(werr)?;
+    tmp.write_all(data).map_err(werr)?;
+    tmp.as_file().sync_all().map_err(werr)?;
+    crate::failpoint::hit("write")?;
+    tmp.persist_noclobber(path).map_err(|e| werr(e.error))?;
     sync_dir(dir)
 }
 

@@ -4,6 +4,8 @@
 
 mod check;
 mod common;
+mod corpus;
+mod crash;
 mod harness;
 mod init;
 mod lifecycle;

@@ -56,8 +56,7 @@ pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) ->
     if let Some(Some(u)) = &change.report_uri {
         header::check_uri(u).map_err(Error::Usage)?;
     }
-    let lock = ctx.store.lock()?;
-    let mut site = ctx.store.load(&domain)?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let p = &mut site.policy;
     if let Some(m) = change.max_age {
         p.max_age = m;
@@ -215,8 +214,7 @@ fn safe_text(sf: SafeFrom) -> String {
 /// `pinctl publish`.
 pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
-    let lock = ctx.store.lock()?;
-    let mut site = ctx.store.load(&domain)?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let policy_mode = site.policy.mode;
     if report_only {
         site.policy.mode = Mode::ReportOnly;
@@ -277,12 +275,12 @@ pub fn rotate(
     out: &mut Out,
 ) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
-    let lock = if dry_run {
-        None
+    let (lock, mut site) = if dry_run {
+        (None, ctx.store.load(&domain)?)
     } else {
-        Some(ctx.store.lock()?)
+        let (l, s) = ctx.store.load_for_update(&domain, ctx.now)?;
+        (Some(l), s)
     };
-    let mut site = ctx.store.load(&domain)?;
     let before = site.clone();
     let r = match lifecycle::rotate(&mut site, name, ctx.now, compromised, force) {
         Ok(r) => r,
@@ -513,8 +511,7 @@ pub fn ca_pin_add(
             "invalid ca-pin name {name:?} (letters, digits, - and _)"
         )));
     }
-    let lock = ctx.store.lock()?;
-    let mut site = ctx.store.load(&domain)?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     if site.ca_pins.iter().any(|c| c.name == name) {
         return Err(Error::Usage(format!(
             "a ca-pin named {name} already exists"
@@ -540,8 +537,7 @@ pub fn ca_pin_add(
 /// `pinctl ca-pin remove`.
 pub fn ca_pin_remove(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
-    let lock = ctx.store.lock()?;
-    let mut site = ctx.store.load(&domain)?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let n = site.ca_pins.len();
     site.ca_pins.retain(|c| c.name != name);
     if site.ca_pins.len() == n {
@@ -580,8 +576,7 @@ pub fn ca_pin_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
 /// `pinctl cert add`.
 pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
-    let lock = ctx.store.lock()?;
-    let mut site = ctx.store.load(&domain)?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let (mut cert, data) = site::read_cert(&site, file, "", ctx.now)?;
     let mut name = format!("{}.cert.pem", cert.key);
     let mut i = 2;

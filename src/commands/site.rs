@@ -654,22 +654,11 @@ pub fn key_export(
     Ok(0)
 }
 
-/// Creates a new file with mode 0600; never follows or replaces an
-/// existing file.
+/// Creates a new file with mode 0600 in one step (temporary file, fsync,
+/// link into place); never follows or replaces an existing file, and a
+/// crash leaves either no file or the whole one.
 fn write_new_secret(dest: &Path, data: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let werr = |e| Error::Write {
-        path: dest.to_path_buf(),
-        source: e,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dest)
-        .map_err(werr)?;
-    f.write_all(data).map_err(werr)?;
-    f.sync_all().map_err(werr)
+    state::write_new_atomic(dest, data, true)
 }
 
 fn copy_names(domain: &str, name: &str) -> (String, String) {
@@ -688,8 +677,7 @@ pub fn archive_copy(
     out: &mut Out,
 ) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
-    let lock = ctx.store.lock()?;
-    let mut site = ctx.store.load(&domain)?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let key = site
         .key(name)
         .ok_or_else(|| Error::Usage(format!("{domain} has no key named {name}")))?
@@ -773,8 +761,7 @@ pub fn archive_verify(
     out: &mut Out,
 ) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
-    let lock = ctx.store.lock()?;
-    let mut site = ctx.store.load(&domain)?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let key = site
         .key(name)
         .ok_or_else(|| Error::Usage(format!("{domain} has no key named {name}")))?
