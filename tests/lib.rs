@@ -11,4 +11,5 @@ mod init;
 mod lifecycle;
 mod lint;
 mod pin;
+mod secrets;
 mod servers;
