@@ -712,33 +712,15 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 
 /// Temporary file in the same folder, fsync, rename, fsync of the folder.
 pub fn write_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let werr = |e: std::io::Error| Error::Write {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(fs::Permissions::from_mode(if secret {
-            0o600
-        } else {
-            0o644
-        }))
-        .tempfile_in(dir)
-        .map_err(werr)?;
-    tmp.write_all(data).map_err(werr)?;
-    tmp.as_file().sync_all().map_err(werr)?;
-    crate::failpoint::hit("write")?;
-    tmp.persist(path).map_err(|e| werr(e.error))?;
-    sync_dir(dir)
+    write_via_temp(path, data, secret, false)
 }
 
 /// As [`write_atomic`], but fails if `path` exists (even as a link).
 pub fn write_new_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
+    write_via_temp(path, data, secret, true)
+}
+
+fn write_via_temp(path: &Path, data: &[u8], secret: bool, no_clobber: bool) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -748,24 +730,25 @@ pub fn write_new_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
         path: path.to_path_buf(),
         source: e,
     };
-    if path.symlink_metadata().is_ok() {
+    if no_clobber && path.symlink_metadata().is_ok() {
         return Err(werr(std::io::Error::from(
             std::io::ErrorKind::AlreadyExists,
         )));
     }
+    let mode = if secret { 0o600 } else { 0o644 };
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
-        .permissions(fs::Permissions::from_mode(if secret {
-            0o600
-        } else {
-            0o644
-        }))
+        .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .map_err(werr)?;
     tmp.write_all(data).map_err(werr)?;
     tmp.as_file().sync_all().map_err(werr)?;
     crate::failpoint::hit("write")?;
-    tmp.persist_noclobber(path).map_err(|e| werr(e.error))?;
+    if no_clobber {
+        tmp.persist_noclobber(path).map_err(|e| werr(e.error))?;
+    } else {
+        tmp.persist(path).map_err(|e| werr(e.error))?;
+    }
     sync_dir(dir)
 }
 

@@ -214,17 +214,16 @@ fn check_and_run(kind: Kind, conf: &Path, dir: &Path) -> (Command, Command) {
     (check, run)
 }
 
-/// Runs only the server's configuration check; Err holds its output.
-pub fn check(kind: Kind, dir: &Path, s: &Site<'_>) -> Result<(), String> {
-    let conf = config(kind, dir, free_port(), s);
-    let (mut check, _) = check_and_run(kind, &conf, dir);
+/// Runs the server's configuration check; Err holds its output. lighttpd
+/// reports a header it will drop only as a WARNING with exit 0, so a
+/// warning fails it too.
+fn run_check(kind: Kind, mut check: Command) -> Result<(), String> {
     let o = check.output().map_err(|e| e.to_string())?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    // lighttpd reports a header it will drop only as a WARNING, exit 0.
     let warned =
         kind == Kind::Lighttpd && (text.contains("WARNING") || text.contains("DEPRECATED"));
     if !o.status.success() || warned {
@@ -244,21 +243,8 @@ pub fn start(kind: Kind, dir: &Path, s: &Site<'_>) -> Result<Running, String> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).ok();
     let port = free_port();
     let conf = config(kind, dir, port, s);
-    let (mut check, mut run) = check_and_run(kind, &conf, dir);
-    let o = check.output().map_err(|e| e.to_string())?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let warned =
-        kind == Kind::Lighttpd && (text.contains("WARNING") || text.contains("DEPRECATED"));
-    if !o.status.success() || warned {
-        return Err(format!(
-            "{} configuration check failed:\n{text}",
-            kind.name()
-        ));
-    }
+    let (check, mut run) = check_and_run(kind, &conf, dir);
+    run_check(kind, check)?;
     let log = std::fs::File::create(dir.join("server.out")).unwrap();
     let child = run
         .process_group(0)

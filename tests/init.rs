@@ -105,6 +105,22 @@ fn init_with_a_passphrase_checked_against_openssl_and_age() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
         let from_age = std::fs::read_to_string(env.path().join("from-age.pem")).unwrap();
         assert_eq!(der_of_pem(&from_age), ders[1]);
+        // And pinctl reads a passphrase archive the age CLI wrote.
+        let o = age_on_pty(env.path(), "-p -o cli.age from-age.pem", &[PASS, PASS]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+        let cli = std::fs::read(env.path().join("cli.age")).unwrap();
+        let old = std::fs::read(site.join("backup1.key.age")).unwrap();
+        std::fs::write(site.join("backup1.key.age"), &cli).unwrap();
+        let yaml = std::fs::read_to_string(site.join("site.yaml")).unwrap();
+        std::fs::write(
+            site.join("site.yaml"),
+            yaml.replace(&sha_hex(&old), &sha_hex(&cli)),
+        )
+        .unwrap();
+        env.run(&["key", "export", "backup1", "--out", "again.pem"])
+            .ok();
+        let again = std::fs::read_to_string(env.path().join("again.pem")).unwrap();
+        assert_eq!(der_of_pem(&again), ders[1]);
     }
 }
 

@@ -68,6 +68,7 @@ fn a_year_in_the_life_of_a_site() {
     assert_eq!(live["max_age"], 2592000);
     assert_eq!(live["mode"], "enforce");
     assert_eq!(live["from"], "2030-01-17T00:00:00Z");
+    assert_eq!(live["retained_until"], "2030-02-16T00:00:00Z");
 
     // A planned rotation: backup1 is in every pinset, so it is safe now.
     at(&mut env, "2030-03-01T00:00:00Z");

@@ -375,7 +375,7 @@ fn safe_from_text(sf: SafeFrom, now: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// JSON for `status`: the shape CLI.md promises.
-pub fn site_json(site: &Site) -> serde_json::Value {
+pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
     let keys: Vec<_> = site
         .keys
         .iter()
@@ -416,9 +416,11 @@ pub fn site_json(site: &Site) -> serde_json::Value {
             "max_age": p.max_age,
             "mode": p.mode.as_str(),
             "from": ts(p.from),
+            // Open while live: the end if it were replaced now; Report-Only
+            // and max-age=0 retain nothing.
             "retained_until": match lifecycle::retention(p) {
-                lifecycle::Retention::Nothing => Some(ts(p.from)),
-                _ => None,
+                lifecycle::Retention::Nothing => None,
+                _ => Some(ts(lifecycle::add_secs(now, p.max_age))),
             },
         })
     });
@@ -454,7 +456,7 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
         .map(|d| ctx.store.load(d))
         .collect::<Result<_>>()?;
     if as_json {
-        let v = json!({ "sites": sites.iter().map(site_json).collect::<Vec<_>>() });
+        let v = json!({ "sites": sites.iter().map(|s| site_json(s, ctx.now)).collect::<Vec<_>>() });
         out.line(json(&v)?);
         return Ok(0);
     }

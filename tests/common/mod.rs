@@ -182,19 +182,10 @@ pub fn openssl_pin_of_key(dir: &Path, key: &str) -> String {
 
 /// SHA-256 of every file below `dir`, for "byte-for-byte unchanged" checks.
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if let Ok(b) = std::fs::read(&p) {
-                out.push((p, <sha2::Sha256 as sha2::Digest>::digest(&b).to_vec()));
-            }
-        }
-    }
-    walk(dir, &mut out);
+    let mut out: Vec<(PathBuf, Vec<u8>)> = all_files(dir)
+        .into_iter()
+        .map(|(p, b)| (p, <sha2::Sha256 as sha2::Digest>::digest(&b).to_vec()))
+        .collect();
     out.sort();
     out
 }
