@@ -690,10 +690,18 @@ pub fn to_yaml(site: &Site) -> Result<String> {
         .map_err(|e| Error::Crypto(format!("cannot serialise the state: {e}")))
 }
 
-/// Creates `dir` (and parents) with mode 0700 if missing.
+/// Creates `dir` (and parents) with mode 0700 if missing, and takes group
+/// and other permissions away from an existing one (a state folder that
+/// came from a git checkout is 0755).
 pub fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = fs::metadata(dir) {
+        if meta.is_dir() && meta.permissions().mode() & 0o077 != 0 {
+            set_mode(dir, 0o700)?;
+        }
+        if meta.is_dir() {
+            return Ok(());
+        }
     }
     fs::create_dir_all(dir).map_err(|e| Error::Write {
         path: dir.to_path_buf(),

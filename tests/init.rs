@@ -261,6 +261,17 @@ fn rsa_and_mixed_key_types() {
 }
 
 #[test]
+fn an_existing_open_state_folder_is_made_private() {
+    let env = site_env();
+    let state = env.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.run(&["init", "example.com"]).ok();
+    assert_eq!(mode(&state), 0o700);
+}
+
+#[test]
 fn two_sites_in_one_state_folder() {
     let env = site_env();
     env.run(&["init", "a.example.com"]).ok();
