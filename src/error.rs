@@ -50,11 +50,15 @@ impl Error {
 
     /// An optional hint shown under the error line.
     pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            Error::Input { message, .. } if message.contains("encrypted") => {
-                Some("decrypt it first, e.g. `openssl pkey -in KEY -out plain.pem`, and pin that")
-            }
-            _ => None,
+        let text = self.to_string();
+        if text.contains("state is locked by pid") {
+            Some("another pinctl is changing this state folder; run the command again when it has finished")
+        } else if text.contains("wrong passphrase") {
+            Some("the passphrase comes from PINCTL_PASSPHRASE, --passphrase-file or the terminal, in that order")
+        } else if text.contains("newer than this pinctl") {
+            Some("the state was written by a newer pinctl; upgrade instead of editing the file")
+        } else {
+            None
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::io::IsTerminal as _;
 use std::path::Path;
 
-use age::secrecy::{ExposeSecret as _, SecretString};
+use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -75,11 +75,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// For callers that must hand the secret to a library.
-pub fn expose(s: &SecretString) -> &str {
-    s.expose_secret()
 }
 
 #[cfg(test)]

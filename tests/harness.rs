@@ -65,7 +65,7 @@ pub fn available(kind: Kind, test: &str) -> bool {
                 kind.name()
             );
         }
-        println!("SKIPPED {test}: {} not installed", kind.name());
+        skipped!("SKIPPED {test}: {} not installed", kind.name());
     }
     ok
 }

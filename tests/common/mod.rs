@@ -146,7 +146,7 @@ pub fn have(tool: &str, test: &str) -> bool {
         if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
             panic!("{test}: {tool} is required (PINCTL_REQUIRE_SERVERS=1) but not on PATH");
         }
-        println!("SKIPPED {test}: {tool} not on PATH");
+        skipped!("SKIPPED {test}: {tool} not on PATH");
     }
     found
 }
