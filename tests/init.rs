@@ -582,3 +582,59 @@ fn bad_input_changes_nothing() {
     assert!(out.stderr.contains("tampered"));
     assert!(!e2.path().join("k.pem").exists());
 }
+
+#[test]
+fn passphrase_is_asked_twice_on_a_terminal() {
+    if !have("script", "passphrase_is_asked_twice_on_a_terminal") {
+        return;
+    }
+    let env = Env::new();
+    let vars = [("PINCTL_NOW", "2030-03-01T00:00:00Z")];
+    let o = on_pty(
+        env.path(),
+        &format!("{BIN} init tty.example.com"),
+        &["typed secret", "typed secret"],
+        &vars,
+    );
+    let screen = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(
+        screen.contains("Passphrase for the key archives:")
+            && screen.contains("Same passphrase again:"),
+        "{screen}"
+    );
+    assert!(screen.contains("Initialised tty.example.com"), "{screen}");
+    assert!(
+        !screen.contains("typed secret"),
+        "the passphrase was echoed"
+    );
+    let o = on_pty(
+        env.path(),
+        &format!("{BIN} init tty2.example.com"),
+        &["one", "two"],
+        &vars,
+    );
+    let screen = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(
+        screen.contains("error: the two passphrases differ"),
+        "{screen}"
+    );
+    assert!(!env.path().join("state/tty2.example.com").exists());
+    // The archive opens with the passphrase typed.
+    let e = Env {
+        dir: env.dir,
+        vars: vec![
+            ("PINCTL_PASSPHRASE".into(), "typed secret".into()),
+            ("PINCTL_NOW".into(), "2030-03-01T00:00:00Z".into()),
+        ],
+    };
+    e.run(&[
+        "--site",
+        "tty.example.com",
+        "key",
+        "export",
+        "primary",
+        "--out",
+        "k.pem",
+    ])
+    .ok();
+}

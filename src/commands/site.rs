@@ -104,7 +104,10 @@ pub fn package_keys(
 
 /// Generates keys, with a spinner on a terminal while RSA keys are made.
 pub fn generate_with_progress(types: &[KeyType]) -> Result<Vec<PrivateKey>> {
-    let show = types.iter().any(|t| t.is_rsa()) && std::io::stderr().is_terminal();
+    // Only for a person at a terminal: scripts and logs get nothing.
+    let show = types.iter().any(|t| t.is_rsa())
+        && std::io::stderr().is_terminal()
+        && std::io::stdout().is_terminal();
     if !show {
         return keys::generate_all(types);
     }

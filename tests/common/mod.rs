@@ -202,23 +202,31 @@ pub fn site_env() -> Env {
 /// Runs `age` on a pseudo-terminal (it reads passphrases only from one)
 /// through script(1), typing `lines`.
 pub fn age_on_pty(dir: &Path, args: &str, lines: &[&str]) -> Output {
-    let typed: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    on_pty(dir, &format!("age {args}"), lines, &[])
+}
+
+/// Runs a shell command line on a pseudo-terminal through script(1),
+/// typing `lines` one by one.
+pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) -> Output {
+    let typed: Vec<String> = lines.iter().map(|l| format!("{l}\n")).collect();
     let mut child = Command::new("script")
-        .args(["-qec", &format!("age {args}"), "/dev/null"])
+        .args(["-qec", command, "/dev/null"])
         .current_dir(dir)
+        .envs(vars.iter().copied())
+        .env_remove("PINCTL_PASSPHRASE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("script");
     let mut stdin = child.stdin.take().unwrap();
-    // age opens the terminal a moment after start; typed input waits in
-    // the pty's buffer until it reads.
+    // The program opens the terminal a moment after start; typed input
+    // waits in the pty's buffer until it reads.
     std::thread::spawn(move || {
         use std::io::Write;
-        for line in typed.lines() {
+        for line in typed {
             std::thread::sleep(std::time::Duration::from_millis(600));
-            let _ = stdin.write_all(format!("{line}\n").as_bytes());
+            let _ = stdin.write_all(line.as_bytes());
         }
         std::thread::sleep(std::time::Duration::from_millis(3000));
     });
