@@ -340,6 +340,12 @@ enum Command {
         #[arg(long, value_hint = clap::ValueHint::DirPath)]
         templates: Option<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  pinctl completions bash > /etc/bash_completion.d/pinctl")]
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:\n  pinctl manpage > /usr/local/share/man/man1/pinctl.1")]
+    Manpage,
     /// Pins of CA certificates (yours or a second CA's), which count in pinsets.
     #[command(subcommand)]
     CaPin(CaPinCommand),
@@ -448,6 +454,22 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
         })
     };
     match cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pinctl", &mut buf);
+            out.buf.push_str(&String::from_utf8_lossy(&buf));
+            Ok(0)
+        }
+        Command::Manpage => {
+            use clap::CommandFactory as _;
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| crate::Error::Usage(format!("cannot render the manual page: {e}")))?;
+            out.buf.push_str(&String::from_utf8_lossy(&buf));
+            Ok(0)
+        }
         Command::Pin { files, format } => commands::pin(
             &files,
             match format {

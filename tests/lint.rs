@@ -60,3 +60,17 @@ fn usage_error_exits_two() {
     assert_eq!(env.run(&["lint"]).code, 2);
     assert_eq!(env.run(&["pin", "--format", "xml", "x"]).code, 2);
 }
+
+#[test]
+fn completions_and_manual_page_come_from_the_same_definitions() {
+    let env = Env::new();
+    let bash = env.run(&["completions", "bash"]);
+    assert!(bash.ok().contains("rotate") && bash.stdout.contains("--promote"));
+    let man = env.run(&["manpage"]);
+    assert!(
+        man.ok().starts_with(".ie") || man.stdout.contains(".TH pinctl"),
+        "{}",
+        &man.stdout[..200.min(man.stdout.len())]
+    );
+    assert_eq!(env.run(&["completions", "tcsh"]).code, 2);
+}
