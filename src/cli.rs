@@ -347,16 +347,25 @@ enum Command {
     #[command(after_help = "Example:\n  pinctl manpage > /usr/local/share/man/man1/pinctl.1")]
     Manpage,
     /// Pins of CA certificates (yours or a second CA's), which count in pinsets.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pinctl ca-pin add my-intermediate --from intermediate.pem\n  pinctl ca-pin list"
+    )]
     CaPin(CaPinCommand),
     /// Certificates issued for the site's keys.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example:\n  pinctl cert add fullchain.pem")]
     Cert(CertCommand),
     /// Private keys.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  pinctl key export primary --out /etc/ssl/private/example.com.key"
+    )]
     Key(KeyCommand),
     /// Offline copies of the key archives.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pinctl archive copy backup1 --to /media/usb1 --location 'bank safe'\n  pinctl archive verify backup1 --from /media/usb1"
+    )]
     Archive(ArchiveCommand),
     /// Print the pin of every key, CSR, public key or certificate in the inputs.
     #[command(

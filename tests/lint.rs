@@ -74,3 +74,46 @@ fn completions_and_manual_page_come_from_the_same_definitions() {
     );
     assert_eq!(env.run(&["completions", "tcsh"]).code, 2);
 }
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let env = Env::new();
+    let commands: &[&[&str]] = &[
+        &["pin"],
+        &["lint"],
+        &["init"],
+        &["import"],
+        &["status"],
+        &["policy"],
+        &["header"],
+        &["publish"],
+        &["rotate"],
+        &["plan"],
+        &["check"],
+        &["schedule"],
+        &["verify"],
+        &["snippet"],
+        &["completions"],
+        &["manpage"],
+        &["ca-pin"],
+        &["ca-pin", "add"],
+        &["ca-pin", "remove"],
+        &["ca-pin", "list"],
+        &["cert"],
+        &["cert", "add"],
+        &["key"],
+        &["key", "export"],
+        &["archive"],
+        &["archive", "copy"],
+        &["archive", "verify"],
+    ];
+    for c in commands {
+        let mut args = c.to_vec();
+        args.push("--help");
+        let out = env.run(&args);
+        assert!(
+            out.ok().contains("Example"),
+            "{c:?} has no example in --help"
+        );
+    }
+}
