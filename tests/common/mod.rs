@@ -205,10 +205,12 @@ pub fn age_on_pty(dir: &Path, args: &str, lines: &[&str]) -> Output {
     on_pty(dir, &format!("age {args}"), lines, &[])
 }
 
-/// Runs a shell command line on a pseudo-terminal through script(1),
-/// typing `lines` one by one.
+/// Runs a shell command line on a pseudo-terminal through script(1). Each
+/// of `lines` is typed once the program has shown one more passphrase
+/// prompt (typing earlier could be flushed when it turns echo off).
 pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) -> Output {
-    let typed: Vec<String> = lines.iter().map(|l| format!("{l}\n")).collect();
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
     let mut child = Command::new("script")
         .args(["-qec", command, "/dev/null"])
         .current_dir(dir)
@@ -219,18 +221,49 @@ pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) 
         .stderr(Stdio::piped())
         .spawn()
         .expect("script");
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let screen = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
     let mut stdin = child.stdin.take().unwrap();
-    // The program opens the terminal a moment after start; typed input
-    // waits in the pty's buffer until it reads.
-    std::thread::spawn(move || {
-        use std::io::Write;
-        for line in typed {
-            std::thread::sleep(std::time::Duration::from_millis(600));
-            let _ = stdin.write_all(line.as_bytes());
+    let start = std::time::Instant::now();
+    for (i, line) in lines.iter().enumerate() {
+        loop {
+            let seen = String::from_utf8_lossy(&screen.lock().unwrap())
+                .to_lowercase()
+                .matches("passphrase")
+                .count();
+            if seen > i || start.elapsed() > std::time::Duration::from_secs(30) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        std::thread::sleep(std::time::Duration::from_millis(3000));
-    });
-    child.wait_with_output().expect("script output")
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let _ = stdin.write_all(format!("{line}\n").as_bytes());
+    }
+    let status = child.wait().expect("script");
+    drop(stdin);
+    reader.join().unwrap();
+    let mut stderr = Vec::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_end(&mut stderr);
+    }
+    let stdout = screen.lock().unwrap().clone();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 /// Every file below `dir`, with its bytes.
