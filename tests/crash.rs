@@ -256,6 +256,22 @@ fn sigkill_at_random_moments() {
     assert!(killed > 10, "only {killed} of 100 trials were interrupted");
 }
 
+/// Waits until the lock file names `pid` (the holder has the lock).
+fn wait_for_lock(env: &Env, pid: u32) {
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(env.path().join("state/.lock"))
+        .unwrap_or_default()
+        .trim()
+        != pid.to_string()
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "pid {pid} never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn two_mutating_commands_never_mix() {
     let (env, rec) = team_env();
@@ -266,7 +282,7 @@ fn two_mutating_commands_never_mix() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    wait_for_lock(&env, holder.id());
     // A second writer waits a bounded time, then says who holds the lock.
     let r = env
         .cmd(&["policy", "--max-age", "900"])
@@ -293,7 +309,7 @@ fn two_mutating_commands_never_mix() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    wait_for_lock(&env, holder.id());
     env.run(&["policy", "--max-age", "800"]).ok();
     assert!(holder.wait().unwrap().success());
     let v = status_json(&env);
