@@ -74,6 +74,20 @@ pub struct Policy {
     pub endpoints: Vec<Endpoint>,
 }
 
+impl Policy {
+    /// One line: `enforce max-age=N; includeSubDomains; report-uri=U`.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} max-age={}", self.mode.as_str(), self.max_age);
+        if self.include_subdomains {
+            s.push_str("; includeSubDomains");
+        }
+        if let Some(u) = &self.report_uri {
+            s.push_str(&format!("; report-uri={u}"));
+        }
+        s
+    }
+}
+
 /// A URL where the site is served, with an optional address to connect
 /// to instead of the URL's host and a CA file to verify it with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

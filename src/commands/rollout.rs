@@ -73,20 +73,7 @@ pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) ->
     if let Some(e) = &change.endpoints {
         p.endpoints = e.clone();
     }
-    let detail = format!(
-        "{} max-age={}{}{}",
-        p.mode.as_str(),
-        p.max_age,
-        if p.include_subdomains {
-            " includeSubDomains"
-        } else {
-            ""
-        },
-        p.report_uri
-            .as_ref()
-            .map(|u| format!(" report-uri={u}"))
-            .unwrap_or_default()
-    );
+    let detail = p.summary();
     site.log(ctx.now, "policy", None, Some(detail));
     ctx.store.save(&lock, &site)?;
     print_policy(&site, as_json, out)?;

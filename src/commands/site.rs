@@ -467,22 +467,7 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
         if i > 0 {
             out.line("");
         }
-        let p = &site.policy;
-        out.line(format!(
-            "{}: policy {} max-age={}{}{}",
-            site.domain,
-            p.mode.as_str(),
-            p.max_age,
-            if p.include_subdomains {
-                "; includeSubDomains"
-            } else {
-                ""
-            },
-            p.report_uri
-                .as_ref()
-                .map(|u| format!("; report-uri={u}"))
-                .unwrap_or_default(),
-        ));
+        out.line(format!("{}: policy {}", site.domain, site.policy.summary()));
         out.line(format!(
             "  {:<9} {:<11} {:<8} {:<44} {:<20} {:<20} {}",
             "KEY", "ROLE", "TYPE", "PIN", "CREATED", "SAFE FROM", "COPIES"
