@@ -208,6 +208,12 @@ impl Site {
         self.keys.iter().find(|k| k.name == name)
     }
 
+    /// The key named `name`, or the error every command gives for it.
+    pub fn require_key(&self, name: &str) -> Result<&Key> {
+        self.key(name)
+            .ok_or_else(|| Error::Usage(format!("{} has no key named {name}", self.domain)))
+    }
+
     pub fn key_mut(&mut self, name: &str) -> Option<&mut Key> {
         self.keys.iter_mut().find(|k| k.name == name)
     }

@@ -422,9 +422,7 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
     let site = ctx.store.load(&domain)?;
     let steps = match promote {
         Some(n) => {
-            let k = site
-                .key(n)
-                .ok_or_else(|| Error::Usage(format!("{domain} has no key named {n}")))?;
+            let k = site.require_key(n)?;
             if k.role != Role::Backup {
                 return Err(Error::Usage(format!(
                     "{n} is {}, not a backup",

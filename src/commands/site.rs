@@ -612,9 +612,7 @@ pub fn key_export(
 ) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
-    let key = site
-        .key(name)
-        .ok_or_else(|| Error::Usage(format!("{domain} has no key named {name}")))?;
+    let key = site.require_key(name)?;
     if inside(dest, &ctx.store.root) {
         return Err(Error::Usage(format!(
             "{}: refusing to write a key in the clear inside the state folder",
@@ -668,10 +666,7 @@ pub fn archive_copy(
 ) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
-    let key = site
-        .key(name)
-        .ok_or_else(|| Error::Usage(format!("{domain} has no key named {name}")))?
-        .clone();
+    let key = site.require_key(name)?.clone();
     if location.trim().is_empty() {
         return Err(Error::Usage(
             "--location must name the place (e.g. 'safe A')".into(),
@@ -752,10 +747,7 @@ pub fn archive_verify(
 ) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
-    let key = site
-        .key(name)
-        .ok_or_else(|| Error::Usage(format!("{domain} has no key named {name}")))?
-        .clone();
+    let key = site.require_key(name)?.clone();
     let from_abs = from.canonicalize().map_err(|e| Error::Read {
         path: from.to_path_buf(),
         source: e,
