@@ -87,6 +87,18 @@ enum KeyCommand {
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         identity: Option<PathBuf>,
     },
+    /// Delete the archive of a retired or compromised key once no pinset
+    /// clients may hold accepts it, and record the destruction.
+    #[command(
+        after_help = "Examples:\n  pinctl plan                      # says from when primary may go\n  pinctl key destroy primary\n  pinctl key destroy primary --force   # before that date: roll-back becomes impossible"
+    )]
+    Destroy {
+        /// The retired or compromised key.
+        name: String,
+        /// Destroy it although clients may still accept it (no roll-back to it is possible afterwards).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +128,13 @@ enum CaPinCommand {
 #[derive(Subcommand)]
 enum CertCommand {
     /// Record a certificate (or chain, leaf first) issued for one of the site's keys.
+    ///
+    /// Only the leaf's own key and its verified direct issuer (the second
+    /// certificate, if its signature on the leaf checks out and it is a CA)
+    /// count when pinctl decides whether a pinset accepts the key. A file
+    /// whose certificates do not sign one another in order is recorded with a
+    /// warning and earns no CA credit; pins of certificates above the direct
+    /// issuer never count, since clients may build another path.
     #[command(after_help = "Example:\n  pinctl cert add fullchain.pem")]
     Add {
         #[arg(value_hint = clap::ValueHint::FilePath)]
@@ -263,6 +282,9 @@ enum Command {
         /// Print what would happen; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Seal the new backups to the recipients now in site.yaml although they differ from those that sealed the existing archives.
+        #[arg(long)]
+        accept_recipients: bool,
     },
     /// The dated step-by-step plan: what is due next, or a promotion's steps.
     #[command(
@@ -517,6 +539,9 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             force,
             identity,
         }) => site::key_export(&ctx()?, &name, &dest, force, identity.as_deref(), out),
+        Command::Key(KeyCommand::Destroy { name, force }) => {
+            site::key_destroy(&ctx()?, &name, force, out)
+        }
         Command::Policy {
             max_age,
             enforce,
@@ -633,7 +658,18 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             compromised,
             force,
             dry_run,
-        } => rollout::rotate(&ctx()?, &promote, compromised, force, dry_run, out),
+            accept_recipients,
+        } => rollout::rotate(
+            &ctx()?,
+            &rollout::RotateOptions {
+                name: promote,
+                compromised,
+                force,
+                dry_run,
+                accept_recipients,
+            },
+            out,
+        ),
         Command::Plan { promote, format } => {
             rollout::plan(&ctx()?, promote.as_deref(), format == Format::Json, out)
         }

@@ -2,10 +2,9 @@
 //! canonical form, parsing it as a browser would, and judging it. Pure: no
 //! I/O, no clock. Snippet quoting for servers is left to `snippet`.
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::pin::EMPTY_INPUT_PIN;
+use crate::pin::{Pin, EMPTY_INPUT_PIN};
 
 /// RFC 7469 section 4.1 suggests 60 days as a reasonable maximum.
 pub const MAX_AGE_ADVISED: u64 = 5_184_000;
@@ -39,7 +38,7 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     pub mode: Mode,
-    pub pins: Vec<String>,
+    pub pins: Vec<Pin>,
     pub max_age: Option<u64>,
     pub include_subdomains: bool,
     pub report_uri: Option<String>,
@@ -106,7 +105,7 @@ pub struct Problem {
 #[derive(Debug, Default, Clone)]
 pub struct LintOptions<'a> {
     /// Pins of the certificates the server serves (leaf first).
-    pub chain_pins: Option<&'a [String]>,
+    pub chain_pins: Option<&'a [Pin]>,
     /// The pinned host, to spot a report-uri that cannot report on itself.
     pub host: Option<&'a str>,
 }
@@ -165,11 +164,11 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
         match lname.as_str() {
             "pin-sha256" => match d.value {
                 Some(Value::Quoted(v)) => match check_pin(&v) {
-                    Ok(()) => {
-                        if header.pins.contains(&v) {
+                    Ok(p) => {
+                        if header.pins.contains(&p) {
                             push(Severity::Warning, format!("pin {v} is repeated"));
                         } else {
-                            header.pins.push(v);
+                            header.pins.push(p);
                         }
                     }
                     Err(m) => push(Severity::Error, m),
@@ -452,22 +451,14 @@ fn unexpected(c: char, i: usize) -> String {
     }
 }
 
-fn check_pin(v: &str) -> Result<(), String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(v)
-        .map_err(|_| format!("pin {v:?} is not valid base64"))?;
-    if bytes.len() != 32 {
-        return Err(format!(
-            "pin {v:?} is {} bytes, a SHA-256 pin is 32",
-            bytes.len()
-        ));
-    }
+fn check_pin(v: &str) -> Result<Pin, String> {
+    let pin = Pin::parse(v)?;
     if v == EMPTY_INPUT_PIN {
         return Err(format!(
             "pin {v} is the SHA-256 of empty input: the key was missing when it was made"
         ));
     }
-    Ok(())
+    Ok(pin)
 }
 
 /// Checks that `uri` is absolute; returns its scheme and host.
@@ -788,7 +779,7 @@ mod tests {
     #[test]
     fn chain_needs_one_pin_in_and_one_out() {
         let h = format!("pin-sha256=\"{A}\"; pin-sha256=\"{B}\"; max-age=60");
-        let chain = vec![A.to_string()];
+        let chain = vec![pin(A)];
         let ok = lint(
             &h,
             &LintOptions {
@@ -797,7 +788,7 @@ mod tests {
             },
         );
         assert!(ok.is_valid(), "{:?}", ok.problems);
-        let none = vec![C.to_string()];
+        let none = vec![pin(C)];
         let l = lint(
             &h,
             &LintOptions {
@@ -806,7 +797,7 @@ mod tests {
             },
         );
         assert!(errors(&l).iter().any(|m| m.contains("no pin matches")));
-        let both = vec![A.to_string(), B.to_string()];
+        let both = vec![pin(A), pin(B)];
         let l = lint(
             &h,
             &LintOptions {
@@ -835,7 +826,7 @@ mod tests {
     fn canonical_form() {
         let h = Header {
             mode: Mode::Enforce,
-            pins: vec![A.into(), B.into()],
+            pins: vec![pin(A), pin(B)],
             max_age: Some(2592000),
             include_subdomains: true,
             report_uri: Some("https://r.example/\"x\"".into()),
@@ -846,9 +837,13 @@ mod tests {
         );
     }
 
-    fn arb_pin() -> impl Strategy<Value = String> {
-        proptest::collection::vec(any::<u8>(), 32).prop_filter_map("empty pin", |b| {
-            let p = base64::engine::general_purpose::STANDARD.encode(b);
+    fn pin(s: &str) -> Pin {
+        Pin::parse(s).unwrap()
+    }
+
+    fn arb_pin() -> impl Strategy<Value = Pin> {
+        proptest::array::uniform32(any::<u8>()).prop_filter_map("empty pin", |b| {
+            let p = Pin::from_digest(&b);
             (p != EMPTY_INPUT_PIN).then_some(p)
         })
     }

@@ -239,7 +239,7 @@ impl PrivateKey {
     }
 
     /// The RFC 7469 pin of this key.
-    pub fn pin(&self) -> Result<String> {
+    pub fn pin(&self) -> Result<crate::pin::Pin> {
         Ok(crate::pin::spki_pin(&self.spki_der()?))
     }
 }

@@ -6,7 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::header::{Header, Mode};
-use crate::state::{Key, Publication, Role, Site};
+use crate::pin::Pin;
+use crate::state::{Cert, Inherited, Key, Publication, Related, Role, ServedBelow, Site};
 
 /// How long clients may hold a publication's pins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,29 +53,45 @@ pub fn held_at(p: &Publication, t: DateTime<Utc>) -> bool {
     }
 }
 
-/// The pins that identify `key` in a pinset: its own, and those of the CA
-/// certificates in the chain of its latest certificate (the one served).
-pub fn identity_pins<'a>(site: &'a Site, key: &'a Key) -> Vec<&'a str> {
-    let mut v = vec![key.pin.as_str()];
-    if let Some(c) = site.certificates.iter().rev().find(|c| c.key == key.name) {
-        v.extend(c.chain_pins.iter().map(String::as_str));
+/// The certificate a key is served with: the last one recorded for it.
+pub fn served_cert<'a>(site: &'a Site, name: &str) -> Option<&'a Cert> {
+    site.certificates.iter().rev().find(|c| c.key == name)
+}
+
+/// The pins that identify `key` in a pinset, as DESIGN's "safety rule at
+/// its edges" counts them: its own, and the verified direct issuer of the
+/// certificate it is served with. Any issuer certificate a client may
+/// choose carries that issuer's key, so both are in every path it builds;
+/// keys higher up are not.
+pub fn identity_pins<'a>(site: &'a Site, key: &'a Key) -> Vec<&'a Pin> {
+    let mut v = vec![&key.pin];
+    if let Some(i) = served_cert(site, &key.name).and_then(|c| c.issuer_pin.as_ref()) {
+        v.push(i);
     }
     v
 }
 
-/// Publications clients may hold at `now` that would reject the active key
-/// if `cert` became its served certificate (a new chain can leave a pinset
-/// that accepted the old chain only through a CA pin).
-pub fn cert_blockers(site: &Site, cert: &crate::state::Cert, now: DateTime<Utc>) -> Vec<Blocker> {
-    let Some(active) = site.active() else {
+/// Publications clients may hold at `now` that would reject a key the site
+/// serves (or is about to) if `cert` became its served certificate: a new
+/// chain can leave a pinset that accepted the old chain only through its
+/// CA, and a new site's first certificate deploys keys that an ancestor's
+/// includeSubDomains pinset may lack.
+pub fn cert_blockers(site: &Site, cert: &Cert, now: DateTime<Utc>) -> Vec<Blocker> {
+    let Some(key) = served_keys(site).into_iter().find(|k| k.name == cert.key) else {
         return Vec::new();
     };
-    if cert.key != active.name {
-        return Vec::new();
-    }
     let mut probe = site.clone();
     probe.certificates.push(cert.clone());
-    blockers(&probe, active, now)
+    let accepted = lockout_accepted_at(site, key);
+    blockers(&probe, key, now)
+        .into_iter()
+        // A lockout accepted with --force is not this certificate's doing
+        // unless the old chain was accepted by that pinset.
+        .filter(|b| {
+            accepted.is_none_or(|a| b.from > a)
+                || blockers(site, key, now).iter().all(|o| o != b)
+        })
+        .collect()
 }
 
 /// Whether the desired header keeps a retired key for roll-back.
@@ -83,16 +100,19 @@ pub fn keeps_retired(site: &Site) -> bool {
 }
 
 /// Whether a pinset accepts a chain for `key`.
-pub fn accepts(pins: &[String], site: &Site, key: &Key) -> bool {
+pub fn accepts(pins: &[Pin], site: &Site, key: &Key) -> bool {
     identity_pins(site, key)
         .iter()
-        .any(|p| pins.iter().any(|q| q == p))
+        .any(|p| pins.contains(p))
 }
 
 /// A publication that clients may hold and that lacks a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocker {
-    /// 1-based number of the publication.
+    /// The ancestor site whose includeSubDomains publication it is; None
+    /// for the site's own.
+    pub site: Option<String>,
+    /// 1-based number of the publication in its site.
     pub number: usize,
     pub from: DateTime<Utc>,
     pub until: Option<DateTime<Utc>>,
@@ -100,21 +120,62 @@ pub struct Blocker {
     pub retained_until: Option<DateTime<Utc>>,
 }
 
-/// Enforce publications held by clients at `now` that would reject `key`.
-pub fn blockers(site: &Site, key: &Key, now: DateTime<Utc>) -> Vec<Blocker> {
-    site.publications
+/// A pinset that clients of a site may hold: one of its own publications,
+/// or an enforce includeSubDomains publication of an ancestor site.
+pub struct Pinset<'a> {
+    pub site: Option<&'a str>,
+    pub number: usize,
+    pub publication: &'a Publication,
+}
+
+/// Every publication whose pinset clients of `site` may hold at some time.
+pub fn pinsets(site: &Site) -> impl Iterator<Item = Pinset<'_>> {
+    let own = site
+        .publications
         .iter()
         .enumerate()
-        .filter(|(_, p)| held_at(p, now) && !accepts(&p.pins, site, key))
-        .map(|(i, p)| Blocker {
+        .map(|(i, p)| Pinset {
+            site: None,
             number: i + 1,
-            from: p.from,
-            until: p.until,
-            retained_until: match retention(p) {
-                Retention::Until(r) => Some(r),
-                _ => None,
-            },
-        })
+            publication: p,
+        });
+    let inherited = site
+        .related
+        .inherited
+        .iter()
+        .filter(|i| reaches_subdomains(&i.publication))
+        .map(|i: &Inherited| Pinset {
+            site: Some(i.domain.as_str()),
+            number: i.number,
+            publication: &i.publication,
+        });
+    own.chain(inherited)
+}
+
+/// Whether clients that note `p` apply it to subdomains too.
+pub fn reaches_subdomains(p: &Publication) -> bool {
+    p.include_subdomains && p.mode == Mode::Enforce && p.max_age > 0
+}
+
+fn blocker(ps: &Pinset<'_>) -> Blocker {
+    let p = ps.publication;
+    Blocker {
+        site: ps.site.map(str::to_string),
+        number: ps.number,
+        from: p.from,
+        until: p.until,
+        retained_until: match retention(p) {
+            Retention::Until(r) => Some(r),
+            _ => None,
+        },
+    }
+}
+
+/// Enforce publications held by clients at `now` that would reject `key`.
+pub fn blockers(site: &Site, key: &Key, now: DateTime<Utc>) -> Vec<Blocker> {
+    pinsets(site)
+        .filter(|ps| held_at(ps.publication, now) && !accepts(&ps.publication.pins, site, key))
+        .map(|ps| blocker(&ps))
         .collect()
 }
 
@@ -131,11 +192,11 @@ pub enum SafeFrom {
 /// K; the key's creation when none lacks it; never while a live one does.
 pub fn safe_from(site: &Site, key: &Key) -> SafeFrom {
     let mut at = key.created;
-    for p in &site.publications {
-        if accepts(&p.pins, site, key) {
+    for ps in pinsets(site) {
+        if accepts(&ps.publication.pins, site, key) {
             continue;
         }
-        match retention(p) {
+        match retention(ps.publication) {
             Retention::Nothing => {}
             Retention::Open => return SafeFrom::Never,
             Retention::Until(r) => at = at.max(r),
@@ -148,17 +209,56 @@ pub fn safe_from(site: &Site, key: &Key) -> SafeFrom {
 /// planned rotation that has not been published yet, so that a failed
 /// deployment of the new key can roll back.
 fn kept_retired(site: &Site, k: &Key) -> bool {
-    k.role == Role::Retired && !site.publications.iter().any(|p| p.from >= k.role_since)
+    k.role == Role::Retired && first_publish_in_role(site, k).is_none()
+}
+
+/// When the first header was published after `k` took its current role.
+/// The history's order decides, not the timestamps: a script may rotate
+/// and publish within one second, in either order.
+pub fn first_publish_in_role(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
+    let role_event = site.events.iter().rposition(|e| {
+        e.key.as_deref() == Some(k.name.as_str())
+            && matches!(
+                e.event.as_str(),
+                "promote" | "promote-forced" | "retire" | "compromised"
+            )
+    });
+    match role_event {
+        Some(i) => site.events[i + 1..]
+            .iter()
+            .find(|e| e.event == "publish")
+            .map(|e| e.at),
+        // A key that never changed role: it has had it since it was made.
+        None => site
+            .publications
+            .iter()
+            .find(|p| p.from >= k.role_since)
+            .map(|p| p.from),
+    }
+}
+
+/// The keys a site may be serving now: the active key, and a retired or
+/// compromised key whose successor has not been published yet (it may
+/// still be deployed).
+pub fn served_keys(site: &Site) -> Vec<&Key> {
+    site.keys
+        .iter()
+        .filter(|k| {
+            k.role == Role::Active
+                || (matches!(k.role, Role::Retired | Role::Compromised)
+                    && first_publish_in_role(site, k).is_none())
+        })
+        .collect()
 }
 
 /// The header that should be served now: active key, backups, a retired key
 /// still needed for roll-back (in the order the keys were made), external
 /// pins, and the policy.
 pub fn desired_header(site: &Site) -> Header {
-    let mut pins: Vec<String> = Vec::new();
-    let mut add = |p: &str| {
-        if !pins.iter().any(|q| q == p) {
-            pins.push(p.to_string());
+    let mut pins: Vec<Pin> = Vec::new();
+    let mut add = |p: &Pin| {
+        if !pins.contains(p) {
+            pins.push(p.clone());
         }
     };
     for k in &site.keys {
@@ -178,12 +278,36 @@ pub fn desired_header(site: &Site) -> Header {
     }
 }
 
-fn same_as(p: &Publication, h: &Header) -> bool {
-    p.mode == h.mode
-        && p.pins == h.pins
-        && Some(p.max_age) == h.max_age
-        && p.include_subdomains == h.include_subdomains
-        && p.report_uri == h.report_uri
+/// The header a publication recorded: the one definition of "what was
+/// served", used by every command that shows it.
+pub fn header_of(p: &Publication) -> Header {
+    Header {
+        mode: p.mode,
+        pins: p.pins.clone(),
+        max_age: Some(p.max_age),
+        include_subdomains: p.include_subdomains,
+        report_uri: p.report_uri.clone(),
+    }
+}
+
+/// Whether publication `p` serves exactly header `h`.
+pub fn same_as(p: &Publication, h: &Header) -> bool {
+    header_of(p) == *h
+}
+
+/// The moment up to which a lockout of `key` has already been accepted:
+/// a forced step that named the key (its refusal was overridden with
+/// `--force`), or the key having been served already (a publication made
+/// after it became active). Publications that began no later than this
+/// moment lock out no one that was not locked out then.
+pub fn lockout_accepted_at(site: &Site, key: &Key) -> Option<DateTime<Utc>> {
+    let forced = site
+        .events
+        .iter()
+        .filter(|e| e.key.as_deref() == Some(key.name.as_str()) && e.event.ends_with("-forced"))
+        .map(|e| e.at)
+        .max();
+    forced.max(first_publish_in_role(site, key))
 }
 
 /// Why `publish` refused.
@@ -196,6 +320,9 @@ pub enum PublishRefusal {
         blockers: Vec<Blocker>,
         safe_from: SafeFrom,
     },
+    /// An includeSubDomains header that a key served by a subdomain site
+    /// does not match.
+    SubdomainNotAccepted { domain: String, key: String },
 }
 
 /// What `publish` did.
@@ -204,7 +331,13 @@ pub enum PublishOutcome {
     /// The desired header is already the live one.
     Unchanged,
     /// A new publication was opened (the previous live one, if any, closed).
-    Published { closed: Option<usize> },
+    Published {
+        closed: Option<usize>,
+        /// Pinsets that reject the active key and that clients still hold:
+        /// a lockout accepted earlier (with --force), which publishing
+        /// neither causes nor prolongs.
+        still_locked_out: Vec<Blocker>,
+    },
 }
 
 /// Records that the desired header is served from `now` on, after checking
@@ -220,12 +353,23 @@ pub fn publish(site: &mut Site, now: DateTime<Utc>) -> Result<PublishOutcome, Pu
     if !accepts(&header.pins, site, &active) {
         return Err(PublishRefusal::ActiveNotInPinset);
     }
-    let own: Vec<&str> = identity_pins(site, &active);
-    if !header.pins.iter().any(|p| !own.contains(&p.as_str())) {
+    let own = identity_pins(site, &active);
+    if !header.pins.iter().any(|p| !own.contains(&p)) {
         return Err(PublishRefusal::NoBackupPin);
     }
+    if header.mode == Mode::Enforce && header.include_subdomains && header.max_age != Some(0) {
+        for b in &site.related.below {
+            if !b.identity.iter().any(|p| header.pins.contains(p)) {
+                return Err(PublishRefusal::SubdomainNotAccepted {
+                    domain: b.domain.clone(),
+                    key: b.key.clone(),
+                });
+            }
+        }
+    }
     let b = blockers(site, &active, now);
-    if !b.is_empty() {
+    let accepted = lockout_accepted_at(site, &active);
+    if b.iter().any(|b| accepted.is_none_or(|a| b.from > a)) {
         return Err(PublishRefusal::ActiveNotSafe {
             blockers: b,
             safe_from: safe_from(site, &active),
@@ -249,7 +393,48 @@ pub fn publish(site: &mut Site, now: DateTime<Utc>) -> Result<PublishOutcome, Pu
         until: None,
     });
     site.log(now, "publish", None, Some(header.line()));
-    Ok(PublishOutcome::Published { closed })
+    // Closing the live publication may have set its retention end.
+    let still_locked_out = blockers(site, &active, now);
+    Ok(PublishOutcome::Published {
+        closed,
+        still_locked_out,
+    })
+}
+
+/// What other sites in the state mean for `site`: the includeSubDomains
+/// publications of its ancestors, at any depth, and the keys its
+/// descendants serve.
+pub fn relate(site: &Site, others: &[Site]) -> Related {
+    let mut r = Related::default();
+    for o in others {
+        if is_below(&site.domain, &o.domain) {
+            for (i, p) in o.publications.iter().enumerate() {
+                if reaches_subdomains(p) {
+                    r.inherited.push(Inherited {
+                        domain: o.domain.clone(),
+                        number: i + 1,
+                        publication: p.clone(),
+                    });
+                }
+            }
+        } else if is_below(&o.domain, &site.domain) {
+            for k in served_keys(o) {
+                r.below.push(ServedBelow {
+                    domain: o.domain.clone(),
+                    key: k.name.clone(),
+                    identity: identity_pins(o, k).into_iter().cloned().collect(),
+                });
+            }
+        }
+    }
+    r
+}
+
+/// Whether `host` is a subdomain of `parent`, at any depth.
+pub fn is_below(host: &str, parent: &str) -> bool {
+    host.len() > parent.len() + 1
+        && host.ends_with(parent)
+        && host.as_bytes()[host.len() - parent.len() - 1] == b'.'
 }
 
 /// Why `rotate` refused.

@@ -36,7 +36,7 @@ impl Kind {
 /// One pinned object with what a user wants to know about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PinInfo {
-    pub pin: String,
+    pub pin: Pin,
     pub kind: Kind,
     pub algorithm: String,
     pub bits: Option<u32>,
@@ -55,13 +55,91 @@ pub struct PinInfo {
     pub sha256_hex: String,
 }
 
+/// A pin: canonical base64 of 32 bytes (a SHA-256 digest). Every pin
+/// from outside (a flag, a header, a state file) becomes one through
+/// [`Pin::parse`], so a value that is not a pin cannot reach a pinset.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Pin(String);
+
+impl Pin {
+    /// Parses a pin: valid base64 (standard alphabet, padded, canonical)
+    /// of exactly 32 bytes.
+    pub fn parse(v: &str) -> std::result::Result<Pin, String> {
+        let engine = &base64::engine::general_purpose::STANDARD;
+        let bytes = engine
+            .decode(v)
+            .map_err(|_| format!("pin {v:?} is not valid base64"))?;
+        if bytes.len() != 32 {
+            return Err(format!(
+                "pin {v:?} is {} bytes, a SHA-256 pin is 32",
+                bytes.len()
+            ));
+        }
+        // Two spellings of one digest would compare unequal.
+        if engine.encode(&bytes) != v {
+            return Err(format!("pin {v:?} is not canonical base64"));
+        }
+        Ok(Pin(v.to_string()))
+    }
+
+    /// The pin of a SHA-256 digest.
+    pub fn from_digest(d: &[u8; 32]) -> Pin {
+        Pin(base64::engine::general_purpose::STANDARD.encode(d))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The 32 bytes, as hex (DANE association data).
+    pub fn hex(&self) -> String {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.0)
+            // A Pin is canonical base64 of 32 bytes by construction.
+            .unwrap_or_default();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl TryFrom<String> for Pin {
+    type Error = String;
+    fn try_from(v: String) -> std::result::Result<Pin, String> {
+        Pin::parse(&v)
+    }
+}
+
+impl From<Pin> for String {
+    fn from(p: Pin) -> String {
+        p.0
+    }
+}
+
+impl std::fmt::Display for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Pin {
+    fn eq(&self, o: &str) -> bool {
+        self.0 == o
+    }
+}
+
+impl PartialEq<&str> for Pin {
+    fn eq(&self, o: &&str) -> bool {
+        self.0 == *o
+    }
+}
+
 /// The SHA-256 of the empty string, base64: a pin made when the key was
 /// missing. RFC 7469 gives no special meaning to it, so it is always a bug.
 pub const EMPTY_INPUT_PIN: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
 
 /// `base64(SHA-256(spki))`, the RFC 7469 pin of a DER SubjectPublicKeyInfo.
-pub fn spki_pin(spki: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(spki))
+pub fn spki_pin(spki: &[u8]) -> Pin {
+    Pin::from_digest(&Sha256::digest(spki).into())
 }
 
 /// Reads every object in `data` (PEM with any number of blocks, or a single
@@ -349,7 +427,7 @@ fn from_spki(spki: &[u8], kind: Kind) -> std::result::Result<PinInfo, String> {
     let (algorithm, bits) = describe(&parsed);
     let digest = Sha256::digest(spki);
     Ok(PinInfo {
-        pin: base64::engine::general_purpose::STANDARD.encode(digest),
+        pin: Pin::from_digest(&digest.into()),
         kind,
         algorithm,
         bits,

@@ -175,17 +175,28 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
             _ => {}
         }
     }
-    for k in site.keys.iter().filter(|k| k.role == Role::Retired) {
-        if let Some(t) = destroy_after(site, &k.pin) {
-            b.add(
-                Some(t),
-                format!(
-                    "Destroy the archive of retired key {}: no client accepts it any longer",
-                    k.name
-                ),
-                None,
-            );
-        }
+    for k in site
+        .keys
+        .iter()
+        .filter(|k| k.destroyed.is_none() && matches!(k.role, Role::Retired | Role::Compromised))
+    {
+        let (when, why) = if k.role == Role::Compromised {
+            (Some(k.role_since), "it must never be served again")
+        } else {
+            match destroy_after(site, &k.pin) {
+                Some(t) => (Some(t), "no client accepts it any longer"),
+                None => continue,
+            }
+        };
+        b.add(
+            when,
+            format!(
+                "Destroy the archive of {} key {}: {why}",
+                k.role.as_str(),
+                k.name
+            ),
+            Some(format!("pinctl key destroy {}", k.name)),
+        );
     }
     for c in site.certificates.iter().filter(|c| c.key == active.name) {
         b.add(
@@ -207,12 +218,12 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
 
 /// When no pinset clients may hold still contains `pin` (None while a
 /// live publication holds it).
-fn destroy_after(site: &Site, pin: &str) -> Option<DateTime<Utc>> {
+pub fn destroy_after(site: &Site, pin: &crate::pin::Pin) -> Option<DateTime<Utc>> {
     let mut end = None;
     for p in site
         .publications
         .iter()
-        .filter(|p| p.pins.iter().any(|q| q == pin))
+        .filter(|p| p.pins.contains(pin))
     {
         match lifecycle::retention(p) {
             Retention::Open => return None,
@@ -224,7 +235,7 @@ fn destroy_after(site: &Site, pin: &str) -> Option<DateTime<Utc>> {
     end.or_else(|| {
         site.keys
             .iter()
-            .find(|k| k.pin == pin)
+            .find(|k| &k.pin == pin)
             .map(|k| k.role_since)
     })
 }

@@ -278,8 +278,8 @@ mod tests {
         Header {
             mode: Mode::Enforce,
             pins: vec![
-                "d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=".into(),
-                "E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=".into(),
+                crate::pin::Pin::parse("d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=").unwrap(),
+                crate::pin::Pin::parse("E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=").unwrap(),
             ],
             max_age: Some(600),
             include_subdomains: true,

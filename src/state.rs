@@ -14,9 +14,17 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::header::Mode;
 use crate::keys::KeyType;
+use crate::pin::Pin;
 
 /// The schema version this pinctl writes and the newest it reads.
-pub const VERSION: u32 = 1;
+/// Version 2 added `issuer_pin` to certificates and `destroyed` and
+/// `sealed_to` to keys; a version-1 file is read as it is (its
+/// certificates earn no CA credit until recorded again) and written back
+/// as version 2.
+pub const VERSION: u32 = 2;
+
+/// The largest site file pinctl reads: far above any real history.
+pub const MAX_SITE_FILE: u64 = 16 << 20;
 /// The site file inside each site's folder.
 pub const SITE_FILE: &str = "site.yaml";
 
@@ -39,6 +47,39 @@ pub struct Site {
     pub publications: Vec<Publication>,
     #[serde(default)]
     pub events: Vec<Event>,
+    /// What the other sites of the state folder mean for this one; never
+    /// saved, filled by [`Store::load`] (see `lifecycle::relate`).
+    #[serde(skip)]
+    pub related: Related,
+}
+
+/// Pinsets and keys of other sites that a site's safety depends on
+/// (DESIGN: "includeSubDomains reaches other sites").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Related {
+    /// Enforce includeSubDomains publications of ancestor sites: pinsets
+    /// that clients of this site may hold if they only saw the ancestor.
+    pub inherited: Vec<Inherited>,
+    /// Keys that descendant sites serve, or will serve once published:
+    /// an includeSubDomains header of this site must accept each.
+    pub below: Vec<ServedBelow>,
+}
+
+/// A publication of an ancestor site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inherited {
+    pub domain: String,
+    /// 1-based number among that site's publications.
+    pub number: usize,
+    pub publication: Publication,
+}
+
+/// A key a descendant site serves, with the pins that identify it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedBelow {
+    pub domain: String,
+    pub key: String,
+    pub identity: Vec<Pin>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +167,7 @@ pub struct Key {
     pub name: String,
     pub role: Role,
     pub key_type: KeyType,
-    pub pin: String,
+    pub pin: Pin,
     pub created: DateTime<Utc>,
     /// When the key took its current role.
     pub role_since: DateTime<Utc>,
@@ -135,6 +176,14 @@ pub struct Key {
     pub csr: String,
     #[serde(default)]
     pub copies: Vec<Copy>,
+    /// The age recipients the archive was sealed to: empty for a
+    /// passphrase; absent for archives made before version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_to: Option<Vec<String>>,
+    /// When `key destroy` deleted the archive; the key stays in the
+    /// history so that its pin can still be judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroyed: Option<DateTime<Utc>>,
 }
 
 /// An offline copy of a key's archive.
@@ -153,7 +202,7 @@ pub struct Copy {
 #[serde(deny_unknown_fields)]
 pub struct CaPin {
     pub name: String,
-    pub pin: String,
+    pub pin: Pin,
     pub added: DateTime<Utc>,
     #[serde(default)]
     pub subject: Option<String>,
@@ -169,8 +218,16 @@ pub struct Cert {
     pub subject: String,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
+    /// Pins of every CA certificate in the file, for the record; they
+    /// give no credit in safety decisions (DESIGN: only the verified
+    /// direct issuer does).
     #[serde(default)]
-    pub chain_pins: Vec<String>,
+    pub chain_pins: Vec<Pin>,
+    /// The pin of the certificate that follows the leaf in the file and
+    /// whose signature on the leaf was verified: the only CA key every
+    /// path a client builds contains.
+    #[serde(default)]
+    pub issuer_pin: Option<Pin>,
     pub added: DateTime<Utc>,
 }
 
@@ -180,7 +237,7 @@ pub struct Cert {
 #[serde(deny_unknown_fields)]
 pub struct Publication {
     pub mode: Mode,
-    pub pins: Vec<String>,
+    pub pins: Vec<Pin>,
     pub max_age: u64,
     #[serde(default)]
     pub include_subdomains: bool,
@@ -245,6 +302,41 @@ impl Site {
         });
     }
 
+    /// The recipients the newest archive was sealed to (empty for a
+    /// passphrase); None when no archive recorded it.
+    pub fn sealed_recipients(&self) -> Option<&[String]> {
+        self.keys
+            .iter()
+            .filter(|k| k.destroyed.is_none())
+            .filter_map(|k| k.sealed_to.as_deref().map(|s| (k.created, s)))
+            .max_by_key(|(c, _)| *c)
+            .map(|(_, s)| s)
+    }
+
+    /// What a new archive would be sealed to now (empty for a passphrase).
+    pub fn sealing_recipients(&self) -> &[String] {
+        match self.encryption.method {
+            Method::Passphrase => &[],
+            Method::Recipients => &self.encryption.recipients,
+        }
+    }
+
+    /// The old and new recipient sets when `encryption` in the file no
+    /// longer matches what sealed the existing archives (an edit of
+    /// site.yaml would otherwise redirect every new backup).
+    pub fn recipients_changed(&self) -> Option<(Vec<String>, Vec<String>)> {
+        let old = self.sealed_recipients()?;
+        let new = self.sealing_recipients();
+        let norm = |v: &[String]| {
+            let mut v: Vec<String> = v.iter().map(|s| s.trim().to_string()).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let (o, n) = (norm(old), norm(new));
+        (o != n).then_some((o, n))
+    }
+
     /// The next free `backupN` name.
     pub fn next_backup_name(&self) -> String {
         let mut n = 1;
@@ -277,7 +369,9 @@ impl Site {
             if !valid_name(&k.name) {
                 return Err(format!("invalid key name {:?}", k.name));
             }
-            check_pin(&k.pin).map_err(|e| format!("key {}: {e}", k.name))?;
+            if self.keys[..i].iter().any(|o| o.pin == k.pin) {
+                return Err(format!("key {} has the pin of another key", k.name));
+            }
             for f in [&k.archive, &k.csr] {
                 if !valid_file_name(f) {
                     return Err(format!("key {}: invalid file name {f:?}", k.name));
@@ -286,12 +380,24 @@ impl Site {
             if k.role_since < k.created {
                 return Err(format!("key {}: role_since before created", k.name));
             }
+            if k.destroyed.is_some() && !matches!(k.role, Role::Retired | Role::Compromised) {
+                return Err(format!(
+                    "key {} is {} but recorded as destroyed",
+                    k.name,
+                    k.role.as_str()
+                ));
+            }
         }
         if self.encryption.method == Method::Recipients && self.encryption.recipients.is_empty() {
             return Err("encryption by recipients with no recipients".into());
         }
-        for c in &self.ca_pins {
-            check_pin(&c.pin).map_err(|e| format!("ca-pin {}: {e}", c.name))?;
+        for (i, c) in self.ca_pins.iter().enumerate() {
+            if !valid_name(&c.name) || self.ca_pins[..i].iter().any(|o| o.name == c.name) {
+                return Err(format!("invalid or repeated ca-pin name {:?}", c.name));
+            }
+            if self.keys.iter().any(|k| k.pin == c.pin) {
+                return Err(format!("ca-pin {} has the pin of a site key", c.name));
+            }
         }
         for c in &self.certificates {
             if self.key(&c.key).is_none() {
@@ -305,8 +411,8 @@ impl Site {
             }
         }
         for (i, p) in self.publications.iter().enumerate() {
-            for pin in &p.pins {
-                check_pin(pin).map_err(|e| format!("publication {}: {e}", i + 1))?;
+            if p.pins.is_empty() {
+                return Err(format!("publication {} has no pin", i + 1));
             }
             match p.until {
                 None if i + 1 != self.publications.len() => {
@@ -322,14 +428,6 @@ impl Site {
             }
         }
         Ok(())
-    }
-}
-
-fn check_pin(p: &str) -> std::result::Result<(), String> {
-    use base64::Engine as _;
-    match base64::engine::general_purpose::STANDARD.decode(p) {
-        Ok(b) if b.len() == 32 => Ok(()),
-        _ => Err(format!("invalid pin {p:?}")),
     }
 }
 
@@ -460,13 +558,17 @@ impl Store {
         }
     }
 
-    /// Loads a site and checks its invariants and files.
-    pub fn load(&self, domain: &str) -> Result<Site> {
+    /// Reads and checks one site file, without its neighbours or files.
+    fn read_site(&self, domain: &str) -> Result<Site> {
         let path = self.site_file(domain);
-        let text = fs::read(&path).map_err(|e| Error::Read {
-            path: path.clone(),
-            source: e,
-        })?;
+        let dir = self.site_dir(domain);
+        if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+            return Err(Error::state(
+                &dir,
+                "is not a folder (a symbolic link?); pinctl writes only into real folders of the state",
+            ));
+        }
+        let text = read_capped(&path)?;
         let site = parse_site(&text).map_err(|m| Error::state(&path, m))?;
         if site.domain != domain {
             return Err(Error::state(
@@ -477,13 +579,51 @@ impl Store {
                 ),
             ));
         }
+        Ok(site)
+    }
+
+    /// What the other sites of the folder mean for `site`: the ancestors
+    /// and descendants it shares clients with (includeSubDomains).
+    pub fn related(&self, site: &Site) -> Result<crate::state::Related> {
+        let mut others = Vec::new();
+        for d in self.sites()? {
+            if crate::lifecycle::is_below(&site.domain, &d)
+                || crate::lifecycle::is_below(&d, &site.domain)
+            {
+                others.push(self.read_site(&d)?);
+            }
+        }
+        Ok(crate::lifecycle::relate(site, &others))
+    }
+
+    /// Loads a site, checks its invariants and files, and relates it to
+    /// the other sites of the folder.
+    pub fn load(&self, domain: &str) -> Result<Site> {
+        let mut site = self.read_site(domain)?;
+        let path = self.site_file(domain);
         let dir = self.site_dir(domain);
         for k in &site.keys {
+            if k.destroyed.is_some() {
+                continue;
+            }
             let ap = dir.join(&k.archive);
             let data = fs::read(&ap).map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "; restore it from an offline copy (pinctl archive verify {} --from DIR shows which copy is good){}",
+                        k.name,
+                        if matches!(k.role, Role::Retired | Role::Compromised) {
+                            format!(", or record its end with pinctl key destroy {} --force", k.name)
+                        } else {
+                            String::new()
+                        }
+                    )
+                } else {
+                    String::new()
+                };
                 Error::state(
                     &ap,
-                    format!("archive of key {} cannot be read: {e}", k.name),
+                    format!("archive of key {} ({}) cannot be read: {e}{hint}", k.name, k.role.as_str()),
                 )
             })?;
             if sha256_hex(&data) != k.archive_sha256 {
@@ -507,6 +647,7 @@ impl Store {
                 ));
             }
         }
+        site.related = self.related(&site)?;
         Ok(site)
     }
 
@@ -514,16 +655,42 @@ impl Store {
     pub fn lock(&self) -> Result<Lock> {
         create_private_dir(&self.root)?;
         let path = self.root.join(".lock");
-        let mut file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::Write {
-                path: path.clone(),
-                source: e,
-            })?;
+        // The folder may come from a shared repository: a link planted as
+        // `.lock` must not make pinctl write through it.
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .mode(0o600)
+                .open(&path)
+        }
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::state(&path, "is a symbolic link; pinctl refuses to write through it (remove it)")
+            } else {
+                Error::Write {
+                    path: path.clone(),
+                    source: e,
+                }
+            }
+        })?;
+        let meta = file.metadata().map_err(|e| Error::Read {
+            path: path.clone(),
+            source: e,
+        })?;
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            if !meta.is_file() || meta.nlink() > 1 {
+                return Err(Error::state(
+                    &path,
+                    "is not pinctl's own lock file (not a regular file, or linked elsewhere); remove it",
+                ));
+            }
+        }
         let start = Instant::now();
         loop {
             match file.try_lock() {
@@ -604,9 +771,18 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces the site's YAML atomically.
+    /// Replaces the site's YAML atomically; refuses a site that fails its
+    /// invariants, so that an invalid state is never written.
     pub fn save(&self, _lock: &Lock, site: &Site) -> Result<()> {
-        let text = to_yaml(site)?;
+        site.check().map_err(|m| {
+            Error::state(
+                self.site_file(&site.domain),
+                format!("internal error: refusing to write a state that breaks its invariants: {m}"),
+            )
+        })?;
+        let mut current = site.clone();
+        current.version = VERSION;
+        let text = to_yaml(&current)?;
         write_atomic(&self.site_file(&site.domain), text.as_bytes(), false)
     }
 
@@ -669,6 +845,27 @@ impl Store {
         })?;
         sync_dir(&self.root)
     }
+}
+
+/// Reads a state file, refusing one larger than [`MAX_SITE_FILE`].
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let rerr = |e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let f = fs::File::open(path).map_err(rerr)?;
+    let mut buf = Vec::new();
+    f.take(MAX_SITE_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(rerr)?;
+    if buf.len() as u64 > MAX_SITE_FILE {
+        return Err(Error::state(
+            path,
+            format!("is larger than {} MiB; not a pinctl site file", MAX_SITE_FILE >> 20),
+        ));
+    }
+    Ok(buf)
 }
 
 fn lock_wait() -> Duration {

@@ -165,7 +165,7 @@ pub fn lint(
     as_json: bool,
     out: &mut Out,
 ) -> Result<i32> {
-    let chain_pins: Option<Vec<String>> = match chain {
+    let chain_pins: Option<Vec<crate::pin::Pin>> = match chain {
         Some(p) => Some(pins_of_file(p)?.into_iter().map(|i| i.pin).collect()),
         None => None,
     };

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::header::{self, Mode};
 use crate::lifecycle::{self, Blocker, PublishOutcome, PublishRefusal, RotateRefusal, SafeFrom};
 use crate::plan::{self, Step};
+use crate::pin::Pin;
 use crate::state::{CaPin, Method, Role, Site};
 
 /// Flags of `pinctl policy`; `None` leaves a setting as it is.
@@ -173,6 +174,10 @@ fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
     blockers
         .iter()
         .map(|b| {
+            let whose = match &b.site {
+                Some(d) => format!("{d}'s includeSubDomains publication"),
+                None => format!("{}'s publication", site.domain),
+            };
             let served = match b.until {
                 Some(u) => format!("served {} to {}", ts(b.from), ts(u)),
                 None => format!("served since {} (live)", ts(b.from)),
@@ -181,14 +186,31 @@ fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
                 Some(r) => format!("clients may hold it until {}", ts(r)),
                 None => "clients hold it for as long as it is served, plus its max-age".to_string(),
             };
-            format!(
-                "publication {} ({served}) lacks {key}'s pin; {held}",
-                b.number
-            )
+            format!("{whose} {} ({served}) lacks {key}'s pin; {held}", b.number)
         })
         .collect::<Vec<_>>()
         .join("; ")
-        + &format!(" [{}]", site.domain)
+}
+
+/// Who stays locked out, and until when, by pinsets that reject a key.
+fn locked_out_lines(blockers: &[Blocker]) -> Vec<String> {
+    blockers
+        .iter()
+        .map(|b| {
+            let whose = match &b.site {
+                Some(d) => format!("{d}'s includeSubDomains publication {}", b.number),
+                None => format!("publication {}", b.number),
+            };
+            let until = b
+                .retained_until
+                .map(ts)
+                .unwrap_or_else(|| "the live header is replaced, plus its max-age".into());
+            format!(
+                "visitors who saw {whose} (from {}) are locked out until {until}",
+                ts(b.from)
+            )
+        })
+        .collect()
 }
 
 fn safe_text(sf: SafeFrom) -> String {
@@ -214,11 +236,15 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
             out.line("The desired header is already the live one; nothing changed.");
             Ok(0)
         }
-        Ok(PublishOutcome::Published { closed }) => {
+        Ok(PublishOutcome::Published { closed, still_locked_out }) => {
             ctx.store.save(&lock, &site)?;
-            let live = site.publications.last().ok_or_else(|| Error::Crypto("no publication".into()))?;
+            let Some(live) = site.live() else {
+                return Err(Error::Crypto("internal error: publish opened no publication".into()));
+            };
             out.line(format!("Published at {}: publication {}", ts(ctx.now), site.publications.len()));
-            out.line(format!("  {}", lifecycle::desired_header(&site_with_mode(&site, live.mode)).line()));
+            // The recorded header, not the desired one: once this is out,
+            // the desired header may already drop a roll-back pin.
+            out.line(format!("  {}", lifecycle::header_of(live).line()));
             if let Some(n) = closed {
                 let prev = &site.publications[n - 1];
                 match lifecycle::retention(prev) {
@@ -226,11 +252,24 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
                         "Publication {n} ended; clients may hold its pins until {}",
                         ts(r)
                     )),
-                    _ => out.line(format!("Publication {n} ended (Report-Only: retained by no client)")),
+                    _ if prev.mode == Mode::ReportOnly => out.line(format!("Publication {n} ended (Report-Only: retained by no client)")),
+                    _ => out.line(format!("Publication {n} ended (max-age=0: retained by no client)")),
                 }
+            }
+            for l in locked_out_lines(&still_locked_out) {
+                out.line(format!("warning: accepted earlier with --force: {l}"));
+            }
+            if lifecycle::reaches_subdomains(live) {
+                out.line(format!(
+                    "warning: includeSubDomains binds every subdomain of {} to this pinset, also those pinctl does not manage; each must serve a key the header holds",
+                    site.domain
+                ));
             }
             Ok(0)
         }
+        Err(PublishRefusal::SubdomainNotAccepted { domain: sub, key }) => Err(Error::Refused(format!(
+            "refused: the includeSubDomains header does not hold the pin of key {key} served by {sub}; clients that note it would be locked out of {sub} (add {sub}'s keys to the pinset, e.g. with ca-pin add, or drop includeSubDomains)"
+        ))),
         Err(PublishRefusal::NoActiveKey) => Err(Error::Refused("refused: the site has no active key".into())),
         Err(PublishRefusal::ActiveNotInPinset) => Err(Error::Refused(format!(
             "refused: the desired header does not hold the active key {active} (nor a CA key of its chain); serving it would be ignored or lock visitors out"
@@ -246,21 +285,18 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
     }
 }
 
-fn site_with_mode(site: &Site, mode: Mode) -> Site {
-    let mut s = site.clone();
-    s.policy.mode = mode;
-    s
+/// Flags of `pinctl rotate`.
+pub struct RotateOptions {
+    pub name: String,
+    pub compromised: bool,
+    pub force: bool,
+    pub dry_run: bool,
+    pub accept_recipients: bool,
 }
 
 /// `pinctl rotate`.
-pub fn rotate(
-    ctx: &Ctx,
-    name: &str,
-    compromised: bool,
-    force: bool,
-    dry_run: bool,
-    out: &mut Out,
-) -> Result<i32> {
+pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
+    let (name, compromised, force, dry_run) = (o.name.as_str(), o.compromised, o.force, o.dry_run);
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = if dry_run {
         (None, ctx.store.load(&domain)?)
@@ -288,16 +324,8 @@ pub fn rotate(
             )))
         }
     };
-    for b in &r.forced_over {
-        let until = b
-            .retained_until
-            .map(ts)
-            .unwrap_or_else(|| "the live header is replaced, plus its max-age".into());
-        out.line(format!(
-            "warning: forced: visitors who saw publication {} (from {}) are locked out until {until}",
-            b.number,
-            ts(b.from)
-        ));
+    for l in locked_out_lines(&r.forced_over) {
+        out.line(format!("warning: forced: {l}"));
     }
     let new_type = before.backups().last().map(|k| k.key_type).unwrap_or(
         before
@@ -316,6 +344,27 @@ pub fn rotate(
         }
         print_plan(&plan::promotion(&before, name, ctx.now), out);
         return Ok(0);
+    }
+    if let Some((old, new)) = before.recipients_changed() {
+        let show = |v: &[String]| {
+            if v.is_empty() {
+                "a passphrase".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        if !o.accept_recipients {
+            return Err(Error::Refused(format!(
+                "refused: site.yaml now seals new archives to {} but the existing archives were sealed to {}; if this change is yours, run again with --accept-recipients",
+                show(&new),
+                show(&old)
+            )));
+        }
+        out.line(format!(
+            "warning: new backups are sealed to {} (the existing archives to {})",
+            show(&new),
+            show(&old)
+        ));
     }
     let protection = protection(ctx, &site.encryption, false)?;
     if site.encryption.method == Method::Passphrase {
@@ -344,7 +393,10 @@ pub fn rotate(
         site.encryption.armor,
         ctx.now,
     )?;
-    let lock = lock.ok_or_else(|| Error::Crypto("no lock".into()))?;
+    let lock = lock.ok_or_else(|| Error::Crypto("internal error: no lock".into()))?;
+    // Every new file is removed again if a later write fails (a full
+    // disk): the folder is then exactly as before the command.
+    let mut written = Written::default();
     for p in &packaged {
         for (file, data, secret) in &p.files {
             // A file left by a crashed rotation holds a key that no state
@@ -362,11 +414,24 @@ pub fn rotate(
                 })?;
             }
             ctx.store.add_file(&lock, &domain, file, data, *secret)?;
+            written.0.push(path);
         }
         site.keys.push(p.key.clone());
         site.log(ctx.now, "backup-new", Some(&p.key.name), None);
     }
-    ctx.store.save(&lock, &site)?;
+    if let Err(e) = ctx.store.save(&lock, &site) {
+        // Only the folder's fsync may have failed after the rename: then
+        // the saved state references the new files, which must stay.
+        if ctx
+            .store
+            .load(&domain)
+            .is_ok_and(|s| s.keys.len() == site.keys.len())
+        {
+            written.0.clear();
+        }
+        return Err(e);
+    }
+    written.0.clear();
     out.line(format!("Rotated {domain} at {}:", ts(ctx.now)));
     describe_rotation(&site, &r, out);
     out.line(format!(
@@ -375,6 +440,19 @@ pub fn rotate(
     ));
     print_plan(&plan::promotion(&site, name, ctx.now), out);
     Ok(0)
+}
+
+/// Files a command wrote that are removed when it fails before its state
+/// is saved.
+#[derive(Default)]
+struct Written(Vec<std::path::PathBuf>);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 fn describe_rotation(site: &Site, r: &lifecycle::Rotation, out: &mut Out) {
@@ -456,18 +534,10 @@ pub fn ca_pin_add(
 ) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (pin, subject) = match (pin, from) {
-        (Some(p), None) => {
-            let check = header::lint(
-                &format!("pin-sha256=\"{p}\"; pin-sha256=\"{p}\"; max-age=0"),
-                &header::LintOptions::default(),
-            );
-            if check.header.pins.is_empty() {
-                return Err(Error::Usage(format!(
-                    "--pin {p:?} is not a base64 SHA-256 pin"
-                )));
-            }
-            (p.to_string(), None)
-        }
+        (Some(p), None) => (
+            Pin::parse(p).map_err(|e| Error::Usage(format!("--pin: {e}")))?,
+            None,
+        ),
         (None, Some(f)) => {
             let infos = pins_of_file(f)?;
             if infos.len() != 1 {
@@ -479,7 +549,18 @@ pub fn ca_pin_add(
                     ),
                 ));
             }
-            (infos[0].pin.clone(), infos[0].subject.clone())
+            let i = &infos[0];
+            if i.kind != crate::pin::Kind::Certificate || i.is_ca != Some(true) {
+                return Err(Error::input(
+                    f.display().to_string(),
+                    format!(
+                        "is a {}{}, not a CA certificate; ca-pin pins the key of a CA (an intermediate or root); a site key is pinned already",
+                        i.kind.as_str(),
+                        if i.kind == crate::pin::Kind::Certificate { " that is not a CA (basicConstraints CA:FALSE or absent)" } else { "" }
+                    ),
+                ));
+            }
+            (i.pin.clone(), i.subject.clone())
         }
         _ => {
             return Err(Error::Usage(
@@ -562,7 +643,11 @@ pub fn ca_pin_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
 pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
-    let (mut cert, data) = site::read_cert(&site, file, "", ctx.now)?;
+    let site::ReadCert {
+        mut cert,
+        data,
+        warnings,
+    } = site::read_cert(&site, file, "", ctx.now)?;
     let mut name = format!("{}.cert.pem", cert.key);
     let mut i = 2;
     while site.certificates.iter().any(|c| c.file == name)
@@ -584,18 +669,29 @@ pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i3
         }
         out.line(format!("warning: forced: {msg}"));
     }
+    for w in &warnings {
+        out.line(format!("warning: {w}"));
+    }
     let role = site.key(&cert.key).map(|k| k.role).unwrap_or(Role::Backup);
     ctx.store.add_file(&lock, &domain, &name, &data, false)?;
-    site.log(ctx.now, "cert-add", Some(&cert.key), Some(name.clone()));
+    let event = if blockers.is_empty() {
+        "cert-add"
+    } else {
+        "cert-add-forced"
+    };
+    site.log(ctx.now, event, Some(&cert.key), Some(name.clone()));
     site.certificates.push(cert.clone());
     ctx.store.save(&lock, &site)?;
     out.line(format!(
-        "recorded {name} for {} ({}), valid {} to {}, {} CA pin(s) in its chain",
+        "recorded {name} for {} ({}), valid {} to {}; {}",
         cert.key,
         cert.subject,
         ts(cert.not_before),
         ts(cert.not_after),
-        cert.chain_pins.len()
+        match &cert.issuer_pin {
+            Some(p) => format!("its verified direct issuer {p} counts in safety decisions"),
+            None => "only its own key counts in safety decisions".into(),
+        }
     ));
     if cert.not_after <= ctx.now {
         out.line("warning: this certificate has already expired");

@@ -83,6 +83,11 @@ pub fn package_keys(
                             archive_sha256: state::sha256_hex(&sealed),
                             csr: csr_name.clone(),
                             copies: vec![],
+                            sealed_to: Some(match protection {
+                                Protection::Recipients(r) => r.clone(),
+                                Protection::Passphrase(_) => vec![],
+                            }),
+                            destroyed: None,
                         },
                         files: vec![
                             (csr_name, csr_pem.into_bytes(), false),
@@ -130,14 +135,23 @@ pub fn generate_with_progress(types: &[KeyType]) -> Result<Vec<PrivateKey>> {
     })
 }
 
+/// A certificate read for the state: the record, the bytes to store, and
+/// what the operator must be told about its chain.
+pub struct ReadCert {
+    pub cert: Cert,
+    pub data: Vec<u8>,
+    pub warnings: Vec<String>,
+}
+
 /// Reads a certificate (or chain, leaf first) issued for one of `site`'s
-/// keys. Returns the record and the PEM bytes to store.
+/// keys, and judges which CA key of the chain earns credit (only a
+/// verified direct issuer; see `chain::credit`).
 pub fn read_cert(
     site: &Site,
     path: &Path,
     file_name: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(Cert, Vec<u8>)> {
+) -> Result<ReadCert> {
     let label = path.display().to_string();
     let infos = pins_of_file(path)?;
     if infos
@@ -163,17 +177,32 @@ pub fn read_cert(
                 ),
             )
         })?;
+    let data = read_input(path)?.to_vec();
+    let credit = crate::chain::credit(&crate::chain::links(&label, &data)?);
+    let mut warnings = credit.warnings;
+    for c in &site.ca_pins {
+        if credit.ca_pins.contains(&c.pin) && credit.issuer.as_ref() != Some(&c.pin) {
+            warnings.push(format!(
+                "ca-pin {} is in this file but is not the leaf's verified direct issuer: it does not make pinsets accept {}",
+                c.name, key.name
+            ));
+        }
+    }
     let cert = Cert {
         key: key.name.clone(),
         file: file_name.to_string(),
         subject: leaf.subject.clone().unwrap_or_default(),
         not_before: leaf.not_before.unwrap_or(now),
         not_after: leaf.not_after.unwrap_or(now),
-        chain_pins: infos[1..].iter().map(|i| i.pin.clone()).collect(),
+        chain_pins: credit.ca_pins,
+        issuer_pin: credit.issuer,
         added: now,
     };
-    let data = read_input(path)?.to_vec();
-    Ok((cert, data))
+    Ok(ReadCert {
+        cert,
+        data,
+        warnings,
+    })
 }
 
 fn collect_recipients(o: &InitOptions) -> Result<Vec<String>> {
@@ -285,6 +314,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         certificates: vec![],
         publications: vec![],
         events: vec![],
+        related: Default::default(),
     };
     let mut files: Vec<(String, Vec<u8>, bool)> =
         packaged.into_iter().flat_map(|p| p.files).collect();
@@ -298,8 +328,14 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         None,
         Some(format!("{} backups", o.backups)),
     );
+    let mut cert_warnings = Vec::new();
     if let Some(cp) = &o.import_cert {
-        let (cert, data) = read_cert(&site, cp, "primary.cert.pem", now)?;
+        let ReadCert {
+            cert,
+            data,
+            warnings,
+        } = read_cert(&site, cp, "primary.cert.pem", now)?;
+        cert_warnings = warnings;
         if cert.key != "primary" {
             return Err(Error::input(
                 cp.display().to_string(),
@@ -320,6 +356,9 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
     ctx.store.create_site(&lock, &site, &files)?;
 
     let dir = ctx.store.site_dir(&site.domain);
+    for w in &cert_warnings {
+        out.line(format!("warning: {w}"));
+    }
     out.line(format!("Initialised {} in {}", site.domain, dir.display()));
     out.line("");
     for k in &site.keys {
@@ -639,6 +678,71 @@ pub fn key_export(
         name,
         dest.display()
     ));
+    Ok(0)
+}
+
+/// `pinctl key destroy`: deletes the archive of a retired or compromised
+/// key once the plan says it may go, and records that it is gone.
+pub fn key_destroy(ctx: &Ctx, name: &str, force: bool, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
+    let key = site.require_key(name)?.clone();
+    if let Some(at) = key.destroyed {
+        return Err(Error::Usage(format!(
+            "{name}'s archive was destroyed on {} already",
+            ts(at)
+        )));
+    }
+    match key.role {
+        Role::Retired | Role::Compromised => {}
+        r => {
+            return Err(Error::Refused(format!(
+                "refused: {name} is {}; only a retired or compromised key can be destroyed",
+                r.as_str()
+            )))
+        }
+    }
+    // A retired key may be needed to roll back while clients may still
+    // accept it; a compromised one is never served again.
+    if key.role == Role::Retired {
+        let may_go = crate::plan::destroy_after(&site, &key.pin);
+        if may_go.is_none_or(|t| t > ctx.now) && !force {
+            let when = may_go
+                .map(|t| format!("from {}", ts(t)))
+                .unwrap_or_else(|| "once no live header holds its pin".into());
+            return Err(Error::Refused(format!(
+                "refused: clients may still accept {name}, so it is the only roll-back if its successor fails; it may be destroyed {when} (or pass --force)"
+            )));
+        }
+    }
+    if let Some(k) = site.key_mut(name) {
+        k.destroyed = Some(ctx.now);
+    }
+    site.log(ctx.now, "key-destroy", Some(name), Some(key.archive.clone()));
+    ctx.store.save(&lock, &site)?;
+    let path = ctx.store.site_dir(&domain).join(&key.archive);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::Write {
+                path,
+                source: e,
+            })
+        }
+    }
+    out.line(format!(
+        "destroyed {}'s archive of {name} ({}); the key stays in the history",
+        domain,
+        path.display()
+    ));
+    for c in &key.copies {
+        out.line(format!(
+            "  destroy its offline copy too: {} ({})",
+            c.path, c.location
+        ));
+    }
+    drop(lock);
     Ok(0)
 }
 

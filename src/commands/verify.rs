@@ -33,7 +33,7 @@ pub struct Target {
 /// What the server showed.
 pub struct Observed {
     pub host: String,
-    pub chain_pins: Vec<String>,
+    pub chain_pins: Vec<crate::pin::Pin>,
     pub status: String,
     pub headers: Vec<(String, String)>,
 }
@@ -294,7 +294,7 @@ pub fn judge(o: &Observed, site: Option<&Site>) -> Vec<String> {
             let leaf = o.chain_pins.first();
             if leaf != Some(&active.pin) {
                 let which = leaf
-                    .and_then(|p| site.keys.iter().find(|k| &k.pin == p))
+                    .and_then(|p| site.keys.iter().find(|k| k.pin == *p))
                     .map(|k| format!("{} ({})", k.name, k.role.as_str()))
                     .unwrap_or_else(|| "a key that is not one of the site's".into());
                 problems.push(format!(
