@@ -79,7 +79,10 @@ pub fn links(label: &str, data: &[u8]) -> Result<Vec<Link>> {
     let mut parsed = Vec::with_capacity(ders.len());
     for (i, der) in ders.iter().enumerate() {
         let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
-            Error::input(label, format!("certificate {}: not valid X.509: {e}", i + 1))
+            Error::input(
+                label,
+                format!("certificate {}: not valid X.509: {e}", i + 1),
+            )
         })?;
         parsed.push(cert);
     }
@@ -102,8 +105,8 @@ pub fn links(label: &str, data: &[u8]) -> Result<Vec<Link>> {
 /// The DER of every certificate in `data` (PEM blocks, or one DER object).
 fn certificate_ders(label: &str, data: &[u8]) -> Result<Vec<Vec<u8>>> {
     if data.windows(11).any(|w| w == b"-----BEGIN ") {
-        let blocks =
-            pem::parse_many(data).map_err(|e| Error::input(label, format!("malformed PEM: {e}")))?;
+        let blocks = pem::parse_many(data)
+            .map_err(|e| Error::input(label, format!("malformed PEM: {e}")))?;
         let ders: Vec<Vec<u8>> = blocks
             .into_iter()
             .filter(|b| matches!(b.tag(), "CERTIFICATE" | "X509 CERTIFICATE"))

@@ -343,13 +343,30 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
         }
     }
 
+    if let Some((old, new)) = site.recipients_changed() {
+        let show = |v: &[String]| {
+            if v.is_empty() {
+                "a passphrase".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        f.add(
+            Severity::Warning,
+            None,
+            "recipients-changed",
+            format!(
+                "site.yaml seals new archives to {} but the existing archives were sealed to {}: check who edited it",
+                show(&new),
+                show(&old)
+            ),
+            None,
+        );
+    }
+
     // Ramp steps that are due.
-    for s in plan::next_steps(site, now) {
-        let is_ramp = s
-            .command
-            .as_deref()
-            .is_some_and(|c| c.starts_with("pinctl policy"));
-        if is_ramp && s.not_before.is_some_and(|t| t <= now) {
+    for s in plan::next_steps(site, &site.domain, now) {
+        if s.kind == plan::StepKind::Ramp && s.not_before.is_some_and(|t| t <= now) {
             f.add(
                 Severity::Warning,
                 None,

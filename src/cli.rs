@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::commands::rollout::{self, PolicyChange};
 use crate::commands::site::{self, InitOptions};
 use crate::commands::{self, verify, watch, Ctx, Out};
-use crate::header::Mode;
+use crate::header::{MaxAge, Mode};
 use crate::keys::KeyType;
 use crate::state::Endpoint;
 use crate::state::Store;
@@ -52,8 +52,8 @@ struct SiteArgs {
     #[arg(long, default_value_t = 2)]
     backups: u32,
     /// max-age of the policy, in seconds (the roll-out starts in Report-Only).
-    #[arg(long, default_value_t = 300)]
-    max_age: u64,
+    #[arg(long, default_value = "300", value_parser = max_age_arg)]
+    max_age: MaxAge,
     #[arg(long)]
     include_subdomains: bool,
     /// Where browsers send reports (https, not on the pinned host).
@@ -223,8 +223,9 @@ enum Command {
         after_help = "Examples:\n  pinctl policy\n  pinctl policy --enforce --max-age 300\n  pinctl policy --max-age 0   # decommission: clients forget the pins"
     )]
     Policy {
-        #[arg(long)]
-        max_age: Option<u64>,
+        /// How long clients keep the pins, in seconds; 0 makes them forget (decommission). A value too large to hold is clamped, as clients do.
+        #[arg(long, value_parser = max_age_arg)]
+        max_age: Option<MaxAge>,
         #[arg(long, conflicts_with = "report_only")]
         enforce: bool,
         #[arg(long)]
@@ -464,7 +465,7 @@ fn site_options(
             .map(|t| t.parse::<KeyType>())
             .transpose()?,
         backups: a.backups,
-        max_age: a.max_age,
+        max_age: a.max_age.value,
         include_subdomains: a.include_subdomains,
         report_uri: a.report_uri,
         recipients: a.recipients,
@@ -473,6 +474,11 @@ fn site_options(
         import_key: key,
         import_cert: cert,
     })
+}
+
+/// `--max-age`: delta-seconds as clients read them (an overflow clamps).
+fn max_age_arg(s: &str) -> Result<MaxAge, String> {
+    crate::header::parse_max_age(s)
 }
 
 fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
@@ -556,8 +562,11 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             no_endpoints,
             format,
         } => {
+            if let Some(w) = max_age.as_ref().and_then(|m| m.overflow.as_ref()) {
+                out.line(format!("warning: {w}"));
+            }
             let change = PolicyChange {
-                max_age,
+                max_age: max_age.map(|m| m.value),
                 mode: if enforce {
                     Some(Mode::Enforce)
                 } else if report_only {

@@ -203,19 +203,14 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
                         continue;
                     }
                 };
-                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                    push(
-                        Severity::Error,
-                        format!("max-age value '{v}' is not a non-negative integer"),
-                    );
-                } else {
-                    match v.parse::<u64>() {
-                        Ok(n) => header.max_age = Some(n),
-                        Err(_) => push(
-                            Severity::Error,
-                            format!("max-age value {v} is out of range"),
-                        ),
+                match parse_max_age(&v) {
+                    Ok(MaxAge { value, overflow }) => {
+                        header.max_age = Some(value);
+                        if let Some(w) = overflow {
+                            push(Severity::Warning, w);
+                        }
                     }
+                    Err(m) => push(Severity::Error, m),
                 }
             }
             "includesubdomains" => {
@@ -279,7 +274,7 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
         (_, Some(n)) if n > MAX_AGE_ADVISED => push(
             Severity::Warning,
             format!(
-                "max-age {n} is above 60 days ({MAX_AGE_ADVISED} s), the maximum RFC 7469 suggests"
+                "max-age {n} is above 60 days ({MAX_AGE_ADVISED} s), the maximum RFC 7469 suggests; Chromium and Firefox capped HPKP max-age at 60 days, other clients may not"
             ),
         ),
         _ => {}
@@ -291,10 +286,17 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
         );
     }
     if header.pins.len() < 2 {
+        // RFC 7469 leaves a lone max-age=0 open: Firefox unpinned on any
+        // max-age=0, Chromium only on an otherwise valid header.
+        let why = if header.max_age == Some(0) {
+            "; clients that require a valid pinset (Chromium) ignore this header and keep the old pins. Send max-age=0 with the current pins and a backup"
+        } else {
+            ""
+        };
         push(
             Severity::Error,
             format!(
-                "{} valid pin(s): at least two are required (one for the served key, one backup)",
+                "{} valid pin(s): at least two are required (one for the served key, one backup){why}",
                 header.pins.len()
             ),
         );
@@ -315,6 +317,38 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
         }
     }
     Lint { header, problems }
+}
+
+/// A max-age as clients read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxAge {
+    pub value: u64,
+    /// Set when the written value overflowed and was clamped: what the
+    /// operator must know.
+    pub overflow: Option<String>,
+}
+
+/// Parses max-age's delta-seconds (RFC 7469 section 2.1.2). A value too
+/// large to hold is not an error: RFC 7234 section 1.2.1 says to read it
+/// as 2147483648 or the largest value the reader holds, so pinctl holds it
+/// as `u64::MAX` (its retention windows then never end: the safe side).
+pub fn parse_max_age(v: &str) -> Result<MaxAge, String> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("max-age value '{v}' is not a non-negative integer"));
+    }
+    match v.parse::<u64>() {
+        Ok(value) => Ok(MaxAge {
+            value,
+            overflow: None,
+        }),
+        Err(_) => Ok(MaxAge {
+            value: u64::MAX,
+            overflow: Some(format!(
+                "max-age {v} overflows: clients read it as the largest value they hold, at least 2147483648 s (RFC 7234 section 1.2.1), and pinctl as {} s; Chromium and Firefox capped it at 60 days ({MAX_AGE_ADVISED} s), but pinctl plans for the full value",
+                u64::MAX
+            )),
+        }),
+    }
 }
 
 /// Splits an optional `Public-Key-Pins:` / `Public-Key-Pins-Report-Only:`
@@ -650,10 +684,30 @@ mod tests {
             false,
             "not a non-negative integer",
         ),
+        // RFC 7469 section 2.1.2 takes delta-seconds from RFC 7234, whose
+        // section 1.2.1 clamps an overflowing value instead of rejecting it.
         (
             r#"pin-sha256="d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM="; pin-sha256="E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g="; max-age=99999999999999999999999"#,
+            true,
+            "at least 2147483648",
+        ),
+        (
+            r#"max-age=999999999999999999999999999999999999999999999; pin-sha256="d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM="; pin-sha256="E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=""#,
+            true,
+            "capped it at 60 days",
+        ),
+        (
+            r#"max-age=18446744073709551615; pin-sha256="d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM="; pin-sha256="E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=""#,
+            true,
+            "capped HPKP max-age at 60 days",
+        ),
+        // RFC 7469 section 2.5 leaves a lone max-age=0 open; Chromium
+        // ignored it (invalid pinset) and kept the old pins.
+        (r#"max-age=0"#, false, "Chromium"),
+        (
+            r#"max-age=0; pin-sha256="d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=""#,
             false,
-            "out of range",
+            "Send max-age=0 with the current pins and a backup",
         ),
         (
             r#"pin-sha256="d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM="; pin-sha256="E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g="; max-age"#,

@@ -88,8 +88,7 @@ pub fn cert_blockers(site: &Site, cert: &Cert, now: DateTime<Utc>) -> Vec<Blocke
         // A lockout accepted with --force is not this certificate's doing
         // unless the old chain was accepted by that pinset.
         .filter(|b| {
-            accepted.is_none_or(|a| b.from > a)
-                || blockers(site, key, now).iter().all(|o| o != b)
+            accepted.is_none_or(|a| b.from > a) || blockers(site, key, now).iter().all(|o| o != b)
         })
         .collect()
 }
@@ -101,9 +100,7 @@ pub fn keeps_retired(site: &Site) -> bool {
 
 /// Whether a pinset accepts a chain for `key`.
 pub fn accepts(pins: &[Pin], site: &Site, key: &Key) -> bool {
-    identity_pins(site, key)
-        .iter()
-        .any(|p| pins.contains(p))
+    identity_pins(site, key).iter().any(|p| pins.contains(p))
 }
 
 /// A publication that clients may hold and that lacks a key.
@@ -130,15 +127,11 @@ pub struct Pinset<'a> {
 
 /// Every publication whose pinset clients of `site` may hold at some time.
 pub fn pinsets(site: &Site) -> impl Iterator<Item = Pinset<'_>> {
-    let own = site
-        .publications
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Pinset {
-            site: None,
-            number: i + 1,
-            publication: p,
-        });
+    let own = site.publications.iter().enumerate().map(|(i, p)| Pinset {
+        site: None,
+        number: i + 1,
+        publication: p,
+    });
     let inherited = site
         .related
         .inherited
@@ -322,7 +315,10 @@ pub enum PublishRefusal {
     },
     /// An includeSubDomains header that a key served by a subdomain site
     /// does not match.
-    SubdomainNotAccepted { domain: String, key: String },
+    SubdomainNotAccepted {
+        domain: String,
+        key: String,
+    },
 }
 
 /// What `publish` did.

@@ -16,9 +16,27 @@ pub const REPORT_ONLY_DAYS: i64 = 7;
 /// max-age has passed without trouble.
 pub const RAMP: [u64; 5] = [300, 86_400, 604_800, 2_592_000, 5_184_000];
 
+/// What a step is about, so that `check` and scripts need not read the
+/// prose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    Certificate,
+    Copy,
+    Publish,
+    Ramp,
+    Promote,
+    Deploy,
+    Destroy,
+    Renew,
+    Decommission,
+    Wait,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     pub n: usize,
+    pub kind: StepKind,
     #[serde(serialize_with = "ser_time")]
     pub not_before: Option<DateTime<Utc>>,
     pub action: String,
@@ -37,9 +55,16 @@ struct Builder {
 }
 
 impl Builder {
-    fn add(&mut self, not_before: Option<DateTime<Utc>>, action: String, command: Option<String>) {
+    fn add(
+        &mut self,
+        kind: StepKind,
+        not_before: Option<DateTime<Utc>>,
+        action: String,
+        command: Option<String>,
+    ) {
         self.steps.push(Step {
             n: self.steps.len() + 1,
+            kind,
             not_before,
             action,
             command,
@@ -56,15 +81,15 @@ pub fn next_ramp(current: u64) -> Option<u64> {
     RAMP.iter().copied().find(|&m| m > current)
 }
 
-/// What is due next for a site.
-pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
+/// What is due next for a site whose files are in the folder `dir`.
+pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
     let mut b = Builder { steps: Vec::new() };
     let Some(active) = site.active() else {
         return b.steps;
     };
-    let dir = &site.domain;
     if !site.certificates.iter().any(|c| c.key == active.name) {
         b.add(
+            StepKind::Certificate,
             None,
             format!(
                 "Get a certificate for the active key {} from its CSR {dir}/{} and record it",
@@ -76,6 +101,7 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
     for k in site.backups() {
         if k.copies.len() < 2 {
             b.add(
+                StepKind::Copy,
                 None,
                 format!(
                     "Store {} in two separate places ({} recorded so far)",
@@ -105,6 +131,7 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
             _ => None,
         };
         b.add(
+            StepKind::Publish,
             when,
             format!(
                 "Serve the desired header ({}) and record it",
@@ -123,6 +150,7 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
             .max();
         match end {
             Some(end) => b.add(
+                StepKind::Decommission,
                 Some(end),
                 format!(
                     "Keep serving max-age=0 until {}, when the last client's pins have expired; then remove the header",
@@ -130,12 +158,18 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
                 ),
                 None,
             ),
-            None => b.add(None, "Remove the header: no client holds pins".into(), None),
+            None => b.add(
+                StepKind::Decommission,
+                None,
+                "Remove the header: no client holds pins".into(),
+                None,
+            ),
         }
     } else if let Some(live) = live.filter(|_| !pending) {
         // The ramp.
         match live.mode {
             Mode::ReportOnly => b.add(
+                StepKind::Ramp,
                 Some(live.from + Duration::days(REPORT_ONLY_DAYS)),
                 format!(
                     "After at least {REPORT_ONLY_DAYS} days of Report-Only without unexpected reports, enforce with max-age={}",
@@ -146,6 +180,7 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
             Mode::Enforce => {
                 if let Some(next) = next_ramp(live.max_age) {
                     b.add(
+                        StepKind::Ramp,
                         Some(lifecycle::add_secs(live.from, live.max_age)),
                         format!(
                             "Once max-age={} has been served for {} s without trouble, raise max-age to {next}",
@@ -160,11 +195,13 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
     for k in site.backups() {
         match lifecycle::safe_from(site, k) {
             SafeFrom::At(t) if t > now => b.add(
+                StepKind::Promote,
                 Some(t),
                 format!("{} becomes safe to promote", k.name),
                 Some(format!("pinctl rotate --promote {}", k.name)),
             ),
             SafeFrom::Never => b.add(
+                StepKind::Publish,
                 None,
                 format!(
                     "{} is not in the live header: publish a header that holds it before it can ever be promoted",
@@ -189,6 +226,7 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
             }
         };
         b.add(
+            StepKind::Destroy,
             when,
             format!(
                 "Destroy the archive of {} key {}: {why}",
@@ -198,19 +236,29 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
             Some(format!("pinctl key destroy {}", k.name)),
         );
     }
-    for c in site.certificates.iter().filter(|c| c.key == active.name) {
+    // Only the certificate that lasts longest matters: an older one has
+    // been renewed already.
+    if let Some(c) = site
+        .certificates
+        .iter()
+        .filter(|c| c.key == active.name)
+        .max_by_key(|c| c.not_after)
+    {
         b.add(
-            Some(c.not_after - Duration::days(30)),
+            StepKind::Renew,
+            Some(
+                c.not_after
+                    .checked_sub_signed(Duration::days(30))
+                    .unwrap_or(c.not_after),
+            ),
             format!(
-                "Renew the certificate {} of {} before it expires on {}",
+                "Renew the certificate {} of {} before it expires on {}: get a new one for the CSR {dir}/{} and record it",
                 c.file,
                 c.key,
-                fmt(c.not_after)
-            ),
-            Some(format!(
-                "use the CSR {dir}/{} again, then pinctl cert add CERT.pem",
+                fmt(c.not_after),
                 active.csr
-            )),
+            ),
+            Some("pinctl cert add CERT.pem".into()),
         );
     }
     b.steps
@@ -220,11 +268,7 @@ pub fn next_steps(site: &Site, now: DateTime<Utc>) -> Vec<Step> {
 /// live publication holds it).
 pub fn destroy_after(site: &Site, pin: &crate::pin::Pin) -> Option<DateTime<Utc>> {
     let mut end = None;
-    for p in site
-        .publications
-        .iter()
-        .filter(|p| p.pins.contains(pin))
-    {
+    for p in site.publications.iter().filter(|p| p.pins.contains(pin)) {
         match lifecycle::retention(p) {
             Retention::Open => return None,
             Retention::Until(r) => end = Some(end.map_or(r, |e: DateTime<Utc>| e.max(r))),
@@ -240,8 +284,9 @@ pub fn destroy_after(site: &Site, pin: &crate::pin::Pin) -> Option<DateTime<Utc>
     })
 }
 
-/// The steps of promoting `name`, dated from `now`.
-pub fn promotion(site: &Site, name: &str, now: DateTime<Utc>) -> Vec<Step> {
+/// The steps of promoting `name`, dated from `now`; `dir` is the site's
+/// folder.
+pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<Step> {
     let mut b = Builder { steps: Vec::new() };
     let Some(key) = site.key(name) else {
         return b.steps;
@@ -250,6 +295,7 @@ pub fn promotion(site: &Site, name: &str, now: DateTime<Utc>) -> Vec<Step> {
         SafeFrom::At(t) => t.max(now),
         SafeFrom::Never => {
             b.add(
+                StepKind::Publish,
                 None,
                 format!(
                     "{name} is not in the live header: add it and publish first; it is safe to promote only once every pinset clients hold contains it"
@@ -263,9 +309,10 @@ pub fn promotion(site: &Site, name: &str, now: DateTime<Utc>) -> Vec<Step> {
         .live()
         .map(|p| p.max_age)
         .unwrap_or(site.policy.max_age);
-    let dir = &site.domain;
+    let domain = &site.domain;
     if key.role == Role::Backup {
         b.add(
+            StepKind::Promote,
             Some(start),
             format!(
                 "Promote {name} (from {}; earlier would lock out returning visitors)",
@@ -276,30 +323,34 @@ pub fn promotion(site: &Site, name: &str, now: DateTime<Utc>) -> Vec<Step> {
     }
     if !site.certificates.iter().any(|c| c.key == name) {
         b.add(
+            StepKind::Certificate,
             Some(start),
             format!(
-                "Get a certificate for {name} from its CSR {dir}/{}",
+                "Get a certificate for {name} from its CSR {dir}/{} and record it",
                 key.csr
             ),
             Some("pinctl cert add CERT.pem".into()),
         );
     }
     b.add(
+        StepKind::Deploy,
         Some(start),
-        format!("Deploy {name}'s key and certificate on every server of {dir}"),
+        format!("Deploy {name}'s key and certificate on every server of {domain}"),
         Some(format!(
-            "pinctl key export {name} --out /etc/ssl/private/{dir}.key"
+            "pinctl key export {name} --out /etc/ssl/private/{domain}.key"
         )),
     );
     // Before a rotation, or after a planned one, the old pin stays for a
     // roll-back; after --compromised it is already gone.
     if key.role == Role::Backup || lifecycle::keeps_retired(site) {
         b.add(
+            StepKind::Publish,
             Some(start),
             "Deploy the new header (it still holds the old key's pin, so a failed deployment can roll back) and record it".into(),
             Some("pinctl snippet --server nginx  # then: pinctl publish".into()),
         );
         b.add(
+            StepKind::Publish,
             Some(start),
             "Once the new key serves without trouble, publish again to drop the old key's pin"
                 .into(),
@@ -307,27 +358,46 @@ pub fn promotion(site: &Site, name: &str, now: DateTime<Utc>) -> Vec<Step> {
         );
     } else {
         b.add(
+            StepKind::Publish,
             Some(start),
             "Deploy the new header at once (the compromised key's pin is gone from it) and record it".into(),
             Some("pinctl snippet --server nginx  # then: pinctl publish".into()),
         );
     }
     b.add(
+        StepKind::Copy,
         Some(start),
         "Store the new backup(s) in two separate places each".into(),
         Some("pinctl archive copy backupN --to DIR --location LABEL".into()),
     );
     let next = lifecycle::add_secs(start, max_age);
     b.add(
+        StepKind::Wait,
         Some(next),
         format!("The new backup(s) become safe to promote (max-age {max_age} s after the new header is out)"),
         None,
     );
-    b.add(
-        Some(next),
-        "The retired key's archive may be destroyed (no client accepts it any longer)".into(),
-        None,
-    );
+    let old = if key.role == Role::Backup {
+        site.active()
+    } else {
+        site.keys
+            .iter()
+            .filter(|k| {
+                matches!(k.role, Role::Retired | Role::Compromised) && k.destroyed.is_none()
+            })
+            .max_by_key(|k| k.role_since)
+    };
+    if let Some(old) = old {
+        b.add(
+            StepKind::Destroy,
+            Some(next),
+            format!(
+                "{}'s archive may be destroyed (no client accepts it any longer)",
+                old.name
+            ),
+            Some(format!("pinctl key destroy {}", old.name)),
+        );
+    }
     b.steps
 }
 
@@ -339,7 +409,7 @@ mod tests {
     #[test]
     fn new_site_plan_starts_with_certificate_copies_and_publish() {
         let s = site_at(t("2030-03-01T00:00:00Z"));
-        let steps = next_steps(&s, t("2030-03-01T00:00:00Z"));
+        let steps = next_steps(&s, "state/example.com", t("2030-03-01T00:00:00Z"));
         assert!(steps[0].action.contains("certificate"));
         assert!(steps.iter().any(|s| s.command.as_deref()
             == Some("pinctl archive copy backup1 --to DIR --location LABEL")));
@@ -352,7 +422,7 @@ mod tests {
     fn ramp_dates_follow_the_previous_max_age() {
         let mut s = site_at(t("2030-03-01T00:00:00Z"));
         lifecycle::publish(&mut s, t("2030-03-01T00:00:00Z")).unwrap();
-        let steps = next_steps(&s, t("2030-03-02T00:00:00Z"));
+        let steps = next_steps(&s, "state/example.com", t("2030-03-02T00:00:00Z"));
         let ramp = steps
             .iter()
             .find(|s| s.action.contains("Report-Only"))
@@ -361,7 +431,7 @@ mod tests {
         s.policy.mode = Mode::Enforce;
         s.policy.max_age = 300;
         lifecycle::publish(&mut s, t("2030-03-08T00:00:00Z")).unwrap();
-        let steps = next_steps(&s, t("2030-03-08T00:00:00Z"));
+        let steps = next_steps(&s, "state/example.com", t("2030-03-08T00:00:00Z"));
         let ramp = steps
             .iter()
             .find(|s| s.action.contains("raise max-age to 86400"))

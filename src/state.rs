@@ -18,8 +18,8 @@ use crate::pin::Pin;
 
 /// The schema version this pinctl writes and the newest it reads.
 /// Version 2 added `issuer_pin` to certificates and `destroyed` and
-/// `sealed_to` to keys; a version-1 file is read as it is (its
-/// certificates earn no CA credit until recorded again) and written back
+/// `sealed_to` to keys; a version-1 file is read as it is (the issuer of
+/// each certificate judged again from its stored file) and written back
 /// as version 2.
 pub const VERSION: u32 = 2;
 
@@ -411,9 +411,6 @@ impl Site {
             }
         }
         for (i, p) in self.publications.iter().enumerate() {
-            if p.pins.is_empty() {
-                return Err(format!("publication {} has no pin", i + 1));
-            }
             match p.until {
                 None if i + 1 != self.publications.len() => {
                     return Err(format!("publication {} is open but not the last", i + 1))
@@ -425,6 +422,9 @@ impl Site {
             }
             if i > 0 && self.publications[i - 1].until.is_some_and(|u| u > p.from) {
                 return Err(format!("publication {} overlaps the previous one", i + 1));
+            }
+            if p.pins.is_empty() {
+                return Err(format!("publication {} has no pin", i + 1));
             }
         }
         Ok(())
@@ -623,7 +623,7 @@ impl Store {
                 };
                 Error::state(
                     &ap,
-                    format!("archive of key {} ({}) cannot be read: {e}{hint}", k.name, k.role.as_str()),
+                    format!("archive of key {} cannot be read: {e}{hint}", k.name),
                 )
             })?;
             if sha256_hex(&data) != k.archive_sha256 {
@@ -645,6 +645,18 @@ impl Store {
                         k.name
                     ),
                 ));
+            }
+        }
+        if site.version < 2 {
+            // Version 1 recorded every CA pin of a file as credit; judge
+            // the stored files again so that only a verified direct issuer
+            // counts (a file that cannot be read earns none).
+            for c in &mut site.certificates {
+                let p = dir.join(&c.file);
+                c.issuer_pin = fs::read(&p)
+                    .ok()
+                    .and_then(|d| crate::chain::links(&p.display().to_string(), &d).ok())
+                    .and_then(|l| crate::chain::credit(&l).issuer);
             }
         }
         site.related = self.related(&site)?;
@@ -670,7 +682,10 @@ impl Store {
         }
         .map_err(|e| {
             if e.raw_os_error() == Some(libc::ELOOP) {
-                Error::state(&path, "is a symbolic link; pinctl refuses to write through it (remove it)")
+                Error::state(
+                    &path,
+                    "is a symbolic link; pinctl refuses to write through it (remove it)",
+                )
             } else {
                 Error::Write {
                     path: path.clone(),
@@ -777,7 +792,9 @@ impl Store {
         site.check().map_err(|m| {
             Error::state(
                 self.site_file(&site.domain),
-                format!("internal error: refusing to write a state that breaks its invariants: {m}"),
+                format!(
+                    "internal error: refusing to write a state that breaks its invariants: {m}"
+                ),
             )
         })?;
         let mut current = site.clone();
@@ -862,7 +879,10 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
     if buf.len() as u64 > MAX_SITE_FILE {
         return Err(Error::state(
             path,
-            format!("is larger than {} MiB; not a pinctl site file", MAX_SITE_FILE >> 20),
+            format!(
+                "is larger than {} MiB; not a pinctl site file",
+                MAX_SITE_FILE >> 20
+            ),
         ));
     }
     Ok(buf)

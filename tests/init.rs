@@ -534,7 +534,7 @@ fn bad_input_changes_nothing() {
     let damaged: Vec<(String, &str)> = vec![
         ("keys: [unclosed".to_string(), "not a valid site file"),
         (
-            yaml.replacen("version: 1", "version: 7", 1),
+            yaml.replacen("version: 2", "version: 7", 1),
             "newer than this pinctl",
         ),
         (
@@ -549,7 +549,10 @@ fn bad_input_changes_nothing() {
             yaml.replacen("domain: example.com", "domain: example.com\nsurprise: 1", 1),
             "unknown field",
         ),
-        (yaml.replacen("pin: ", "pin: AAAA", 1), "invalid pin"),
+        (
+            yaml.replacen("pin: ", "pin: AAAA", 1),
+            "a SHA-256 pin is 32",
+        ),
     ];
     for (text, needle) in damaged {
         std::fs::write(site.join("site.yaml"), &text).unwrap();

@@ -15,6 +15,7 @@ mod check;
 mod common;
 mod corpus;
 mod crash;
+mod edges;
 mod harness;
 mod init;
 mod lifecycle;

@@ -11,8 +11,8 @@ use super::{json, pins_of_file, ts, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::header::{self, Mode};
 use crate::lifecycle::{self, Blocker, PublishOutcome, PublishRefusal, RotateRefusal, SafeFrom};
-use crate::plan::{self, Step};
 use crate::pin::Pin;
+use crate::plan::{self, Step};
 use crate::state::{CaPin, Method, Role, Site};
 
 /// Flags of `pinctl policy`; `None` leaves a setting as it is.
@@ -342,7 +342,10 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         for n in &r.new_backups {
             out.line(format!("  make {n} ({new_type}) with its CSR and archive"));
         }
-        print_plan(&plan::promotion(&before, name, ctx.now), out);
+        print_plan(
+            &plan::promotion(&before, &site_dir(ctx, &domain), name, ctx.now),
+            out,
+        );
         return Ok(0);
     }
     if let Some((old, new)) = before.recipients_changed() {
@@ -438,7 +441,10 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         "  desired header: {}",
         lifecycle::desired_header(&site).line()
     ));
-    print_plan(&plan::promotion(&site, name, ctx.now), out);
+    print_plan(
+        &plan::promotion(&site, &site_dir(ctx, &domain), name, ctx.now),
+        out,
+    );
     Ok(0)
 }
 
@@ -494,6 +500,11 @@ fn print_plan(steps: &[Step], out: &mut Out) {
     }
 }
 
+/// A site's folder as the plan names it.
+fn site_dir(ctx: &Ctx, domain: &str) -> String {
+    ctx.store.site_dir(domain).display().to_string()
+}
+
 /// `pinctl plan`.
 pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
@@ -507,9 +518,9 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
                     k.role.as_str()
                 )));
             }
-            plan::promotion(&site, n, ctx.now)
+            plan::promotion(&site, &site_dir(ctx, &domain), n, ctx.now)
         }
-        None => plan::next_steps(&site, ctx.now),
+        None => plan::next_steps(&site, &site_dir(ctx, &domain), ctx.now),
     };
     if as_json {
         out.line(json(&json!({ "site": domain, "steps": steps }))?);

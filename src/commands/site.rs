@@ -356,6 +356,23 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
     ctx.store.create_site(&lock, &site, &files)?;
 
     let dir = ctx.store.site_dir(&site.domain);
+    site.related = ctx.store.related(&site)?;
+    if let Some(primary) = site.active() {
+        let held = lifecycle::blockers(&site, primary, ctx.now);
+        if let Some(b) = held.first() {
+            let parent = b.site.clone().unwrap_or_default();
+            out.line(format!(
+                "warning: {parent} publishes includeSubDomains, so its pinset binds {}: clients that saw {parent} reject {}'s new keys ({}). pinctl refuses {}'s certificates and headers until then; add its keys to {parent}'s pinset (pinctl --site {parent} ca-pin add NAME --pin PIN, then publish there) to serve it sooner",
+                site.domain,
+                site.domain,
+                match lifecycle::safe_from(&site, primary) {
+                    SafeFrom::At(t) => format!("until {}", ts(t)),
+                    SafeFrom::Never => format!("for as long as {parent} serves that header, plus its max-age"),
+                },
+                site.domain
+            ));
+        }
+    }
     for w in &cert_warnings {
         out.line(format!("warning: {w}"));
     }
@@ -445,13 +462,7 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
         })
         .collect();
     let live = site.live().map(|p| {
-        let h = header::Header {
-            mode: p.mode,
-            pins: p.pins.clone(),
-            max_age: Some(p.max_age),
-            include_subdomains: p.include_subdomains,
-            report_uri: p.report_uri.clone(),
-        };
+        let h = lifecycle::header_of(p);
         json!({
             "header": h.line(),
             "pins": p.pins,
@@ -478,9 +489,11 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
         "certificates": site.certificates.iter().map(|c| json!({
             "key": c.key, "file": c.file, "subject": c.subject,
             "not_before": ts(c.not_before), "not_after": ts(c.not_after), "chain_pins": c.chain_pins,
+            "issuer_pin": c.issuer_pin,
         })).collect::<Vec<_>>(),
         "ca_pins": site.ca_pins.iter().map(|c| json!({"name": c.name, "pin": c.pin})).collect::<Vec<_>>(),
         "live": live,
+        "desired_header": lifecycle::desired_header(site).line(),
     })
 }
 
@@ -542,20 +555,53 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
         for c in &site.ca_pins {
             out.line(format!("  ca-pin {}: {}", c.name, c.pin));
         }
+        let desired = lifecycle::desired_header(site);
         match site.live() {
-            Some(live) => out.line(format!(
-                "  live since {}: {} pins, {} max-age={}{}",
-                ts(live.from),
-                live.pins.len(),
-                live.mode.as_str(),
-                live.max_age,
-                match live.mode {
-                    Mode::Enforce =>
-                        " (retained by clients until max-age after it is replaced)".to_string(),
-                    Mode::ReportOnly => " (not retained by clients)".to_string(),
+            Some(live) => {
+                out.line(format!(
+                    "  live since {}: {} pins, {} max-age={}{}",
+                    ts(live.from),
+                    live.pins.len(),
+                    live.mode.as_str(),
+                    live.max_age,
+                    match lifecycle::retention(live) {
+                        lifecycle::Retention::Nothing if live.mode == Mode::ReportOnly =>
+                            " (Report-Only: not retained by clients)",
+                        lifecycle::Retention::Nothing =>
+                            " (max-age=0: clients that see it forget the pins)",
+                        _ => " (retained by clients until max-age after it is replaced)",
+                    }
+                ));
+                out.line(format!(
+                    "  live header:    {}",
+                    lifecycle::header_of(live).line()
+                ));
+                if !lifecycle::same_as(live, &desired) {
+                    out.line(format!(
+                        "  desired header: {} (deploy it, then pinctl publish)",
+                        desired.line()
+                    ));
                 }
-            )),
-            None => out.line("  live: nothing published yet"),
+            }
+            None => {
+                out.line("  live: nothing published yet");
+                out.line(format!(
+                    "  desired header: {} (deploy it, then pinctl publish)",
+                    desired.line()
+                ));
+            }
+        }
+        for k in &site.keys {
+            if let Some(at) = k.destroyed {
+                out.line(format!("  {} was destroyed on {}", k.name, ts(at)));
+            }
+        }
+        if let Some((old, new)) = site.recipients_changed() {
+            out.line(format!(
+                "  warning: site.yaml seals new archives to [{}] but the existing ones were sealed to [{}]",
+                new.join(", "),
+                old.join(", ")
+            ));
         }
         if let Some(end) = lifecycle::last_retention_end(site).filter(|e| *e > ctx.now) {
             out.line(format!(
@@ -718,18 +764,18 @@ pub fn key_destroy(ctx: &Ctx, name: &str, force: bool, out: &mut Out) -> Result<
     if let Some(k) = site.key_mut(name) {
         k.destroyed = Some(ctx.now);
     }
-    site.log(ctx.now, "key-destroy", Some(name), Some(key.archive.clone()));
+    site.log(
+        ctx.now,
+        "key-destroy",
+        Some(name),
+        Some(key.archive.clone()),
+    );
     ctx.store.save(&lock, &site)?;
     let path = ctx.store.site_dir(&domain).join(&key.archive);
     match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(Error::Write {
-                path,
-                source: e,
-            })
-        }
+        Err(e) => return Err(Error::Write { path, source: e }),
     }
     out.line(format!(
         "destroyed {}'s archive of {name} ({}); the key stays in the history",

@@ -239,7 +239,10 @@ fn a_parent_includesubdomains_pinset_binds_the_child() {
     child.related = relate(&child, std::slice::from_ref(&parent));
     let d = t("2030-01-03T00:00:00Z");
     match rotate(&mut child.clone(), "backup1", d, false, false) {
-        Err(RotateRefusal::NotSafe { blockers, safe_from }) => {
+        Err(RotateRefusal::NotSafe {
+            blockers,
+            safe_from,
+        }) => {
             assert_eq!(blockers[0].site.as_deref(), Some("example.com"));
             assert_eq!(safe_from, SafeFrom::Never);
         }
@@ -248,7 +251,9 @@ fn a_parent_includesubdomains_pinset_binds_the_child() {
     // Any depth.
     let grandchild = site_named("x.api.example.com", at);
     assert_eq!(
-        relate(&grandchild, std::slice::from_ref(&parent)).inherited.len(),
+        relate(&grandchild, std::slice::from_ref(&parent))
+            .inherited
+            .len(),
         1
     );
     assert!(is_below("x.api.example.com", "example.com"));
@@ -655,9 +660,12 @@ impl World {
         self.load(i);
         let before = self.sites[i].clone();
         let now = self.now;
+        let desired = desired_header(&before);
         match publish(&mut self.sites[i], now) {
             Ok(PublishOutcome::Published { .. }) => {
                 let s = &self.sites[i];
+                // What `header` showed is what was recorded.
+                assert_eq!(header_of(s.live().expect("live")), desired);
                 let id = (i, s.publications.len());
                 let key = s.active().expect("active").name.clone();
                 self.served_with.insert(id, key.clone());
@@ -849,7 +857,11 @@ fn an_appended_intermediate_that_did_not_sign_earns_no_credit() {
     let s = &w.sites[0];
     assert_eq!(s.certificates.last().unwrap().issuer_pin, None);
     let b3 = s.key("backup3").unwrap();
-    assert_eq!(blockers(s, b3, w.now).len(), 1, "publication 1 lacks backup3");
+    assert_eq!(
+        blockers(s, b3, w.now).len(),
+        1,
+        "publication 1 lacks backup3"
+    );
     w.step(9, &Op::Rotate(0, 1, false, false));
     assert_eq!(w.sites[0].active().unwrap().name, "backup1", "refused");
     // Forced, the same client is locked out: the refusal was needed.
