@@ -204,7 +204,7 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
                 StepKind::Publish,
                 None,
                 format!(
-                    "{} is not in the live header: publish a header that holds it before it can ever be promoted",
+                    "{} is not in a live header clients hold (this site's, or an ancestor's includeSubDomains header): publish one that holds it before it can ever be promoted",
                     k.name
                 ),
                 Some("pinctl publish".into()),
@@ -298,7 +298,7 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
                 StepKind::Publish,
                 None,
                 format!(
-                    "{name} is not in the live header: add it and publish first; it is safe to promote only once every pinset clients hold contains it"
+                    "{name} is not in a live header clients hold (this site's, or an ancestor's includeSubDomains header): add it and publish first; it is safe to promote only once every pinset clients hold contains it"
                 ),
                 Some("pinctl publish".into()),
             );

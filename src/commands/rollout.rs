@@ -213,10 +213,16 @@ fn locked_out_lines(blockers: &[Blocker]) -> Vec<String> {
         .collect()
 }
 
-fn safe_text(sf: SafeFrom) -> String {
+fn safe_text(sf: SafeFrom, blockers: &[Blocker]) -> String {
     match sf {
         SafeFrom::At(t) => format!("it is safe from {}", ts(t)),
-        SafeFrom::Never => "it is not safe while a live publication lacks it: publish a header that holds it and wait out the older ones".into(),
+        SafeFrom::Never => {
+            let live = blockers.iter().find(|b| b.until.is_none());
+            match live.and_then(|b| b.site.as_deref()) {
+                Some(d) => format!("it is not safe while {d} serves that header: publish one on {d} that holds it (pinctl --site {d} ca-pin add …) and wait out the older ones"),
+                None => "it is not safe while a live publication lacks it: publish a header that holds it and wait out the older ones".into(),
+            }
+        }
     }
 }
 
@@ -280,7 +286,7 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
         Err(PublishRefusal::ActiveNotSafe { blockers, safe_from }) => Err(Error::Refused(format!(
             "refused: serving the active key {active} would lock out visitors: {}; {}",
             blocker_lines(&site, &active, &blockers),
-            safe_text(safe_from)
+            safe_text(safe_from, &blockers)
         ))),
     }
 }
@@ -320,7 +326,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
             return Err(Error::Refused(format!(
                 "refused: promoting {name} now would lock out visitors: {}; {} (or pass --force to lock them out knowingly)",
                 blocker_lines(&site, name, &blockers),
-                safe_text(safe_from)
+                safe_text(safe_from, &blockers)
             )))
         }
     };

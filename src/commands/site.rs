@@ -429,7 +429,7 @@ fn safe_from_text(sf: SafeFrom, now: chrono::DateTime<chrono::Utc>) -> String {
     match sf {
         SafeFrom::At(t) if t <= now => "now".into(),
         SafeFrom::At(t) => ts(t),
-        SafeFrom::Never => "never while the live header lacks it".into(),
+        SafeFrom::Never => "never while a live header lacks it".into(),
     }
 }
 
