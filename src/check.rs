@@ -344,13 +344,7 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
     }
 
     if let Some((old, new)) = site.recipients_changed() {
-        let show = |v: &[String]| {
-            if v.is_empty() {
-                "a passphrase".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
+        let show = crate::state::describe_recipients;
         f.add(
             Severity::Warning,
             None,

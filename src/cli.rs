@@ -420,6 +420,13 @@ enum Command {
 }
 
 /// Parses `args`, runs the command, prints errors, returns the exit code.
+/// The clap definition of the whole command line, for tests and tools
+/// that walk it (every command's help, completions, the manual page).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command()
+}
+
 pub fn run<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,

@@ -472,6 +472,15 @@ pub fn check_domain(d: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A set of archive recipients as the operator reads it.
+pub fn describe_recipients(v: &[String]) -> String {
+    if v.is_empty() {
+        "a passphrase".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
 /// Hex SHA-256, for archive checksums.
 pub fn sha256_hex(data: &[u8]) -> String {
     Sha256::digest(data)

@@ -226,6 +226,11 @@ fn include_subdomains_binds_subdomain_sites_both_ways() {
         .fails_with("example.com's includeSubDomains publication 1");
 }
 
+/// `check --format json`, whatever its exit code.
+fn check_json(env: &Env) -> serde_json::Value {
+    serde_json::from_str(&env.run(&["check", "--format", "json"]).stdout).unwrap()
+}
+
 fn status_json_of(env: &Env, site: &str) -> serde_json::Value {
     serde_json::from_str(
         env.run(&["--site", site, "status", "--format", "json"])
@@ -533,8 +538,7 @@ fn edited_recipients_are_refused_until_confirmed() {
     refused.fails_with("--accept-recipients");
     assert!(refused.stderr.contains(&stranger) && refused.stderr.contains(&r));
     assert_eq!(snapshot(&state), before);
-    let check: serde_json::Value =
-        serde_json::from_str(&env.run(&["check", "--format", "json"]).stdout).unwrap();
+    let check = check_json(&env);
     assert!(check["findings"]
         .as_array()
         .unwrap()
@@ -545,8 +549,7 @@ fn edited_recipients_are_refused_until_confirmed() {
         .ok()
         .to_string();
     assert!(text.contains("sealed to"), "{text}");
-    let check: serde_json::Value =
-        serde_json::from_str(&env.run(&["check", "--format", "json"]).stdout).unwrap();
+    let check = check_json(&env);
     assert!(!check["findings"]
         .as_array()
         .unwrap()
@@ -578,12 +581,7 @@ fn a_full_disk_during_rotate_leaves_the_state_as_it_was() {
         .env("PINCTL_NOW", "2030-01-01T00:00:00Z")
         .output()
         .unwrap();
-    let run = Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into(),
-        stderr: String::from_utf8_lossy(&o.stderr).into(),
-    };
-    run.fails_with("cannot write");
+    Run::from(o).fails_with("cannot write");
     assert_eq!(snapshot(&state), before);
     env.run(&["rotate", "--promote", "backup1"]).ok();
 }
@@ -615,8 +613,7 @@ fn a_version_1_state_is_read_and_upgraded_on_the_next_write() {
     let upgraded = std::fs::read_to_string(&site).unwrap();
     assert!(upgraded.starts_with("version: 2\n"), "{upgraded}");
     // Archives from before version 2 recorded no recipients: no warning.
-    let check: serde_json::Value =
-        serde_json::from_str(&env.run(&["check", "--format", "json"]).stdout).unwrap();
+    let check = check_json(&env);
     assert!(!check["findings"]
         .as_array()
         .unwrap()

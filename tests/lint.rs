@@ -75,40 +75,24 @@ fn completions_and_manual_page_come_from_the_same_definitions() {
     assert_eq!(env.run(&["completions", "tcsh"]).code, 2);
 }
 
+/// Walks clap's command tree, so that a new command without an example
+/// cannot slip through.
 #[test]
 fn every_command_has_help_with_an_example() {
+    fn walk(c: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        for sub in c.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut p = path.clone();
+            p.push(sub.get_name().to_string());
+            out.push(p.clone());
+            walk(sub, p, out);
+        }
+    }
+    let mut commands = Vec::new();
+    walk(&pinctl::cli::command(), Vec::new(), &mut commands);
+    assert!(commands.len() >= 28, "{commands:?}");
     let env = Env::new();
-    let commands: &[&[&str]] = &[
-        &["pin"],
-        &["lint"],
-        &["init"],
-        &["import"],
-        &["status"],
-        &["policy"],
-        &["header"],
-        &["publish"],
-        &["rotate"],
-        &["plan"],
-        &["check"],
-        &["schedule"],
-        &["verify"],
-        &["snippet"],
-        &["completions"],
-        &["manpage"],
-        &["ca-pin"],
-        &["ca-pin", "add"],
-        &["ca-pin", "remove"],
-        &["ca-pin", "list"],
-        &["cert"],
-        &["cert", "add"],
-        &["key"],
-        &["key", "export"],
-        &["archive"],
-        &["archive", "copy"],
-        &["archive", "verify"],
-    ];
-    for c in commands {
-        let mut args = c.to_vec();
+    for c in &commands {
+        let mut args: Vec<&str> = c.iter().map(String::as_str).collect();
         args.push("--help");
         let out = env.run(&args);
         assert!(
@@ -116,4 +100,38 @@ fn every_command_has_help_with_an_example() {
             "{c:?} has no example in --help"
         );
     }
+}
+
+/// RFC 7234 section 1.2.1: an overflowing max-age is clamped, not an
+/// error; `lint` and `policy` follow the same rule.
+#[test]
+fn an_overflowing_max_age_is_clamped_with_a_warning() {
+    let env = Env::new();
+    let h = format!(
+        "max-age=999999999999999999999999999999999999999999999; pin-sha256=\"{A}\"; pin-sha256=\"{B}\""
+    );
+    let out = env.run(&["lint", &h]);
+    let text = out.ok();
+    assert!(text.contains("at least 2147483648"), "{text}");
+    assert!(text.contains("60 days"), "{text}");
+    let mut env = site_env();
+    env.set("PINCTL_NOW", "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    let out = env.run(&["policy", "--max-age", "999999999999999999999999"]);
+    assert!(out.ok().contains("overflows"), "{}", out.stdout);
+    let s = status_json(&env);
+    assert_eq!(s["sites"][0]["policy"]["max_age"], u64::MAX);
+}
+
+/// RFC 7469 leaves a lone max-age=0 open; pinctl rejects it and says why.
+#[test]
+fn a_lone_max_age_zero_is_rejected_with_the_reason() {
+    let env = Env::new();
+    let out = env.run(&["lint", "max-age=0"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("Chromium") && out.stdout.contains("current pins and a backup"),
+        "{}",
+        out.stdout
+    );
 }

@@ -355,13 +355,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         return Ok(0);
     }
     if let Some((old, new)) = before.recipients_changed() {
-        let show = |v: &[String]| {
-            if v.is_empty() {
-                "a passphrase".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
+        let show = crate::state::describe_recipients;
         if !o.accept_recipients {
             return Err(Error::Refused(format!(
                 "refused: site.yaml now seals new archives to {} but the existing archives were sealed to {}; if this change is yours, run again with --accept-recipients",

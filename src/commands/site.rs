@@ -598,9 +598,9 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
         }
         if let Some((old, new)) = site.recipients_changed() {
             out.line(format!(
-                "  warning: site.yaml seals new archives to [{}] but the existing ones were sealed to [{}]",
-                new.join(", "),
-                old.join(", ")
+                "  warning: site.yaml seals new archives to {} but the existing ones were sealed to {}",
+                state::describe_recipients(&new),
+                state::describe_recipients(&old)
             ));
         }
         if let Some(end) = lifecycle::last_retention_end(site).filter(|e| *e > ctx.now) {
