@@ -16,6 +16,10 @@ use crate::error::{Error, Result};
 pub const SCRYPT_WORK_FACTOR: u8 = 18;
 
 /// How archives are protected.
+/// The largest archive pinctl reads: an armored RSA-4096 key sealed to
+/// many recipients is a few tens of KiB.
+pub const MAX_ARCHIVE: u64 = 1 << 20;
+
 pub enum Protection {
     Passphrase(SecretString),
     Recipients(Vec<String>),

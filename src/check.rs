@@ -2,7 +2,7 @@
 //! a severity in the monitoring-plugin convention. Pure: a site and "now"
 //! in, findings out; `verify` supplies what the live server showed.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::header::{self, Mode};
@@ -139,7 +139,7 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
             let window_end = live
                 .filter(|l| l.mode == Mode::Enforce)
                 .map(|l| lifecycle::add_secs(now, l.max_age));
-            if c.not_after <= now + Duration::days(warn_days) {
+            if c.not_after <= lifecycle::add_days(now, warn_days) {
                 f.add(
                     Severity::Warning,
                     Some(&active.name),
@@ -316,13 +316,13 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
             .map(|c| c.verified.unwrap_or(c.copied))
             .max();
         if let Some(last) = last {
-            if now - last > Duration::days(365) {
+            if lifecycle::add_days(last, 365) < now {
                 f.add(
                     Severity::Warning,
                     Some(&k.name),
                     "backup-unverified",
                     format!("{}'s copies were last verified on {}, over a year ago (pinctl archive verify)", k.name, fmt(last)),
-                    Some(last + Duration::days(365)),
+                    Some(lifecycle::add_days(last, 365)),
                 );
             }
         }
@@ -401,5 +401,61 @@ mod tests {
         assert_eq!(codes(&f, Severity::Critical), ["no-certificate"]);
         assert!(codes(&f, Severity::Warning).contains(&"backup-copies"));
         assert_eq!(overall(&f), Severity::Critical);
+    }
+
+    fn any_time() -> impl proptest::strategy::Strategy<Value = DateTime<Utc>> {
+        use proptest::prelude::*;
+        let min = DateTime::<Utc>::MIN_UTC.timestamp();
+        let max = DateTime::<Utc>::MAX_UTC.timestamp();
+        prop_oneof![
+            Just(DateTime::<Utc>::MIN_UTC),
+            Just(DateTime::<Utc>::MAX_UTC),
+            (min..=max).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap()),
+            (1_800_000_000i64..2_000_000_000).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap()),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Regression: `check --warn-days 100000000` panicked on the date
+        /// arithmetic; check and plan must take any date and any number.
+        #[test]
+        fn check_and_plan_take_extreme_dates_and_values(
+            now in any_time(),
+            created in any_time(),
+            not_after in any_time(),
+            warn_days in proptest::prelude::any::<i64>(),
+            max_age in proptest::prelude::any::<u64>(),
+            enforce in proptest::prelude::any::<bool>(),
+        ) {
+            let mut s = site_at(created);
+            s.policy.max_age = max_age;
+            if enforce {
+                s.policy.mode = Mode::Enforce;
+            }
+            s.certificates.push(crate::state::Cert {
+                key: "primary".into(),
+                file: "primary.cert.pem".into(),
+                subject: String::new(),
+                not_before: created,
+                not_after,
+                chain_pins: vec![],
+                issuer_pin: None,
+                added: created,
+            });
+            s.keys[1].copies.push(crate::state::Copy {
+                location: "safe".into(),
+                path: "/x".into(),
+                sha256: String::new(),
+                copied: not_after,
+                verified: None,
+            });
+            let _ = lifecycle::publish(&mut s, created);
+            let _ = check_site(&s, now, warn_days);
+            let _ = plan::next_steps(&s, "state/example.com", now);
+            let _ = plan::promotion(&s, "state/example.com", "backup1", now);
+            let _ = lifecycle::rotate(&mut s, "backup1", now, true, true);
+            let _ = check_site(&s, now, warn_days);
+            let _ = plan::next_steps(&s, "state/example.com", now);
+        }
     }
 }

@@ -444,13 +444,28 @@ where
     let result = dispatch(cli, &mut out);
     match result {
         Ok(code) => {
-            print!("{}", out.buf);
-            code
+            // A reader that closed the pipe (`pinctl status | head -1`)
+            // wanted no more: end quietly, as ripgrep does.
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(out.buf.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Ok(()) => code,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+                    1
+                }
+            }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            use std::io::Write as _;
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {e}");
             if let Some(h) = e.hint() {
-                eprintln!("hint: {h}");
+                let _ = writeln!(stderr, "hint: {h}");
             }
             1
         }

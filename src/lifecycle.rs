@@ -41,6 +41,18 @@ pub fn add_secs(t: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// `t` moved by `days` (back when negative), saturating at the ends of
+/// time instead of overflowing: dates come from users and state files.
+pub fn add_days(t: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    Duration::try_days(days)
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(if days < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
 /// Whether clients that noted publication `p` at `t` may still hold it.
 pub fn held_at(p: &Publication, t: DateTime<Utc>) -> bool {
     if p.from > t {

@@ -3,7 +3,7 @@
 //! destruction, decommissioning) and the steps of a promotion. Pure: no
 //! I/O, no clock.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::header::Mode;
@@ -170,7 +170,7 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
         match live.mode {
             Mode::ReportOnly => b.add(
                 StepKind::Ramp,
-                Some(live.from + Duration::days(REPORT_ONLY_DAYS)),
+                Some(lifecycle::add_days(live.from, REPORT_ONLY_DAYS)),
                 format!(
                     "After at least {REPORT_ONLY_DAYS} days of Report-Only without unexpected reports, enforce with max-age={}",
                     RAMP[0]
@@ -246,11 +246,7 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
     {
         b.add(
             StepKind::Renew,
-            Some(
-                c.not_after
-                    .checked_sub_signed(Duration::days(30))
-                    .unwrap_or(c.not_after),
-            ),
+            Some(lifecycle::add_days(c.not_after, -30)),
             format!(
                 "Renew the certificate {} of {} before it expires on {}: get a new one for the CSR {dir}/{} and record it",
                 c.file,

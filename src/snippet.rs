@@ -31,6 +31,16 @@ impl Server {
         Server::Haproxy,
     ];
 
+    /// `text` as a comment in this server's configuration language.
+    pub fn comment(self, text: &str) -> String {
+        let text = text.replace(['\n', '\r'], " ");
+        match self {
+            // XML comments may not hold "--".
+            Server::Iis => format!("<!-- {} -->", text.replace("--", "- -")),
+            _ => format!("# {text}"),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Server::Apache => "apache",
@@ -206,6 +216,32 @@ pub fn appcmd(site: &str, name: &str, v: &str) -> String {
     )
 }
 
+/// The most instructions a template may run.
+const TEMPLATE_FUEL: u64 = 100_000;
+/// The largest template file pinctl reads.
+const MAX_TEMPLATE: u64 = 1 << 20;
+
+fn read_template(path: &Path) -> Result<String> {
+    use std::io::Read as _;
+    let rerr = |e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .map_err(rerr)?
+        .take(MAX_TEMPLATE + 1)
+        .read_to_end(&mut buf)
+        .map_err(rerr)?;
+    if buf.len() as u64 > MAX_TEMPLATE {
+        return Err(Error::input(
+            path.display().to_string(),
+            format!("a template is at most {} KiB", MAX_TEMPLATE >> 10),
+        ));
+    }
+    String::from_utf8(buf).map_err(|_| Error::input(path.display().to_string(), "not UTF-8 text"))
+}
+
 /// Renders the snippet for `server`; `templates` overrides the embedded
 /// templates with the files of a folder.
 pub fn render(
@@ -216,13 +252,14 @@ pub fn render(
 ) -> Result<String> {
     let file = server.template_file();
     let source = match templates {
-        Some(dir) => {
-            let path = dir.join(file);
-            std::fs::read_to_string(&path).map_err(|e| Error::Read { path, source: e })?
-        }
+        Some(dir) => read_template(&dir.join(file))?,
         None => server.embedded().to_string(),
     };
     let mut env = Environment::new();
+    // A user's template may loop without end: bound the work, far above
+    // what any snippet takes.
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.set_keep_trailing_newline(true);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("apache_quote", |v: String| apache_quote(&v));
@@ -248,6 +285,10 @@ pub fn render(
         appcmd => appcmd(site, name, &value),
     })
     .map_err(|e| match e.kind() {
+        ErrorKind::OutOfFuel => Error::input(
+            &label,
+            "the template runs too long (a loop without end?); rendering was stopped",
+        ),
         ErrorKind::InvalidOperation => Error::Refused(format!(
             "refused: the {} snippet cannot carry this header safely: {}",
             server.name(),

@@ -19,6 +19,7 @@ mod edges;
 mod harness;
 mod init;
 mod lifecycle;
+mod limits;
 mod lint;
 mod pin;
 mod secrets;

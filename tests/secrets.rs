@@ -190,6 +190,7 @@ fn full_scenario_leaks_nothing() {
         "--out",
         "x.pem",
     ]);
+    r.fails_with("wrong passphrase");
     assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
 }
 
@@ -208,4 +209,48 @@ fn no_passphrase_flag_exists() {
     let r = env.run(&["init", "example.com", "--passphrase", "secret"]);
     assert_eq!(r.code, 2);
     assert!(!env.path().join("state").exists());
+}
+
+/// Regression: `rotate` on a terminal asked for the passphrase twice and
+/// checked only the second answer, so a typo in the first sealed the new
+/// backups with it. Now it asks once and checks that answer.
+#[test]
+fn rotate_asks_for_the_passphrase_once_on_a_terminal() {
+    if !have(
+        "script",
+        "rotate_asks_for_the_passphrase_once_on_a_terminal",
+    ) {
+        return;
+    }
+    let env = site_env();
+    env.run(&["init", "example.com"]).ok();
+    let vars = [("PINCTL_NOW", "2030-03-01T00:00:00Z")];
+    let o = on_pty(
+        env.path(),
+        &format!("{BIN} rotate --promote backup1"),
+        &[PASS],
+        &vars,
+    );
+    let screen = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert_eq!(
+        screen.to_lowercase().matches("passphrase").count(),
+        1,
+        "{screen}"
+    );
+    assert!(screen.contains("Rotated example.com"), "{screen}");
+    // A typo is caught before anything is sealed with it.
+    let state = env.path().join("state");
+    let before = snapshot(&state);
+    let o = on_pty(
+        env.path(),
+        &format!("{BIN} rotate --promote backup2"),
+        &["typo"],
+        &vars,
+    );
+    let screen = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(screen.contains("wrong passphrase"), "{screen}");
+    assert_eq!(snapshot(&state), before);
+    // The new backup opens with the passphrase typed.
+    env.run(&["key", "export", "backup3", "--out", "b3.pem"])
+        .ok();
 }

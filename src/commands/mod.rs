@@ -81,24 +81,51 @@ pub enum PinFormat {
     Tlsa,
 }
 
-/// Reads a whole input file (`-` is standard input) into a buffer that is
-/// wiped when dropped, since it may hold a private key.
+/// The largest input pinctl reads: far above any real bundle (Debian's
+/// whole CA bundle is 0.2 MB), far below what would exhaust memory.
+pub const MAX_INPUT: u64 = 256 << 20;
+
+/// Reads a whole input file (`-` is standard input), at most [`MAX_INPUT`]
+/// bytes, into a buffer that is wiped when dropped, since it may hold a
+/// private key.
 pub fn read_input(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    read_capped(path, MAX_INPUT)
+}
+
+/// As [`read_input`], with a limit of `max` bytes.
+pub fn read_capped(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>> {
     let mut buf = Zeroizing::new(Vec::new());
     let read = |e| Error::Read {
         path: path.to_path_buf(),
         source: e,
     };
+    let label = if path == Path::new("-") {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
     if path == Path::new("-") {
-        std::io::stdin().read_to_end(&mut buf).map_err(read)?;
-        return Ok(buf);
+        std::io::stdin()
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(read)?;
+    } else {
+        let meta = std::fs::metadata(path).map_err(read)?;
+        if meta.is_dir() {
+            return Err(Error::input(label, "is a directory"));
+        }
+        std::fs::File::open(path)
+            .map_err(read)?
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(read)?;
     }
-    let meta = std::fs::metadata(path).map_err(read)?;
-    if meta.is_dir() {
-        return Err(Error::input(path.display().to_string(), "is a directory"));
+    if buf.len() as u64 > max {
+        return Err(Error::input(
+            label,
+            format!("is larger than {} MiB; pinctl reads no more", max >> 20),
+        ));
     }
-    let mut f = std::fs::File::open(path).map_err(read)?;
-    f.read_to_end(&mut buf).map_err(read)?;
     Ok(buf)
 }
 

@@ -377,7 +377,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
             .key(name)
             .ok_or_else(|| Error::Usage(name.to_string()))?;
         let path = ctx.store.site_dir(&domain).join(&k.archive);
-        site::open_archive(ctx, &before, k, &path, None)?;
+        site::open_archive(ctx, &before, k, &path, None, Some(&protection))?;
     }
     let types = vec![new_type; r.new_backups.len()];
     let made = site::generate_with_progress(&types)?;
@@ -761,19 +761,31 @@ pub fn snippet(
         h.mode = Mode::ReportOnly;
     }
     if servers.len() == 1 {
-        out.buf
-            .push_str(&render(servers[0], &h, &site_name, templates)?);
+        let text = render(servers[0], &h, &site_name, templates)?;
+        out.buf.push_str(&text);
+        if !text.ends_with('\n') {
+            out.line("");
+        }
         return Ok(0);
     }
     for (i, s) in servers.iter().enumerate() {
         if i > 0 {
             out.line("");
         }
+        // One separator for every server: the combined output is for
+        // reading; each part is pasted into its own file.
+        out.line(format!("# ----- {} -----", s.name()));
         match render(*s, &h, &site_name, templates) {
-            Ok(text) => out.buf.push_str(&text),
+            Ok(text) => {
+                out.buf.push_str(&text);
+                if !text.ends_with('\n') {
+                    out.line("");
+                }
+            }
             Err(Error::Refused(m)) => {
-                eprintln!("warning: {m}");
-                out.line(format!("# {}: {m}", s.name()));
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "warning: {m}");
+                out.line(s.comment(&m));
             }
             Err(e) => return Err(e),
         }

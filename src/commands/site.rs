@@ -624,23 +624,29 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
 }
 
 /// Decrypts a key's archive (from the state folder or a copy) and checks
-/// that it holds the key the state records.
+/// that it holds the key the state records. `passphrase` is the one the
+/// command already read, if any: a command asks for a secret once.
 pub fn open_archive(
     ctx: &Ctx,
     site: &Site,
     key: &Key,
     path: &Path,
     identity: Option<&Path>,
+    passphrase: Option<&Protection>,
 ) -> Result<PrivateKey> {
     let label = path.display().to_string();
-    let data = std::fs::read(path).map_err(|e| Error::Read {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let data = super::read_capped(path, archive::MAX_ARCHIVE)?;
     let plain = match site.encryption.method {
         Method::Passphrase => {
-            let p = crate::secret::passphrase(ctx.passphrase_file.as_deref(), false)?;
-            archive::decrypt(&label, &data, archive::Key::Passphrase(&p))?
+            let read;
+            let p = match passphrase {
+                Some(Protection::Passphrase(p)) => p,
+                _ => {
+                    read = crate::secret::passphrase(ctx.passphrase_file.as_deref(), false)?;
+                    &read
+                }
+            };
+            archive::decrypt(&label, &data, archive::Key::Passphrase(p))?
         }
         Method::Recipients => {
             let idp = identity.ok_or_else(|| {
@@ -711,7 +717,7 @@ pub fn key_export(
         )));
     }
     let archive_path = ctx.store.site_dir(&domain).join(&key.archive);
-    let k = open_archive(ctx, &site, key, &archive_path, identity)?;
+    let k = open_archive(ctx, &site, key, &archive_path, identity, None)?;
     let pem = k.pkcs8_pem();
     if force {
         state::write_atomic(dest, pem.as_bytes(), true)?;
@@ -836,14 +842,11 @@ pub fn archive_copy(
         )));
     }
     let src = ctx.store.site_dir(&domain).join(&key.archive);
-    let data = std::fs::read(&src).map_err(|e| Error::Read {
-        path: src.clone(),
-        source: e,
-    })?;
+    let data = super::read_capped(&src, archive::MAX_ARCHIVE)?;
     let (file, manifest) = copy_names(&domain, name);
     let dest = to_abs.join(&file);
     match std::fs::read(&dest) {
-        Ok(existing) if existing == data => {}
+        Ok(existing) if existing == *data => {}
         Ok(_) => {
             return Err(Error::Usage(format!(
                 "{}: a different file is already there; refusing to overwrite it",
@@ -904,17 +907,14 @@ pub fn archive_verify(
     })?;
     let (file, _) = copy_names(&domain, name);
     let path = from_abs.join(&file);
-    let data = std::fs::read(&path).map_err(|e| Error::Read {
-        path: path.clone(),
-        source: e,
-    })?;
+    let data = super::read_capped(&path, archive::MAX_ARCHIVE)?;
     if state::sha256_hex(&data) != key.archive_sha256 {
         return Err(Error::input(
             path.display().to_string(),
             "the copy differs from the archive in the state (damaged or tampered)",
         ));
     }
-    open_archive(ctx, &site, &key, &path, identity)?;
+    open_archive(ctx, &site, &key, &path, identity, None)?;
     let dir = from_abs.display().to_string();
     let k = site
         .key_mut(name)

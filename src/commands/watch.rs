@@ -29,7 +29,8 @@ pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
             } else {
                 out.line(format!("PINCTL UNKNOWN - {msg}"));
             }
-            eprintln!("error: {msg}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "error: {msg}");
             Ok(3)
         }
     }
