@@ -2,13 +2,20 @@
 //! pinctl abort the process right before its K-th file write lands, as a
 //! crash would; `PINCTL_FAILPOINT=hold-lock:MS` keeps the state lock for MS
 //! milliseconds after taking it, so that tests can race a second command.
+//!
+//! Only with the `failpoints` feature, which the test build turns on (the
+//! crate's dev-dependency on itself): what users build and run has no
+//! such switch, and these functions do nothing.
 
 use crate::error::Result;
+#[cfg(feature = "failpoints")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[cfg(feature = "failpoints")]
 static COUNT: AtomicU64 = AtomicU64::new(0);
 
 /// Counts a write and aborts the process when the failpoint says so.
+#[cfg(feature = "failpoints")]
 pub fn hit(kind: &str) -> Result<()> {
     let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
     if let Ok(spec) = std::env::var("PINCTL_FAILPOINT") {
@@ -21,7 +28,16 @@ pub fn hit(kind: &str) -> Result<()> {
     Ok(())
 }
 
+#[cfg(not(feature = "failpoints"))]
+pub fn hit(_kind: &str) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(not(feature = "failpoints"))]
+pub fn hold_lock() {}
+
 /// Sleeps while holding the lock when the failpoint asks for it.
+#[cfg(feature = "failpoints")]
 pub fn hold_lock() {
     if let Ok(spec) = std::env::var("PINCTL_FAILPOINT") {
         if let Some(ms) = spec

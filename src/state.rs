@@ -966,15 +966,45 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 
 /// Temporary file in the same folder, fsync, rename, fsync of the folder.
 pub fn write_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
-    write_via_temp(path, data, secret, false)
+    write_via_temp(path, data, secret, false, ".tmp-")
 }
 
 /// As [`write_atomic`], but fails if `path` exists (even as a link).
 pub fn write_new_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
-    write_via_temp(path, data, secret, true)
+    write_via_temp(path, data, secret, true, ".tmp-")
 }
 
-fn write_via_temp(path: &Path, data: &[u8], secret: bool, no_clobber: bool) -> Result<()> {
+/// The prefix of the temporary file of a key export.
+const EXPORT_PREFIX: &str = ".pinctl-export-";
+
+/// Writes a key in the clear to `path` (mode 0600) through a temporary
+/// file that is removed if the command fails. A killed pinctl can still
+/// leave that file behind, so every export first removes those an earlier
+/// export left in the same folder.
+pub fn write_clear_key(path: &Path, data: &[u8], overwrite: bool) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let leftover = e.file_name().to_string_lossy().starts_with(EXPORT_PREFIX)
+                && e.file_type().is_ok_and(|t| t.is_file());
+            if leftover {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    write_via_temp(path, data, true, !overwrite, EXPORT_PREFIX)
+}
+
+fn write_via_temp(
+    path: &Path,
+    data: &[u8],
+    secret: bool,
+    no_clobber: bool,
+    prefix: &str,
+) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -991,7 +1021,7 @@ fn write_via_temp(path: &Path, data: &[u8], secret: bool, no_clobber: bool) -> R
     }
     let mode = if secret { 0o600 } else { 0o644 };
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(prefix)
         .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .map_err(werr)?;

@@ -254,3 +254,43 @@ fn rotate_asks_for_the_passphrase_once_on_a_terminal() {
     env.run(&["key", "export", "backup3", "--out", "b3.pem"])
         .ok();
 }
+
+/// Regression: `key export` wrote the clear key to a hidden temporary
+/// file beside the destination, and a crash left it there. A failed export
+/// removes it; one left by a killed pinctl goes with the next export.
+#[test]
+fn no_clear_key_outlives_an_export() {
+    let env = site_env();
+    env.run(&["init", "example.com"]).ok();
+    let out = env.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // As a killed export would leave it.
+    std::fs::write(
+        out.join(".pinctl-export-Xyz123"),
+        "-----BEGIN PRIVATE KEY-----",
+    )
+    .unwrap();
+    // An export whose write fails (a full disk) leaves nothing behind.
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 0; exec '{BIN}' key export primary --out out/k.pem"
+        ))
+        .current_dir(env.path())
+        .env("PINCTL_PASSPHRASE", PASS)
+        .env("PINCTL_NOW", "2030-03-01T00:00:00Z")
+        .output()
+        .unwrap();
+    Run::from(o).fails_with("cannot write");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+    env.run(&["key", "export", "primary", "--out", "out/k.pem"])
+        .ok();
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["k.pem".to_string()]);
+    assert_eq!(mode(&out.join("k.pem")), 0o600);
+}

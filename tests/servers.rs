@@ -174,7 +174,7 @@ fn values_a_server_cannot_carry_are_refused_with_the_reason() {
     let all = env.run(&["snippet", "--server", "all"]);
     let text = all.ok();
     assert!(text.contains("setenv.add-response-header"));
-    assert!(text.contains("# nginx: refused"));
+    assert!(text.contains("# ----- nginx -----\n# refused"), "{text}");
     assert!(all.stderr.contains("warning: refused"));
 }
 

@@ -54,8 +54,25 @@ pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) ->
         let site = ctx.store.load(&domain)?;
         return print_policy(&site, as_json, out);
     }
+    // Everything given is checked now, not when it is first used.
     if let Some(Some(u)) = &change.report_uri {
-        header::check_uri(u).map_err(Error::Usage)?;
+        check_report_uri(u)?;
+    }
+    for e in change.endpoints.iter().flatten() {
+        super::verify::refuse_credentials(&e.url)?;
+        if !e.url.to_ascii_lowercase().starts_with("https://") {
+            return Err(Error::Usage(format!(
+                "--endpoint {}: pinning is checked over https; give an https:// URL",
+                e.url
+            )));
+        }
+        if let Some(f) = &e.ca_file {
+            if !std::path::Path::new(f).is_file() {
+                return Err(Error::Usage(format!(
+                    "--endpoint-ca-file {f}: no such file"
+                )));
+            }
+        }
     }
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let p = &mut site.policy;
@@ -87,6 +104,19 @@ pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) ->
     Ok(0)
 }
 
+/// A report-uri pinctl will put in a header: absolute, https, no
+/// credentials.
+pub fn check_report_uri(u: &str) -> Result<()> {
+    let (scheme, _) = header::check_uri(u).map_err(Error::Usage)?;
+    super::verify::refuse_credentials(u)?;
+    if scheme != "https" {
+        return Err(Error::Usage(format!(
+            "report-uri {u}: use https (reports carry your visitors' chains)"
+        )));
+    }
+    Ok(())
+}
+
 fn policy_warnings(site: &Site) -> Vec<String> {
     let mut w = Vec::new();
     let p = &site.policy;
@@ -114,9 +144,14 @@ fn policy_warnings(site: &Site) -> Vec<String> {
     }
     if let Some(u) = &p.report_uri {
         if let Ok((_, host)) = header::check_uri(u) {
-            if host.eq_ignore_ascii_case(&site.domain) {
+            let host = host.to_ascii_lowercase();
+            if host == site.domain {
                 w.push(format!(
                     "report-uri {u} is on the pinned host: reports of pin failures cannot reach it"
+                ));
+            } else if p.include_subdomains && lifecycle::is_below(&host, &site.domain) {
+                w.push(format!(
+                    "report-uri {u} is on a subdomain that includeSubDomains pins too: reports of pin failures cannot reach it"
                 ));
             }
         }

@@ -11,7 +11,7 @@ use super::{json, pins_of_file, read_input, ts, Ctx, Out};
 use crate::archive::{self, Protection};
 use crate::csr;
 use crate::error::{Error, Result};
-use crate::header::{self, Mode};
+use crate::header::Mode;
 use crate::keys::{self, KeyType, PrivateKey};
 use crate::lifecycle::{self, SafeFrom};
 use crate::state::{self, Cert, Copy, Encryption, Key, Method, Policy, Role, Site};
@@ -246,7 +246,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         return Err(Error::Usage("--backups: at most 20".into()));
     }
     if let Some(u) = &o.report_uri {
-        header::check_uri(u).map_err(Error::Usage)?;
+        super::rollout::check_report_uri(u)?;
     }
     if ctx.store.site_dir(&o.domain).exists() {
         return Err(Error::state(
@@ -719,11 +719,7 @@ pub fn key_export(
     let archive_path = ctx.store.site_dir(&domain).join(&key.archive);
     let k = open_archive(ctx, &site, key, &archive_path, identity, None)?;
     let pem = k.pkcs8_pem();
-    if force {
-        state::write_atomic(dest, pem.as_bytes(), true)?;
-    } else {
-        write_new_secret(dest, pem.as_bytes())?;
-    }
+    state::write_clear_key(dest, pem.as_bytes(), force)?;
     out.line(format!(
         "wrote {}'s private key {} to {} (mode 0600); delete it once deployed",
         domain,

@@ -38,7 +38,30 @@ pub struct Observed {
     pub headers: Vec<(String, String)>,
 }
 
+/// `url` with any `user:password@` replaced, for messages.
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// Refuses a URL that carries credentials, without repeating them: they
+/// would end up in messages, logs and (for endpoints) the state.
+pub fn refuse_credentials(url: &str) -> Result<()> {
+    if redact(url) != url {
+        return Err(Error::Usage(format!(
+            "{}: URLs with credentials (user:password@) are not accepted; pinctl never stores or prints them",
+            redact(url)
+        )));
+    }
+    Ok(())
+}
+
 fn parse_url(url: &str) -> Result<(String, u16, String)> {
+    refuse_credentials(url)?;
     let bad = || Error::Usage(format!("{url:?} is not an https:// URL"));
     let rest = url
         .strip_prefix("https://")
