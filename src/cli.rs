@@ -42,18 +42,18 @@ struct SiteArgs {
     #[arg(long = "san")]
     sans: Vec<String>,
     /// Type of the primary key (and of the backups, unless --backup-key-type).
-    /// (p256, p384, rsa2048, rsa3072, rsa4096)
-    #[arg(long, default_value = "p256")]
-    key_type: String,
+    #[arg(long, default_value = "p256", value_parser = key_type_parser())]
+    key_type: KeyType,
     /// Another type for the backups (diversity against an algorithm break).
-    #[arg(long)]
-    backup_key_type: Option<String>,
+    #[arg(long, value_parser = key_type_parser())]
+    backup_key_type: Option<KeyType>,
     /// How many backup keys (at least 2).
     #[arg(long, default_value_t = 2)]
     backups: u32,
     /// max-age of the policy, in seconds (the roll-out starts in Report-Only).
     #[arg(long, default_value = "300", value_parser = max_age_arg)]
     max_age: MaxAge,
+    /// Pin every subdomain too (clients apply the pinset to all of them).
     #[arg(long)]
     include_subdomains: bool,
     /// Where browsers send reports (https, not on the pinned host).
@@ -77,7 +77,9 @@ enum KeyCommand {
         after_help = "Example:\n  PINCTL_PASSPHRASE=… pinctl key export primary --out /etc/ssl/private/example.com.key"
     )]
     Export {
+        /// The key to export (primary, backup1, …).
         name: String,
+        /// Where to write the key in the clear (mode 0600; outside the state folder).
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         out: PathBuf,
         /// Overwrite an existing file.
@@ -108,18 +110,25 @@ enum CaPinCommand {
         after_help = "Examples:\n  pinctl ca-pin add letsencrypt-r11 --from r11.pem\n  pinctl ca-pin add other-ca --pin 'base64…='"
     )]
     Add {
+        /// A name for the pin (letters, digits, - and _).
         name: String,
-        #[arg(long, conflicts_with = "from")]
+        /// The pin itself: base64 of the SHA-256 of the CA's public key.
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
         pin: Option<String>,
+        /// A CA certificate (PEM or DER) to take the pin from.
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         from: Option<PathBuf>,
     },
     /// Remove a CA pin.
     #[command(after_help = "Example:\n  pinctl ca-pin remove other-ca")]
-    Remove { name: String },
+    Remove {
+        /// The CA pin's name (see ca-pin list).
+        name: String,
+    },
     /// List the CA pins.
     #[command(after_help = "Example:\n  pinctl ca-pin list --format json")]
     List {
+        /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -137,6 +146,7 @@ enum CertCommand {
     /// issuer never count, since clients may build another path.
     #[command(after_help = "Example:\n  pinctl cert add fullchain.pem")]
     Add {
+        /// The certificate file (PEM or DER), leaf first.
         #[arg(value_hint = clap::ValueHint::FilePath)]
         file: PathBuf,
         /// Record it even if its chain would lock visitors out.
@@ -152,18 +162,24 @@ enum ArchiveCommand {
         after_help = "Example:\n  pinctl archive copy backup1 --to /media/usb1 --location 'bank safe'"
     )]
     Copy {
+        /// The key whose archive to copy.
         name: String,
+        /// The folder to copy it to (a USB stick, a mounted safe).
         #[arg(long, value_hint = clap::ValueHint::DirPath)]
         to: PathBuf,
+        /// A label for the place, as the plan and status will name it.
         #[arg(long)]
         location: String,
     },
     /// Check an offline copy: checksum, decryption, pin; record the date.
     #[command(after_help = "Example:\n  pinctl archive verify backup1 --from /media/usb1")]
     Verify {
+        /// The key whose copy to check.
         name: String,
+        /// The folder that holds the copy.
         #[arg(long, value_hint = clap::ValueHint::DirPath)]
         from: PathBuf,
+        /// age identity file, for archives encrypted to recipients.
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         identity: Option<PathBuf>,
     },
@@ -200,6 +216,7 @@ enum Command {
         after_help = "Example:\n  pinctl import example.com --key /etc/ssl/private/example.key --cert /etc/ssl/certs/example.pem"
     )]
     Import {
+        /// The site's host name (lower case; IDNs as punycode).
         domain: String,
         /// The key in service (PEM or DER; PKCS#8, PKCS#1 or SEC1).
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
@@ -215,6 +232,7 @@ enum Command {
         after_help = "Examples:\n  pinctl status\n  pinctl status --format json | jq '.sites[].keys[] | {name, safe_from}'"
     )]
     Status {
+        /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -226,16 +244,22 @@ enum Command {
         /// How long clients keep the pins, in seconds; 0 makes them forget (decommission). A value too large to hold is clamped, as clients do.
         #[arg(long, value_parser = max_age_arg)]
         max_age: Option<MaxAge>,
+        /// Send Public-Key-Pins: clients remember and enforce the pins.
         #[arg(long, conflicts_with = "report_only")]
         enforce: bool,
+        /// Send Public-Key-Pins-Report-Only: clients only report (the roll-out's first stage).
         #[arg(long)]
         report_only: bool,
+        /// Pin every subdomain too.
         #[arg(long, conflicts_with = "no_include_subdomains")]
         include_subdomains: bool,
+        /// Stop pinning subdomains.
         #[arg(long)]
         no_include_subdomains: bool,
+        /// Where clients send violation reports (https, not on the pinned host).
         #[arg(long, conflicts_with = "no_report_uri")]
         report_uri: Option<String>,
+        /// Send no report-uri.
         #[arg(long)]
         no_report_uri: bool,
         /// Where the site is served, for `check --live` (repeatable).
@@ -250,12 +274,14 @@ enum Command {
         /// Forget every recorded endpoint.
         #[arg(long, conflicts_with = "endpoints")]
         no_endpoints: bool,
+        /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
     /// Print the desired header line.
     #[command(after_help = "Examples:\n  pinctl header\n  pinctl header --format json")]
     Header {
+        /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -292,8 +318,10 @@ enum Command {
         after_help = "Examples:\n  pinctl plan\n  pinctl plan --promote backup1 --format json"
     )]
     Plan {
+        /// The steps of promoting this backup instead of what is due next.
         #[arg(long)]
         promote: Option<String>,
+        /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -311,6 +339,7 @@ enum Command {
         /// Also list what was checked and is fine.
         #[arg(long, short)]
         verbose: bool,
+        /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -319,19 +348,22 @@ enum Command {
         after_help = "Examples:\n  pinctl schedule --cron --at 07:30 | crontab -\n  pinctl schedule --systemd"
     )]
     Schedule {
+        /// Print the crontab lines (add them with `crontab -e`).
         #[arg(long, conflicts_with = "systemd", required_unless_present = "systemd")]
         cron: bool,
+        /// Print a systemd service and timer.
         #[arg(long)]
         systemd: bool,
-        /// Time of day, HH:MM.
-        #[arg(long, default_value = "06:00")]
-        at: String,
+        /// Time of day, HH:MM (24-hour).
+        #[arg(long, default_value = "06:00", value_parser = watch::parse_at)]
+        at: (u32, u32),
     },
     /// Fetch a server's chain and pinning header; judge them as a browser would and against the state.
     #[command(
         after_help = "Exit status: 0 all right, 1 problems or failure.\n\nExamples:\n  pinctl verify https://example.com/\n  pinctl verify https://example.com/ --connect 127.0.0.1:8443 --ca-file test-ca.pem"
     )]
     Verify {
+        /// The https:// URL to fetch.
         url: String,
         /// Connect to this HOST:PORT instead of the URL's host.
         #[arg(long)]
@@ -342,6 +374,7 @@ enum Command {
         /// Do not verify the certificate (the pins are still judged).
         #[arg(long)]
         insecure: bool,
+        /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -350,8 +383,8 @@ enum Command {
         after_help = "Examples:\n  pinctl snippet --server nginx\n  pinctl snippet --server all --report-only\n  pinctl snippet --server apache --header 'pin-sha256=\"…\"; pin-sha256=\"…\"; max-age=600'"
     )]
     Snippet {
-        /// apache, nginx, lighttpd, iis, caddy, haproxy or all
-        #[arg(long)]
+        /// The server to write the snippet for, or all of them.
+        #[arg(long, value_parser = server_parser())]
         server: String,
         /// The Report-Only form (Public-Key-Pins-Report-Only).
         #[arg(long)]
@@ -365,7 +398,10 @@ enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Example:\n  pinctl completions bash > /etc/bash_completion.d/pinctl")]
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to write completions for.
+        shell: clap_complete::Shell,
+    },
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  pinctl manpage > /usr/local/share/man/man1/pinctl.1")]
     Manpage,
@@ -398,6 +434,7 @@ enum Command {
         /// Files to read (PEM with any number of blocks, or DER); `-` is standard input.
         #[arg(required = true, value_hint = clap::ValueHint::FilePath)]
         files: Vec<PathBuf>,
+        /// Output: one line per object, json, a header fragment, or DANE TLSA data.
         #[arg(long, value_enum, default_value = "text")]
         format: PinFormat,
     },
@@ -414,6 +451,7 @@ enum Command {
         /// The pinned host name, to spot a report-uri that cannot receive reports.
         #[arg(long)]
         host: Option<String>,
+        /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -481,11 +519,8 @@ fn site_options(
     Ok(InitOptions {
         domain,
         sans: a.sans,
-        key_type: a.key_type.parse::<KeyType>()?,
-        backup_key_type: a
-            .backup_key_type
-            .map(|t| t.parse::<KeyType>())
-            .transpose()?,
+        key_type: a.key_type,
+        backup_key_type: a.backup_key_type,
         backups: a.backups,
         max_age: a.max_age.value,
         include_subdomains: a.include_subdomains,
@@ -496,6 +531,24 @@ fn site_options(
         import_key: key,
         import_cert: cert,
     })
+}
+
+/// `--key-type`: one of the types pinctl makes (a usage error otherwise,
+/// and shell completion of the names).
+fn key_type_parser() -> impl clap::builder::TypedValueParser<Value = KeyType> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(KeyType::ALL.map(KeyType::as_str))
+        .try_map(|s| s.parse::<KeyType>().map_err(|e| e.to_string()))
+}
+
+/// `--server`: a server pinctl has a template for, or `all`.
+fn server_parser() -> clap::builder::PossibleValuesParser {
+    let mut names: Vec<&'static str> = crate::snippet::Server::ALL
+        .iter()
+        .map(|s| s.name())
+        .collect();
+    names.push("all");
+    clap::builder::PossibleValuesParser::new(names)
 }
 
 /// `--max-age`: delta-seconds as clients read them (an overflow clamps).
@@ -651,7 +704,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             cron,
             systemd: _,
             at,
-        } => watch::schedule(&ctx()?, cron, &at, out),
+        } => watch::schedule(&ctx()?, cron, at, out),
         Command::Verify {
             url,
             connect,

@@ -445,8 +445,18 @@ fn valid_file_name(n: &str) -> bool {
 /// RFC 1123 host name (IDNs as punycode), optionally `*.` for SANs.
 pub fn check_domain(d: &str) -> std::result::Result<(), String> {
     let bad = |why: &str| Err(format!("invalid domain name {d:?}: {why}"));
+    if d.len() > 1 && d.ends_with('.') {
+        return bad("write it without the trailing dot (pinctl names hosts as browsers and certificates do)");
+    }
     if d.is_empty() || d.len() > 253 {
         return bad("length must be 1 to 253");
+    }
+    if d.parse::<std::net::IpAddr>().is_ok()
+        || d.rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return bad("an IP address is not a host name (pins are for names; RFC 7469 section 2.3.1 ignores headers of IP hosts)");
     }
     let labels: Vec<&str> = d.split('.').collect();
     if labels.len() < 2 {
@@ -465,11 +475,27 @@ pub fn check_domain(d: &str) -> std::result::Result<(), String> {
         if l.starts_with('-') || l.ends_with('-') {
             return bad("a label cannot start or end with '-'");
         }
+        // RFC 5891: "--" in the third and fourth place is reserved for
+        // A-labels ("xn--"); anything else there is not a valid name.
+        if l.len() >= 4 && &l[2..4] == "--" && !l[..2].eq_ignore_ascii_case("xn") {
+            return bad("only \"xn--\" may have \"--\" in the third and fourth place (RFC 5891)");
+        }
+        if l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--") && l.len() == 4 {
+            return bad("an empty punycode label");
+        }
     }
     if d.bytes().any(|b| b.is_ascii_uppercase()) {
         return bad("write it in lower case");
     }
     Ok(())
+}
+
+/// A host name as the user typed it, in the form the state keeps: lower
+/// case (names are case-insensitive), then checked.
+pub fn normalize_domain(d: &str) -> std::result::Result<String, String> {
+    let d = d.to_ascii_lowercase();
+    check_domain(&d)?;
+    Ok(d)
 }
 
 /// A set of archive recipients as the operator reads it.
@@ -545,6 +571,9 @@ impl Store {
     /// The site to work on: `want`, or the only one.
     pub fn pick(&self, want: Option<&str>) -> Result<String> {
         if let Some(d) = want {
+            // Host names are case-insensitive; the state keeps lower case.
+            let d = d.to_ascii_lowercase();
+            let d = d.strip_suffix('.').unwrap_or(&d);
             if !self.site_file(d).is_file() {
                 return Err(Error::state(
                     self.root.clone(),
@@ -1068,9 +1097,18 @@ mod tests {
             "Example.com",
             "a_b.example.com",
             "example.com.",
+            "192.168.1.1",
+            "10.0.0.300",
+            "::1",
+            "ab--cd.example.com",
+            "xn--.example.com",
         ] {
             assert!(check_domain(bad).is_err(), "{bad}");
         }
+        assert_eq!(normalize_domain("Example.COM").unwrap(), "example.com");
+        assert!(check_domain("example.com.")
+            .unwrap_err()
+            .contains("trailing dot"));
     }
 
     #[test]

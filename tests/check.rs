@@ -228,8 +228,9 @@ fn schedule_prints_cron_and_systemd_units() {
         "{line}"
     );
     assert!(line.ends_with(" check"));
-    env.run(&["schedule", "--cron", "--at", "25:00"])
-        .fails_with("HH:MM");
+    let r = env.run(&["schedule", "--cron", "--at", "25:00"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("HH:MM"), "{}", r.stderr);
     let units = env.run(&["schedule", "--systemd"]).ok().to_string();
     assert!(units.contains("OnCalendar=*-*-* 06:00:00"));
     let (service, timer) = units

@@ -54,11 +54,50 @@ fn json_form() {
     assert_eq!(warnings.len(), 2, "{v}");
 }
 
+/// Regression: values clap can judge were errors (exit 1) found late;
+/// they are usage errors (exit 2) with the choices listed.
 #[test]
 fn usage_error_exits_two() {
     let env = Env::new();
     assert_eq!(env.run(&["lint"]).code, 2);
     assert_eq!(env.run(&["pin", "--format", "xml", "x"]).code, 2);
+    for args in [
+        &["init", "example.com", "--key-type", "foo"][..],
+        &["init", "example.com", "--backup-key-type", "rsa1024"],
+        &["snippet", "--server", "tomcat"],
+        &["schedule", "--cron", "--at", "25:00"],
+        &["schedule", "--cron", "--at", "7"],
+        &["ca-pin", "add", "x"],
+        &["policy", "--max-age", "ten"],
+    ] {
+        let r = env.run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(!env.path().join("state").exists(), "{args:?}");
+    }
+}
+
+/// Host names are case-insensitive: the state keeps them in lower case
+/// and `--site` finds them in any case; IP addresses are refused.
+#[test]
+fn domain_names_are_normalised_at_the_boundary() {
+    let env = site_env();
+    env.run(&["init", "Example.COM"]).ok();
+    assert!(env.path().join("state/example.com/site.yaml").is_file());
+    env.run(&["--site", "EXAMPLE.com", "status"]).ok();
+    env.run(&["--site", "example.com.", "status"]).ok();
+    env.run(&["init", "192.0.2.7"]).fails_with("IP address");
+    env.run(&["init", "api.example.com."])
+        .fails_with("trailing dot");
+    env.run(&[
+        "archive",
+        "copy",
+        "backup1",
+        "--to",
+        ".",
+        "--location",
+        "safe\nA",
+    ])
+    .fails_with("control characters");
 }
 
 #[test]
@@ -134,4 +173,26 @@ fn a_lone_max_age_zero_is_rejected_with_the_reason() {
         "{}",
         out.stdout
     );
+}
+
+/// Every flag and argument says what it is for in `--help`.
+#[test]
+fn every_flag_has_a_help_line() {
+    fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for a in c.get_arguments() {
+            let id = a.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if a.get_help().is_none() && a.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in c.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&pinctl::cli::command(), "pinctl", &mut missing);
+    assert!(missing.is_empty(), "no help line: {missing:#?}");
 }

@@ -17,6 +17,7 @@ use crate::lifecycle::{self, SafeFrom};
 use crate::state::{self, Cert, Copy, Encryption, Key, Method, Policy, Role, Site};
 
 /// Options of `init` and `import`.
+#[derive(Clone)]
 pub struct InitOptions {
     pub domain: String,
     pub sans: Vec<String>,
@@ -227,7 +228,16 @@ fn collect_recipients(o: &InitOptions) -> Result<Vec<String>> {
 pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
     // Everything is checked before the first key is made: a failure leaves
     // nothing behind.
-    state::check_domain(&o.domain).map_err(Error::Usage)?;
+    let normalized = state::normalize_domain(&o.domain).map_err(Error::Usage)?;
+    let o = &InitOptions {
+        domain: normalized,
+        sans: o
+            .sans
+            .iter()
+            .map(|s| state::normalize_domain(s).map_err(Error::Usage))
+            .collect::<Result<_>>()?,
+        ..o.clone()
+    };
     if o.domain.starts_with("*.") {
         return Err(Error::Usage(
             "the site is a host name; put wildcards in --san".into(),
@@ -819,6 +829,11 @@ pub fn archive_copy(
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let key = site.require_key(name)?.clone();
+    if location.chars().any(char::is_control) || location.chars().count() > 200 {
+        return Err(Error::Usage(
+            "--location: at most 200 characters, and no control characters (it is stored in site.yaml and printed)".into(),
+        ));
+    }
     if location.trim().is_empty() {
         return Err(Error::Usage(
             "--location must name the place (e.g. 'safe A')".into(),

@@ -139,13 +139,29 @@ fn systemd_quote(s: &str) -> String {
     }
 }
 
-/// `pinctl schedule`.
-pub fn schedule(ctx: &Ctx, cron: bool, at: &str, out: &mut Out) -> Result<i32> {
-    let (h, m) = at
-        .split_once(':')
+/// cron turns an unescaped `%` in a command into a newline (crontab(5)).
+fn cron_escape(s: &str) -> String {
+    s.replace('%', "\\%")
+}
+
+/// Text for a systemd setting such as `Description=`: `%` starts a
+/// specifier (systemd.unit(5)), so it is doubled.
+fn systemd_text(s: &str) -> String {
+    s.replace('%', "%%")
+}
+
+/// `--at HH:MM` (24-hour), parsed where the command line is read.
+pub fn parse_at(at: &str) -> std::result::Result<(u32, u32), String> {
+    at.split_once(':')
+        .filter(|(h, m)| h.len() <= 2 && m.len() == 2)
         .and_then(|(h, m)| Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)))
         .filter(|(h, m)| *h < 24 && *m < 60)
-        .ok_or_else(|| Error::Usage(format!("--at {at:?}: expected HH:MM (24-hour)")))?;
+        .ok_or_else(|| format!("{at:?}: expected HH:MM (24-hour)"))
+}
+
+/// `pinctl schedule`.
+pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<i32> {
+    let (h, m) = at;
     let exe = std::env::current_exe()
         .map_err(|e| Error::Usage(format!("cannot find the pinctl binary: {e}")))?;
     let state = if ctx.store.root.is_absolute() {
@@ -159,17 +175,32 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: &str, out: &mut Out) -> Result<i32> {
     let exe = exe.display().to_string();
     let state = state.display().to_string();
     let site = ctx.site.as_deref();
+    // A line break would end the cron line or the unit setting early.
+    for (what, v) in [
+        ("the pinctl binary", exe.as_str()),
+        ("the state folder", state.as_str()),
+    ]
+    .into_iter()
+    .chain(site.map(|s| ("--site", s)))
+    {
+        if v.chars().any(char::is_control) {
+            return Err(Error::Usage(format!(
+                "{what} {v:?} has a control character; a scheduled line cannot carry it"
+            )));
+        }
+    }
     if cron {
         let mut cmd = format!("{} --state {}", sh_quote(&exe), sh_quote(&state));
         if let Some(s) = site {
             cmd.push_str(&format!(" --site {}", sh_quote(s)));
         }
         out.line(format!(
-            "# pinctl: check {state} daily at {h:02}:{m:02}. Install with `crontab -e`;"
+            "# pinctl: check {state} daily at {h:02}:{m:02}. Add these lines with `crontab -e`"
         ));
+        out.line("# (do not pipe them into `crontab -`: that replaces the whole crontab).");
         out.line("# cron mails the output to MAILTO (set it to the operators' address).");
         out.line("MAILTO=root");
-        out.line(format!("{m} {h} * * * {cmd} check"));
+        out.line(format!("{m} {h} * * * {} check", cron_escape(&cmd)));
     } else {
         let mut cmd = format!("{} --state {}", systemd_quote(&exe), systemd_quote(&state));
         if let Some(s) = site {
@@ -178,7 +209,8 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: &str, out: &mut Out) -> Result<i32> {
         out.line("# /etc/systemd/system/pinctl-check.service");
         out.line("[Unit]");
         out.line(format!(
-            "Description=pinctl check of {state} (HPKP reminders)"
+            "Description=pinctl check of {} (HPKP reminders)",
+            systemd_text(&state)
         ));
         out.line("");
         out.line("[Service]");
@@ -212,5 +244,11 @@ mod tests {
         assert_eq!(sh_quote("/usr/bin/pinctl"), "/usr/bin/pinctl");
         assert_eq!(sh_quote("/a b/it's"), "'/a b/it'\\''s'");
         assert_eq!(systemd_quote("/a b/100%"), "\"/a b/100%%\"");
+        assert_eq!(cron_escape("/srv/100%/state"), "/srv/100\\%/state");
+        assert_eq!(systemd_text("100% sure"), "100%% sure");
+        assert_eq!(parse_at("07:30"), Ok((7, 30)));
+        for bad in ["7", "24:00", "07:60", "7:3", "x:y", "07:30:00"] {
+            assert!(parse_at(bad).is_err(), "{bad}");
+        }
     }
 }
