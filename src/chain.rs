@@ -104,13 +104,12 @@ pub fn links(label: &str, data: &[u8]) -> Result<Vec<Link>> {
 
 /// The DER of every certificate in `data` (PEM blocks, or one DER object).
 fn certificate_ders(label: &str, data: &[u8]) -> Result<Vec<Vec<u8>>> {
-    if data.windows(11).any(|w| w == b"-----BEGIN ") {
-        let blocks = pem::parse_many(data)
-            .map_err(|e| Error::input(label, format!("malformed PEM: {e}")))?;
+    if crate::pem_scan::is_pem(data) {
+        let blocks = crate::pem_scan::blocks(data).map_err(|e| Error::input(label, e))?;
         let ders: Vec<Vec<u8>> = blocks
             .into_iter()
-            .filter(|b| matches!(b.tag(), "CERTIFICATE" | "X509 CERTIFICATE"))
-            .map(pem::Pem::into_contents)
+            .filter(|b| matches!(b.label.as_str(), "CERTIFICATE" | "X509 CERTIFICATE"))
+            .map(|b| b.der.to_vec())
             .collect();
         if ders.is_empty() {
             return Err(Error::input(label, "no certificate in the file"));

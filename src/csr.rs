@@ -11,6 +11,10 @@ pub fn make_csr(key: &PrivateKey, domain: &str, sans: &[String]) -> Result<Strin
         KeyType::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
         KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => &rcgen::PKCS_RSA_SHA256,
     };
+    // rcgen 0.14 has no zeroize support: its KeyPair (and ring's key inside
+    // it) keeps a copy of the key that is not wiped. That copy lives only
+    // for the signature below and is dropped right after it, within this
+    // function; the DER handed to it is borrowed from the wiping buffer.
     let der = rustls_pki_types::PrivatePkcs8KeyDer::from(key.pkcs8_der());
     let kp = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, alg)
         .map_err(|e| Error::Crypto(format!("cannot load the key to sign its CSR: {e}")))?;
@@ -26,9 +30,9 @@ pub fn make_csr(key: &PrivateKey, domain: &str, sans: &[String]) -> Result<Strin
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, domain);
-    let csr = params
-        .serialize_request(&kp)
-        .map_err(|e| Error::Crypto(format!("cannot make the CSR: {e}")))?;
+    let csr = params.serialize_request(&kp);
+    drop(kp);
+    let csr = csr.map_err(|e| Error::Crypto(format!("cannot make the CSR: {e}")))?;
     csr.pem()
         .map_err(|e| Error::Crypto(format!("cannot encode the CSR: {e}")))
 }

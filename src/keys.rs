@@ -105,25 +105,19 @@ impl PrivateKey {
         use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
         use rsa::pkcs1::DecodeRsaPrivateKey as _;
         let err = |m: String| Error::input(label, m);
-        let (tag, der): (String, Zeroizing<Vec<u8>>) = if data.starts_with(b"-----BEGIN")
-            || data.windows(11).any(|w| w == b"-----BEGIN ")
-        {
-            let blocks = pem::parse_many(data).map_err(|e| err(format!("malformed PEM: {e}")))?;
-            let mut keys: Vec<(String, Zeroizing<Vec<u8>>)> = blocks
-                .into_iter()
-                .filter(|b| b.tag().ends_with("PRIVATE KEY"))
-                .map(|b| (b.tag().to_string(), Zeroizing::new(b.into_contents())))
-                .collect();
-            if keys.len() != 1 {
-                return Err(err(format!(
-                    "expected exactly one private key, found {}",
-                    keys.len()
-                )));
-            }
-            keys.remove(0)
-        } else {
-            (String::new(), Zeroizing::new(data.to_vec()))
-        };
+        let (tag, der): (String, Zeroizing<Vec<u8>>) =
+            if data.starts_with(b"-----BEGIN") || data.windows(11).any(|w| w == b"-----BEGIN ") {
+                let mut keys = private_key_blocks(data).map_err(err)?;
+                if keys.len() != 1 {
+                    return Err(err(format!(
+                        "expected exactly one private key, found {}",
+                        keys.len()
+                    )));
+                }
+                keys.remove(0)
+            } else {
+                (String::new(), Zeroizing::new(data.to_vec()))
+            };
         if tag.contains("ENCRYPTED") {
             return Err(err(
                 "the key is encrypted; decrypt it first (openssl pkey -in FILE -out plain.pem)"
@@ -242,6 +236,26 @@ impl PrivateKey {
     pub fn pin(&self) -> Result<crate::pin::Pin> {
         Ok(crate::pin::spki_pin(&self.spki_der()?))
     }
+}
+
+/// The private-key PEM blocks of `data`, decoded into wiping buffers.
+fn private_key_blocks(
+    data: &[u8],
+) -> std::result::Result<Vec<(String, Zeroizing<Vec<u8>>)>, String> {
+    let blocks = crate::pem_scan::blocks(data)?;
+    if blocks
+        .iter()
+        .any(|b| b.label.ends_with("PRIVATE KEY") && b.has_headers)
+    {
+        return Err(
+            "the key is encrypted; decrypt it first (openssl pkey -in FILE -out plain.pem)".into(),
+        );
+    }
+    Ok(blocks
+        .into_iter()
+        .filter(|b| b.label.ends_with("PRIVATE KEY"))
+        .map(|b| (b.label, b.der))
+        .collect())
 }
 
 /// Makes keys of these types in parallel, one thread per key (RSA keys take

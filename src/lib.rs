@@ -15,6 +15,7 @@ pub mod failpoint;
 pub mod header;
 pub mod keys;
 pub mod lifecycle;
+pub mod pem_scan;
 pub mod pin;
 pub mod plan;
 pub mod secret;

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::FromDer;
-use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
@@ -151,7 +150,7 @@ pub fn read_pins(label: &str, data: &[u8]) -> Result<Vec<PinInfo>> {
     if data.is_empty() {
         return Err(err("empty input".into()));
     }
-    if find(data, b"-----BEGIN ").is_some() {
+    if crate::pem_scan::is_pem(data) {
         return read_pem(label, data);
     }
     if data[0] != 0x30 {
@@ -178,22 +177,12 @@ pub fn read_pins(label: &str, data: &[u8]) -> Result<Vec<PinInfo>> {
 
 fn read_pem(label: &str, data: &[u8]) -> Result<Vec<PinInfo>> {
     let err = |m: String| Error::input(label, m);
-    let begins = count(data, b"-----BEGIN ");
-    let blocks = pem::parse_many(data).map_err(|e| err(format!("malformed PEM: {e}")))?;
-    if blocks.len() != begins {
-        return Err(err(format!(
-            "truncated or malformed PEM: {begins} BEGIN lines but {} complete blocks",
-            blocks.len()
-        )));
-    }
+    let blocks = crate::pem_scan::blocks(data).map_err(err)?;
     let mut out = Vec::new();
     for (n, block) in blocks.into_iter().enumerate() {
-        let tag = block.tag().to_string();
-        let encrypted = block
-            .headers()
-            .get("Proc-Type")
-            .is_some_and(|v| v.contains("ENCRYPTED"));
-        let contents = Zeroizing::new(block.into_contents());
+        let tag = block.label.clone();
+        let encrypted = block.has_headers;
+        let contents = block.der;
         let at = |m: String| err(format!("PEM block {} ({tag}): {m}", n + 1));
         if encrypted {
             return Err(at(
@@ -508,20 +497,6 @@ fn der_length(data: &[u8]) -> Option<usize> {
         acc.checked_mul(256)?.checked_add(b as usize)
     })?;
     len.checked_add(2 + n)
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn count(hay: &[u8], needle: &[u8]) -> usize {
-    let mut n = 0;
-    let mut rest = hay;
-    while let Some(i) = find(rest, needle) {
-        n += 1;
-        rest = &rest[i + needle.len()..];
-    }
-    n
 }
 
 #[cfg(test)]

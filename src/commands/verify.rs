@@ -149,12 +149,11 @@ fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore> {
     match ca_file {
         Some(p) => {
             let data = super::read_input(p)?;
-            let blocks = pem::parse_many(&*data).map_err(|e| {
-                Error::input(p.display().to_string(), format!("malformed PEM: {e}"))
-            })?;
-            for b in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
+            let blocks = crate::pem_scan::blocks(&data)
+                .map_err(|e| Error::input(p.display().to_string(), e))?;
+            for b in blocks.iter().filter(|b| b.label == "CERTIFICATE") {
                 store
-                    .add(CertificateDer::from(b.contents().to_vec()))
+                    .add(CertificateDer::from(b.der.to_vec()))
                     .map_err(|e| {
                         Error::input(
                             p.display().to_string(),

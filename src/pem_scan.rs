@@ -1,0 +1,129 @@
+//! PEM text (RFC 7468): finding the blocks of a file with memchr and
+//! decoding each into a buffer that is wiped when dropped. One reader for
+//! every PEM pinctl takes in — certificates, CSRs, public and private keys —
+//! so that a private key's base64 never sits in a plain `String` (a general
+//! PEM parser keeps one). What the blocks mean is for `pin` and `keys`.
+
+use base64::Engine as _;
+use memchr::memmem;
+use zeroize::Zeroizing;
+
+/// One `-----BEGIN LABEL-----` … `-----END LABEL-----` block.
+pub struct Block {
+    pub label: String,
+    /// RFC 1421 header lines (`Proc-Type: 4,ENCRYPTED`, …) came first.
+    pub has_headers: bool,
+    /// The block's content, decoded from base64.
+    pub der: Zeroizing<Vec<u8>>,
+}
+
+impl Block {
+    /// Whether the block is an encrypted legacy private key.
+    pub fn is_encrypted(&self) -> bool {
+        self.has_headers || self.label.starts_with("ENCRYPTED")
+    }
+}
+
+const BEGIN: &[u8] = b"-----BEGIN ";
+const DASHES: &[u8] = b"-----";
+
+/// Whether `data` holds a PEM BEGIN line.
+pub fn is_pem(data: &[u8]) -> bool {
+    memmem::find(data, BEGIN).is_some()
+}
+
+/// Every block of `data`, in order; text around and between blocks is
+/// ignored. A block without its END line, or whose body is not base64, is
+/// an error (never half of an answer).
+pub fn blocks(data: &[u8]) -> Result<Vec<Block>, String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    let begin = memmem::Finder::new(BEGIN);
+    while let Some(start) = begin.find(&data[at..]).map(|i| at + i) {
+        let label_start = start + BEGIN.len();
+        let label_len = memmem::find(&data[label_start..], DASHES)
+            .ok_or("malformed PEM: a BEGIN line does not end with -----")?;
+        let label = std::str::from_utf8(&data[label_start..label_start + label_len])
+            .ok()
+            .filter(|l| l.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+            .ok_or("malformed PEM: a label that is not plain text")?
+            .to_string();
+        let body_start = label_start + label_len + DASHES.len();
+        let end_line = format!("-----END {label}-----");
+        let body_len = memmem::find(&data[body_start..], end_line.as_bytes())
+            .ok_or_else(|| format!("truncated or malformed PEM: no END line for {label}"))?;
+        let body = &data[body_start..body_start + body_len];
+        if memmem::find(body, BEGIN).is_some() {
+            return Err(format!(
+                "truncated or malformed PEM: a BEGIN line inside the {label} block"
+            ));
+        }
+        let (has_headers, body) = split_headers(body);
+        // The text may hold a key: it goes into a buffer that is wiped.
+        let text: Zeroizing<Vec<u8>> = Zeroizing::new(
+            body.iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect(),
+        );
+        // Base64 decodes to 3/4 of its length: this never reallocates, so
+        // no unwiped copy is left behind.
+        let mut der = Zeroizing::new(Vec::with_capacity(text.len()));
+        base64::engine::general_purpose::STANDARD
+            .decode_vec(&text[..], &mut der)
+            .map_err(|e| format!("malformed PEM: the {label} block is not valid base64 ({e})"))?;
+        out.push(Block {
+            label,
+            has_headers,
+            der,
+        });
+        at = body_start + body_len + end_line.len();
+    }
+    Ok(out)
+}
+
+/// Splits RFC 1421 headers (lines with a colon, up to a blank line) off a
+/// block's body.
+fn split_headers(body: &[u8]) -> (bool, &[u8]) {
+    let first_line = body
+        .split(|b| *b == b'\n')
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+    if !first_line.is_some_and(|l| l.contains(&b':')) {
+        return (false, body);
+    }
+    // The headers end at the first blank line.
+    let mut offset = 0;
+    let mut seen_text = false;
+    for line in body.split_inclusive(|b| *b == b'\n') {
+        offset += line.len();
+        let blank = line.iter().all(u8::is_ascii_whitespace);
+        if blank && seen_text {
+            return (true, &body[offset..]);
+        }
+        seen_text |= !blank;
+    }
+    (true, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_text_around_and_errors() {
+        let pem = b"hello\n-----BEGIN A-----\nAAEC\nAw==\n-----END A-----\nbetween\n-----BEGIN B C-----\r\nBA==\r\n-----END B C-----\n";
+        let b = blocks(pem).unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].label, "A");
+        assert_eq!(&b[0].der[..], &[0, 1, 2, 3]);
+        assert_eq!(b[1].label, "B C");
+        assert_eq!(&b[1].der[..], &[4]);
+        assert!(blocks(b"-----BEGIN A-----\nAAEC\n").is_err());
+        assert!(blocks(b"-----BEGIN A-----\n!!!!\n-----END A-----\n").is_err());
+        assert!(blocks(b"-----BEGIN A-----\n-----BEGIN A-----\nAA==\n-----END A-----\n").is_err());
+        let enc = b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAEC\n-----END RSA PRIVATE KEY-----\n";
+        let b = blocks(enc).unwrap();
+        assert!(b[0].is_encrypted());
+        assert!(blocks(b"no pem here").unwrap().is_empty());
+    }
+}
