@@ -238,10 +238,11 @@ impl PrivateKey {
     }
 }
 
+/// A PEM label and the DER it wrapped, in a wiping buffer.
+type LabeledDer = (String, Zeroizing<Vec<u8>>);
+
 /// The private-key PEM blocks of `data`, decoded into wiping buffers.
-fn private_key_blocks(
-    data: &[u8],
-) -> std::result::Result<Vec<(String, Zeroizing<Vec<u8>>)>, String> {
+fn private_key_blocks(data: &[u8]) -> std::result::Result<Vec<LabeledDer>, String> {
     let blocks = crate::pem_scan::blocks(data)?;
     if blocks
         .iter()
