@@ -146,7 +146,7 @@ pub fn decrypt(label: &str, data: &[u8], key: Key<'_>) -> Result<Zeroizing<Vec<u
             id.set_max_work_factor(22);
             decryptor
                 .decrypt(std::iter::once(&id as &dyn age::Identity))
-                .map_err(|e| describe(e, true))?
+                .map_err(|e| describe(label, e, true))?
                 .read_to_end(&mut plain)
         }
         Key::Identities(ids) => {
@@ -155,7 +155,7 @@ pub fn decrypt(label: &str, data: &[u8], key: Key<'_>) -> Result<Zeroizing<Vec<u
             }
             decryptor
                 .decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
-                .map_err(|e| describe(e, false))?
+                .map_err(|e| describe(label, e, false))?
                 .read_to_end(&mut plain)
         }
     };
@@ -163,14 +163,16 @@ pub fn decrypt(label: &str, data: &[u8], key: Key<'_>) -> Result<Zeroizing<Vec<u
     Ok(plain)
 }
 
-fn describe(e: age::DecryptError, passphrase: bool) -> Error {
+fn describe(label: &str, e: age::DecryptError, passphrase: bool) -> Error {
     let m = match e {
         age::DecryptError::DecryptionFailed
         | age::DecryptError::NoMatchingKeys
         | age::DecryptError::KeyDecryptionFailed
             if passphrase =>
         {
-            "wrong passphrase, or the archive was tampered with".to_string()
+            return Error::WrongPassphrase {
+                path: label.to_string(),
+            };
         }
         age::DecryptError::InvalidMac => "the archive's header was tampered with".to_string(),
         age::DecryptError::NoMatchingKeys => {
@@ -181,7 +183,7 @@ fn describe(e: age::DecryptError, passphrase: bool) -> Error {
         }
         other => format!("cannot decrypt: {other}"),
     };
-    Error::Crypto(m)
+    Error::input(label, m)
 }
 
 #[cfg(test)]

@@ -214,8 +214,12 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
         }
         // The history says whether the last promotion came after the
         // last publication (timestamps may be equal within a second).
-        let last = |what: &str| site.events.iter().rposition(|e| e.event.starts_with(what));
-        if last("promote") > last("publish") {
+        let promoted = site.events.iter().rposition(|e| e.event.is_promotion());
+        let published = site
+            .events
+            .iter()
+            .rposition(|e| e.event == crate::state::EventKind::Publish);
+        if promoted > published {
             f.add(
                 Severity::Warning,
                 Some(&active.name),

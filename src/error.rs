@@ -1,5 +1,6 @@
 //! The library's error type: every failure a user can cause, with the file
-//! or object it concerns, rendered as one lowercase line by `main`.
+//! or object it concerns, rendered as one lowercase line by `main`, and the
+//! hint each kind of failure carries.
 
 use std::path::PathBuf;
 
@@ -23,12 +24,31 @@ pub enum Error {
     Input { path: String, message: String },
     #[error("{path}: {message}")]
     State { path: PathBuf, message: String },
+    /// Another pinctl holds the state folder's lock.
+    #[error("{path}: state is locked by pid {pid}")]
+    Locked { path: PathBuf, pid: String },
+    /// A state file written by a newer pinctl.
+    #[error("{path}: state version {found} is newer than this pinctl understands ({known}); upgrade pinctl")]
+    NewerState {
+        path: PathBuf,
+        found: u64,
+        known: u32,
+    },
+    /// An archive that the passphrase given does not open.
+    #[error("{path}: wrong passphrase, or the archive was tampered with")]
+    WrongPassphrase { path: String },
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
     Refused(String),
     #[error("{0}")]
     Crypto(String),
+    /// A server could not be reached or spoke no TLS.
+    #[error("{0}")]
+    Network(String),
+    /// A bug in pinctl: an invariant that should hold did not.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -48,17 +68,25 @@ impl Error {
         }
     }
 
-    /// An optional hint shown under the error line.
+    /// The hint shown under the error line, by kind of failure.
     pub fn hint(&self) -> Option<&'static str> {
-        let text = self.to_string();
-        if text.contains("state is locked by pid") {
-            Some("another pinctl is changing this state folder; run the command again when it has finished")
-        } else if text.contains("wrong passphrase") {
-            Some("the passphrase comes from PINCTL_PASSPHRASE, --passphrase-file or the terminal, in that order")
-        } else if text.contains("newer than this pinctl") {
-            Some("the state was written by a newer pinctl; upgrade instead of editing the file")
-        } else {
-            None
+        match self {
+            Error::Locked { .. } => Some(
+                "another pinctl is changing this state folder; run the command again when it has finished",
+            ),
+            Error::WrongPassphrase { .. } => Some(
+                "the passphrase comes from PINCTL_PASSPHRASE, --passphrase-file or the terminal, in that order",
+            ),
+            Error::NewerState { .. } => {
+                Some("the state was written by a newer pinctl; upgrade instead of editing the file")
+            }
+            Error::Internal(_) => {
+                Some("this is a bug in pinctl; the state was left as it was before the command")
+            }
+            Error::Network(_) => Some(
+                "check the URL, the address given with --connect, and that the server speaks TLS",
+            ),
+            _ => None,
         }
     }
 }

@@ -271,7 +271,7 @@ pub fn generate_all(types: &[KeyType]) -> Result<Vec<PrivateKey>> {
             .into_iter()
             .map(|h| {
                 h.join()
-                    .map_err(|_| Error::Crypto("key generation thread failed".into()))?
+                    .map_err(|_| Error::Internal("the key generation thread failed".into()))?
             })
             .collect()
     })

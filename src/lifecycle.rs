@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::header::{Header, Mode};
 use crate::pin::Pin;
-use crate::state::{Cert, Inherited, Key, Publication, Related, Role, ServedBelow, Site};
+use crate::state::{
+    Cert, EventKind, Inherited, Key, Publication, Related, Role, ServedBelow, Site,
+};
 
 /// How long clients may hold a publication's pins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,17 +223,14 @@ fn kept_retired(site: &Site, k: &Key) -> bool {
 /// The history's order decides, not the timestamps: a script may rotate
 /// and publish within one second, in either order.
 pub fn first_publish_in_role(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
-    let role_event = site.events.iter().rposition(|e| {
-        e.key.as_deref() == Some(k.name.as_str())
-            && matches!(
-                e.event.as_str(),
-                "promote" | "promote-forced" | "retire" | "compromised"
-            )
-    });
+    let role_event = site
+        .events
+        .iter()
+        .rposition(|e| e.key.as_deref() == Some(k.name.as_str()) && e.event.changes_role());
     match role_event {
         Some(i) => site.events[i + 1..]
             .iter()
-            .find(|e| e.event == "publish")
+            .find(|e| e.event == EventKind::Publish)
             .map(|e| e.at),
         // A key that never changed role: it has had it since it was made.
         None => site
@@ -309,7 +308,7 @@ pub fn lockout_accepted_at(site: &Site, key: &Key) -> Option<DateTime<Utc>> {
     let forced = site
         .events
         .iter()
-        .filter(|e| e.key.as_deref() == Some(key.name.as_str()) && e.event.ends_with("-forced"))
+        .filter(|e| e.key.as_deref() == Some(key.name.as_str()) && e.event.is_forced())
         .map(|e| e.at)
         .max();
     forced.max(first_publish_in_role(site, key))
@@ -400,7 +399,7 @@ pub fn publish(site: &mut Site, now: DateTime<Utc>) -> Result<PublishOutcome, Pu
         from: now,
         until: None,
     });
-    site.log(now, "publish", None, Some(header.line()));
+    site.log(now, EventKind::Publish, None, Some(header.line()));
     // Closing the live publication may have set its retention end.
     let still_locked_out = blockers(site, &active, now);
     Ok(PublishOutcome::Published {
@@ -509,7 +508,11 @@ pub fn rotate(
         }
         site.log(
             now,
-            if compromised { "compromised" } else { "retire" },
+            if compromised {
+                EventKind::Compromised
+            } else {
+                EventKind::Retire
+            },
             Some(old_name),
             None,
         );
@@ -521,9 +524,9 @@ pub fn rotate(
     site.log(
         now,
         if force && !b.is_empty() {
-            "promote-forced"
+            EventKind::PromoteForced
         } else {
-            "promote"
+            EventKind::Promote
         },
         Some(name),
         None,

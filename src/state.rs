@@ -248,12 +248,60 @@ pub struct Publication {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// What happened, in the history. Written as the kebab-case names that
+/// version-1 files already hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    Init,
+    Import,
+    Policy,
+    Publish,
+    Promote,
+    /// A promotion over a refusal (`rotate --force`): the lockout it
+    /// caused was accepted.
+    PromoteForced,
+    Retire,
+    Compromised,
+    BackupNew,
+    CertAdd,
+    /// A certificate recorded over a refusal (`cert add --force`).
+    CertAddForced,
+    CaPinAdd,
+    CaPinRemove,
+    ArchiveCopy,
+    ArchiveVerify,
+    KeyDestroy,
+}
+
+impl EventKind {
+    /// A step that accepted a lockout pinctl had refused.
+    pub fn is_forced(self) -> bool {
+        matches!(self, EventKind::PromoteForced | EventKind::CertAddForced)
+    }
+
+    /// A change of which key is active or retired.
+    pub fn changes_role(self) -> bool {
+        matches!(
+            self,
+            EventKind::Promote
+                | EventKind::PromoteForced
+                | EventKind::Retire
+                | EventKind::Compromised
+        )
+    }
+
+    pub fn is_promotion(self) -> bool {
+        matches!(self, EventKind::Promote | EventKind::PromoteForced)
+    }
+}
+
 /// One line of the append-only history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     pub at: DateTime<Utc>,
-    pub event: String,
+    pub event: EventKind,
     #[serde(default)]
     pub key: Option<String>,
     #[serde(default)]
@@ -290,13 +338,13 @@ impl Site {
     pub fn log(
         &mut self,
         at: DateTime<Utc>,
-        event: &str,
+        event: EventKind,
         key: Option<&str>,
         detail: Option<String>,
     ) {
         self.events.push(Event {
             at,
-            event: event.to_string(),
+            event,
             key: key.map(str::to_string),
             detail,
         });
@@ -607,7 +655,14 @@ impl Store {
             ));
         }
         let text = read_capped(&path)?;
-        let site = parse_site(&text).map_err(|m| Error::state(&path, m))?;
+        let site = parse_site(&text).map_err(|e| match e {
+            ParseError::Newer(found) => Error::NewerState {
+                path: path.clone(),
+                found,
+                known: VERSION,
+            },
+            ParseError::Invalid(m) => Error::state(&path, m),
+        })?;
         if site.domain != domain {
             return Err(Error::state(
                 &path,
@@ -753,10 +808,10 @@ impl Store {
                 }
                 Err(fs::TryLockError::WouldBlock) => {
                     let pid = fs::read_to_string(&path).unwrap_or_default();
-                    return Err(Error::state(
-                        &self.root,
-                        format!("state is locked by pid {}", pid.trim()),
-                    ));
+                    return Err(Error::Locked {
+                        path: self.root.clone(),
+                        pid: pid.trim().to_string(),
+                    });
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(Error::Write { path, source: e }),
             }
@@ -828,12 +883,10 @@ impl Store {
     /// invariants, so that an invalid state is never written.
     pub fn save(&self, _lock: &Lock, site: &Site) -> Result<()> {
         site.check().map_err(|m| {
-            Error::state(
-                self.site_file(&site.domain),
-                format!(
-                    "internal error: refusing to write a state that breaks its invariants: {m}"
-                ),
-            )
+            Error::Internal(format!(
+                "refusing to write {}: the state would break its invariants: {m}",
+                self.site_file(&site.domain).display()
+            ))
         })?;
         let mut current = site.clone();
         current.version = VERSION;
@@ -934,9 +987,41 @@ fn lock_wait() -> Duration {
     Duration::from_millis(ms)
 }
 
+/// Why a site file was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Written by a newer pinctl.
+    Newer(u64),
+    Invalid(String),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Newer(n) => write!(
+                f,
+                "state version {n} is newer than this pinctl understands ({VERSION}); upgrade pinctl"
+            ),
+            ParseError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<String> for ParseError {
+    fn from(m: String) -> Self {
+        ParseError::Invalid(m)
+    }
+}
+
+impl From<&str> for ParseError {
+    fn from(m: &str) -> Self {
+        ParseError::Invalid(m.to_string())
+    }
+}
+
 /// Parses and checks a site file's text.
-pub fn parse_site(text: &[u8]) -> std::result::Result<Site, String> {
-    let text = std::str::from_utf8(text).map_err(|_| "not UTF-8 text".to_string())?;
+pub fn parse_site(text: &[u8]) -> std::result::Result<Site, ParseError> {
+    let text = std::str::from_utf8(text).map_err(|_| "not UTF-8 text")?;
     // Read the version first so a newer file is refused as such, not as a
     // schema mismatch.
     #[derive(Deserialize)]
@@ -947,11 +1032,7 @@ pub fn parse_site(text: &[u8]) -> std::result::Result<Site, String> {
         serde_yaml::from_str(text).map_err(|e| format!("not a valid site file: {e}"))?;
     match v.version.as_ref().and_then(|v| v.as_u64()) {
         None => return Err("no numeric `version:` field; not a pinctl site file".into()),
-        Some(n) if n > VERSION as u64 => {
-            return Err(format!(
-            "state version {n} is newer than this pinctl understands ({VERSION}); upgrade pinctl"
-        ))
-        }
+        Some(n) if n > VERSION as u64 => return Err(ParseError::Newer(n)),
         _ => {}
     }
     let site: Site =
@@ -962,7 +1043,7 @@ pub fn parse_site(text: &[u8]) -> std::result::Result<Site, String> {
 
 pub fn to_yaml(site: &Site) -> Result<String> {
     serde_yaml::to_string(site)
-        .map_err(|e| Error::Crypto(format!("cannot serialise the state: {e}")))
+        .map_err(|e| Error::Internal(format!("cannot serialise the state: {e}")))
 }
 
 /// Creates `dir` (and parents) with mode 0700 if missing, and takes group
@@ -1113,9 +1194,11 @@ mod tests {
 
     #[test]
     fn newer_version_is_refused_as_such() {
-        let e = parse_site(b"version: 99\ndomain: example.com\n").unwrap_err();
+        let e = parse_site(b"version: 99\ndomain: example.com\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("newer"), "{e}");
-        let e = parse_site(b"- a\n- b\n").unwrap_err();
+        let e = parse_site(b"- a\n- b\n").unwrap_err().to_string();
         assert!(e.contains("not a valid site file"), "{e}");
     }
 }

@@ -13,7 +13,7 @@ use crate::header::{self, Mode};
 use crate::lifecycle::{self, Blocker, PublishOutcome, PublishRefusal, RotateRefusal, SafeFrom};
 use crate::pin::Pin;
 use crate::plan::{self, Step};
-use crate::state::{CaPin, Method, Role, Site};
+use crate::state::{CaPin, EventKind, Method, Role, Site};
 
 /// Flags of `pinctl policy`; `None` leaves a setting as it is.
 #[derive(Default)]
@@ -92,7 +92,7 @@ pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) ->
         p.endpoints = e.clone();
     }
     let detail = p.summary();
-    site.log(ctx.now, "policy", None, Some(detail));
+    site.log(ctx.now, EventKind::Policy, None, Some(detail));
     ctx.store.save(&lock, &site)?;
     print_policy(&site, as_json, out)?;
     if !as_json {
@@ -280,7 +280,7 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
         Ok(PublishOutcome::Published { closed, still_locked_out }) => {
             ctx.store.save(&lock, &site)?;
             let Some(live) = site.live() else {
-                return Err(Error::Crypto("internal error: publish opened no publication".into()));
+                return Err(Error::Internal("publish opened no publication".into()));
             };
             out.line(format!("Published at {}: publication {}", ts(ctx.now), site.publications.len()));
             // The recorded header, not the desired one: once this is out,
@@ -431,7 +431,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         site.encryption.armor,
         ctx.now,
     )?;
-    let lock = lock.ok_or_else(|| Error::Crypto("internal error: no lock".into()))?;
+    let lock = lock.ok_or_else(|| Error::Internal("rotate holds no lock".into()))?;
     // Every new file is removed again if a later write fails (a full
     // disk): the folder is then exactly as before the command.
     let mut written = Written::default();
@@ -455,7 +455,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
             written.0.push(path);
         }
         site.keys.push(p.key.clone());
-        site.log(ctx.now, "backup-new", Some(&p.key.name), None);
+        site.log(ctx.now, EventKind::BackupNew, Some(&p.key.name), None);
     }
     if let Err(e) = ctx.store.save(&lock, &site) {
         // Only the folder's fsync may have failed after the rename: then
@@ -640,7 +640,12 @@ pub fn ca_pin_add(
         added: ctx.now,
         subject,
     });
-    site.log(ctx.now, "ca-pin-add", None, Some(format!("{name} {pin}")));
+    site.log(
+        ctx.now,
+        EventKind::CaPinAdd,
+        None,
+        Some(format!("{name} {pin}")),
+    );
     ctx.store.save(&lock, &site)?;
     out.line(format!("added ca-pin {name} ({pin}); publish to serve it"));
     Ok(0)
@@ -655,7 +660,12 @@ pub fn ca_pin_remove(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
     if site.ca_pins.len() == n {
         return Err(Error::Usage(format!("{domain} has no ca-pin named {name}")));
     }
-    site.log(ctx.now, "ca-pin-remove", None, Some(name.to_string()));
+    site.log(
+        ctx.now,
+        EventKind::CaPinRemove,
+        None,
+        Some(name.to_string()),
+    );
     ctx.store.save(&lock, &site)?;
     out.line(format!("removed ca-pin {name}; publish to stop serving it"));
     Ok(0)
@@ -721,9 +731,9 @@ pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i3
     let role = site.key(&cert.key).map(|k| k.role).unwrap_or(Role::Backup);
     ctx.store.add_file(&lock, &domain, &name, &data, false)?;
     let event = if blockers.is_empty() {
-        "cert-add"
+        EventKind::CertAdd
     } else {
-        "cert-add-forced"
+        EventKind::CertAddForced
     };
     site.log(ctx.now, event, Some(&cert.key), Some(name.clone()));
     site.certificates.push(cert.clone());

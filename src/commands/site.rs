@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::header::Mode;
 use crate::keys::{self, KeyType, PrivateKey};
 use crate::lifecycle::{self, SafeFrom};
-use crate::state::{self, Cert, Copy, Encryption, Key, Method, Policy, Role, Site};
+use crate::state::{self, Cert, Copy, Encryption, EventKind, Key, Method, Policy, Role, Site};
 
 /// Options of `init` and `import`.
 #[derive(Clone)]
@@ -102,7 +102,7 @@ pub fn package_keys(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .map_err(|_| Error::Crypto("archive thread failed".into()))?
+                    .map_err(|_| Error::Internal("the archive thread failed".into()))?
             })
             .collect()
     })
@@ -298,7 +298,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         Some(k) => k,
         None => made
             .next()
-            .ok_or_else(|| Error::Crypto("no key was made".into()))?,
+            .ok_or_else(|| Error::Internal("no key was made".into()))?,
     };
     named.push(("primary".to_string(), Role::Active, primary));
     for (i, k) in made.enumerate() {
@@ -331,9 +331,9 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
     site.log(
         now,
         if o.import_key.is_some() {
-            "import"
+            EventKind::Import
         } else {
-            "init"
+            EventKind::Init
         },
         None,
         Some(format!("{} backups", o.backups)),
@@ -354,13 +354,10 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         }
         site.certificates.push(cert);
         files.push(("primary.cert.pem".into(), data, false));
-        site.log(now, "cert-add", Some("primary"), None);
+        site.log(now, EventKind::CertAdd, Some("primary"), None);
     }
-    site.check().map_err(|m| {
-        Error::Crypto(format!(
-            "internal error: the new state is inconsistent: {m}"
-        ))
-    })?;
+    site.check()
+        .map_err(|m| Error::Internal(format!("the new state is inconsistent: {m}")))?;
 
     let lock = ctx.store.lock()?;
     ctx.store.create_site(&lock, &site, &files)?;
@@ -778,7 +775,7 @@ pub fn key_destroy(ctx: &Ctx, name: &str, force: bool, out: &mut Out) -> Result<
     }
     site.log(
         ctx.now,
-        "key-destroy",
+        EventKind::KeyDestroy,
         Some(name),
         Some(key.archive.clone()),
     );
@@ -886,7 +883,7 @@ pub fn archive_copy(
     let copies = k.copies.len();
     site.log(
         ctx.now,
-        "archive-copy",
+        EventKind::ArchiveCopy,
         Some(name),
         Some(format!("{location}: {path}")),
     );
@@ -939,7 +936,7 @@ pub fn archive_verify(
     let location = c.location.clone();
     site.log(
         ctx.now,
-        "archive-verify",
+        EventKind::ArchiveVerify,
         Some(name),
         Some(format!("{location}: {dir}")),
     );

@@ -204,7 +204,7 @@ pub fn fetch(t: &Target) -> Result<Observed> {
         .connect
         .clone()
         .unwrap_or_else(|| format!("{host}:{port}"));
-    let net = |m: String| Error::Refused(format!("{}: {m}", t.url));
+    let net = |m: String| Error::Network(format!("{}: {m}", redact(&t.url)));
     let addr = addr_text
         .to_socket_addrs()
         .map_err(|e| net(format!("cannot resolve {addr_text}: {e}")))?

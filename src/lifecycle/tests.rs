@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::keys::KeyType;
-use crate::state::{Encryption, Method, Policy, VERSION};
+use crate::state::{Encryption, EventKind, Method, Policy, VERSION};
 
 pub fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -729,9 +729,6 @@ impl World {
         match rotate(s, &name, now, compromised, force) {
             Ok(r) => {
                 add_backups(s, &r, now);
-                if !r.forced_over.is_empty() {
-                    s.log(now, "promote-forced", Some(&name), None);
-                }
                 let forced = r.forced_over.clone();
                 self.accept(i, &name, &forced);
             }
@@ -790,9 +787,9 @@ impl World {
             self.issuers.insert(cert.file.clone(), issuer);
             let s = &mut self.sites[i];
             let event = if blockers.is_empty() {
-                "cert-add"
+                EventKind::CertAdd
             } else {
-                "cert-add-forced"
+                EventKind::CertAddForced
             };
             s.log(now, event, Some(&key.name), None);
             s.certificates.push(cert);
