@@ -38,6 +38,9 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct SiteArgs {
+    /// Output: text for people, json for scripts.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
     /// Extra DNS names for the CSRs (repeatable; `*.example.com` allowed).
     #[arg(long = "san")]
     sans: Vec<String>,
@@ -88,6 +91,9 @@ enum KeyCommand {
         /// age identity file, for archives encrypted to recipients.
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         identity: Option<PathBuf>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Delete the archive of a retired or compromised key once no pinset
     /// clients may hold accepts it, and record the destruction.
@@ -100,6 +106,9 @@ enum KeyCommand {
         /// Destroy it although clients may still accept it (no roll-back to it is possible afterwards).
         #[arg(long)]
         force: bool,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
 }
 
@@ -118,12 +127,18 @@ enum CaPinCommand {
         /// A CA certificate (PEM or DER) to take the pin from.
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         from: Option<PathBuf>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Remove a CA pin.
     #[command(after_help = "Example:\n  pinctl ca-pin remove other-ca")]
     Remove {
         /// The CA pin's name (see ca-pin list).
         name: String,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// List the CA pins.
     #[command(after_help = "Example:\n  pinctl ca-pin list --format json")]
@@ -152,6 +167,9 @@ enum CertCommand {
         /// Record it even if its chain would lock visitors out.
         #[arg(long)]
         force: bool,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
 }
 
@@ -170,6 +188,9 @@ enum ArchiveCommand {
         /// A label for the place, as the plan and status will name it.
         #[arg(long)]
         location: String,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Check an offline copy: checksum, decryption, pin; record the date.
     #[command(after_help = "Example:\n  pinctl archive verify backup1 --from /media/usb1")]
@@ -182,6 +203,9 @@ enum ArchiveCommand {
         /// age identity file, for archives encrypted to recipients.
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         identity: Option<PathBuf>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
 }
 
@@ -291,6 +315,9 @@ enum Command {
         /// Record it as served in Report-Only form.
         #[arg(long)]
         report_only: bool,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Promote a backup key to active; refuses while clients may hold a pinset without it.
     #[command(
@@ -312,6 +339,9 @@ enum Command {
         /// Seal the new backups to the recipients now in site.yaml although they differ from those that sealed the existing archives.
         #[arg(long)]
         accept_recipients: bool,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// The dated step-by-step plan: what is due next, or a promotion's steps.
     #[command(
@@ -533,6 +563,26 @@ fn site_options(
     })
 }
 
+impl Command {
+    /// Whether the command was asked for JSON (`--format json`).
+    fn json(&self) -> bool {
+        let f = match self {
+            Command::Init { args, .. } | Command::Import { args, .. } => Some(args.format),
+            Command::Publish { format, .. }
+            | Command::Rotate { format, .. }
+            | Command::Key(KeyCommand::Export { format, .. })
+            | Command::Key(KeyCommand::Destroy { format, .. })
+            | Command::CaPin(CaPinCommand::Add { format, .. })
+            | Command::CaPin(CaPinCommand::Remove { format, .. })
+            | Command::Cert(CertCommand::Add { format, .. })
+            | Command::Archive(ArchiveCommand::Copy { format, .. })
+            | Command::Archive(ArchiveCommand::Verify { format, .. }) => Some(*format),
+            _ => None,
+        };
+        f == Some(Format::Json)
+    }
+}
+
 /// `--key-type`: one of the types pinctl makes (a usage error otherwise,
 /// and shell completion of the names).
 fn key_type_parser() -> impl clap::builder::TypedValueParser<Value = KeyType> {
@@ -557,12 +607,14 @@ fn max_age_arg(s: &str) -> Result<MaxAge, String> {
 }
 
 fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
+    let json = cli.command.json();
     let ctx = || -> crate::Result<Ctx> {
         Ok(Ctx {
             store: Store::new(cli.state.clone()),
             site: cli.site.clone(),
             now: Ctx::now_from_env()?,
             passphrase_file: cli.passphrase_file.clone(),
+            json,
         })
     };
     match cli.command {
@@ -619,8 +671,9 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             out: dest,
             force,
             identity,
+            ..
         }) => site::key_export(&ctx()?, &name, &dest, force, identity.as_deref(), out),
-        Command::Key(KeyCommand::Destroy { name, force }) => {
+        Command::Key(KeyCommand::Destroy { name, force, .. }) => {
             site::key_destroy(&ctx()?, &name, force, out)
         }
         Command::Policy {
@@ -736,13 +789,14 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             out,
         ),
         Command::Header { format } => rollout::header(&ctx()?, format == Format::Json, out),
-        Command::Publish { report_only } => rollout::publish(&ctx()?, report_only, out),
+        Command::Publish { report_only, .. } => rollout::publish(&ctx()?, report_only, out),
         Command::Rotate {
             promote,
             compromised,
             force,
             dry_run,
             accept_recipients,
+            ..
         } => rollout::rotate(
             &ctx()?,
             &rollout::RotateOptions {
@@ -757,25 +811,26 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
         Command::Plan { promote, format } => {
             rollout::plan(&ctx()?, promote.as_deref(), format == Format::Json, out)
         }
-        Command::CaPin(CaPinCommand::Add { name, pin, from }) => {
-            rollout::ca_pin_add(&ctx()?, &name, pin.as_deref(), from.as_deref(), out)
-        }
-        Command::CaPin(CaPinCommand::Remove { name }) => {
+        Command::CaPin(CaPinCommand::Add {
+            name, pin, from, ..
+        }) => rollout::ca_pin_add(&ctx()?, &name, pin.as_deref(), from.as_deref(), out),
+        Command::CaPin(CaPinCommand::Remove { name, .. }) => {
             rollout::ca_pin_remove(&ctx()?, &name, out)
         }
         Command::CaPin(CaPinCommand::List { format }) => {
             rollout::ca_pin_list(&ctx()?, format == Format::Json, out)
         }
-        Command::Cert(CertCommand::Add { file, force }) => {
+        Command::Cert(CertCommand::Add { file, force, .. }) => {
             rollout::cert_add(&ctx()?, &file, force, out)
         }
-        Command::Archive(ArchiveCommand::Copy { name, to, location }) => {
-            site::archive_copy(&ctx()?, &name, &to, &location, out)
-        }
+        Command::Archive(ArchiveCommand::Copy {
+            name, to, location, ..
+        }) => site::archive_copy(&ctx()?, &name, &to, &location, out),
         Command::Archive(ArchiveCommand::Verify {
             name,
             from,
             identity,
+            ..
         }) => site::archive_verify(&ctx()?, &name, &from, identity.as_deref(), out),
     }
 }

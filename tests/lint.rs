@@ -196,3 +196,74 @@ fn every_flag_has_a_help_line() {
     walk(&pinctl::cli::command(), "pinctl", &mut missing);
     assert!(missing.is_empty(), "no help line: {missing:#?}");
 }
+
+/// Every write command reports in JSON with `--format json`, with the
+/// fields scripts rely on.
+#[test]
+fn write_commands_report_in_json() {
+    let mut env = site_env();
+    env.set("PINCTL_NOW", "2030-01-01T00:00:00Z");
+    let j = |r: Run| -> serde_json::Value {
+        serde_json::from_str(r.ok()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+    };
+    let v = j(env.run(&["init", "example.com", "--format", "json"]));
+    assert_eq!(v["site"], "example.com");
+    assert_eq!(v["keys"].as_array().unwrap().len(), 3);
+    assert!(v["header"]
+        .as_str()
+        .unwrap()
+        .starts_with("Public-Key-Pins-Report-Only:"));
+    env.run(&["policy", "--enforce", "--max-age", "600"]).ok();
+    let v = j(env.run(&["publish", "--format", "json"]));
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["publication"], 1);
+    let v = j(env.run(&["publish", "--format", "json"]));
+    assert_eq!(v["changed"], false);
+    let v = j(env.run(&[
+        "rotate",
+        "--promote",
+        "backup1",
+        "--dry-run",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["new_backups"][0], "backup3");
+    let v = j(env.run(&["rotate", "--promote", "backup1", "--format", "json"]));
+    assert_eq!(v["promoted"], "backup1");
+    assert!(v["plan"].as_array().unwrap().len() > 2);
+    let pin = "d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=";
+    let v = j(env.run(&["ca-pin", "add", "ca", "--pin", pin, "--format", "json"]));
+    assert_eq!(
+        (v["action"].as_str(), v["pin"].as_str()),
+        (Some("added"), Some(pin))
+    );
+    let v = j(env.run(&["ca-pin", "remove", "ca", "--format", "json"]));
+    assert_eq!(v["action"], "removed");
+    std::fs::create_dir(env.path().join("usb")).unwrap();
+    let v = j(env.run(&[
+        "archive",
+        "copy",
+        "backup2",
+        "--to",
+        "usb",
+        "--location",
+        "safe",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        (v["action"].as_str(), v["copies"].as_u64()),
+        (Some("copied"), Some(1))
+    );
+    let v = j(env.run(&[
+        "archive", "verify", "backup2", "--from", "usb", "--format", "json",
+    ]));
+    assert_eq!(v["action"], "verified");
+    let v = j(env.run(&[
+        "key", "export", "backup1", "--out", "k.pem", "--format", "json",
+    ]));
+    assert_eq!(v["action"], "exported");
+    let v = j(env.run(&["key", "destroy", "primary", "--force", "--format", "json"]));
+    assert_eq!(v["action"], "destroyed");
+}

@@ -16,6 +16,7 @@ use crate::header::{self, LintOptions, Severity};
 use crate::pin::{self, PinInfo};
 use crate::state::Store;
 
+pub mod report;
 pub mod rollout;
 pub mod site;
 pub mod verify;
@@ -27,6 +28,8 @@ pub struct Ctx {
     pub site: Option<String>,
     pub now: DateTime<Utc>,
     pub passphrase_file: Option<std::path::PathBuf>,
+    /// The write commands report in JSON (`--format json`).
+    pub json: bool,
 }
 
 impl Ctx {

@@ -6,13 +6,16 @@ use std::path::Path;
 
 use serde_json::json;
 
+use super::report::{
+    emit, plan_lines, CaPinReport, CertReport, Closed, LockedOut, PublishReport, RotateReport,
+};
 use super::site::{self, package_keys, protection};
 use super::{json, pins_of_file, ts, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::header::{self, Mode};
 use crate::lifecycle::{self, Blocker, PublishOutcome, PublishRefusal, RotateRefusal, SafeFrom};
 use crate::pin::Pin;
-use crate::plan::{self, Step};
+use crate::plan;
 use crate::state::{CaPin, EventKind, Method, Role, Site};
 
 /// Flags of `pinctl policy`; `None` leaves a setting as it is.
@@ -227,27 +230,6 @@ fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
         .join("; ")
 }
 
-/// Who stays locked out, and until when, by pinsets that reject a key.
-fn locked_out_lines(blockers: &[Blocker]) -> Vec<String> {
-    blockers
-        .iter()
-        .map(|b| {
-            let whose = match &b.site {
-                Some(d) => format!("{d}'s includeSubDomains publication {}", b.number),
-                None => format!("publication {}", b.number),
-            };
-            let until = b
-                .retained_until
-                .map(ts)
-                .unwrap_or_else(|| "the live header is replaced, plus its max-age".into());
-            format!(
-                "visitors who saw {whose} (from {}) are locked out until {until}",
-                ts(b.from)
-            )
-        })
-        .collect()
-}
-
 fn safe_text(sf: SafeFrom, blockers: &[Blocker]) -> String {
     match sf {
         SafeFrom::At(t) => format!("it is safe from {}", ts(t)),
@@ -272,9 +254,20 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
     let result = lifecycle::publish(&mut site, ctx.now);
     site.policy.mode = policy_mode;
     let active = site.active().map(|k| k.name.clone()).unwrap_or_default();
+    let mut report = PublishReport {
+        site: site.domain.clone(),
+        at: ts(ctx.now),
+        changed: false,
+        publication: None,
+        header: None,
+        closed: None,
+        still_locked_out: Vec::new(),
+        warnings: Vec::new(),
+    };
     match result {
         Ok(PublishOutcome::Unchanged) => {
-            out.line("The desired header is already the live one; nothing changed.");
+            let text = report.text();
+            emit(ctx.json, &report, text, out)?;
             Ok(0)
         }
         Ok(PublishOutcome::Published { closed, still_locked_out }) => {
@@ -282,30 +275,33 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
             let Some(live) = site.live() else {
                 return Err(Error::Internal("publish opened no publication".into()));
             };
-            out.line(format!("Published at {}: publication {}", ts(ctx.now), site.publications.len()));
+            report.changed = true;
+            report.publication = Some(site.publications.len());
             // The recorded header, not the desired one: once this is out,
             // the desired header may already drop a roll-back pin.
-            out.line(format!("  {}", lifecycle::header_of(live).line()));
-            if let Some(n) = closed {
+            report.header = Some(lifecycle::header_of(live).line());
+            report.closed = closed.map(|n| {
                 let prev = &site.publications[n - 1];
-                match lifecycle::retention(prev) {
-                    lifecycle::Retention::Until(r) => out.line(format!(
-                        "Publication {n} ended; clients may hold its pins until {}",
-                        ts(r)
-                    )),
-                    _ if prev.mode == Mode::ReportOnly => out.line(format!("Publication {n} ended (Report-Only: retained by no client)")),
-                    _ => out.line(format!("Publication {n} ended (max-age=0: retained by no client)")),
+                let (retained_until, why) = match lifecycle::retention(prev) {
+                    lifecycle::Retention::Until(r) => (Some(ts(r)), None),
+                    _ if prev.mode == Mode::ReportOnly => (None, Some("Report-Only")),
+                    _ => (None, Some("max-age=0")),
+                };
+                Closed {
+                    publication: n,
+                    retained_until,
+                    why_not_retained: why,
                 }
-            }
-            for l in locked_out_lines(&still_locked_out) {
-                out.line(format!("warning: accepted earlier with --force: {l}"));
-            }
+            });
+            report.still_locked_out = LockedOut::list(&site.domain, &still_locked_out);
             if lifecycle::reaches_subdomains(live) {
-                out.line(format!(
-                    "warning: includeSubDomains binds every subdomain of {} to this pinset, also those pinctl does not manage; each must serve a key the header holds",
+                report.warnings.push(format!(
+                    "includeSubDomains binds every subdomain of {} to this pinset, also those pinctl does not manage; each must serve a key the header holds",
                     site.domain
                 ));
             }
+            let text = report.text();
+            emit(ctx.json, &report, text, out)?;
             Ok(0)
         }
         Err(PublishRefusal::SubdomainNotAccepted { domain: sub, key }) => Err(Error::Refused(format!(
@@ -365,28 +361,32 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
             )))
         }
     };
-    for l in locked_out_lines(&r.forced_over) {
-        out.line(format!("warning: forced: {l}"));
-    }
+    let mut report = RotateReport {
+        site: domain.clone(),
+        at: ts(ctx.now),
+        dry_run,
+        promoted: r.promoted.clone(),
+        old_active: r.old_active.clone(),
+        compromised: r.compromised,
+        compromised_trusted_until: r.compromised_trusted_until.map(ts),
+        new_backups: r.new_backups.clone(),
+        locked_out: LockedOut::list(&domain, &r.forced_over),
+        desired_header: None,
+        plan: Vec::new(),
+        warnings: Vec::new(),
+        new_type: String::new(),
+    };
     let new_type = before.backups().last().map(|k| k.key_type).unwrap_or(
         before
             .key(name)
             .map(|k| k.key_type)
             .unwrap_or(crate::keys::KeyType::P256),
     );
+    report.new_type = new_type.to_string();
     if dry_run {
-        out.line(format!(
-            "Dry run: nothing was written. At {} pinctl would:",
-            ts(ctx.now)
-        ));
-        describe_rotation(&site, &r, out);
-        for n in &r.new_backups {
-            out.line(format!("  make {n} ({new_type}) with its CSR and archive"));
-        }
-        print_plan(
-            &plan::promotion(&before, &site_dir(ctx, &domain), name, ctx.now),
-            out,
-        );
+        report.plan = plan::promotion(&before, &site_dir(ctx, &domain), name, ctx.now);
+        let text = report.text();
+        emit(ctx.json, &report, text, out)?;
         return Ok(0);
     }
     if let Some((old, new)) = before.recipients_changed() {
@@ -398,8 +398,8 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
                 show(&old)
             )));
         }
-        out.line(format!(
-            "warning: new backups are sealed to {} (the existing archives to {})",
+        report.warnings.push(format!(
+            "new backups are sealed to {} (the existing archives to {})",
             show(&new),
             show(&old)
         ));
@@ -470,16 +470,10 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         return Err(e);
     }
     written.0.clear();
-    out.line(format!("Rotated {domain} at {}:", ts(ctx.now)));
-    describe_rotation(&site, &r, out);
-    out.line(format!(
-        "  desired header: {}",
-        lifecycle::desired_header(&site).line()
-    ));
-    print_plan(
-        &plan::promotion(&site, &site_dir(ctx, &domain), name, ctx.now),
-        out,
-    );
+    report.desired_header = Some(lifecycle::desired_header(&site).line());
+    report.plan = plan::promotion(&site, &site_dir(ctx, &domain), name, ctx.now);
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
 
@@ -492,45 +486,6 @@ impl Drop for Written {
     fn drop(&mut self) {
         for p in &self.0 {
             let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-fn describe_rotation(site: &Site, r: &lifecycle::Rotation, out: &mut Out) {
-    out.line(format!("  {} becomes the active key", r.promoted));
-    if let Some(old) = &r.old_active {
-        if r.compromised {
-            out.line(format!(
-                "  {old} is marked compromised; its pin leaves the desired header now"
-            ));
-            if let Some(t) = r.compromised_trusted_until {
-                out.line(format!(
-                    "  warning: clients that noted a header holding {old} may still accept a certificate for it until {} (if the new header goes out now); revoke its certificates",
-                    ts(t)
-                ));
-            }
-        } else {
-            out.line(format!(
-                "  {old} is retired; its pin stays in the header until the new key has been published, so a failed deployment can roll back"
-            ));
-        }
-    }
-    for n in &r.new_backups {
-        out.line(format!("  new backup {n}"));
-    }
-    let _ = site;
-}
-
-fn print_plan(steps: &[Step], out: &mut Out) {
-    out.line("Plan:");
-    for s in steps {
-        let when = s
-            .not_before
-            .map(|t| format!(" [not before {}]", ts(t)))
-            .unwrap_or_default();
-        out.line(format!("  {}. {}{when}", s.n, s.action));
-        if let Some(c) = &s.command {
-            out.line(format!("       $ {c}"));
         }
     }
 }
@@ -564,7 +519,9 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
         if steps.is_empty() {
             out.line("Nothing is due.");
         } else {
-            print_plan(&steps, out);
+            for l in plan_lines(&steps) {
+                out.line(l);
+            }
         }
     }
     Ok(0)
@@ -638,7 +595,7 @@ pub fn ca_pin_add(
         name: name.to_string(),
         pin: pin.clone(),
         added: ctx.now,
-        subject,
+        subject: subject.clone(),
     });
     site.log(
         ctx.now,
@@ -647,7 +604,15 @@ pub fn ca_pin_add(
         Some(format!("{name} {pin}")),
     );
     ctx.store.save(&lock, &site)?;
-    out.line(format!("added ca-pin {name} ({pin}); publish to serve it"));
+    let report = CaPinReport {
+        site: domain,
+        action: "added",
+        name: name.to_string(),
+        pin,
+        subject,
+    };
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
 
@@ -655,11 +620,10 @@ pub fn ca_pin_add(
 pub fn ca_pin_remove(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
-    let n = site.ca_pins.len();
-    site.ca_pins.retain(|c| c.name != name);
-    if site.ca_pins.len() == n {
+    let Some(removed) = site.ca_pins.iter().position(|c| c.name == name) else {
         return Err(Error::Usage(format!("{domain} has no ca-pin named {name}")));
-    }
+    };
+    let removed = site.ca_pins.remove(removed);
     site.log(
         ctx.now,
         EventKind::CaPinRemove,
@@ -667,7 +631,15 @@ pub fn ca_pin_remove(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
         Some(name.to_string()),
     );
     ctx.store.save(&lock, &site)?;
-    out.line(format!("removed ca-pin {name}; publish to stop serving it"));
+    let report = CaPinReport {
+        site: domain,
+        action: "removed",
+        name: removed.name,
+        pin: removed.pin,
+        subject: removed.subject,
+    };
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
 
@@ -723,10 +695,6 @@ pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i3
         if !force {
             return Err(Error::Refused(format!("refused: {msg} (or pass --force)")));
         }
-        out.line(format!("warning: forced: {msg}"));
-    }
-    for w in &warnings {
-        out.line(format!("warning: {w}"));
     }
     let role = site.key(&cert.key).map(|k| k.role).unwrap_or(Role::Backup);
     ctx.store.add_file(&lock, &domain, &name, &data, false)?;
@@ -738,23 +706,27 @@ pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i3
     site.log(ctx.now, event, Some(&cert.key), Some(name.clone()));
     site.certificates.push(cert.clone());
     ctx.store.save(&lock, &site)?;
-    out.line(format!(
-        "recorded {name} for {} ({}), valid {} to {}; {}",
-        cert.key,
-        cert.subject,
-        ts(cert.not_before),
-        ts(cert.not_after),
-        match &cert.issuer_pin {
-            Some(p) => format!("its verified direct issuer {p} counts in safety decisions"),
-            None => "only its own key counts in safety decisions".into(),
-        }
-    ));
+    let mut warnings = warnings;
     if cert.not_after <= ctx.now {
-        out.line("warning: this certificate has already expired");
+        warnings.push("this certificate has already expired".into());
     }
     if matches!(role, Role::Retired | Role::Compromised) {
-        out.line(format!("warning: {} is {}", cert.key, role.as_str()));
+        warnings.push(format!("{} is {}", cert.key, role.as_str()));
     }
+    let report = CertReport {
+        site: domain.clone(),
+        file: name,
+        key: cert.key.clone(),
+        subject: cert.subject.clone(),
+        not_before: ts(cert.not_before),
+        not_after: ts(cert.not_after),
+        issuer_pin: cert.issuer_pin.clone(),
+        ca_pins: cert.chain_pins.clone(),
+        locked_out: LockedOut::list(&domain, &blockers),
+        warnings,
+    };
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
 

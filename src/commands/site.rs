@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::report::{emit, ArchiveReport, FileLine, InitReport, KeyLine, KeyReport};
 use super::{json, pins_of_file, read_input, ts, Ctx, Out};
 use crate::archive::{self, Protection};
 use crate::csr;
@@ -364,12 +365,13 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
 
     let dir = ctx.store.site_dir(&site.domain);
     site.related = ctx.store.related(&site)?;
+    let mut warnings = Vec::new();
     if let Some(primary) = site.active() {
         let held = lifecycle::blockers(&site, primary, ctx.now);
         if let Some(b) = held.first() {
             let parent = b.site.clone().unwrap_or_default();
-            out.line(format!(
-                "warning: {parent} publishes includeSubDomains, so its pinset binds {}: clients that saw {parent} reject {}'s new keys ({}). pinctl refuses {}'s certificates and headers until then; add its keys to {parent}'s pinset (pinctl --site {parent} ca-pin add NAME --pin PIN, then publish there) to serve it sooner",
+            warnings.push(format!(
+                "{parent} publishes includeSubDomains, so its pinset binds {}: clients that saw {parent} reject {}'s new keys ({}). pinctl refuses {}'s certificates and headers until then; add its keys to {parent}'s pinset (pinctl --site {parent} ca-pin add NAME --pin PIN, then publish there) to serve it sooner",
                 site.domain,
                 site.domain,
                 match lifecycle::safe_from(&site, primary) {
@@ -380,55 +382,36 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
             ));
         }
     }
-    for w in &cert_warnings {
-        out.line(format!("warning: {w}"));
-    }
-    out.line(format!("Initialised {} in {}", site.domain, dir.display()));
-    out.line("");
-    for k in &site.keys {
-        out.line(format!(
-            "  {:<9} {:<7} {:<8} {}",
-            k.name,
-            k.role.as_str(),
-            k.key_type.as_str(),
-            k.pin
-        ));
-    }
-    out.line("");
-    out.line("Files written:");
-    out.line(format!("  {}", dir.join(state::SITE_FILE).display()));
-    for (name, _, secret) in &files {
-        let what = if *secret {
-            "  (age-encrypted, 0600)"
-        } else {
-            ""
-        };
-        out.line(format!("  {}{what}", dir.join(name).display()));
-    }
-    out.line("");
-    out.line("The roll-out starts in Report-Only mode (it blocks nothing and clients do not remember it):");
-    out.line(format!("  {}", lifecycle::desired_header(&site).line()));
-    out.line("");
-    out.line("Next steps:");
-    let mut n = 1;
+    warnings.extend(cert_warnings);
+    let mut next_steps = Vec::new();
     if site.certificates.is_empty() {
-        out.line(format!(
-            "  {n}. Get a certificate for the primary key's CSR {} and record it: pinctl cert add CERT.pem",
+        next_steps.push(format!(
+            "Get a certificate for the primary key's CSR {} and record it: pinctl cert add CERT.pem",
             dir.join("primary.csr.pem").display()
         ));
-        n += 1;
     }
-    out.line(format!(
-        "  {n}. Store each backup in two places: pinctl archive copy backup1 --to /media/usb1 --location 'safe A' (and again elsewhere)"
-    ));
-    out.line(format!(
-        "  {}. Serve the Report-Only header (pinctl snippet --server nginx) and record it: pinctl publish",
-        n + 1
-    ));
-    out.line(format!(
-        "  {}. See what comes next at any time: pinctl plan",
-        n + 2
-    ));
+    next_steps.push("Store each backup in two places: pinctl archive copy backup1 --to /media/usb1 --location 'safe A' (and again elsewhere)".into());
+    next_steps.push("Serve the Report-Only header (pinctl snippet --server nginx) and record it: pinctl publish".into());
+    next_steps.push("See what comes next at any time: pinctl plan".into());
+    let report = InitReport {
+        site: site.domain.clone(),
+        folder: dir.display().to_string(),
+        keys: site.keys.iter().map(KeyLine::of).collect(),
+        files: std::iter::once(FileLine {
+            path: dir.join(state::SITE_FILE).display().to_string(),
+            encrypted: false,
+        })
+        .chain(files.iter().map(|(name, _, secret)| FileLine {
+            path: dir.join(name).display().to_string(),
+            encrypted: *secret,
+        }))
+        .collect(),
+        header: lifecycle::desired_header(&site).line(),
+        next_steps,
+        warnings,
+    };
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
 
@@ -727,12 +710,15 @@ pub fn key_export(
     let k = open_archive(ctx, &site, key, &archive_path, identity, None)?;
     let pem = k.pkcs8_pem();
     state::write_clear_key(dest, pem.as_bytes(), force)?;
-    out.line(format!(
-        "wrote {}'s private key {} to {} (mode 0600); delete it once deployed",
-        domain,
-        name,
-        dest.display()
-    ));
+    let report = KeyReport {
+        site: domain,
+        key: name.to_string(),
+        action: "exported",
+        path: dest.display().to_string(),
+        copies_to_destroy: Vec::new(),
+    };
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
 
@@ -786,18 +772,20 @@ pub fn key_destroy(ctx: &Ctx, name: &str, force: bool, out: &mut Out) -> Result<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::Write { path, source: e }),
     }
-    out.line(format!(
-        "destroyed {}'s archive of {name} ({}); the key stays in the history",
-        domain,
-        path.display()
-    ));
-    for c in &key.copies {
-        out.line(format!(
-            "  destroy its offline copy too: {} ({})",
-            c.path, c.location
-        ));
-    }
     drop(lock);
+    let report = KeyReport {
+        site: domain,
+        key: name.to_string(),
+        action: "destroyed",
+        path: path.display().to_string(),
+        copies_to_destroy: key
+            .copies
+            .iter()
+            .map(|c| format!("{} ({})", c.path, c.location))
+            .collect(),
+    };
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
 
@@ -888,13 +876,17 @@ pub fn archive_copy(
         Some(format!("{location}: {path}")),
     );
     ctx.store.save(&lock, &site)?;
-    out.line(format!(
-        "copied {name}'s archive to {} ({location}); {copies} recorded copies",
-        dest.display()
-    ));
-    if copies < 2 {
-        out.line(format!("store a second copy in another place: pinctl archive copy {name} --to DIR --location LABEL"));
-    }
+    let report = ArchiveReport {
+        site: domain,
+        key: name.to_string(),
+        action: "copied",
+        location: location.to_string(),
+        path: dest.display().to_string(),
+        pin: key.pin.clone(),
+        copies,
+    };
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
 
@@ -940,11 +932,18 @@ pub fn archive_verify(
         Some(name),
         Some(format!("{location}: {dir}")),
     );
+    let copies = site.key(name).map_or(0, |k| k.copies.len());
     ctx.store.save(&lock, &site)?;
-    out.line(format!(
-        "verified {name}'s copy at {} ({location}): it decrypts and its pin {} matches",
-        path.display(),
-        key.pin
-    ));
+    let report = ArchiveReport {
+        site: domain,
+        key: name.to_string(),
+        action: "verified",
+        location,
+        path: path.display().to_string(),
+        pin: key.pin.clone(),
+        copies,
+    };
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
     Ok(0)
 }
