@@ -7,13 +7,16 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::commands::rollout::{self, PolicyChange};
-use crate::commands::site::{self, InitOptions};
-use crate::commands::{self, verify, watch, Ctx, Out};
+use crate::commands::init::InitOptions;
+use crate::commands::policy::PolicyChange;
+use crate::commands::{
+    self, archive, ca_pin, cert, check, init, key, plan, policy, publish, rotate, schedule,
+    snippet, status, verify, Ctx, Out,
+};
 use crate::header::{MaxAge, Mode};
 use crate::keys::KeyType;
 use crate::state::Endpoint;
-use crate::state::Store;
+use crate::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -385,7 +388,7 @@ enum Command {
         #[arg(long)]
         systemd: bool,
         /// Time of day, HH:MM (24-hour).
-        #[arg(long, default_value = "06:00", value_parser = watch::parse_at)]
+        #[arg(long, default_value = "06:00", value_parser = schedule::parse_at)]
         at: (u32, u32),
     },
     /// Fetch a server's chain and pinning header; judge them as a browser would and against the state.
@@ -657,24 +660,24 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             out,
         ),
         Command::Init { domain, args } => {
-            site::init(&ctx()?, &site_options(domain, args, None, None)?, out)
+            init::init(&ctx()?, &site_options(domain, args, None, None)?, out)
         }
         Command::Import {
             domain,
             key,
             cert,
             args,
-        } => site::init(&ctx()?, &site_options(domain, args, Some(key), cert)?, out),
-        Command::Status { format } => site::status(&ctx()?, format == Format::Json, out),
+        } => init::init(&ctx()?, &site_options(domain, args, Some(key), cert)?, out),
+        Command::Status { format } => status::status(&ctx()?, format == Format::Json, out),
         Command::Key(KeyCommand::Export {
             name,
             out: dest,
             force,
             identity,
             ..
-        }) => site::key_export(&ctx()?, &name, &dest, force, identity.as_deref(), out),
+        }) => key::key_export(&ctx()?, &name, &dest, force, identity.as_deref(), out),
         Command::Key(KeyCommand::Destroy { name, force, .. }) => {
-            site::key_destroy(&ctx()?, &name, force, out)
+            key::key_destroy(&ctx()?, &name, force, out)
         }
         Command::Policy {
             max_age,
@@ -736,16 +739,16 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                     )
                 },
             };
-            rollout::policy(&ctx()?, &change, format == Format::Json, out)
+            policy::policy(&ctx()?, &change, format == Format::Json, out)
         }
         Command::Check {
             warn_days,
             live,
             verbose,
             format,
-        } => watch::check(
+        } => check::check(
             &ctx()?,
-            &watch::CheckOptions {
+            &check::CheckOptions {
                 warn_days,
                 live,
                 verbose,
@@ -757,7 +760,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             cron,
             systemd: _,
             at,
-        } => watch::schedule(&ctx()?, cron, at, out),
+        } => schedule::schedule(&ctx()?, cron, at, out),
         Command::Verify {
             url,
             connect,
@@ -766,7 +769,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             format,
         } => verify::verify(
             &ctx()?,
-            &verify::Target {
+            &crate::probe::Target {
                 url,
                 connect,
                 ca_file,
@@ -780,7 +783,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             report_only,
             header,
             templates,
-        } => rollout::snippet(
+        } => snippet::snippet(
             &ctx()?,
             &server,
             report_only,
@@ -788,8 +791,8 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             templates.as_deref(),
             out,
         ),
-        Command::Header { format } => rollout::header(&ctx()?, format == Format::Json, out),
-        Command::Publish { report_only, .. } => rollout::publish(&ctx()?, report_only, out),
+        Command::Header { format } => policy::header(&ctx()?, format == Format::Json, out),
+        Command::Publish { report_only, .. } => publish::publish(&ctx()?, report_only, out),
         Command::Rotate {
             promote,
             compromised,
@@ -797,9 +800,9 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             dry_run,
             accept_recipients,
             ..
-        } => rollout::rotate(
+        } => rotate::rotate(
             &ctx()?,
-            &rollout::RotateOptions {
+            &rotate::RotateOptions {
                 name: promote,
                 compromised,
                 force,
@@ -809,28 +812,28 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             out,
         ),
         Command::Plan { promote, format } => {
-            rollout::plan(&ctx()?, promote.as_deref(), format == Format::Json, out)
+            plan::plan(&ctx()?, promote.as_deref(), format == Format::Json, out)
         }
         Command::CaPin(CaPinCommand::Add {
             name, pin, from, ..
-        }) => rollout::ca_pin_add(&ctx()?, &name, pin.as_deref(), from.as_deref(), out),
+        }) => ca_pin::ca_pin_add(&ctx()?, &name, pin.as_deref(), from.as_deref(), out),
         Command::CaPin(CaPinCommand::Remove { name, .. }) => {
-            rollout::ca_pin_remove(&ctx()?, &name, out)
+            ca_pin::ca_pin_remove(&ctx()?, &name, out)
         }
         Command::CaPin(CaPinCommand::List { format }) => {
-            rollout::ca_pin_list(&ctx()?, format == Format::Json, out)
+            ca_pin::ca_pin_list(&ctx()?, format == Format::Json, out)
         }
         Command::Cert(CertCommand::Add { file, force, .. }) => {
-            rollout::cert_add(&ctx()?, &file, force, out)
+            cert::cert_add(&ctx()?, &file, force, out)
         }
         Command::Archive(ArchiveCommand::Copy {
             name, to, location, ..
-        }) => site::archive_copy(&ctx()?, &name, &to, &location, out),
+        }) => archive::archive_copy(&ctx()?, &name, &to, &location, out),
         Command::Archive(ArchiveCommand::Verify {
             name,
             from,
             identity,
             ..
-        }) => site::archive_verify(&ctx()?, &name, &from, identity.as_deref(), out),
+        }) => archive::archive_verify(&ctx()?, &name, &from, identity.as_deref(), out),
     }
 }

@@ -12,15 +12,19 @@ pub mod commands;
 pub mod csr;
 pub mod error;
 pub mod failpoint;
+pub mod fsutil;
 pub mod header;
+pub mod keyring;
 pub mod keys;
 pub mod lifecycle;
 pub mod pem_scan;
 pub mod pin;
 pub mod plan;
+pub mod probe;
 pub mod secret;
 pub mod snippet;
 pub mod state;
+pub mod store;
 
 pub use error::{Error, Result};
 

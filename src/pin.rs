@@ -4,6 +4,8 @@
 //! files is left to the caller.
 
 use base64::Engine as _;
+use std::path::Path;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -130,6 +132,17 @@ impl PartialEq<&str> for Pin {
     fn eq(&self, o: &&str) -> bool {
         self.0 == *o
     }
+}
+
+/// Pins of every object in `path`.
+pub fn pins_of_file(path: &Path) -> Result<Vec<PinInfo>> {
+    let data = crate::fsutil::read_input(path)?;
+    let label = if path == Path::new("-") {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
+    read_pins(&label, &data)
 }
 
 /// The SHA-256 of the empty string, base64: a pin made when the key was

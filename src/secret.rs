@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// archives, where a typo would lock the keys away).
 pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString> {
     if let Some(path) = file {
-        let raw = crate::commands::read_capped(path, 1 << 16)?;
+        let raw = crate::fsutil::read_capped(path, 1 << 16)?;
         let text = std::str::from_utf8(&raw).map_err(|_| {
             Error::input(
                 path.display().to_string(),

@@ -4,23 +4,29 @@
 //! answer).
 
 use std::fmt::Write as _;
-use std::io::Read as _;
 use std::path::Path;
-
-use zeroize::Zeroizing;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::{Error, Result};
 use crate::header::{self, LintOptions, Severity};
-use crate::pin::{self, PinInfo};
-use crate::state::Store;
+use crate::store::Store;
 
+pub mod archive;
+pub mod ca_pin;
+pub mod cert;
+pub mod check;
+pub mod init;
+pub mod key;
+pub mod plan;
+pub mod policy;
+pub mod publish;
 pub mod report;
-pub mod rollout;
-pub mod site;
+pub mod rotate;
+pub mod schedule;
+pub mod snippet;
+pub mod status;
 pub mod verify;
-pub mod watch;
 
 /// What every state command knows: the folder, the chosen site, "now".
 pub struct Ctx {
@@ -84,70 +90,11 @@ pub enum PinFormat {
     Tlsa,
 }
 
-/// The largest input pinctl reads: far above any real bundle (Debian's
-/// whole CA bundle is 0.2 MB), far below what would exhaust memory.
-pub const MAX_INPUT: u64 = 256 << 20;
-
-/// Reads a whole input file (`-` is standard input), at most [`MAX_INPUT`]
-/// bytes, into a buffer that is wiped when dropped, since it may hold a
-/// private key.
-pub fn read_input(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    read_capped(path, MAX_INPUT)
-}
-
-/// As [`read_input`], with a limit of `max` bytes.
-pub fn read_capped(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>> {
-    let mut buf = Zeroizing::new(Vec::new());
-    let read = |e| Error::Read {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let label = if path == Path::new("-") {
-        "<stdin>".to_string()
-    } else {
-        path.display().to_string()
-    };
-    if path == Path::new("-") {
-        std::io::stdin()
-            .take(max + 1)
-            .read_to_end(&mut buf)
-            .map_err(read)?;
-    } else {
-        let meta = std::fs::metadata(path).map_err(read)?;
-        if meta.is_dir() {
-            return Err(Error::input(label, "is a directory"));
-        }
-        std::fs::File::open(path)
-            .map_err(read)?
-            .take(max + 1)
-            .read_to_end(&mut buf)
-            .map_err(read)?;
-    }
-    if buf.len() as u64 > max {
-        return Err(Error::input(
-            label,
-            format!("is larger than {} MiB; pinctl reads no more", max >> 20),
-        ));
-    }
-    Ok(buf)
-}
-
-/// Pins of every object in `path`.
-pub fn pins_of_file(path: &Path) -> Result<Vec<PinInfo>> {
-    let data = read_input(path)?;
-    let label = if path == Path::new("-") {
-        "<stdin>".to_string()
-    } else {
-        path.display().to_string()
-    };
-    pin::read_pins(&label, &data)
-}
-
 /// `pinctl pin`.
 pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Result<i32> {
     let mut all = Vec::new();
     for f in files {
-        all.extend(pins_of_file(f)?);
+        all.extend(crate::pin::pins_of_file(f)?);
     }
     match format {
         PinFormat::Json => out.line(json(&all)?),
@@ -196,7 +143,12 @@ pub fn lint(
     out: &mut Out,
 ) -> Result<i32> {
     let chain_pins: Option<Vec<crate::pin::Pin>> = match chain {
-        Some(p) => Some(pins_of_file(p)?.into_iter().map(|i| i.pin).collect()),
+        Some(p) => Some(
+            crate::pin::pins_of_file(p)?
+                .into_iter()
+                .map(|i| i.pin)
+                .collect(),
+        ),
         None => None,
     };
     let l = header::lint(
@@ -235,4 +187,26 @@ pub fn lint(
         }
     }
     Ok(if valid { 0 } else { 1 })
+}
+
+pub fn inside(path: &Path, root: &Path) -> bool {
+    let Ok(root) = root.canonicalize() else {
+        return false;
+    };
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    // The file may not exist yet: resolve its folder.
+    let parent = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+    match parent.canonicalize() {
+        Ok(p) => p.starts_with(&root),
+        Err(_) => abs.starts_with(&root),
+    }
+}
+
+/// A site's folder as the plan names it.
+pub fn site_dir(ctx: &Ctx, domain: &str) -> String {
+    ctx.store.site_dir(domain).display().to_string()
 }

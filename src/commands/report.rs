@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::{json, ts, Out};
 use crate::error::Result;
-use crate::lifecycle::Blocker;
+use crate::lifecycle::{Blocker, SafeFrom};
 use crate::pin::Pin;
+use crate::state::Site;
 
 /// A key as the write commands name it.
 #[derive(Debug, Serialize)]
@@ -445,5 +446,40 @@ impl InitReport {
             v.push(format!("  {}. {s}", i + 1));
         }
         v
+    }
+}
+
+pub fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
+    blockers
+        .iter()
+        .map(|b| {
+            let whose = match &b.site {
+                Some(d) => format!("{d}'s includeSubDomains publication"),
+                None => format!("{}'s publication", site.domain),
+            };
+            let served = match b.until {
+                Some(u) => format!("served {} to {}", ts(b.from), ts(u)),
+                None => format!("served since {} (live)", ts(b.from)),
+            };
+            let held = match b.retained_until {
+                Some(r) => format!("clients may hold it until {}", ts(r)),
+                None => "clients hold it for as long as it is served, plus its max-age".to_string(),
+            };
+            format!("{whose} {} ({served}) lacks {key}'s pin; {held}", b.number)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn safe_text(sf: SafeFrom, blockers: &[Blocker]) -> String {
+    match sf {
+        SafeFrom::At(t) => format!("it is safe from {}", ts(t)),
+        SafeFrom::Never => {
+            let live = blockers.iter().find(|b| b.until.is_none());
+            match live.and_then(|b| b.site.as_deref()) {
+                Some(d) => format!("it is not safe while {d} serves that header: publish one on {d} that holds it (pinctl --site {d} ca-pin add …) and wait out the older ones"),
+                None => "it is not safe while a live publication lacks it: publish a header that holds it and wait out the older ones".into(),
+            }
+        }
     }
 }

@@ -1,0 +1,110 @@
+//! `pinctl check`: every finding about the sites, in the monitoring-plugin
+//! convention (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+
+use serde_json::json;
+
+use super::{json, Ctx, Out};
+use crate::check::{self as judge, Finding, Severity};
+use crate::error::Result;
+
+/// Options of `pinctl check`.
+pub struct CheckOptions {
+    pub warn_days: i64,
+    pub live: bool,
+    pub verbose: bool,
+    pub json: bool,
+}
+
+/// `pinctl check`: never fails with exit 1; an unreadable state is UNKNOWN
+/// (exit 3), as monitoring systems expect.
+pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
+    match gather(ctx, o) {
+        Ok(findings) => report(&findings, o, out),
+        Err(e) => {
+            let msg = e.to_string();
+            if o.json {
+                out.line(json(
+                    &json!({"status": "UNKNOWN", "error": msg, "findings": []}),
+                )?);
+            } else {
+                out.line(format!("PINCTL UNKNOWN - {msg}"));
+            }
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "error: {msg}");
+            Ok(3)
+        }
+    }
+}
+
+fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
+    let domains = match &ctx.site {
+        Some(d) => vec![ctx.store.pick(Some(d))?],
+        None => {
+            let all = ctx.store.sites()?;
+            if all.is_empty() {
+                ctx.store.pick(None)?;
+            }
+            all
+        }
+    };
+    let mut findings = Vec::new();
+    for d in domains {
+        let site = ctx.store.load(&d)?;
+        findings.extend(judge::check_site(&site, ctx.now, o.warn_days));
+        if o.live {
+            findings.extend(super::verify::live_findings(&site, ctx.now));
+        }
+    }
+    Ok(findings)
+}
+
+fn report(findings: &[Finding], o: &CheckOptions, out: &mut Out) -> Result<i32> {
+    let status = judge::overall(findings);
+    if o.json {
+        out.line(json(
+            &json!({ "status": status.as_str(), "findings": findings }),
+        )?);
+        return Ok(status.exit_code());
+    }
+    let crit = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Critical)
+        .count();
+    let warn = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    let mut sites: Vec<&str> = findings.iter().map(|f| f.site.as_str()).collect();
+    sites.dedup();
+    let summary = if crit + warn == 0 {
+        format!("{} site(s) checked, all fine", sites.len())
+    } else {
+        format!(
+            "{crit} critical, {warn} warning(s) in {} site(s)",
+            sites.len()
+        )
+    };
+    out.line(format!("PINCTL {} - {summary}", status.as_str()));
+    for f in findings {
+        if f.severity == Severity::Ok && !o.verbose {
+            continue;
+        }
+        let key = f
+            .key
+            .as_deref()
+            .map(|k| format!(" key={k}"))
+            .unwrap_or_default();
+        let due = f
+            .due
+            .map(|d| format!(" (due {})", super::ts(d)))
+            .unwrap_or_default();
+        out.line(format!(
+            "{} {}{key}: {} [{}]{due}",
+            f.severity.as_str(),
+            f.site,
+            f.message,
+            f.code
+        ));
+    }
+    Ok(status.exit_code())
+}

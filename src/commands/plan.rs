@@ -1,0 +1,42 @@
+//! `pinctl plan`: what is due next, or the steps of a promotion, from
+//! the pure `plan` module.
+
+use serde_json::json;
+
+use super::report::plan_lines;
+use super::{json, site_dir, ts, Ctx, Out};
+use crate::error::{Error, Result};
+use crate::plan as planner;
+use crate::state::Role;
+
+/// `pinctl plan`.
+pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let site = ctx.store.load(&domain)?;
+    let steps = match promote {
+        Some(n) => {
+            let k = site.require_key(n)?;
+            if k.role != Role::Backup {
+                return Err(Error::Usage(format!(
+                    "{n} is {}, not a backup",
+                    k.role.as_str()
+                )));
+            }
+            planner::promotion(&site, &site_dir(ctx, &domain), n, ctx.now)
+        }
+        None => planner::next_steps(&site, &site_dir(ctx, &domain), ctx.now),
+    };
+    if as_json {
+        out.line(json(&json!({ "site": domain, "steps": steps }))?);
+    } else {
+        out.line(format!("{domain} at {}", ts(ctx.now)));
+        if steps.is_empty() {
+            out.line("Nothing is due.");
+        } else {
+            for l in plan_lines(&steps) {
+                out.line(l);
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,88 @@
+//! `pinctl snippet`: the header for a server, rendered by `snippet`.
+
+use std::path::Path;
+
+use super::{Ctx, Out};
+use crate::error::{Error, Result};
+use crate::header::{self, Mode};
+use crate::lifecycle::{self};
+
+/// `pinctl snippet`: for the site's desired header, or any `--header`
+/// value (validated as `lint` does).
+pub fn snippet(
+    ctx: &Ctx,
+    server: &str,
+    report_only: bool,
+    header_value: Option<&str>,
+    templates: Option<&Path>,
+    out: &mut Out,
+) -> Result<i32> {
+    use crate::snippet::{render, Server};
+    let servers: Vec<Server> = if server == "all" {
+        Server::ALL.to_vec()
+    } else {
+        vec![Server::parse(server).ok_or_else(|| {
+            Error::Usage(format!(
+                "unknown server '{server}' (apache, nginx, lighttpd, iis, caddy, haproxy or all)"
+            ))
+        })?]
+    };
+    let (mut h, site_name) = match header_value {
+        Some(v) => {
+            let l = header::lint(v, &header::LintOptions::default());
+            if !l.is_valid() {
+                let errors: Vec<String> = l
+                    .problems
+                    .iter()
+                    .filter(|p| p.severity == header::Severity::Error)
+                    .map(|p| p.message.clone())
+                    .collect();
+                return Err(Error::Usage(format!(
+                    "--header is not a valid Public-Key-Pins header: {}",
+                    errors.join("; ")
+                )));
+            }
+            let name = ctx.site.clone().unwrap_or_else(|| "your site".into());
+            (l.header, name)
+        }
+        None => {
+            let domain = ctx.store.pick(ctx.site.as_deref())?;
+            let site = ctx.store.load(&domain)?;
+            (lifecycle::desired_header(&site), domain)
+        }
+    };
+    if report_only {
+        h.mode = Mode::ReportOnly;
+    }
+    if servers.len() == 1 {
+        let text = render(servers[0], &h, &site_name, templates)?;
+        out.buf.push_str(&text);
+        if !text.ends_with('\n') {
+            out.line("");
+        }
+        return Ok(0);
+    }
+    for (i, s) in servers.iter().enumerate() {
+        if i > 0 {
+            out.line("");
+        }
+        // One separator for every server: the combined output is for
+        // reading; each part is pasted into its own file.
+        out.line(format!("# ----- {} -----", s.name()));
+        match render(*s, &h, &site_name, templates) {
+            Ok(text) => {
+                out.buf.push_str(&text);
+                if !text.ends_with('\n') {
+                    out.line("");
+                }
+            }
+            Err(Error::Refused(m)) => {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "warning: {m}");
+                out.line(s.comment(&m));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(0)
+}

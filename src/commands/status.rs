@@ -1,0 +1,208 @@
+//! `pinctl status`: keys, certificates, the live and desired headers, in
+//! text or JSON.
+
+use serde_json::json;
+
+use super::{json, ts, Ctx, Out};
+use crate::error::Result;
+use crate::header::Mode;
+use crate::lifecycle::{self, SafeFrom};
+use crate::state::{self, Role, Site};
+
+fn safe_from_text(sf: SafeFrom, now: chrono::DateTime<chrono::Utc>) -> String {
+    match sf {
+        SafeFrom::At(t) if t <= now => "now".into(),
+        SafeFrom::At(t) => ts(t),
+        SafeFrom::Never => "never while a live header lacks it".into(),
+    }
+}
+
+/// JSON for `status`: the shape CLI.md promises.
+pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    let keys: Vec<_> = site
+        .keys
+        .iter()
+        .map(|k| {
+            json!({
+                "name": k.name,
+                "role": k.role.as_str(),
+                "algorithm": k.key_type.as_str(),
+                "pin": k.pin,
+                "created": ts(k.created),
+                "role_since": ts(k.role_since),
+                "safe_from": match lifecycle::safe_from(site, k) {
+                    SafeFrom::At(t) => Some(ts(t)),
+                    SafeFrom::Never => None,
+                },
+                "archive": k.archive,
+                "csr": k.csr,
+                "copies": k.copies.iter().map(|c| json!({
+                    "location": c.location,
+                    "path": c.path,
+                    "copied": ts(c.copied),
+                    "verified": c.verified.map(ts),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let live = site.live().map(|p| {
+        let h = lifecycle::header_of(p);
+        json!({
+            "header": h.line(),
+            "pins": p.pins,
+            "max_age": p.max_age,
+            "mode": p.mode.as_str(),
+            "from": ts(p.from),
+            // Open while live: the end if it were replaced now; Report-Only
+            // and max-age=0 retain nothing.
+            "retained_until": match lifecycle::retention(p) {
+                lifecycle::Retention::Nothing => None,
+                _ => Some(ts(lifecycle::add_secs(now, p.max_age))),
+            },
+        })
+    });
+    json!({
+        "domain": site.domain,
+        "policy": {
+            "mode": site.policy.mode.as_str(),
+            "max_age": site.policy.max_age,
+            "include_subdomains": site.policy.include_subdomains,
+            "report_uri": site.policy.report_uri,
+        },
+        "keys": keys,
+        "certificates": site.certificates.iter().map(|c| json!({
+            "key": c.key, "file": c.file, "subject": c.subject,
+            "not_before": ts(c.not_before), "not_after": ts(c.not_after), "chain_pins": c.chain_pins,
+            "issuer_pin": c.issuer_pin,
+        })).collect::<Vec<_>>(),
+        "ca_pins": site.ca_pins.iter().map(|c| json!({"name": c.name, "pin": c.pin})).collect::<Vec<_>>(),
+        "live": live,
+        "desired_header": lifecycle::desired_header(site).line(),
+    })
+}
+
+/// `pinctl status`.
+pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+    let domains = match &ctx.site {
+        Some(d) => vec![ctx.store.pick(Some(d))?],
+        None => ctx.store.sites()?,
+    };
+    if domains.is_empty() {
+        ctx.store.pick(None)?;
+    }
+    let sites: Vec<Site> = domains
+        .iter()
+        .map(|d| ctx.store.load(d))
+        .collect::<Result<_>>()?;
+    if as_json {
+        let v = json!({ "sites": sites.iter().map(|s| site_json(s, ctx.now)).collect::<Vec<_>>() });
+        out.line(json(&v)?);
+        return Ok(0);
+    }
+    for (i, site) in sites.iter().enumerate() {
+        if i > 0 {
+            out.line("");
+        }
+        out.line(format!("{}: policy {}", site.domain, site.policy.summary()));
+        out.line(format!(
+            "  {:<9} {:<11} {:<8} {:<44} {:<20} {:<20} {}",
+            "KEY", "ROLE", "TYPE", "PIN", "CREATED", "SAFE FROM", "COPIES"
+        ));
+        for k in &site.keys {
+            let verified = k.copies.iter().filter(|c| c.verified.is_some()).count();
+            out.line(format!(
+                "  {:<9} {:<11} {:<8} {:<44} {:<20} {:<20} {} ({} verified)",
+                k.name,
+                k.role.as_str(),
+                k.key_type.as_str(),
+                k.pin,
+                ts(k.created),
+                match k.role {
+                    Role::Active | Role::Backup =>
+                        safe_from_text(lifecycle::safe_from(site, k), ctx.now),
+                    _ => "-".to_string(),
+                },
+                k.copies.len(),
+                verified,
+            ));
+        }
+        for c in &site.certificates {
+            out.line(format!(
+                "  certificate {} for {}: {} valid {} to {}",
+                c.file,
+                c.key,
+                c.subject,
+                ts(c.not_before),
+                ts(c.not_after)
+            ));
+        }
+        for c in &site.ca_pins {
+            out.line(format!("  ca-pin {}: {}", c.name, c.pin));
+        }
+        let desired = lifecycle::desired_header(site);
+        match site.live() {
+            Some(live) => {
+                out.line(format!(
+                    "  live since {}: {} pins, {} max-age={}{}",
+                    ts(live.from),
+                    live.pins.len(),
+                    live.mode.as_str(),
+                    live.max_age,
+                    match lifecycle::retention(live) {
+                        lifecycle::Retention::Nothing if live.mode == Mode::ReportOnly =>
+                            " (Report-Only: not retained by clients)",
+                        lifecycle::Retention::Nothing =>
+                            " (max-age=0: clients that see it forget the pins)",
+                        _ => " (retained by clients until max-age after it is replaced)",
+                    }
+                ));
+                out.line(format!(
+                    "  live header:    {}",
+                    lifecycle::header_of(live).line()
+                ));
+                if !lifecycle::same_as(live, &desired) {
+                    out.line(format!(
+                        "  desired header: {} (deploy it, then pinctl publish)",
+                        desired.line()
+                    ));
+                }
+            }
+            None => {
+                out.line("  live: nothing published yet");
+                out.line(format!(
+                    "  desired header: {} (deploy it, then pinctl publish)",
+                    desired.line()
+                ));
+            }
+        }
+        for k in &site.keys {
+            if let Some(at) = k.destroyed {
+                out.line(format!("  {} was destroyed on {}", k.name, ts(at)));
+            }
+        }
+        if let Some((old, new)) = site.recipients_changed() {
+            out.line(format!(
+                "  warning: site.yaml seals new archives to {} but the existing ones were sealed to {}",
+                state::describe_recipients(&new),
+                state::describe_recipients(&old)
+            ));
+        }
+        if let Some(end) = lifecycle::last_retention_end(site).filter(|e| *e > ctx.now) {
+            out.line(format!(
+                "  clients may hold earlier pinsets until {}",
+                ts(end)
+            ));
+        }
+        for k in site.backups() {
+            if k.copies.len() < 2 {
+                out.line(format!(
+                    "  warning: {} has {} of 2 recorded offline copies (pinctl archive copy {} --to DIR --location LABEL)",
+                    k.name,
+                    k.copies.len(),
+                    k.name
+                ));
+            }
+        }
+    }
+    Ok(0)
+}

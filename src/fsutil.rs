@@ -1,0 +1,171 @@
+//! Writing files so that a crash leaves the old or the new content, never
+//! a mix: temporary file, fsync, rename, fsync of the folder; no-clobber
+//! creation; clear-key exports that do not outlive a failed command; and
+//! private folder modes; reading inputs with a bound. Knows nothing of
+//! sites.
+
+use std::fs;
+use std::io::Read as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Creates `dir` (and parents) with mode 0700 if missing, and takes group
+/// and other permissions away from an existing one (a state folder that
+/// came from a git checkout is 0755).
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = fs::metadata(dir) {
+        if meta.is_dir() && meta.permissions().mode() & 0o077 != 0 {
+            set_mode(dir, 0o700)?;
+        }
+        if meta.is_dir() {
+            return Ok(());
+        }
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    set_mode(dir, 0o700)
+}
+
+pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// Temporary file in the same folder, fsync, rename, fsync of the folder.
+pub fn write_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
+    write_via_temp(path, data, secret, false, ".tmp-")
+}
+
+/// As [`write_atomic`], but fails if `path` exists (even as a link).
+pub fn write_new_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
+    write_via_temp(path, data, secret, true, ".tmp-")
+}
+
+/// The prefix of the temporary file of a key export.
+const EXPORT_PREFIX: &str = ".pinctl-export-";
+
+/// Writes a key in the clear to `path` (mode 0600) through a temporary
+/// file that is removed if the command fails. A killed pinctl can still
+/// leave that file behind, so every export first removes those an earlier
+/// export left in the same folder.
+pub fn write_clear_key(path: &Path, data: &[u8], overwrite: bool) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let leftover = e.file_name().to_string_lossy().starts_with(EXPORT_PREFIX)
+                && e.file_type().is_ok_and(|t| t.is_file());
+            if leftover {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    write_via_temp(path, data, true, !overwrite, EXPORT_PREFIX)
+}
+
+fn write_via_temp(
+    path: &Path,
+    data: &[u8],
+    secret: bool,
+    no_clobber: bool,
+    prefix: &str,
+) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    if no_clobber && path.symlink_metadata().is_ok() {
+        return Err(werr(std::io::Error::from(
+            std::io::ErrorKind::AlreadyExists,
+        )));
+    }
+    let mode = if secret { 0o600 } else { 0o644 };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .map_err(werr)?;
+    tmp.write_all(data).map_err(werr)?;
+    tmp.as_file().sync_all().map_err(werr)?;
+    crate::failpoint::hit("write")?;
+    if no_clobber {
+        tmp.persist_noclobber(path).map_err(|e| werr(e.error))?;
+    } else {
+        tmp.persist(path).map_err(|e| werr(e.error))?;
+    }
+    sync_dir(dir)
+}
+
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::Write {
+            path: dir.to_path_buf(),
+            source: e,
+        })
+}
+
+/// The largest input pinctl reads: far above any real bundle (Debian's
+/// whole CA bundle is 0.2 MB), far below what would exhaust memory.
+pub const MAX_INPUT: u64 = 256 << 20;
+
+/// Reads a whole input file (`-` is standard input), at most [`MAX_INPUT`]
+/// bytes, into a buffer that is wiped when dropped, since it may hold a
+/// private key.
+pub fn read_input(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    read_capped(path, MAX_INPUT)
+}
+
+/// As [`read_input`], with a limit of `max` bytes.
+pub fn read_capped(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::new());
+    let read = |e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let label = if path == Path::new("-") {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
+    if path == Path::new("-") {
+        std::io::stdin()
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(read)?;
+    } else {
+        let meta = std::fs::metadata(path).map_err(read)?;
+        if meta.is_dir() {
+            return Err(Error::input(label, "is a directory"));
+        }
+        std::fs::File::open(path)
+            .map_err(read)?
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(read)?;
+    }
+    if buf.len() as u64 > max {
+        return Err(Error::input(
+            label,
+            format!("is larger than {} MiB; pinctl reads no more", max >> 20),
+        ));
+    }
+    Ok(buf)
+}

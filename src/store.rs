@@ -1,0 +1,441 @@
+//! The state folder on disk: finding and loading sites (with their
+//! archives, CSRs and neighbouring sites checked), the lock every mutating
+//! command holds, and writing sites and their files. The schema is
+//! `state`'s; how bytes reach the disk is `fsutil`'s.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::fsutil::{create_private_dir, set_mode, sync_dir, write_atomic};
+use crate::state::{
+    parse_site, sha256_hex, to_yaml, ParseError, Role, Site, MAX_SITE_FILE, SITE_FILE, VERSION,
+};
+
+/// The state folder.
+pub struct Store {
+    pub root: PathBuf,
+}
+
+/// Held while a mutating command runs; released when dropped.
+pub struct Lock {
+    file: fs::File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // The pid is only for the message of a waiting pinctl; emptying the
+        // file leaves the folder as it was before the command.
+        let _ = self.file.set_len(0);
+    }
+}
+
+impl Store {
+    pub fn new(root: impl Into<PathBuf>) -> Store {
+        Store { root: root.into() }
+    }
+
+    pub fn site_dir(&self, domain: &str) -> PathBuf {
+        self.root.join(domain)
+    }
+
+    pub fn site_file(&self, domain: &str) -> PathBuf {
+        self.site_dir(domain).join(SITE_FILE)
+    }
+
+    /// Domains of the sites in the folder, sorted.
+    pub fn sites(&self) -> Result<Vec<String>> {
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::Read {
+                    path: self.root.clone(),
+                    source: e,
+                })
+            }
+        };
+        let mut out: Vec<String> = rd
+            .flatten()
+            .filter(|e| e.path().join(SITE_FILE).is_file())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The site to work on: `want`, or the only one.
+    pub fn pick(&self, want: Option<&str>) -> Result<String> {
+        if let Some(d) = want {
+            // Host names are case-insensitive; the state keeps lower case.
+            let d = d.to_ascii_lowercase();
+            let d = d.strip_suffix('.').unwrap_or(&d);
+            if !self.site_file(d).is_file() {
+                return Err(Error::state(
+                    self.root.clone(),
+                    format!("no site {d} in this state folder"),
+                ));
+            }
+            return Ok(d.to_string());
+        }
+        let sites = self.sites()?;
+        match sites.len() {
+            0 => Err(Error::state(
+                self.root.clone(),
+                "no site in this state folder; run `pinctl init DOMAIN` first (or pass --state DIR)",
+            )),
+            1 => Ok(sites[0].clone()),
+            _ => Err(Error::state(
+                self.root.clone(),
+                format!("the state holds several sites ({}); choose one with --site", sites.join(", ")),
+            )),
+        }
+    }
+
+    /// Reads and checks one site file, without its neighbours or files.
+    fn read_site(&self, domain: &str) -> Result<Site> {
+        let path = self.site_file(domain);
+        let dir = self.site_dir(domain);
+        if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+            return Err(Error::state(
+                &dir,
+                "is not a folder (a symbolic link?); pinctl writes only into real folders of the state",
+            ));
+        }
+        let text = read_capped(&path)?;
+        let site = parse_site(&text).map_err(|e| match e {
+            ParseError::Newer(found) => Error::NewerState {
+                path: path.clone(),
+                found,
+                known: VERSION,
+            },
+            ParseError::Invalid(m) => Error::state(&path, m),
+        })?;
+        if site.domain != domain {
+            return Err(Error::state(
+                &path,
+                format!(
+                    "the file is for {}, but lies in the folder of {domain}",
+                    site.domain
+                ),
+            ));
+        }
+        Ok(site)
+    }
+
+    /// What the other sites of the folder mean for `site`: the ancestors
+    /// and descendants it shares clients with (includeSubDomains).
+    pub fn related(&self, site: &Site) -> Result<crate::state::Related> {
+        let mut others = Vec::new();
+        for d in self.sites()? {
+            if crate::lifecycle::is_below(&site.domain, &d)
+                || crate::lifecycle::is_below(&d, &site.domain)
+            {
+                others.push(self.read_site(&d)?);
+            }
+        }
+        Ok(crate::lifecycle::relate(site, &others))
+    }
+
+    /// Loads a site, checks its invariants and files, and relates it to
+    /// the other sites of the folder.
+    pub fn load(&self, domain: &str) -> Result<Site> {
+        let mut site = self.read_site(domain)?;
+        let path = self.site_file(domain);
+        let dir = self.site_dir(domain);
+        for k in &site.keys {
+            if k.destroyed.is_some() {
+                continue;
+            }
+            let ap = dir.join(&k.archive);
+            let data = fs::read(&ap).map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "; restore it from an offline copy (pinctl archive verify {} --from DIR shows which copy is good){}",
+                        k.name,
+                        if matches!(k.role, Role::Retired | Role::Compromised) {
+                            format!(", or record its end with pinctl key destroy {} --force", k.name)
+                        } else {
+                            String::new()
+                        }
+                    )
+                } else {
+                    String::new()
+                };
+                Error::state(
+                    &ap,
+                    format!("archive of key {} cannot be read: {e}{hint}", k.name),
+                )
+            })?;
+            if sha256_hex(&data) != k.archive_sha256 {
+                return Err(Error::state(
+                    &ap,
+                    format!("archive of key {} does not match its recorded checksum (damaged or tampered)", k.name),
+                ));
+            }
+            let cp = dir.join(&k.csr);
+            let csr = fs::read(&cp).map_err(|e| {
+                Error::state(&cp, format!("CSR of key {} cannot be read: {e}", k.name))
+            })?;
+            let pins = crate::pin::read_pins(&cp.display().to_string(), &csr)?;
+            if pins.first().map(|p| p.pin.as_str()) != Some(k.pin.as_str()) {
+                return Err(Error::state(
+                    &path,
+                    format!(
+                        "the pin recorded for key {} does not match its CSR and archive",
+                        k.name
+                    ),
+                ));
+            }
+        }
+        if site.version < 2 {
+            // Version 1 recorded every CA pin of a file as credit; judge
+            // the stored files again so that only a verified direct issuer
+            // counts (a file that cannot be read earns none).
+            for c in &mut site.certificates {
+                let p = dir.join(&c.file);
+                c.issuer_pin = fs::read(&p)
+                    .ok()
+                    .and_then(|d| crate::chain::links(&p.display().to_string(), &d).ok())
+                    .and_then(|l| crate::chain::credit(&l).issuer);
+            }
+        }
+        site.related = self.related(&site)?;
+        Ok(site)
+    }
+
+    /// Takes the folder's lock, waiting a bounded time for another pinctl.
+    pub fn lock(&self) -> Result<Lock> {
+        create_private_dir(&self.root)?;
+        let path = self.root.join(".lock");
+        // The folder may come from a shared repository: a link planted as
+        // `.lock` must not make pinctl write through it.
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .mode(0o600)
+                .open(&path)
+        }
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::state(
+                    &path,
+                    "is a symbolic link; pinctl refuses to write through it (remove it)",
+                )
+            } else {
+                Error::Write {
+                    path: path.clone(),
+                    source: e,
+                }
+            }
+        })?;
+        let meta = file.metadata().map_err(|e| Error::Read {
+            path: path.clone(),
+            source: e,
+        })?;
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            if !meta.is_file() || meta.nlink() > 1 {
+                return Err(Error::state(
+                    &path,
+                    "is not pinctl's own lock file (not a regular file, or linked elsewhere); remove it",
+                ));
+            }
+        }
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < lock_wait() => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let pid = fs::read_to_string(&path).unwrap_or_default();
+                    return Err(Error::Locked {
+                        path: self.root.clone(),
+                        pid: pid.trim().to_string(),
+                    });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(Error::Write { path, source: e }),
+            }
+        }
+        file.set_len(0).ok();
+        let _ = write!(file, "{}", std::process::id());
+        let lock = Lock { file };
+        self.sweep();
+        crate::failpoint::hold_lock();
+        Ok(lock)
+    }
+
+    /// Removes what an interrupted pinctl left: staging folders of a site
+    /// that was never created and temporary files that were never renamed.
+    /// Only called with the lock held, so no other pinctl is writing them.
+    fn sweep(&self) {
+        let Ok(rd) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if name.starts_with(".staging-") && path.is_dir() {
+                let _ = fs::remove_dir_all(&path);
+            } else if name.starts_with(".tmp-") {
+                let _ = fs::remove_file(&path);
+            } else if path.join(SITE_FILE).is_file() {
+                if let Ok(inner) = fs::read_dir(&path) {
+                    for f in inner.flatten() {
+                        if f.file_name().to_string_lossy().starts_with(".tmp-") {
+                            let _ = fs::remove_file(f.path());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Locks the folder and loads a site for a change at `now`; refuses a
+    /// clock that runs behind the site's history (publications would
+    /// overlap).
+    pub fn load_for_update(&self, domain: &str, now: DateTime<Utc>) -> Result<(Lock, Site)> {
+        // A state that would be refused is refused before the lock file is
+        // touched, so that a failing command leaves the folder as it was.
+        self.check_clock(domain, &self.load(domain)?, now)?;
+        let lock = self.lock()?;
+        let site = self.load(domain)?;
+        self.check_clock(domain, &site, now)?;
+        Ok((lock, site))
+    }
+
+    fn check_clock(&self, domain: &str, site: &Site, now: DateTime<Utc>) -> Result<()> {
+        if let Some(last) = site.events.iter().map(|e| e.at).max() {
+            if now < last {
+                return Err(Error::state(
+                    self.site_file(domain),
+                    format!(
+                        "\"now\" ({}) is before the last recorded event ({}); check the clock or PINCTL_NOW",
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the site's YAML atomically; refuses a site that fails its
+    /// invariants, so that an invalid state is never written.
+    pub fn save(&self, _lock: &Lock, site: &Site) -> Result<()> {
+        site.check().map_err(|m| {
+            Error::Internal(format!(
+                "refusing to write {}: the state would break its invariants: {m}",
+                self.site_file(&site.domain).display()
+            ))
+        })?;
+        let mut current = site.clone();
+        current.version = VERSION;
+        let text = to_yaml(&current)?;
+        write_atomic(&self.site_file(&site.domain), text.as_bytes(), false)
+    }
+
+    /// Writes a new file into a site's folder atomically; never replaces an
+    /// existing file.
+    pub fn add_file(
+        &self,
+        _lock: &Lock,
+        domain: &str,
+        name: &str,
+        data: &[u8],
+        secret: bool,
+    ) -> Result<()> {
+        let path = self.site_dir(domain).join(name);
+        if path.exists() {
+            return Err(Error::state(&path, "already exists; refusing to overwrite"));
+        }
+        write_atomic(&path, data, secret)
+    }
+
+    /// Creates a whole new site in one step: every file is written into a
+    /// hidden staging folder that is then renamed into place, so a failure
+    /// at any point leaves no trace of the site.
+    pub fn create_site(
+        &self,
+        _lock: &Lock,
+        site: &Site,
+        files: &[(String, Vec<u8>, bool)],
+    ) -> Result<()> {
+        let dir = self.site_dir(&site.domain);
+        if dir.exists() {
+            return Err(Error::state(
+                &dir,
+                format!("site {} already exists", site.domain),
+            ));
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(&self.root)
+            .map_err(|e| Error::Write {
+                path: self.root.clone(),
+                source: e,
+            })?;
+        set_mode(staging.path(), 0o700)?;
+        for (name, data, secret) in files {
+            write_atomic(&staging.path().join(name), data, *secret)?;
+        }
+        write_atomic(
+            &staging.path().join(SITE_FILE),
+            to_yaml(site)?.as_bytes(),
+            false,
+        )?;
+        let staged = staging.keep();
+        fs::rename(&staged, &dir).map_err(|e| {
+            let _ = fs::remove_dir_all(&staged);
+            Error::Write {
+                path: dir.clone(),
+                source: e,
+            }
+        })?;
+        sync_dir(&self.root)
+    }
+}
+
+/// Reads a state file, refusing one larger than [`MAX_SITE_FILE`].
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let rerr = |e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let f = fs::File::open(path).map_err(rerr)?;
+    let mut buf = Vec::new();
+    f.take(MAX_SITE_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(rerr)?;
+    if buf.len() as u64 > MAX_SITE_FILE {
+        return Err(Error::state(
+            path,
+            format!(
+                "is larger than {} MiB; not a pinctl site file",
+                MAX_SITE_FILE >> 20
+            ),
+        ));
+    }
+    Ok(buf)
+}
+
+fn lock_wait() -> Duration {
+    let ms = std::env::var("PINCTL_LOCK_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    Duration::from_millis(ms)
+}
