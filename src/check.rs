@@ -3,6 +3,8 @@
 //! in, findings out; `verify` supplies what the live server showed.
 
 use chrono::{DateTime, Utc};
+
+use crate::text::rfc3339 as fmt;
 use serde::Serialize;
 
 use crate::header::{self, Mode};
@@ -47,19 +49,8 @@ pub struct Finding {
     pub key: Option<String>,
     pub code: &'static str,
     pub message: String,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "crate::text::ser_opt")]
     pub due: Option<DateTime<Utc>>,
-}
-
-fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&fmt(*t)),
-        None => s.serialize_none(),
-    }
-}
-
-fn fmt(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 struct Findings<'a> {
@@ -104,8 +95,23 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
         );
         return f.out;
     };
-    let live = site.live();
+    certificates(&mut f, site, active, now, warn_days);
+    publication(&mut f, site, active);
+    backups_and_keys(&mut f, site, now);
+    history(&mut f, site, now);
+    ramp(&mut f, site, now);
+    f.out
+}
 
+/// Findings about the active key's certificates.
+fn certificates(
+    f: &mut Findings<'_>,
+    site: &Site,
+    active: &crate::state::Key,
+    now: DateTime<Utc>,
+    warn_days: i64,
+) {
+    let live = site.live();
     // Certificates of the active key.
     match site
         .certificates
@@ -171,7 +177,11 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
             }
         }
     }
+}
 
+/// Findings about the live publication and the policy.
+fn publication(f: &mut Findings<'_>, site: &Site, active: &crate::state::Key) {
+    let live = site.live();
     // The live publication must hold the served key.
     if let Some(l) = live {
         if !lifecycle::accepts(&l.pins, site, active) {
@@ -257,7 +267,10 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
             }
         }
     }
+}
 
+/// Findings about the backups: how many, safe when, copies.
+fn backups_and_keys(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
     // Backups.
     let backups: Vec<_> = site.backups().collect();
     if backups.len() < 2 {
@@ -331,6 +344,10 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
             }
         }
     }
+}
+
+/// Findings from the history: compromised keys, edited recipients.
+fn history(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
     for k in site.keys.iter().filter(|k| k.role == Role::Compromised) {
         if let Some(t) = lifecycle::compromised_until(site, &k.name, now).filter(|t| *t > now) {
             f.add(
@@ -361,7 +378,10 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
             None,
         );
     }
+}
 
+/// Ramp steps that are due.
+fn ramp(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
     // Ramp steps that are due.
     for s in plan::next_steps(site, &site.domain, now) {
         if s.kind == plan::StepKind::Ramp && s.not_before.is_some_and(|t| t <= now) {
@@ -374,7 +394,6 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
             );
         }
     }
-    f.out
 }
 
 /// The overall status: the worst severity among findings.

@@ -39,6 +39,45 @@ struct Cli {
     command: Command,
 }
 
+/// The settings `pinctl policy` changes; each `--x`/`--no-x` pair becomes
+/// one optional change.
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// How long clients keep the pins, in seconds; 0 makes them forget (decommission). A value too large to hold is clamped, as clients do.
+    #[arg(long, value_parser = max_age_arg)]
+    max_age: Option<MaxAge>,
+    /// Send Public-Key-Pins: clients remember and enforce the pins.
+    #[arg(long, conflicts_with = "report_only")]
+    enforce: bool,
+    /// Send Public-Key-Pins-Report-Only: clients only report (the roll-out's first stage).
+    #[arg(long)]
+    report_only: bool,
+    /// Pin every subdomain too.
+    #[arg(long, conflicts_with = "no_include_subdomains")]
+    include_subdomains: bool,
+    /// Stop pinning subdomains.
+    #[arg(long)]
+    no_include_subdomains: bool,
+    /// Where clients send violation reports (https, not on the pinned host).
+    #[arg(long, conflicts_with = "no_report_uri")]
+    report_uri: Option<String>,
+    /// Send no report-uri.
+    #[arg(long)]
+    no_report_uri: bool,
+    /// Where the site is served, for `check --live` (repeatable).
+    #[arg(long = "endpoint")]
+    endpoints: Vec<String>,
+    /// Connect to this HOST:PORT for the endpoints given with it.
+    #[arg(long, requires = "endpoints")]
+    connect: Option<String>,
+    /// Verify the endpoints given with it against this CA file.
+    #[arg(long, requires = "endpoints", value_hint = clap::ValueHint::FilePath)]
+    endpoint_ca_file: Option<PathBuf>,
+    /// Forget every recorded endpoint.
+    #[arg(long, conflicts_with = "endpoints")]
+    no_endpoints: bool,
+}
+
 #[derive(clap::Args)]
 struct SiteArgs {
     /// Output: text for people, json for scripts.
@@ -268,39 +307,8 @@ enum Command {
         after_help = "Examples:\n  pinctl policy\n  pinctl policy --enforce --max-age 300\n  pinctl policy --max-age 0   # decommission: clients forget the pins"
     )]
     Policy {
-        /// How long clients keep the pins, in seconds; 0 makes them forget (decommission). A value too large to hold is clamped, as clients do.
-        #[arg(long, value_parser = max_age_arg)]
-        max_age: Option<MaxAge>,
-        /// Send Public-Key-Pins: clients remember and enforce the pins.
-        #[arg(long, conflicts_with = "report_only")]
-        enforce: bool,
-        /// Send Public-Key-Pins-Report-Only: clients only report (the roll-out's first stage).
-        #[arg(long)]
-        report_only: bool,
-        /// Pin every subdomain too.
-        #[arg(long, conflicts_with = "no_include_subdomains")]
-        include_subdomains: bool,
-        /// Stop pinning subdomains.
-        #[arg(long)]
-        no_include_subdomains: bool,
-        /// Where clients send violation reports (https, not on the pinned host).
-        #[arg(long, conflicts_with = "no_report_uri")]
-        report_uri: Option<String>,
-        /// Send no report-uri.
-        #[arg(long)]
-        no_report_uri: bool,
-        /// Where the site is served, for `check --live` (repeatable).
-        #[arg(long = "endpoint")]
-        endpoints: Vec<String>,
-        /// Connect to this HOST:PORT for the endpoints given with it.
-        #[arg(long, requires = "endpoints")]
-        connect: Option<String>,
-        /// Verify the endpoints given with it against this CA file.
-        #[arg(long, requires = "endpoints", value_hint = clap::ValueHint::FilePath)]
-        endpoint_ca_file: Option<PathBuf>,
-        /// Forget every recorded endpoint.
-        #[arg(long, conflicts_with = "endpoints")]
-        no_endpoints: bool,
+        #[command(flatten)]
+        args: PolicyArgs,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -566,6 +574,55 @@ fn site_options(
     })
 }
 
+impl PolicyArgs {
+    /// The change the flags ask for; `None` leaves a setting as it is.
+    fn into_change(self) -> PolicyChange {
+        let pick = |yes: bool, no: bool| match (yes, no) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        let ca_file = self.endpoint_ca_file.as_ref().map(|p| {
+            std::path::absolute(p)
+                .unwrap_or(p.clone())
+                .display()
+                .to_string()
+        });
+        PolicyChange {
+            max_age: self.max_age.map(|m| m.value),
+            mode: pick(self.enforce, self.report_only).map(|e| {
+                if e {
+                    Mode::Enforce
+                } else {
+                    Mode::ReportOnly
+                }
+            }),
+            include_subdomains: pick(self.include_subdomains, self.no_include_subdomains),
+            report_uri: if self.no_report_uri {
+                Some(None)
+            } else {
+                self.report_uri.map(Some)
+            },
+            endpoints: if self.no_endpoints {
+                Some(Vec::new())
+            } else if self.endpoints.is_empty() {
+                None
+            } else {
+                Some(
+                    self.endpoints
+                        .into_iter()
+                        .map(|url| Endpoint {
+                            url,
+                            connect: self.connect.clone(),
+                            ca_file: ca_file.clone(),
+                        })
+                        .collect(),
+                )
+            },
+        }
+    }
+}
+
 impl Command {
     /// Whether the command was asked for JSON (`--format json`).
     fn json(&self) -> bool {
@@ -679,67 +736,11 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
         Command::Key(KeyCommand::Destroy { name, force, .. }) => {
             key::key_destroy(&ctx()?, &name, force, out)
         }
-        Command::Policy {
-            max_age,
-            enforce,
-            report_only,
-            include_subdomains,
-            no_include_subdomains,
-            report_uri,
-            no_report_uri,
-            endpoints,
-            connect,
-            endpoint_ca_file,
-            no_endpoints,
-            format,
-        } => {
-            if let Some(w) = max_age.as_ref().and_then(|m| m.overflow.as_ref()) {
+        Command::Policy { args, format } => {
+            if let Some(w) = args.max_age.as_ref().and_then(|m| m.overflow.as_ref()) {
                 out.line(format!("warning: {w}"));
             }
-            let change = PolicyChange {
-                max_age: max_age.map(|m| m.value),
-                mode: if enforce {
-                    Some(Mode::Enforce)
-                } else if report_only {
-                    Some(Mode::ReportOnly)
-                } else {
-                    None
-                },
-                include_subdomains: if include_subdomains {
-                    Some(true)
-                } else if no_include_subdomains {
-                    Some(false)
-                } else {
-                    None
-                },
-                report_uri: if no_report_uri {
-                    Some(None)
-                } else {
-                    report_uri.map(Some)
-                },
-                endpoints: if no_endpoints {
-                    Some(Vec::new())
-                } else if endpoints.is_empty() {
-                    None
-                } else {
-                    Some(
-                        endpoints
-                            .into_iter()
-                            .map(|url| Endpoint {
-                                url,
-                                connect: connect.clone(),
-                                ca_file: endpoint_ca_file.as_ref().map(|p| {
-                                    std::path::absolute(p)
-                                        .unwrap_or(p.clone())
-                                        .display()
-                                        .to_string()
-                                }),
-                            })
-                            .collect(),
-                    )
-                },
-            };
-            policy::policy(&ctx()?, &change, format == Format::Json, out)
+            policy::policy(&ctx()?, &args.into_change(), format == Format::Json, out)
         }
         Command::Check {
             warn_days,

@@ -159,6 +159,7 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
         }
     };
     let (mut seen_age, mut seen_sub, mut seen_uri) = (false, false, false);
+    let mut report_host: Option<String> = None;
     for d in directives {
         let lname = d.name.to_ascii_lowercase();
         match lname.as_str() {
@@ -240,13 +241,7 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
                             if scheme_host.0 != "https" {
                                 push(Severity::Warning, format!("report-uri {uri} is not https"));
                             }
-                            if let Some(host) = opts.host {
-                                if scheme_host.1.eq_ignore_ascii_case(host) {
-                                    push(Severity::Warning, format!(
-                                        "report-uri {uri} is on the pinned host {host}: reports of pin failures cannot reach it"
-                                    ));
-                                }
-                            }
+                            report_host = Some(scheme_host.1);
                             header.report_uri = Some(uri);
                         }
                         Err(m) => push(Severity::Error, m),
@@ -271,13 +266,17 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
             Severity::Note,
             "max-age=0 removes the host's pins from clients that noted them".into(),
         ),
-        (_, Some(n)) if n > MAX_AGE_ADVISED => push(
-            Severity::Warning,
-            format!(
-                "max-age {n} is above 60 days ({MAX_AGE_ADVISED} s), the maximum RFC 7469 suggests; Chromium and Firefox capped HPKP max-age at 60 days, other clients may not"
-            ),
-        ),
+        (_, Some(n)) => {
+            if let Some(w) = max_age_warning(n) {
+                push(Severity::Warning, w);
+            }
+        }
         _ => {}
+    }
+    if let (Some(uri), Some(rh), Some(pinned)) = (&header.report_uri, &report_host, opts.host) {
+        if let Some(w) = report_uri_warning(uri, rh, pinned, header.include_subdomains) {
+            push(Severity::Warning, w);
+        }
     }
     if header.mode == Mode::ReportOnly && header.report_uri.is_none() {
         push(
@@ -317,6 +316,39 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
         }
     }
     Lint { header, problems }
+}
+
+/// The warning for a max-age above what RFC 7469 suggests, if any.
+pub fn max_age_warning(n: u64) -> Option<String> {
+    (n > MAX_AGE_ADVISED).then(|| {
+        format!(
+            "max-age {n} is above 60 days ({MAX_AGE_ADVISED} s), the maximum RFC 7469 suggests; Chromium and Firefox capped HPKP max-age at 60 days, other clients may not"
+        )
+    })
+}
+
+/// The warning for a report-uri that pinning itself cuts off: on the
+/// pinned host, or on a subdomain that includeSubDomains pins too (the
+/// report connection is pin-checked as well, RFC 7469 section 2.1.4).
+pub fn report_uri_warning(
+    uri: &str,
+    report_host: &str,
+    pinned: &str,
+    include_subdomains: bool,
+) -> Option<String> {
+    let host = report_host.to_ascii_lowercase();
+    let pinned = pinned.to_ascii_lowercase();
+    if host == pinned {
+        Some(format!(
+            "report-uri {uri} is on the pinned host {pinned}: reports of pin failures cannot reach it"
+        ))
+    } else if include_subdomains && host.ends_with(&format!(".{pinned}")) {
+        Some(format!(
+            "report-uri {uri} is on a subdomain that includeSubDomains pins too: reports of pin failures cannot reach it"
+        ))
+    } else {
+        None
+    }
 }
 
 /// A max-age as clients read it.

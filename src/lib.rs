@@ -25,6 +25,7 @@ pub mod secret;
 pub mod snippet;
 pub mod state;
 pub mod store;
+pub mod text;
 
 pub use error::{Error, Result};
 

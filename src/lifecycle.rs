@@ -55,6 +55,17 @@ pub fn add_days(t: DateTime<Utc>, days: i64) -> DateTime<Utc> {
         })
 }
 
+/// Until when clients may hold `p` if the live publication is replaced at
+/// `now` (its retention as it stands for one that has ended); None when it
+/// retains nothing (Report-Only, max-age=0).
+pub fn held_until_if_replaced(p: &Publication, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match retention(p) {
+        Retention::Nothing => None,
+        Retention::Until(r) => Some(r),
+        Retention::Open => Some(add_secs(now.max(p.from), p.max_age)),
+    }
+}
+
 /// Whether clients that noted publication `p` at `t` may still hold it.
 pub fn held_at(p: &Publication, t: DateTime<Utc>) -> bool {
     if p.from > t {
@@ -557,8 +568,8 @@ pub fn compromised_until(site: &Site, name: &str, now: DateTime<Utc>) -> Option<
     let key = site.key(name)?;
     site.publications
         .iter()
-        .filter(|p| p.mode == Mode::Enforce && p.pins.contains(&key.pin))
-        .map(|p| add_secs(p.until.unwrap_or(now).max(p.from), p.max_age))
+        .filter(|p| p.pins.contains(&key.pin))
+        .filter_map(|p| held_until_if_replaced(p, now))
         .max()
 }
 

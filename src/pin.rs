@@ -99,7 +99,7 @@ impl Pin {
             .decode(&self.0)
             // A Pin is canonical base64 of 32 bytes by construction.
             .unwrap_or_default();
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        crate::text::hex(&bytes)
     }
 }
 
@@ -438,7 +438,7 @@ fn from_spki(spki: &[u8], kind: Kind) -> std::result::Result<PinInfo, String> {
         not_before: None,
         not_after: None,
         is_ca: None,
-        sha256_hex: hex(&digest),
+        sha256_hex: crate::text::hex(&digest),
     })
 }
 
@@ -475,16 +475,6 @@ fn describe(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> (String, Opti
         "1.2.840.10040.4.1" => ("dsa".into(), None),
         other => (other.to_string(), None),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }
 
 fn bit_length(be: &[u8]) -> u32 {

@@ -4,6 +4,8 @@
 //! I/O, no clock.
 
 use chrono::{DateTime, Utc};
+
+use crate::text::rfc3339 as fmt;
 use serde::Serialize;
 
 use crate::header::Mode;
@@ -37,17 +39,10 @@ pub enum StepKind {
 pub struct Step {
     pub n: usize,
     pub kind: StepKind,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "crate::text::ser_opt")]
     pub not_before: Option<DateTime<Utc>>,
     pub action: String,
     pub command: Option<String>,
-}
-
-fn ser_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        None => s.serialize_none(),
-    }
 }
 
 struct Builder {
@@ -70,10 +65,6 @@ impl Builder {
             command,
         });
     }
-}
-
-fn fmt(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The next ramp max-age after `current`, or None at the top.
@@ -145,8 +136,7 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
         let end = site
             .publications
             .iter()
-            .filter(|p| p.mode == Mode::Enforce && p.max_age > 0)
-            .map(|p| lifecycle::add_secs(p.until.unwrap_or(now).max(p.from), p.max_age))
+            .filter_map(|p| lifecycle::held_until_if_replaced(p, now))
             .max();
         match end {
             Some(end) => b.add(

@@ -552,10 +552,7 @@ pub fn describe_recipients(v: &[String]) -> String {
 
 /// Hex SHA-256, for archive checksums.
 pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::text::hex(&Sha256::digest(data))
 }
 
 /// Why a site file was refused.

@@ -69,6 +69,19 @@ impl Store {
         Ok(out)
     }
 
+    /// The sites a report covers: `want`, or every site (an error when the
+    /// folder holds none).
+    pub fn chosen(&self, want: Option<&str>) -> Result<Vec<String>> {
+        if want.is_some() {
+            return Ok(vec![self.pick(want)?]);
+        }
+        let all = self.sites()?;
+        if all.is_empty() {
+            self.pick(None)?;
+        }
+        Ok(all)
+    }
+
     /// The site to work on: `want`, or the only one.
     pub fn pick(&self, want: Option<&str>) -> Result<String> {
         if let Some(d) = want {

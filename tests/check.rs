@@ -54,9 +54,6 @@ fn has(v: &serde_json::Value, severity: &str, code: &str) -> bool {
 
 #[test]
 fn check_speaks_the_monitoring_convention() {
-    if !have("openssl", "check_speaks_the_monitoring_convention") {
-        return;
-    }
     let mut env = fine_site();
     // All fine: exit 0, one summary line.
     let r = env.run(&["check"]);
@@ -117,9 +114,6 @@ fn check_speaks_the_monitoring_convention() {
 
 #[test]
 fn each_critical_finding() {
-    if !have("openssl", "each_critical_finding") {
-        return;
-    }
     let mut env = site_env();
     at(&mut env, "2030-01-01T00:00:00Z");
     env.run(&["init", "example.com"]).ok();
@@ -171,9 +165,6 @@ fn each_critical_finding() {
 
 #[test]
 fn warnings_on_policy() {
-    if !have("openssl", "warnings_on_policy") {
-        return;
-    }
     let mut env = fine_site();
     env.run(&[
         "policy",

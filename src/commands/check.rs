@@ -37,16 +37,7 @@ pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
 }
 
 fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
-    let domains = match &ctx.site {
-        Some(d) => vec![ctx.store.pick(Some(d))?],
-        None => {
-            let all = ctx.store.sites()?;
-            if all.is_empty() {
-                ctx.store.pick(None)?;
-            }
-            all
-        }
-    };
+    let domains = ctx.store.chosen(ctx.site.as_deref())?;
     let mut findings = Vec::new();
     for d in domains {
         let site = ctx.store.load(&d)?;

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::header::{self, LintOptions, Severity};
@@ -57,7 +57,7 @@ impl Ctx {
 
 /// Every time pinctl prints: UTC, RFC 3339, `Z`.
 pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    crate::text::rfc3339(t)
 }
 
 fn json(v: &impl serde::Serialize) -> Result<String> {

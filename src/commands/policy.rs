@@ -114,13 +114,7 @@ pub fn check_report_uri(u: &str) -> Result<()> {
 fn policy_warnings(site: &Site) -> Vec<String> {
     let mut w = Vec::new();
     let p = &site.policy;
-    if p.max_age > header::MAX_AGE_ADVISED {
-        w.push(format!(
-            "max-age {} is above 60 days ({} s), the maximum RFC 7469 suggests",
-            p.max_age,
-            header::MAX_AGE_ADVISED
-        ));
-    }
+    w.extend(header::max_age_warning(p.max_age));
     if p.mode == Mode::Enforce {
         let live_age = site
             .live()
@@ -138,16 +132,12 @@ fn policy_warnings(site: &Site) -> Vec<String> {
     }
     if let Some(u) = &p.report_uri {
         if let Ok((_, host)) = header::check_uri(u) {
-            let host = host.to_ascii_lowercase();
-            if host == site.domain {
-                w.push(format!(
-                    "report-uri {u} is on the pinned host: reports of pin failures cannot reach it"
-                ));
-            } else if p.include_subdomains && lifecycle::is_below(&host, &site.domain) {
-                w.push(format!(
-                    "report-uri {u} is on a subdomain that includeSubDomains pins too: reports of pin failures cannot reach it"
-                ));
-            }
+            w.extend(header::report_uri_warning(
+                u,
+                &host,
+                &site.domain,
+                p.include_subdomains,
+            ));
         }
     }
     w

@@ -55,10 +55,7 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
             "from": ts(p.from),
             // Open while live: the end if it were replaced now; Report-Only
             // and max-age=0 retain nothing.
-            "retained_until": match lifecycle::retention(p) {
-                lifecycle::Retention::Nothing => None,
-                _ => Some(ts(lifecycle::add_secs(now, p.max_age))),
-            },
+            "retained_until": lifecycle::held_until_if_replaced(p, now).map(ts),
         })
     });
     json!({
@@ -83,13 +80,7 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
 
 /// `pinctl status`.
 pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
-    let domains = match &ctx.site {
-        Some(d) => vec![ctx.store.pick(Some(d))?],
-        None => ctx.store.sites()?,
-    };
-    if domains.is_empty() {
-        ctx.store.pick(None)?;
-    }
+    let domains = ctx.store.chosen(ctx.site.as_deref())?;
     let sites: Vec<Site> = domains
         .iter()
         .map(|d| ctx.store.load(d))
