@@ -119,7 +119,7 @@ struct SiteArgs {
 enum KeyCommand {
     /// Decrypt one key to a file (mode 0600) for deployment.
     #[command(
-        after_help = "Example:\n  PINCTL_PASSPHRASE=… pinctl key export primary --out /etc/ssl/private/example.com.key"
+        after_help = "Example:\n  pinctl key export primary --out /etc/ssl/private/example.com.key"
     )]
     Export {
         /// The key to export (primary, backup1, …).
@@ -269,7 +269,7 @@ enum Format {
 enum Command {
     /// Set a site up: primary and backup keys, CSRs, age archives, state.
     #[command(
-        after_help = "Examples:\n  PINCTL_PASSPHRASE='correct horse …' pinctl init example.com --san www.example.com\n  pinctl init example.com --key-type rsa2048 --backup-key-type p384 --backups 3 --recipient age1…"
+        after_help = "Examples:\n  pinctl init example.com --san www.example.com   # asks for the passphrase\n  pinctl init example.com --key-type rsa2048 --backup-key-type p384 --backups 3 --recipient age1…"
     )]
     Init {
         /// The site's host name (punycode for IDNs).

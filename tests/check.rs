@@ -310,7 +310,8 @@ fn verify(s: &Served) -> (i32, serde_json::Value, Run) {
         "--format",
         "json",
     ]);
-    let v = serde_json::from_str(&r.stdout).unwrap_or(serde_json::Value::Null);
+    // Every verify run is held to docs/schema/verify.json.
+    let v = assert_schema("verify", &r.stdout);
     (r.code, v, r)
 }
 

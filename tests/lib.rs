@@ -22,5 +22,6 @@ mod lifecycle;
 mod limits;
 mod lint;
 mod pin;
+mod schemas;
 mod secrets;
 mod servers;

@@ -324,3 +324,26 @@ impl TestCa {
         csr.signed_by(&issuer).unwrap().pem()
     }
 }
+
+/// Validates `output` (a command's JSON) against `docs/schema/NAME.json`
+/// with a JSON Schema validator; panics with every violation.
+#[track_caller]
+pub fn assert_schema(name: &str, output: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schema")
+        .join(format!("{name}.json"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap();
+    let instance: serde_json::Value =
+        serde_json::from_str(output).unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {output}"));
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("{}: not a valid schema: {e}", path.display()));
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:#?}\n{output}");
+    instance
+}
