@@ -136,13 +136,18 @@ impl PartialEq<&str> for Pin {
 
 /// Pins of every object in `path`.
 pub fn pins_of_file(path: &Path) -> Result<Vec<PinInfo>> {
+    pins_of_file_with(path, Detail::Full)
+}
+
+/// As [`pins_of_file`], finding out only what `detail` asks for.
+pub fn pins_of_file_with(path: &Path, detail: Detail) -> Result<Vec<PinInfo>> {
     let data = crate::fsutil::read_input(path)?;
     let label = if path == Path::new("-") {
         "<stdin>".to_string()
     } else {
         path.display().to_string()
     };
-    read_pins(&label, &data)
+    read_pins_with(&label, &data, detail)
 }
 
 /// The SHA-256 of the empty string, base64: a pin made when the key was
@@ -154,17 +159,33 @@ pub fn spki_pin(spki: &[u8]) -> Pin {
     Pin::from_digest(&Sha256::digest(spki).into())
 }
 
+/// How much reading finds out about each object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything `pin --format text|json` shows: algorithm, size, subject,
+    /// issuer, validity, CA flag.
+    Full,
+    /// Only the pin (and its hex): a certificate's SPKI is found by a lazy
+    /// DER walk instead of a full parse, as `--format header|tlsa` need.
+    PinOnly,
+}
+
 /// Reads every object in `data` (PEM with any number of blocks, or a single
 /// DER object) and returns one pin per object. `label` names the input in
 /// errors. Either every object is read or an error is returned: a caller
 /// never gets half of an answer.
 pub fn read_pins(label: &str, data: &[u8]) -> Result<Vec<PinInfo>> {
+    read_pins_with(label, data, Detail::Full)
+}
+
+/// As [`read_pins`], finding out only what `detail` asks for.
+pub fn read_pins_with(label: &str, data: &[u8], detail: Detail) -> Result<Vec<PinInfo>> {
     let err = |m: String| Error::input(label, m);
     if data.is_empty() {
         return Err(err("empty input".into()));
     }
     if crate::pem_scan::is_pem(data) {
-        return read_pem(label, data);
+        return read_pem(label, data, detail);
     }
     if data[0] != 0x30 {
         return Err(err(
@@ -188,45 +209,138 @@ pub fn read_pins(label: &str, data: &[u8]) -> Result<Vec<PinInfo>> {
     Ok(vec![info])
 }
 
-fn read_pem(label: &str, data: &[u8]) -> Result<Vec<PinInfo>> {
+/// Blocks above which a bundle is read on every core.
+const PARALLEL_FROM: usize = 512;
+
+fn read_pem(label: &str, data: &[u8], detail: Detail) -> Result<Vec<PinInfo>> {
     let err = |m: String| Error::input(label, m);
     let blocks = crate::pem_scan::blocks(data).map_err(err)?;
-    let mut out = Vec::new();
-    for (n, block) in blocks.into_iter().enumerate() {
-        let tag = block.label.clone();
-        let encrypted = block.has_headers;
-        let contents = block.der;
-        let at = |m: String| err(format!("PEM block {} ({tag}): {m}", n + 1));
-        if encrypted {
-            return Err(at(
-                "the key is encrypted; decrypt it first (openssl pkey -in FILE -out plain.pem) and pin that".into(),
-            ));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let results: Vec<std::result::Result<Option<PinInfo>, String>> =
+        if blocks.len() >= PARALLEL_FROM && cores > 1 {
+            let chunk = blocks.len().div_ceil(cores);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = blocks
+                    .chunks(chunk)
+                    .map(|part| {
+                        s.spawn(move || {
+                            part.iter()
+                                .map(|b| read_block(b, detail))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| vec![Err("a reader thread failed".into())])
+                    })
+                    .collect()
+            })
+        } else {
+            blocks.iter().map(|b| read_block(b, detail)).collect()
+        };
+    let mut out = Vec::with_capacity(results.len());
+    for (n, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(Some(info)) => out.push(info),
+            Ok(None) => {}
+            Err(m) => {
+                let tag = blocks.get(n).map_or("", |b| b.label.as_str());
+                return Err(err(format!("PEM block {} ({tag}): {m}", n + 1)));
+            }
         }
-        let info = match tag.as_str() {
-            "CERTIFICATE" | "X509 CERTIFICATE" => read_certificate(&contents, false),
-            // OpenSSL's "trusted certificate" appends its trust settings.
-            "TRUSTED CERTIFICATE" => read_certificate(&contents, true),
-            "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => read_csr(&contents),
-            "PUBLIC KEY" => read_spki(&contents),
-            "RSA PUBLIC KEY" => read_rsa_public(&contents),
-            "PRIVATE KEY" => read_pkcs8(&contents),
-            "RSA PRIVATE KEY" => read_rsa_private(&contents),
-            "EC PRIVATE KEY" => read_sec1(&contents),
-            "ENCRYPTED PRIVATE KEY" => Err(
-                "the key is encrypted (PKCS#8); decrypt it first (openssl pkey -in FILE -out plain.pem) and pin that"
-                    .to_string(),
-            ),
-            // `openssl ecparam -genkey` writes the curve before the key.
-            "EC PARAMETERS" => continue,
-            other => Err(format!("unsupported PEM block type '{other}'")),
-        }
-        .map_err(at)?;
-        out.push(info);
     }
     if out.is_empty() {
         return Err(err("no key, CSR or certificate in the input".into()));
     }
     Ok(out)
+}
+
+/// One PEM block's pin; None for a block that holds no key (EC PARAMETERS).
+fn read_block(
+    block: &crate::pem_scan::Block,
+    detail: Detail,
+) -> std::result::Result<Option<PinInfo>, String> {
+    let contents = &block.der;
+    if block.has_headers {
+        return Err(
+            "the key is encrypted; decrypt it first (openssl pkey -in FILE -out plain.pem) and pin that".into(),
+        );
+    }
+    let info = match block.label.as_str() {
+            "CERTIFICATE" | "X509 CERTIFICATE" if detail == Detail::PinOnly => {
+                certificate_pin(contents)
+            }
+            "CERTIFICATE" | "X509 CERTIFICATE" => read_certificate(contents, false),
+            // OpenSSL's "trusted certificate" appends its trust settings.
+            "TRUSTED CERTIFICATE" => read_certificate(contents, true),
+            "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => read_csr(contents),
+            "PUBLIC KEY" => read_spki(contents),
+            "RSA PUBLIC KEY" => read_rsa_public(contents),
+            "PRIVATE KEY" => read_pkcs8(contents),
+            "RSA PRIVATE KEY" => read_rsa_private(contents),
+            "EC PRIVATE KEY" => read_sec1(contents),
+            "ENCRYPTED PRIVATE KEY" => Err(
+                "the key is encrypted (PKCS#8); decrypt it first (openssl pkey -in FILE -out plain.pem) and pin that"
+                    .to_string(),
+            ),
+            // `openssl ecparam -genkey` writes the curve before the key.
+            "EC PARAMETERS" => return Ok(None),
+            other => Err(format!("unsupported PEM block type '{other}'")),
+        }?;
+    Ok(Some(info))
+}
+
+/// A certificate's pin without parsing the certificate: a lazy DER walk to
+/// the subjectPublicKeyInfo (RFC 5280 section 4.1), whose bytes are hashed
+/// as they stand, exactly what a full parse would hash.
+fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    use pkcs8::der::{Decode as _, Reader as _, SliceReader, Tag};
+    fn bad(e: pkcs8::der::Error) -> String {
+        format!("not a valid X.509 certificate: {e}")
+    }
+    /// The contents of the SEQUENCE that `tlv` is.
+    fn contents(tlv: &[u8]) -> std::result::Result<&[u8], String> {
+        let mut r = SliceReader::new(tlv).map_err(bad)?;
+        let header = pkcs8::der::Header::decode(&mut r).map_err(bad)?;
+        if header.tag != Tag::Sequence {
+            return Err("not a valid X.509 certificate: a SEQUENCE was expected".into());
+        }
+        let body = r.read_slice(header.length).map_err(bad)?;
+        if !r.is_finished() {
+            return Err("trailing data after the certificate".into());
+        }
+        Ok(body)
+    }
+    let cert = contents(der)?;
+    let mut top = SliceReader::new(cert).map_err(bad)?;
+    let tbs = contents(top.tlv_bytes().map_err(bad)?)?;
+    let mut r = SliceReader::new(tbs).map_err(bad)?;
+    // [0] version is optional; then serial, signature, issuer, validity,
+    // subject, subjectPublicKeyInfo.
+    let mut skip = 5;
+    if r.peek_tag().map_err(bad)?.is_context_specific() {
+        skip += 1;
+    }
+    for _ in 0..skip {
+        r.tlv_bytes().map_err(bad)?;
+    }
+    let spki = r.tlv_bytes().map_err(bad)?;
+    let digest: [u8; 32] = Sha256::digest(spki).into();
+    Ok(PinInfo {
+        pin: Pin::from_digest(&digest),
+        kind: Kind::Certificate,
+        algorithm: String::new(),
+        bits: None,
+        subject: None,
+        issuer: None,
+        not_before: None,
+        not_after: None,
+        is_ca: None,
+        sha256_hex: crate::text::hex(&digest),
+    })
 }
 
 /// Tries each DER form pinctl reads on an input that is exactly one object.

@@ -158,6 +158,53 @@ impl Store {
     /// Loads a site, checks its invariants and files, and relates it to
     /// the other sites of the folder.
     pub fn load(&self, domain: &str) -> Result<Site> {
+        let mut site = self.load_checked(domain)?;
+        site.related = self.related(&site)?;
+        Ok(site)
+    }
+
+    /// Loads several sites (a fleet, for `status` and `check`): each file
+    /// is read once, and the sites are related to one another in memory.
+    pub fn load_many(&self, domains: &[String]) -> Result<Vec<Site>> {
+        let mut sites = Vec::with_capacity(domains.len());
+        for d in domains {
+            sites.push(self.load_checked(d)?);
+        }
+        // Neighbours outside the list are read too (without their files).
+        let mut others = Vec::new();
+        for d in self.sites()? {
+            if !domains.contains(&d)
+                && domains
+                    .iter()
+                    .any(|x| crate::lifecycle::is_below(x, &d) || crate::lifecycle::is_below(&d, x))
+            {
+                others.push(self.read_site(&d)?);
+            }
+        }
+        let related: Vec<_> = sites
+            .iter()
+            .map(|s| {
+                let near: Vec<Site> = sites
+                    .iter()
+                    .chain(&others)
+                    .filter(|o| {
+                        crate::lifecycle::is_below(&s.domain, &o.domain)
+                            || crate::lifecycle::is_below(&o.domain, &s.domain)
+                    })
+                    .cloned()
+                    .collect();
+                crate::lifecycle::relate(s, &near)
+            })
+            .collect();
+        for (s, r) in sites.iter_mut().zip(related) {
+            s.related = r;
+        }
+        Ok(sites)
+    }
+
+    /// Loads one site with its invariants and files checked, not yet
+    /// related to the others.
+    fn load_checked(&self, domain: &str) -> Result<Site> {
         let mut site = self.read_site(domain)?;
         let path = self.site_file(domain);
         let dir = self.site_dir(domain);
@@ -218,7 +265,6 @@ impl Store {
                     .and_then(|l| crate::chain::credit(&l).issuer);
             }
         }
-        site.related = self.related(&site)?;
         Ok(site)
     }
 

@@ -218,3 +218,45 @@ fn a_large_random_file_is_refused_without_panic() {
     write(&env, "random.bin", &data);
     env.run(&["pin", "random.bin"]).fails_with("random.bin");
 }
+
+/// The header and TLSA forms find certificates' keys with a lazy DER walk
+/// and read big bundles on every core; they must give exactly the pins of
+/// the full parse (and of openssl, via the fixtures' expected pins).
+#[test]
+fn fast_forms_give_the_same_pins_as_the_full_parse() {
+    let env = Env::new();
+    // A bundle above the parallel threshold: the fixtures' certificates,
+    // again and again, with a bad block at the end to keep the error
+    // contract (the whole input is refused, naming the block).
+    let mut bundle = String::new();
+    for _ in 0..200 {
+        for f in [
+            "chain.pem",
+            "p256.cert.pem",
+            "rsa2048.cert.pem",
+            "ed25519.cert.pem",
+            "p521.cert.pem",
+        ] {
+            bundle.push_str(&std::fs::read_to_string(fixtures().join(f)).unwrap());
+        }
+    }
+    std::fs::write(env.path().join("bundle.pem"), &bundle).unwrap();
+    let full: Vec<serde_json::Value> =
+        serde_json::from_str(env.run(&["pin", "--format", "json", "bundle.pem"]).ok()).unwrap();
+    let tlsa = env.run(&["pin", "--format", "tlsa", "bundle.pem"]);
+    let lines: Vec<&str> = tlsa.ok().lines().collect();
+    assert_eq!(lines.len(), full.len());
+    let header = env.run(&["pin", "--format", "header", "bundle.pem"]);
+    let mut want: Vec<String> = Vec::new();
+    for o in &full {
+        let p = format!("pin-sha256=\"{}\"", o["pin"].as_str().unwrap());
+        if !want.contains(&p) {
+            want.push(p);
+        }
+    }
+    assert_eq!(header.ok().trim(), want.join("; "));
+    bundle.push_str("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    std::fs::write(env.path().join("bad.pem"), &bundle).unwrap();
+    env.run(&["pin", "--format", "header", "bad.pem"])
+        .fails_with(&format!("PEM block {}", full.len() + 1));
+}

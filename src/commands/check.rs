@@ -38,13 +38,13 @@ pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
 
 fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     let domains = ctx.store.chosen(ctx.site.as_deref())?;
-    let mut findings = Vec::new();
-    for d in domains {
-        let site = ctx.store.load(&d)?;
-        findings.extend(judge::check_site(&site, ctx.now, o.warn_days));
-        if o.live {
-            findings.extend(super::verify::live_findings(&site, ctx.now));
-        }
+    let sites = ctx.store.load_many(&domains)?;
+    let mut findings: Vec<Finding> = sites
+        .iter()
+        .flat_map(|s| judge::check_site(s, ctx.now, o.warn_days))
+        .collect();
+    if o.live {
+        findings.extend(super::verify::live_findings(&sites, ctx.now));
     }
     Ok(findings)
 }

@@ -92,16 +92,22 @@ pub enum PinFormat {
 
 /// `pinctl pin`.
 pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Result<i32> {
+    // Header and TLSA forms need only the pins: no full parse.
+    let detail = match format {
+        PinFormat::Header | PinFormat::Tlsa => crate::pin::Detail::PinOnly,
+        PinFormat::Text | PinFormat::Json => crate::pin::Detail::Full,
+    };
     let mut all = Vec::new();
     for f in files {
-        all.extend(crate::pin::pins_of_file(f)?);
+        all.extend(crate::pin::pins_of_file_with(f, detail)?);
     }
     match format {
         PinFormat::Json => out.line(json(&all)?),
         PinFormat::Header => {
+            let mut known = std::collections::HashSet::new();
             let mut seen = Vec::new();
             for i in &all {
-                if !seen.contains(&i.pin) {
+                if known.insert(&i.pin) {
                     seen.push(i.pin.clone());
                 }
             }

@@ -81,10 +81,7 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
 /// `pinctl status`.
 pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
     let domains = ctx.store.chosen(ctx.site.as_deref())?;
-    let sites: Vec<Site> = domains
-        .iter()
-        .map(|d| ctx.store.load(d))
-        .collect::<Result<_>>()?;
+    let sites: Vec<Site> = ctx.store.load_many(&domains)?;
     if as_json {
         let v = json!({ "sites": sites.iter().map(|s| site_json(s, ctx.now)).collect::<Vec<_>>() });
         out.line(json(&v)?);
