@@ -155,6 +155,9 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>> {
         if meta.is_dir() {
             return Err(Error::input(label, "is a directory"));
         }
+        // Sized up front: growing a wiping buffer by doubling would leave
+        // unwiped copies behind, and cost time on big bundles.
+        buf.reserve(meta.len().min(max + 1) as usize);
         std::fs::File::open(path)
             .map_err(read)?
             .take(max + 1)

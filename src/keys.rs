@@ -255,7 +255,7 @@ fn private_key_blocks(data: &[u8]) -> std::result::Result<Vec<LabeledDer>, Strin
     Ok(blocks
         .into_iter()
         .filter(|b| b.label.ends_with("PRIVATE KEY"))
-        .map(|b| (b.label, b.der))
+        .map(|mut b| (b.label.clone(), b.take_der()))
         .collect())
 }
 

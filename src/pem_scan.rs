@@ -6,15 +6,32 @@
 
 use base64::Engine as _;
 use memchr::memmem;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// One `-----BEGIN LABEL-----` … `-----END LABEL-----` block.
 pub struct Block {
     pub label: String,
     /// RFC 1421 header lines (`Proc-Type: 4,ENCRYPTED`, …) came first.
     pub has_headers: bool,
+    /// A private key's block: its content is wiped when dropped.
+    pub secret: bool,
     /// The block's content, decoded from base64.
-    pub der: Zeroizing<Vec<u8>>,
+    pub der: Vec<u8>,
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if self.secret {
+            self.der.zeroize();
+        }
+    }
+}
+
+impl Block {
+    /// Takes the content out, in a buffer that wipes it when dropped.
+    pub fn take_der(&mut self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(std::mem::take(&mut self.der))
+    }
 }
 
 impl Block {
@@ -59,27 +76,53 @@ pub fn blocks(data: &[u8]) -> Result<Vec<Block>, String> {
             ));
         }
         let (has_headers, body) = split_headers(body);
-        // The text may hold a key: it goes into a buffer that is wiped.
-        let text: Zeroizing<Vec<u8>> = Zeroizing::new(
-            body.iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect(),
-        );
+        // A key's text and DER are wiped; certificates and public keys are
+        // public, and wiping megabytes of them would only cost time.
+        let secret = label.contains("PRIVATE");
+        let mut text: Vec<u8> = Vec::with_capacity(body.len());
+        text.extend(body.iter().copied().filter(|b| !b.is_ascii_whitespace()));
         // Base64 decodes to 3/4 of its length: this never reallocates, so
         // no unwiped copy is left behind.
-        let mut der = Zeroizing::new(Vec::with_capacity(text.len()));
-        base64::engine::general_purpose::STANDARD
-            .decode_vec(&text[..], &mut der)
-            .map_err(|e| format!("malformed PEM: the {label} block is not valid base64 ({e})"))?;
-        out.push(Block {
+        let mut block = Block {
             label,
             has_headers,
-            der,
-        });
+            secret,
+            der: Vec::with_capacity(text.len()),
+        };
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode_vec(&text[..], &mut block.der);
+        if secret {
+            text.zeroize();
+        }
+        decoded.map_err(|e| {
+            format!(
+                "malformed PEM: the {} block is not valid base64 ({e})",
+                block.label
+            )
+        })?;
+        out.push(block);
         at = body_start + body_len + end_line.len();
     }
     Ok(out)
+}
+
+/// Splits `data` into at most `n` parts of about equal size, each cut just
+/// before a BEGIN line, so that every block lies whole in one part.
+pub fn split(data: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::with_capacity(n);
+    let mut start = 0;
+    for i in 1..n {
+        let target = (data.len() * i / n).max(start);
+        match memmem::find(&data[target..], BEGIN) {
+            Some(off) if target + off > start => {
+                parts.push(&data[start..target + off]);
+                start = target + off;
+            }
+            _ => break,
+        }
+    }
+    parts.push(&data[start..]);
+    parts
 }
 
 /// Splits RFC 1421 headers (lines with a colon, up to a blank line) off a

@@ -141,12 +141,18 @@ pub fn pins_of_file(path: &Path) -> Result<Vec<PinInfo>> {
 
 /// As [`pins_of_file`], finding out only what `detail` asks for.
 pub fn pins_of_file_with(path: &Path, detail: Detail) -> Result<Vec<PinInfo>> {
-    let data = crate::fsutil::read_input(path)?;
+    let mut data = crate::fsutil::read_input(path)?;
     let label = if path == Path::new("-") {
         "<stdin>".to_string()
     } else {
         path.display().to_string()
     };
+    // A PEM bundle without a private key is public: no need to wipe
+    // megabytes of certificates when they are dropped.
+    if crate::pem_scan::is_pem(&data) && memchr::memmem::find(&data, b"PRIVATE").is_none() {
+        let public = std::mem::take(&mut *data);
+        return read_pins_with(&label, &public, detail);
+    }
     read_pins_with(&label, &data, detail)
 }
 
@@ -209,46 +215,58 @@ pub fn read_pins_with(label: &str, data: &[u8], detail: Detail) -> Result<Vec<Pi
     Ok(vec![info])
 }
 
-/// Blocks above which a bundle is read on every core.
-const PARALLEL_FROM: usize = 512;
+/// Inputs above this size are read on every core.
+const PARALLEL_FROM: usize = 1 << 20;
 
 fn read_pem(label: &str, data: &[u8], detail: Detail) -> Result<Vec<PinInfo>> {
     let err = |m: String| Error::input(label, m);
-    let blocks = crate::pem_scan::blocks(data).map_err(err)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let results: Vec<std::result::Result<Option<PinInfo>, String>> =
-        if blocks.len() >= PARALLEL_FROM && cores > 1 {
-            let chunk = blocks.len().div_ceil(cores);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = blocks
-                    .chunks(chunk)
-                    .map(|part| {
-                        s.spawn(move || {
-                            part.iter()
-                                .map(|b| read_block(b, detail))
-                                .collect::<Vec<_>>()
-                        })
+    let parts = if data.len() >= PARALLEL_FROM && cores > 1 {
+        crate::pem_scan::split(data, cores)
+    } else {
+        vec![data]
+    };
+    // Each part is scanned, decoded and pinned on its own core; results
+    // come back in order, so an error names the right block.
+    type PartResult = std::result::Result<(usize, Vec<PinInfo>), (usize, String, String)>;
+    let read_part = |part: &[u8]| -> PartResult {
+        let blocks = crate::pem_scan::blocks(part).map_err(|m| (0, String::new(), m))?;
+        let mut out = Vec::with_capacity(blocks.len());
+        for (n, b) in blocks.iter().enumerate() {
+            match read_block(b, detail) {
+                Ok(Some(info)) => out.push(info),
+                Ok(None) => {}
+                Err(m) => return Err((n, b.label.clone(), m)),
+            }
+        }
+        Ok((blocks.len(), out))
+    };
+    let results: Vec<PartResult> = if parts.len() > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = parts.iter().map(|p| s.spawn(|| read_part(p))).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err((0, String::new(), "a reader thread failed".into()))
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| vec![Err("a reader thread failed".into())])
-                    })
-                    .collect()
-            })
-        } else {
-            blocks.iter().map(|b| read_block(b, detail)).collect()
-        };
-    let mut out = Vec::with_capacity(results.len());
-    for (n, r) in results.into_iter().enumerate() {
+                })
+                .collect()
+        })
+    } else {
+        parts.iter().map(|p| read_part(p)).collect()
+    };
+    let mut out = Vec::new();
+    let mut before = 0;
+    for r in results {
         match r {
-            Ok(Some(info)) => out.push(info),
-            Ok(None) => {}
-            Err(m) => {
-                let tag = blocks.get(n).map_or("", |b| b.label.as_str());
-                return Err(err(format!("PEM block {} ({tag}): {m}", n + 1)));
+            Ok((count, v)) => {
+                before += count;
+                out.extend(v);
+            }
+            Err((_, tag, m)) if tag.is_empty() => return Err(err(m)),
+            Err((n, tag, m)) => {
+                return Err(err(format!("PEM block {} ({tag}): {m}", before + n + 1)))
             }
         }
     }

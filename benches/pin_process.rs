@@ -1,0 +1,122 @@
+//! `pinctl pin` as a user runs it: a whole process over 72 copies of the
+//! Debian CA bundle (10,368 certificates, 15.8 MB of PEM), in every output
+//! format, next to a Python `cryptography` script doing the same job and
+//! the bare bound (read the file, find the blocks, base64-decode, SHA-256)
+//! measured in the same run. Best of 5 wall-clock runs each.
+//! Run with `cargo bench --bench pin_process`.
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use base64::Engine as _;
+use sha2::Digest as _;
+
+const BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+const COPIES: usize = 72;
+
+fn best<F: FnMut()>(mut f: F) -> f64 {
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min)
+}
+
+fn main() {
+    let Ok(one) = std::fs::read(BUNDLE) else {
+        println!("SKIPPED: {BUNDLE} not found (Debian's ca-certificates)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.pem");
+    std::fs::write(&path, one.repeat(COPIES)).unwrap();
+    let data = std::fs::read(&path).unwrap();
+    let n = memchr::memmem::find_iter(&data, b"-----BEGIN CERTIFICATE-----").count();
+    println!(
+        "input: {COPIES} copies of {BUNDLE}: {n} certificates, {:.1} MB",
+        data.len() as f64 / 1e6
+    );
+
+    // The bound: read, find blocks, decode into one reused buffer, hash.
+    let bound = best(|| {
+        let data = std::fs::read(&path).unwrap();
+        let mut buf = Vec::with_capacity(4096);
+        let mut text = Vec::with_capacity(8192);
+        let mut x = 0u8;
+        let begin = b"-----BEGIN CERTIFICATE-----";
+        let end = b"-----END CERTIFICATE-----";
+        let mut at = 0;
+        while let Some(s) = memchr::memmem::find(&data[at..], begin) {
+            let body = at + s + begin.len();
+            let e = body + memchr::memmem::find(&data[body..], end).unwrap();
+            text.clear();
+            text.extend(data[body..e].iter().filter(|b| !b.is_ascii_whitespace()));
+            buf.clear();
+            base64::engine::general_purpose::STANDARD
+                .decode_vec(&text, &mut buf)
+                .unwrap();
+            x ^= sha2::Sha256::digest(&buf)[0];
+            at = e + end.len();
+        }
+        std::hint::black_box(x);
+    });
+    println!("bare bound (read + find + decode + SHA-256): {bound:.3} s");
+
+    let py = r#"
+import sys, hashlib, base64
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+certs = x509.load_pem_x509_certificates(open(sys.argv[1], 'rb').read())
+pins = []
+for c in certs:
+    spki = c.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pins.append(base64.b64encode(hashlib.sha256(spki).digest()).decode())
+print("; ".join('pin-sha256="%s"' % p for p in dict.fromkeys(pins)))
+"#;
+    let has_py = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let python = has_py.then(|| {
+        best(|| {
+            let ok = Command::new("python3")
+                .args(["-c", py])
+                .arg(&path)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+        })
+    });
+    match python {
+        Some(p) => println!("python cryptography (whole process): {p:.3} s"),
+        None => println!("python cryptography: SKIPPED (module not installed)"),
+    }
+    println!(
+        "{:<30} {:>9} {:>14} {:>12}",
+        "pinctl pin (whole process)", "seconds", "vs python", "vs bound"
+    );
+    for format in ["header", "tlsa", "text", "json"] {
+        let t = best(|| {
+            let ok = Command::new(env!("CARGO_BIN_EXE_pinctl"))
+                .args(["pin", "--format", format])
+                .arg(&path)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+        });
+        let vs_py = python
+            .map(|p| format!("{:.1}x faster", p / t))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<30} {t:>9.3} {vs_py:>14} {:>11.2}x",
+            format!("--format {format}"),
+            t / bound
+        );
+    }
+}
