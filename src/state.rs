@@ -523,8 +523,12 @@ pub fn check_domain(d: &str) -> std::result::Result<(), String> {
         if l.len() >= 4 && &l[2..4] == "--" && !l[..2].eq_ignore_ascii_case("xn") {
             return bad("only \"xn--\" may have \"--\" in the third and fourth place (RFC 5891)");
         }
-        if l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--") && l.len() == 4 {
-            return bad("an empty punycode label");
+        if l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--") {
+            // An A-label must decode (RFC 3492) to a label that needed it.
+            match punycode::decode(&l[4..]) {
+                Ok(u) if !u.is_empty() && !u.is_ascii() => {}
+                _ => return bad("the xn-- label is not valid punycode (RFC 3492)"),
+            }
         }
     }
     if d.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -642,6 +646,8 @@ mod tests {
             "::1",
             "ab--cd.example.com",
             "xn--.example.com",
+            "xn--abc-.example.com",
+            "xn--zzzz.example.com",
         ] {
             assert!(check_domain(bad).is_err(), "{bad}");
         }

@@ -294,3 +294,32 @@ fn no_clear_key_outlives_an_export() {
     assert_eq!(names, vec!["k.pem".to_string()]);
     assert_eq!(mode(&out.join("k.pem")), 0o600);
 }
+
+/// Regression: `verify 'https://user:pass@host/'` echoed the password in
+/// its error. URL credentials are refused, never printed, never stored.
+#[test]
+fn url_credentials_are_never_printed_or_stored() {
+    let env = site_env();
+    env.run(&["init", "example.com"]).ok();
+    let state = env.path().join("state");
+    let before = snapshot(&state);
+    for args in [
+        &["verify", "https://admin:hunter2@127.0.0.1:1/"][..],
+        &["policy", "--endpoint", "https://admin:hunter2@example.com/"],
+        &[
+            "policy",
+            "--report-uri",
+            "https://admin:hunter2@r.example.net/",
+        ],
+    ] {
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("credentials"), "{}", r.stderr);
+        assert!(
+            !r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"),
+            "{args:?} printed the password: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(snapshot(&state), before);
+}
