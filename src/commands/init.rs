@@ -51,11 +51,98 @@ fn collect_recipients(o: &InitOptions) -> Result<Vec<String>> {
 }
 
 /// `pinctl init` and `pinctl import`.
-pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
+/// What `init` tells: the keys, the files written, the first header, the
+/// next steps, and whether an ancestor's pinset binds the new site.
+fn init_report(
+    ctx: &Ctx,
+    site: &mut Site,
+    files: &[(String, Vec<u8>, bool)],
+    cert_warnings: Vec<String>,
+) -> Result<InitReport> {
+    let dir = ctx.store.site_dir(&site.domain);
+    site.related = ctx.store.related(site)?;
+    let mut warnings = Vec::new();
+    if let Some(primary) = site.active() {
+        let held = lifecycle::blockers(site, primary, ctx.now);
+        if let Some(b) = held.first() {
+            let parent = b.site.clone().unwrap_or_default();
+            warnings.push(format!(
+                "{parent} publishes includeSubDomains, so its pinset binds {}: clients that saw {parent} reject {}'s new keys ({}). pinctl refuses {}'s certificates and headers until then; add its keys to {parent}'s pinset (pinctl --site {parent} ca-pin add NAME --pin PIN, then publish there) to serve it sooner",
+                site.domain,
+                site.domain,
+                match lifecycle::safe_from(site, primary) {
+                    SafeFrom::At(t) => format!("until {}", ts(t)),
+                    SafeFrom::Never => format!("for as long as {parent} serves that header, plus its max-age"),
+                },
+                site.domain
+            ));
+        }
+    }
+    warnings.extend(cert_warnings);
+    let mut next_steps = Vec::new();
+    if site.certificates.is_empty() {
+        next_steps.push(format!(
+            "Get a certificate for the primary key's CSR {} and record it: pinctl cert add CERT.pem",
+            dir.join("primary.csr.pem").display()
+        ));
+    }
+    next_steps.push("Store each backup in two places: pinctl archive copy backup1 --to /media/usb1 --location 'safe A' (and again elsewhere)".into());
+    next_steps.push("Serve the Report-Only header (pinctl snippet --server nginx) and record it: pinctl publish".into());
+    next_steps.push("See what comes next at any time: pinctl plan".into());
+    let report = InitReport {
+        site: site.domain.clone(),
+        folder: dir.display().to_string(),
+        keys: site.keys.iter().map(KeyLine::of).collect(),
+        files: std::iter::once(FileLine {
+            path: dir.join(state::SITE_FILE).display().to_string(),
+            encrypted: false,
+        })
+        .chain(files.iter().map(|(name, _, secret)| FileLine {
+            path: dir.join(name).display().to_string(),
+            encrypted: *secret,
+        }))
+        .collect(),
+        header: lifecycle::desired_header(site).line(),
+        next_steps,
+        warnings,
+    };
+    Ok(report)
+}
+
+/// The site's keys, named: the imported or a new primary, and the backups.
+fn make_keys(
+    o: &InitOptions,
+    imported: Option<PrivateKey>,
+) -> Result<Vec<(String, Role, PrivateKey)>> {
+    let backup_type = o.backup_key_type.unwrap_or(o.key_type);
+    let mut types = Vec::new();
+    if imported.is_none() {
+        types.push(o.key_type);
+    }
+    types.extend(std::iter::repeat_n(backup_type, o.backups as usize));
+    let mut made = keyring::generate_with_progress(&types)?.into_iter();
+    let mut named = Vec::new();
+    let primary = match imported {
+        Some(k) => k,
+        None => made
+            .next()
+            .ok_or_else(|| Error::Internal("no key was made".into()))?,
+    };
+    named.push(("primary".to_string(), Role::Active, primary));
+    for (i, k) in made.enumerate() {
+        named.push((format!("backup{}", i + 1), Role::Backup, k));
+    }
+    Ok(named)
+}
+
+/// The options as `init` takes them: host names normalised, and every
+/// check done before the first key is made, so a failure leaves nothing
+/// behind.
+fn checked(ctx: &Ctx, o: &InitOptions) -> Result<InitOptions> {
     // Everything is checked before the first key is made: a failure leaves
     // nothing behind.
     let normalized = state::normalize_domain(&o.domain).map_err(Error::Usage)?;
-    let o = &InitOptions {
+    let o = InitOptions {
         domain: normalized,
         sans: o
             .sans
@@ -93,6 +180,11 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
             ),
         ));
     }
+    Ok(o)
+}
+
+pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
+    let o = &checked(ctx, o)?;
     let recipients = collect_recipients(o)?;
     let imported = match &o.import_key {
         Some(p) => {
@@ -112,24 +204,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
     };
     let protection = protection(ctx.passphrase_file.as_deref(), &encryption, true)?;
 
-    let backup_type = o.backup_key_type.unwrap_or(o.key_type);
-    let mut types = Vec::new();
-    if imported.is_none() {
-        types.push(o.key_type);
-    }
-    types.extend(std::iter::repeat_n(backup_type, o.backups as usize));
-    let mut made = keyring::generate_with_progress(&types)?.into_iter();
-    let mut named = Vec::new();
-    let primary = match imported {
-        Some(k) => k,
-        None => made
-            .next()
-            .ok_or_else(|| Error::Internal("no key was made".into()))?,
-    };
-    named.push(("primary".to_string(), Role::Active, primary));
-    for (i, k) in made.enumerate() {
-        named.push((format!("backup{}", i + 1), Role::Backup, k));
-    }
+    let named = make_keys(o, imported)?;
     let now = ctx.now;
     let packaged = package_keys(&o.domain, &o.sans, named, &protection, o.armor, now)?;
     let mut site = Site {
@@ -188,53 +263,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
     let lock = ctx.store.lock()?;
     ctx.store.create_site(&lock, &site, &files)?;
 
-    let dir = ctx.store.site_dir(&site.domain);
-    site.related = ctx.store.related(&site)?;
-    let mut warnings = Vec::new();
-    if let Some(primary) = site.active() {
-        let held = lifecycle::blockers(&site, primary, ctx.now);
-        if let Some(b) = held.first() {
-            let parent = b.site.clone().unwrap_or_default();
-            warnings.push(format!(
-                "{parent} publishes includeSubDomains, so its pinset binds {}: clients that saw {parent} reject {}'s new keys ({}). pinctl refuses {}'s certificates and headers until then; add its keys to {parent}'s pinset (pinctl --site {parent} ca-pin add NAME --pin PIN, then publish there) to serve it sooner",
-                site.domain,
-                site.domain,
-                match lifecycle::safe_from(&site, primary) {
-                    SafeFrom::At(t) => format!("until {}", ts(t)),
-                    SafeFrom::Never => format!("for as long as {parent} serves that header, plus its max-age"),
-                },
-                site.domain
-            ));
-        }
-    }
-    warnings.extend(cert_warnings);
-    let mut next_steps = Vec::new();
-    if site.certificates.is_empty() {
-        next_steps.push(format!(
-            "Get a certificate for the primary key's CSR {} and record it: pinctl cert add CERT.pem",
-            dir.join("primary.csr.pem").display()
-        ));
-    }
-    next_steps.push("Store each backup in two places: pinctl archive copy backup1 --to /media/usb1 --location 'safe A' (and again elsewhere)".into());
-    next_steps.push("Serve the Report-Only header (pinctl snippet --server nginx) and record it: pinctl publish".into());
-    next_steps.push("See what comes next at any time: pinctl plan".into());
-    let report = InitReport {
-        site: site.domain.clone(),
-        folder: dir.display().to_string(),
-        keys: site.keys.iter().map(KeyLine::of).collect(),
-        files: std::iter::once(FileLine {
-            path: dir.join(state::SITE_FILE).display().to_string(),
-            encrypted: false,
-        })
-        .chain(files.iter().map(|(name, _, secret)| FileLine {
-            path: dir.join(name).display().to_string(),
-            encrypted: *secret,
-        }))
-        .collect(),
-        header: lifecycle::desired_header(&site).line(),
-        next_steps,
-        warnings,
-    };
+    let report = init_report(ctx, &mut site, &files, cert_warnings)?;
     let text = report.text();
     emit(ctx.json, &report, text, out)?;
     Ok(0)
