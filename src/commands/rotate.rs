@@ -126,10 +126,29 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         ctx.now,
     )?;
     let lock = lock.ok_or_else(|| Error::Internal("rotate holds no lock".into()))?;
+    write_backups(ctx, &lock, &before, &mut site, &packaged)?;
+    report.desired_header = Some(lifecycle::desired_header(&site).line());
+    report.plan = crate::plan::promotion(&site, &site_dir(ctx, &domain), name, ctx.now);
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
+    Ok(0)
+}
+
+/// Writes the new backups' CSRs and archives and saves the state; if
+/// anything fails before the state is saved, the new files are removed so
+/// that the folder is exactly as before.
+fn write_backups(
+    ctx: &Ctx,
+    lock: &crate::store::Lock,
+    before: &crate::state::Site,
+    site: &mut crate::state::Site,
+    packaged: &[crate::keyring::NewKey],
+) -> Result<()> {
+    let domain = site.domain.clone();
     // Every new file is removed again if a later write fails (a full
     // disk): the folder is then exactly as before the command.
     let mut written = Written::default();
-    for p in &packaged {
+    for p in packaged {
         for (file, data, secret) in &p.files {
             // A file left by a crashed rotation holds a key that no state
             // or pinset ever referenced: it may be replaced.
@@ -145,13 +164,13 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
                     source: e,
                 })?;
             }
-            ctx.store.add_file(&lock, &domain, file, data, *secret)?;
+            ctx.store.add_file(lock, &domain, file, data, *secret)?;
             written.0.push(path);
         }
         site.keys.push(p.key.clone());
         site.log(ctx.now, EventKind::BackupNew, Some(&p.key.name), None);
     }
-    if let Err(e) = ctx.store.save(&lock, &site) {
+    if let Err(e) = ctx.store.save(lock, site) {
         // Only the folder's fsync may have failed after the rename: then
         // the saved state references the new files, which must stay.
         if ctx
@@ -164,11 +183,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         return Err(e);
     }
     written.0.clear();
-    report.desired_header = Some(lifecycle::desired_header(&site).line());
-    report.plan = crate::plan::promotion(&site, &site_dir(ctx, &domain), name, ctx.now);
-    let text = report.text();
-    emit(ctx.json, &report, text, out)?;
-    Ok(0)
+    Ok(())
 }
 
 /// Files a command wrote that are removed when it fails before its state
