@@ -78,6 +78,15 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
     let Some(active) = site.active() else {
         return b.steps;
     };
+    setup_steps(&mut b, site, active, dir);
+    header_steps(&mut b, site, active, now);
+    key_steps(&mut b, site, now);
+    renewal_steps(&mut b, site, active, dir);
+    b.steps
+}
+
+/// A certificate for the active key, offline copies of the backups.
+fn setup_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, dir: &str) {
     if !site.certificates.iter().any(|c| c.key == active.name) {
         b.add(
             StepKind::Certificate,
@@ -106,6 +115,10 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
             );
         }
     }
+}
+
+/// The header to publish, the decommissioning and the ramp.
+fn header_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, now: DateTime<Utc>) {
     let desired = lifecycle::desired_header(site);
     let live = site.live();
     let pending = live.is_none_or(|l| {
@@ -182,6 +195,10 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
             }
         }
     }
+}
+
+/// Backups that become safe to promote; keys whose archives may go.
+fn key_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
     for k in site.backups() {
         match lifecycle::safe_from(site, k) {
             SafeFrom::At(t) if t > now => b.add(
@@ -226,6 +243,10 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
             Some(format!("pinctl key destroy {}", k.name)),
         );
     }
+}
+
+/// Renewing the active key's certificate.
+fn renewal_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, dir: &str) {
     // Only the certificate that lasts longest matters: an older one has
     // been renewed already.
     if let Some(c) = site
@@ -247,7 +268,6 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
             Some("pinctl cert add CERT.pem".into()),
         );
     }
-    b.steps
 }
 
 /// When no pinset clients may hold still contains `pin` (None while a
