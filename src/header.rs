@@ -134,30 +134,19 @@ enum Value {
 }
 
 /// Parses `input` (a value, or `Name: value`) and judges it.
-pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
-    let mut problems = Vec::new();
-    let mut push = |severity, message: String| problems.push(Problem { severity, message });
-    let (mode, value) = match split_name(input) {
-        Ok(x) => x,
-        Err(m) => {
-            push(Severity::Error, m);
-            (Mode::Enforce, input)
-        }
-    };
-    let mut header = Header {
-        mode,
-        pins: Vec::new(),
-        max_age: None,
-        include_subdomains: false,
-        report_uri: None,
-    };
-    let directives = match tokenize(value) {
-        Ok(d) => d,
-        Err(m) => {
-            push(Severity::Error, m);
-            return Lint { header, problems };
-        }
-    };
+/// What reading the directives found out besides the header itself.
+struct Parsed {
+    seen_age: bool,
+    report_host: Option<String>,
+}
+
+/// Reads each directive into `header` (RFC 7469 section 2.1), reporting
+/// what is wrong with each.
+fn parse_directives(
+    directives: Vec<Directive>,
+    header: &mut Header,
+    push: &mut impl FnMut(Severity, String),
+) -> Parsed {
     let (mut seen_age, mut seen_sub, mut seen_uri) = (false, false, false);
     let mut report_host: Option<String> = None;
     for d in directives {
@@ -259,6 +248,40 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
             ),
         }
     }
+    Parsed {
+        seen_age,
+        report_host,
+    }
+}
+
+pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
+    let mut problems = Vec::new();
+    let mut push = |severity, message: String| problems.push(Problem { severity, message });
+    let (mode, value) = match split_name(input) {
+        Ok(x) => x,
+        Err(m) => {
+            push(Severity::Error, m);
+            (Mode::Enforce, input)
+        }
+    };
+    let mut header = Header {
+        mode,
+        pins: Vec::new(),
+        max_age: None,
+        include_subdomains: false,
+        report_uri: None,
+    };
+    let directives = match tokenize(value) {
+        Ok(d) => d,
+        Err(m) => {
+            push(Severity::Error, m);
+            return Lint { header, problems };
+        }
+    };
+    let Parsed {
+        seen_age,
+        report_host,
+    } = parse_directives(directives, &mut header, &mut push);
     match (header.mode, header.max_age) {
         (Mode::Enforce, None) if seen_age => {}
         (Mode::Enforce, None) => push(Severity::Error, "max-age is required".into()),
