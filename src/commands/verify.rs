@@ -70,7 +70,7 @@ pub fn verify(ctx: &Ctx, t: &Target, as_json: bool, out: &mut Out) -> Result<i32
 /// How many endpoints `check --live` probes at once: each probe mostly
 /// waits on the network (bounded by its own timeouts), so many can run on
 /// two cores.
-const PROBES_AT_ONCE: usize = 32;
+const PROBES_AT_ONCE: usize = 128;
 
 /// The live findings of every endpoint of every site, probed concurrently
 /// (at most [`PROBES_AT_ONCE`] at a time), in the order of the sites and
