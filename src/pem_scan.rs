@@ -79,8 +79,7 @@ pub fn blocks(data: &[u8]) -> Result<Vec<Block>, String> {
         // A key's text and DER are wiped; certificates and public keys are
         // public, and wiping megabytes of them would only cost time.
         let secret = label.contains("PRIVATE");
-        let mut text: Vec<u8> = Vec::with_capacity(body.len());
-        text.extend(body.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        let mut text = base64_text(body);
         // Base64 decodes to 3/4 of its length: this never reallocates, so
         // no unwiped copy is left behind.
         let mut block = Block {
@@ -104,6 +103,24 @@ pub fn blocks(data: &[u8]) -> Result<Vec<Block>, String> {
         at = body_start + body_len + end_line.len();
     }
     Ok(out)
+}
+
+/// A block's base64 text without its line breaks and other white space.
+/// Lines are copied whole (PEM lines hold no inner spaces as a rule); a line
+/// that has some is filtered byte by byte.
+fn base64_text(body: &[u8]) -> Vec<u8> {
+    let mut text = Vec::with_capacity(body.len());
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
+        let line = body[start..end].trim_ascii();
+        if line.iter().any(u8::is_ascii_whitespace) {
+            text.extend(line.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        } else {
+            text.extend_from_slice(line);
+        }
+        start = (end + 1).min(body.len());
+    }
+    text
 }
 
 /// Splits `data` into at most `n` parts of about equal size, each cut just
