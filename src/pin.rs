@@ -56,6 +56,25 @@ pub struct PinInfo {
     pub sha256_hex: String,
 }
 
+impl PinInfo {
+    /// The pin of an SPKI digest, with nothing known yet beyond its kind,
+    /// algorithm and size.
+    fn of_digest(digest: &[u8; 32], kind: Kind, algorithm: String, bits: Option<u32>) -> PinInfo {
+        PinInfo {
+            pin: Pin::from_digest(digest),
+            kind,
+            algorithm,
+            bits,
+            subject: None,
+            issuer: None,
+            not_before: None,
+            not_after: None,
+            is_ca: None,
+            sha256_hex: crate::text::hex(digest),
+        }
+    }
+}
+
 /// A pin: canonical base64 of 32 bytes (a SHA-256 digest). Every pin
 /// from outside (a flag, a header, a state file) becomes one through
 /// [`Pin::parse`], so a value that is not a pin cannot reach a pinset.
@@ -347,18 +366,12 @@ fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
     }
     let spki = r.tlv_bytes().map_err(bad)?;
     let digest: [u8; 32] = Sha256::digest(spki).into();
-    Ok(PinInfo {
-        pin: Pin::from_digest(&digest),
-        kind: Kind::Certificate,
-        algorithm: String::new(),
-        bits: None,
-        subject: None,
-        issuer: None,
-        not_before: None,
-        not_after: None,
-        is_ca: None,
-        sha256_hex: crate::text::hex(&digest),
-    })
+    Ok(PinInfo::of_digest(
+        &digest,
+        Kind::Certificate,
+        String::new(),
+        None,
+    ))
 }
 
 /// Tries each DER form pinctl reads on an input that is exactly one object.
@@ -560,18 +573,7 @@ fn from_spki(spki: &[u8], kind: Kind) -> std::result::Result<PinInfo, String> {
     }
     let (algorithm, bits) = describe(&parsed);
     let digest = Sha256::digest(spki);
-    Ok(PinInfo {
-        pin: Pin::from_digest(&digest.into()),
-        kind,
-        algorithm,
-        bits,
-        subject: None,
-        issuer: None,
-        not_before: None,
-        not_after: None,
-        is_ca: None,
-        sha256_hex: crate::text::hex(&digest),
-    })
+    Ok(PinInfo::of_digest(&digest.into(), kind, algorithm, bits))
 }
 
 /// Algorithm name and key size of a parsed SPKI. Unknown algorithms are

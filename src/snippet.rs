@@ -222,24 +222,9 @@ const TEMPLATE_FUEL: u64 = 100_000;
 const MAX_TEMPLATE: u64 = 1 << 20;
 
 fn read_template(path: &Path) -> Result<String> {
-    use std::io::Read as _;
-    let rerr = |e| Error::Read {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let mut buf = Vec::new();
-    std::fs::File::open(path)
-        .map_err(rerr)?
-        .take(MAX_TEMPLATE + 1)
-        .read_to_end(&mut buf)
-        .map_err(rerr)?;
-    if buf.len() as u64 > MAX_TEMPLATE {
-        return Err(Error::input(
-            path.display().to_string(),
-            format!("a template is at most {} KiB", MAX_TEMPLATE >> 10),
-        ));
-    }
-    String::from_utf8(buf).map_err(|_| Error::input(path.display().to_string(), "not UTF-8 text"))
+    let data = crate::fsutil::read_capped(path, MAX_TEMPLATE)?;
+    String::from_utf8(data.to_vec())
+        .map_err(|_| Error::input(path.display().to_string(), "not UTF-8 text"))
 }
 
 /// Renders the snippet for `server`; `templates` overrides the embedded

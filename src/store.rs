@@ -486,26 +486,7 @@ impl Store {
 
 /// Reads a state file, refusing one larger than [`MAX_SITE_FILE`].
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    let rerr = |e| Error::Read {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let f = fs::File::open(path).map_err(rerr)?;
-    let mut buf = Vec::new();
-    f.take(MAX_SITE_FILE + 1)
-        .read_to_end(&mut buf)
-        .map_err(rerr)?;
-    if buf.len() as u64 > MAX_SITE_FILE {
-        return Err(Error::state(
-            path,
-            format!(
-                "is larger than {} MiB; not a pinctl site file",
-                MAX_SITE_FILE >> 20
-            ),
-        ));
-    }
-    Ok(buf)
+    Ok(crate::fsutil::read_capped(path, MAX_SITE_FILE)?.to_vec())
 }
 
 fn lock_wait() -> Duration {

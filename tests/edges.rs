@@ -226,6 +226,15 @@ fn include_subdomains_binds_subdomain_sites_both_ways() {
         .fails_with("example.com's includeSubDomains publication 1");
 }
 
+/// The severity of the finding with `code`, if there is one.
+fn finding(check: &serde_json::Value, code: &str) -> Option<String> {
+    check["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["code"] == code)
+        .and_then(|f| f["severity"].as_str().map(str::to_string))
+}
+
 /// `check --format json`, whatever its exit code.
 fn check_json(env: &Env) -> serde_json::Value {
     serde_json::from_str(&env.run(&["check", "--format", "json"]).stdout).unwrap()
@@ -538,23 +547,16 @@ fn edited_recipients_are_refused_until_confirmed() {
     refused.fails_with("--accept-recipients");
     assert!(refused.stderr.contains(&stranger) && refused.stderr.contains(&r));
     assert_eq!(snapshot(&state), before);
-    let check = check_json(&env);
-    assert!(check["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["code"] == "recipients-changed" && f["severity"] == "WARNING"));
+    assert_eq!(
+        finding(&check_json(&env), "recipients-changed"),
+        Some("WARNING".into())
+    );
     let text = env
         .run(&["rotate", "--promote", "backup1", "--accept-recipients"])
         .ok()
         .to_string();
     assert!(text.contains("sealed to"), "{text}");
-    let check = check_json(&env);
-    assert!(!check["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["code"] == "recipients-changed"));
+    assert_eq!(finding(&check_json(&env), "recipients-changed"), None);
 }
 
 /// Item 10: a full disk during `rotate` left new CSRs and archives behind
@@ -613,10 +615,5 @@ fn a_version_1_state_is_read_and_upgraded_on_the_next_write() {
     let upgraded = std::fs::read_to_string(&site).unwrap();
     assert!(upgraded.starts_with("version: 2\n"), "{upgraded}");
     // Archives from before version 2 recorded no recipients: no warning.
-    let check = check_json(&env);
-    assert!(!check["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["code"] == "recipients-changed"));
+    assert_eq!(finding(&check_json(&env), "recipients-changed"), None);
 }
