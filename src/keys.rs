@@ -300,3 +300,130 @@ mod tests {
         assert_eq!("rsa3072".parse::<KeyType>().unwrap(), KeyType::Rsa3072);
     }
 }
+
+/// The forms a private key comes in (PEM labels `PRIVATE KEY`,
+/// `RSA PRIVATE KEY`, `EC PRIVATE KEY`, or the same as DER).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateForm {
+    Pkcs8,
+    Pkcs1,
+    Sec1,
+}
+
+/// The public half, as a DER SubjectPublicKeyInfo, of a private key of any
+/// type pinctl reads (RSA, P-256, P-384, P-521, Ed25519): the one reader
+/// of private keys for pins; [`PrivateKey`] reads those it can sign with.
+pub fn public_spki(form: PrivateForm, der: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    match form {
+        PrivateForm::Pkcs8 => pkcs8_public_spki(der),
+        PrivateForm::Pkcs1 => pkcs1_public_spki(der),
+        PrivateForm::Sec1 => sec1_public_spki(der),
+    }
+}
+
+fn pkcs1_public_spki(der: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
+        .map_err(|e| format!("not a valid PKCS#1 RSA private key: {e}"))?;
+    rsa_public_spki(&key)
+}
+
+fn rsa_public_spki(key: &rsa::RsaPrivateKey) -> std::result::Result<Vec<u8>, String> {
+    use rsa::pkcs8::EncodePublicKey as _;
+    Ok(key
+        .to_public_key()
+        .to_public_key_der()
+        .map_err(|e| e.to_string())?
+        .into_vec())
+}
+
+pub const OID_RSA: &str = "1.2.840.113549.1.1.1";
+pub const OID_EC: &str = "1.2.840.10045.2.1";
+pub const OID_ED25519: &str = "1.3.101.112";
+pub const OID_P256: &str = "1.2.840.10045.3.1.7";
+pub const OID_P384: &str = "1.3.132.0.34";
+pub const OID_P521: &str = "1.3.132.0.35";
+
+fn pkcs8_public_spki(der: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    use pkcs8::der::Decode as _;
+    use pkcs8::DecodePrivateKey as _;
+    use spki::EncodePublicKey as _;
+    let pki = pkcs8::PrivateKeyInfo::from_der(der)
+        .map_err(|e| format!("not a valid PKCS#8 private key: {e}"))?;
+    let oid = pki.algorithm.oid.to_string();
+    let bad = |e: pkcs8::Error| format!("invalid {oid} private key: {e}");
+    let spki = match oid.as_str() {
+        OID_RSA => {
+            let key = rsa::RsaPrivateKey::from_pkcs8_der(der)
+                .map_err(|e| format!("invalid RSA private key: {e}"))?;
+            rsa_public_spki(&key)?
+        }
+        OID_EC => {
+            let curve = pki
+                .algorithm
+                .parameters_oid()
+                .map_err(|_| "EC private key without a named curve".to_string())?
+                .to_string();
+            ec_public_spki(&curve, |c| match c {
+                OID_P256 => p256::SecretKey::from_pkcs8_der(der)
+                    .map_err(bad)
+                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+                OID_P384 => p384::SecretKey::from_pkcs8_der(der)
+                    .map_err(bad)
+                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+                _ => p521::SecretKey::from_pkcs8_der(der)
+                    .map_err(bad)
+                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+            })?
+        }
+        OID_ED25519 => {
+            let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(bad)?;
+            der_vec(key.verifying_key().to_public_key_der())?
+        }
+        other => return Err(format!("unsupported private key algorithm {other}")),
+    };
+    Ok(spki)
+}
+
+fn sec1_public_spki(der: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    use pkcs8::der::Decode as _;
+    use spki::EncodePublicKey as _;
+    let key = sec1::EcPrivateKey::from_der(der)
+        .map_err(|e| format!("not a valid SEC1 EC private key: {e}"))?;
+    let curve = match key.parameters.and_then(|p| p.named_curve()) {
+        Some(oid) => oid.to_string(),
+        // Without parameters the curve follows from the scalar's length.
+        None => match key.private_key.len() {
+            32 => OID_P256.to_string(),
+            48 => OID_P384.to_string(),
+            _ => OID_P521.to_string(),
+        },
+    };
+    let bad = |e: p256::elliptic_curve::Error| format!("invalid EC private key: {e}");
+    let spki = ec_public_spki(&curve, |c| match c {
+        OID_P256 => p256::SecretKey::from_sec1_der(der)
+            .map_err(bad)
+            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+        OID_P384 => p384::SecretKey::from_sec1_der(der)
+            .map_err(bad)
+            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+        _ => p521::SecretKey::from_sec1_der(der)
+            .map_err(bad)
+            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
+    })?;
+    Ok(spki)
+}
+
+fn ec_public_spki(
+    curve: &str,
+    derive: impl Fn(&str) -> std::result::Result<Vec<u8>, String>,
+) -> std::result::Result<Vec<u8>, String> {
+    match curve {
+        OID_P256 | OID_P384 | OID_P521 => derive(curve),
+        other => Err(format!("unsupported elliptic curve {other}")),
+    }
+}
+
+fn der_vec(doc: spki::Result<spki::Document>) -> std::result::Result<Vec<u8>, String> {
+    doc.map(|d| d.into_vec()).map_err(|e| e.to_string())
+}

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::FromDer;
 
 use crate::error::{Error, Result};
+use crate::keys::{OID_EC, OID_ED25519, OID_P256, OID_P384, OID_P521, OID_RSA};
 
 /// What kind of object a pin was taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -316,9 +317,9 @@ fn read_block(
             "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => read_csr(contents),
             "PUBLIC KEY" => read_spki(contents),
             "RSA PUBLIC KEY" => read_rsa_public(contents),
-            "PRIVATE KEY" => read_pkcs8(contents),
-            "RSA PRIVATE KEY" => read_rsa_private(contents),
-            "EC PRIVATE KEY" => read_sec1(contents),
+            "PRIVATE KEY" => read_private(crate::keys::PrivateForm::Pkcs8, contents),
+            "RSA PRIVATE KEY" => read_private(crate::keys::PrivateForm::Pkcs1, contents),
+            "EC PRIVATE KEY" => read_private(crate::keys::PrivateForm::Sec1, contents),
             "ENCRYPTED PRIVATE KEY" => Err(
                 "the key is encrypted (PKCS#8); decrypt it first (openssl pkey -in FILE -out plain.pem) and pin that"
                     .to_string(),
@@ -387,16 +388,16 @@ fn read_der_any(der: &[u8]) -> std::result::Result<PinInfo, String> {
         return read_spki(der);
     }
     if pkcs8::PrivateKeyInfo::from_der(der).is_ok() {
-        return read_pkcs8(der);
+        return read_private(crate::keys::PrivateForm::Pkcs8, der);
     }
     if pkcs8::EncryptedPrivateKeyInfo::from_der(der).is_ok() {
         return Err("the key is encrypted (PKCS#8); decrypt it first (openssl pkey -in FILE -out plain.der) and pin that".into());
     }
-    if let Ok(info) = read_rsa_private(der) {
+    if let Ok(info) = read_private(crate::keys::PrivateForm::Pkcs1, der) {
         return Ok(info);
     }
     if sec1::EcPrivateKey::from_der(der).is_ok() {
-        return read_sec1(der);
+        return read_private(crate::keys::PrivateForm::Sec1, der);
     }
     if let Ok(info) = read_rsa_public(der) {
         return Ok(info);
@@ -450,115 +451,13 @@ fn read_rsa_public(der: &[u8]) -> std::result::Result<PinInfo, String> {
     from_spki(spki.as_bytes(), Kind::PublicKey)
 }
 
-fn read_rsa_private(der: &[u8]) -> std::result::Result<PinInfo, String> {
-    use rsa::pkcs1::DecodeRsaPrivateKey as _;
-    let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
-        .map_err(|e| format!("not a valid PKCS#1 RSA private key: {e}"))?;
-    private_from_spki(&rsa_public_spki(&key)?)
-}
-
-fn rsa_public_spki(key: &rsa::RsaPrivateKey) -> std::result::Result<Vec<u8>, String> {
-    use rsa::pkcs8::EncodePublicKey as _;
-    Ok(key
-        .to_public_key()
-        .to_public_key_der()
-        .map_err(|e| e.to_string())?
-        .into_vec())
-}
-
-fn private_from_spki(spki: &[u8]) -> std::result::Result<PinInfo, String> {
-    from_spki(spki, Kind::PrivateKey)
-}
-
-const OID_RSA: &str = "1.2.840.113549.1.1.1";
-const OID_EC: &str = "1.2.840.10045.2.1";
-const OID_ED25519: &str = "1.3.101.112";
-const OID_P256: &str = "1.2.840.10045.3.1.7";
-const OID_P384: &str = "1.3.132.0.34";
-const OID_P521: &str = "1.3.132.0.35";
-
-fn read_pkcs8(der: &[u8]) -> std::result::Result<PinInfo, String> {
-    use pkcs8::der::Decode as _;
-    use pkcs8::DecodePrivateKey as _;
-    use spki::EncodePublicKey as _;
-    let pki = pkcs8::PrivateKeyInfo::from_der(der)
-        .map_err(|e| format!("not a valid PKCS#8 private key: {e}"))?;
-    let oid = pki.algorithm.oid.to_string();
-    let bad = |e: pkcs8::Error| format!("invalid {oid} private key: {e}");
-    let spki = match oid.as_str() {
-        OID_RSA => {
-            let key = rsa::RsaPrivateKey::from_pkcs8_der(der)
-                .map_err(|e| format!("invalid RSA private key: {e}"))?;
-            rsa_public_spki(&key)?
-        }
-        OID_EC => {
-            let curve = pki
-                .algorithm
-                .parameters_oid()
-                .map_err(|_| "EC private key without a named curve".to_string())?
-                .to_string();
-            ec_public_spki(&curve, |c| match c {
-                OID_P256 => p256::SecretKey::from_pkcs8_der(der)
-                    .map_err(bad)
-                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
-                OID_P384 => p384::SecretKey::from_pkcs8_der(der)
-                    .map_err(bad)
-                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
-                _ => p521::SecretKey::from_pkcs8_der(der)
-                    .map_err(bad)
-                    .and_then(|k| der_vec(k.public_key().to_public_key_der())),
-            })?
-        }
-        OID_ED25519 => {
-            let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(bad)?;
-            der_vec(key.verifying_key().to_public_key_der())?
-        }
-        other => return Err(format!("unsupported private key algorithm {other}")),
-    };
-    private_from_spki(&spki)
-}
-
-fn read_sec1(der: &[u8]) -> std::result::Result<PinInfo, String> {
-    use pkcs8::der::Decode as _;
-    use spki::EncodePublicKey as _;
-    let key = sec1::EcPrivateKey::from_der(der)
-        .map_err(|e| format!("not a valid SEC1 EC private key: {e}"))?;
-    let curve = match key.parameters.and_then(|p| p.named_curve()) {
-        Some(oid) => oid.to_string(),
-        // Without parameters the curve follows from the scalar's length.
-        None => match key.private_key.len() {
-            32 => OID_P256.to_string(),
-            48 => OID_P384.to_string(),
-            _ => OID_P521.to_string(),
-        },
-    };
-    let bad = |e: p256::elliptic_curve::Error| format!("invalid EC private key: {e}");
-    let spki = ec_public_spki(&curve, |c| match c {
-        OID_P256 => p256::SecretKey::from_sec1_der(der)
-            .map_err(bad)
-            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
-        OID_P384 => p384::SecretKey::from_sec1_der(der)
-            .map_err(bad)
-            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
-        _ => p521::SecretKey::from_sec1_der(der)
-            .map_err(bad)
-            .and_then(|k| der_vec(k.public_key().to_public_key_der())),
-    })?;
-    private_from_spki(&spki)
-}
-
-fn ec_public_spki(
-    curve: &str,
-    derive: impl Fn(&str) -> std::result::Result<Vec<u8>, String>,
-) -> std::result::Result<Vec<u8>, String> {
-    match curve {
-        OID_P256 | OID_P384 | OID_P521 => derive(curve),
-        other => Err(format!("unsupported elliptic curve {other}")),
-    }
-}
-
-fn der_vec(doc: spki::Result<spki::Document>) -> std::result::Result<Vec<u8>, String> {
-    doc.map(|d| d.into_vec()).map_err(|e| e.to_string())
+/// A private key's pin: the SPKI of its public half (`keys` owns reading
+/// private keys).
+fn read_private(
+    form: crate::keys::PrivateForm,
+    der: &[u8],
+) -> std::result::Result<PinInfo, String> {
+    from_spki(&crate::keys::public_spki(form, der)?, Kind::PrivateKey)
 }
 
 /// Builds a [`PinInfo`] from the SPKI bytes exactly as they stand.
