@@ -666,6 +666,37 @@ fn max_age_arg(s: &str) -> Result<MaxAge, String> {
     crate::header::parse_max_age(s)
 }
 
+/// `pinctl completions SHELL`, from the same clap definitions.
+fn completions(shell: clap_complete::Shell, out: &mut Out) -> crate::Result<i32> {
+    use clap::CommandFactory as _;
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "pinctl", &mut buf);
+    out.buf.push_str(&String::from_utf8_lossy(&buf));
+    Ok(0)
+}
+
+/// `pinctl manpage`, from the same clap definitions.
+fn manpage(out: &mut Out) -> crate::Result<i32> {
+    use clap::CommandFactory as _;
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut buf)
+        .map_err(|e| crate::Error::Internal(format!("cannot render the manual page: {e}")))?;
+    out.buf.push_str(&String::from_utf8_lossy(&buf));
+    Ok(0)
+}
+
+impl From<PinFormat> for commands::PinFormat {
+    fn from(f: PinFormat) -> Self {
+        match f {
+            PinFormat::Text => commands::PinFormat::Text,
+            PinFormat::Json => commands::PinFormat::Json,
+            PinFormat::Header => commands::PinFormat::Header,
+            PinFormat::Tlsa => commands::PinFormat::Tlsa,
+        }
+    }
+}
+
 fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
     let json = cli.command.json();
     let ctx = || -> crate::Result<Ctx> {
@@ -678,32 +709,9 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
         })
     };
     match cli.command {
-        Command::Completions { shell } => {
-            use clap::CommandFactory as _;
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "pinctl", &mut buf);
-            out.buf.push_str(&String::from_utf8_lossy(&buf));
-            Ok(0)
-        }
-        Command::Manpage => {
-            use clap::CommandFactory as _;
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buf)
-                .map_err(|e| crate::Error::Usage(format!("cannot render the manual page: {e}")))?;
-            out.buf.push_str(&String::from_utf8_lossy(&buf));
-            Ok(0)
-        }
-        Command::Pin { files, format } => commands::pin(
-            &files,
-            match format {
-                PinFormat::Text => commands::PinFormat::Text,
-                PinFormat::Json => commands::PinFormat::Json,
-                PinFormat::Header => commands::PinFormat::Header,
-                PinFormat::Tlsa => commands::PinFormat::Tlsa,
-            },
-            out,
-        ),
+        Command::Completions { shell } => completions(shell, out),
+        Command::Manpage => manpage(out),
+        Command::Pin { files, format } => commands::pin(&files, format.into(), out),
         Command::Lint {
             header,
             chain,
