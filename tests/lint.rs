@@ -267,3 +267,42 @@ fn write_commands_report_in_json() {
     let v = j(env.run(&["key", "destroy", "primary", "--force", "--format", "json"]));
     assert_eq!(v["action"], "destroyed");
 }
+
+/// `policy` checks what it is given when it is given; snippets end with a
+/// newline.
+#[test]
+fn policy_checks_urls_when_given_and_snippets_end_cleanly() {
+    let mut env = site_env();
+    env.set("PINCTL_NOW", "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["policy", "--report-uri", "http://r.example.net/"])
+        .fails_with("use https");
+    env.run(&["policy", "--endpoint", "http://example.com/"])
+        .fails_with("https://");
+    env.run(&[
+        "policy",
+        "--endpoint",
+        "https://example.com/",
+        "--endpoint-ca-file",
+        "missing-ca.pem",
+    ])
+    .fails_with("missing-ca.pem: no such file");
+    let out = env.run(&[
+        "policy",
+        "--include-subdomains",
+        "--report-uri",
+        "https://reports.example.com/r",
+    ]);
+    assert!(
+        out.ok().contains("includeSubDomains pins too"),
+        "{}",
+        out.stdout
+    );
+    for server in ["nginx", "apache", "iis"] {
+        let text = env.run(&["snippet", "--server", server]).ok().to_string();
+        assert!(
+            text.ends_with('\n') && !text.ends_with("\n\n"),
+            "{server}: {text:?}"
+        );
+    }
+}
