@@ -868,3 +868,31 @@ fn an_appended_intermediate_that_did_not_sign_earns_no_credit() {
     let chain = w.true_chain(0, &server.key, w.now);
     assert!(w.clients[0].visit(0, &chain, None, w.now).is_err());
 }
+
+/// Regression (found by the simulator): a script rotates right after it
+/// published, within the same second. Judged by timestamps, the old key
+/// looked already replaced, a parent's includeSubDomains header was allowed
+/// without it, and clients were locked out of the child that still served
+/// it. The history's order decides.
+#[test]
+fn a_rotation_in_the_second_of_a_publication_is_judged_by_order() {
+    let ops = [
+        Op::Init(1),
+        Op::Policy(1, true, 300, true),
+        Op::Init(2),
+        Op::Publish(2),
+        Op::Rotate(2, 0, true, false),
+        Op::CaPin(1, 3),
+        Op::Publish(1),
+        Op::Visit(5, 1),
+        Op::Visit(5, 2),
+    ];
+    simulate(&ops);
+    // The parent's header was refused: x.api.example.com still serves its
+    // compromised primary until it publishes.
+    let mut w = World::new();
+    for (i, op) in ops.iter().take(7).enumerate() {
+        w.step(i, op);
+    }
+    assert!(w.sites[1].publications.is_empty());
+}
