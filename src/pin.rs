@@ -194,6 +194,10 @@ pub enum Detail {
     /// Only the pin (and its hex): a certificate's SPKI is found by a lazy
     /// DER walk instead of a full parse, as `--format header|tlsa` need.
     PinOnly,
+    /// What `pin --format text|json` print, from a lazy walk that parses
+    /// only the names, validity, key and basicConstraints of a certificate
+    /// (the fields a full parse would give, at a fraction of its cost).
+    Summary,
 }
 
 /// Reads every object in `data` (PEM with any number of blocks, or a single
@@ -311,6 +315,11 @@ fn read_block(
             "CERTIFICATE" | "X509 CERTIFICATE" if detail == Detail::PinOnly => {
                 certificate_pin(contents)
             }
+            // A certificate the lazy walk cannot read gets the full parse's
+            // error message.
+            "CERTIFICATE" | "X509 CERTIFICATE" if detail == Detail::Summary => {
+                certificate_summary(contents).or_else(|_| read_certificate(contents, false))
+            }
             "CERTIFICATE" | "X509 CERTIFICATE" => read_certificate(contents, false),
             // OpenSSL's "trusted certificate" appends its trust settings.
             "TRUSTED CERTIFICATE" => read_certificate(contents, true),
@@ -334,7 +343,18 @@ fn read_block(
 /// A certificate's pin without parsing the certificate: a lazy DER walk to
 /// the subjectPublicKeyInfo (RFC 5280 section 4.1), whose bytes are hashed
 /// as they stand, exactly what a full parse would hash.
-fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
+/// The DER elements of a certificate's tbsCertificate (RFC 5280 section
+/// 4.1), found by a lazy walk: issuer, validity, subject, SPKI and the
+/// explicit extensions, each as its whole TLV.
+struct TbsParts<'a> {
+    issuer: &'a [u8],
+    validity: &'a [u8],
+    subject: &'a [u8],
+    spki: &'a [u8],
+    extensions: Option<&'a [u8]>,
+}
+
+fn tbs_parts(der: &[u8]) -> std::result::Result<TbsParts<'_>, String> {
     use pkcs8::der::{Decode as _, Reader as _, SliceReader, Tag};
     fn bad(e: pkcs8::der::Error) -> String {
         format!("not a valid X.509 certificate: {e}")
@@ -357,15 +377,35 @@ fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
     let tbs = contents(top.tlv_bytes().map_err(bad)?)?;
     let mut r = SliceReader::new(tbs).map_err(bad)?;
     // [0] version is optional; then serial, signature, issuer, validity,
-    // subject, subjectPublicKeyInfo.
-    let mut skip = 5;
+    // subject, subjectPublicKeyInfo, and optional [1], [2], [3] extensions.
     if r.peek_tag().map_err(bad)?.is_context_specific() {
-        skip += 1;
-    }
-    for _ in 0..skip {
         r.tlv_bytes().map_err(bad)?;
     }
+    r.tlv_bytes().map_err(bad)?;
+    r.tlv_bytes().map_err(bad)?;
+    let issuer = r.tlv_bytes().map_err(bad)?;
+    let validity = r.tlv_bytes().map_err(bad)?;
+    let subject = r.tlv_bytes().map_err(bad)?;
     let spki = r.tlv_bytes().map_err(bad)?;
+    let mut extensions = None;
+    while !r.is_finished() {
+        let tag = r.peek_tag().map_err(bad)?;
+        let tlv = r.tlv_bytes().map_err(bad)?;
+        if tag.is_context_specific() && tag.octet() & 0x1f == 3 {
+            extensions = Some(tlv);
+        }
+    }
+    Ok(TbsParts {
+        issuer,
+        validity,
+        subject,
+        spki,
+        extensions,
+    })
+}
+
+fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    let spki = tbs_parts(der)?.spki;
     let digest: [u8; 32] = Sha256::digest(spki).into();
     Ok(PinInfo::of_digest(
         &digest,
@@ -373,6 +413,68 @@ fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
         String::new(),
         None,
     ))
+}
+
+/// What a full parse gives `pin --format text|json`, from the lazy walk.
+fn certificate_summary(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    use x509_parser::certificate::Validity;
+    use x509_parser::x509::X509Name;
+    let parts = tbs_parts(der)?;
+    let name = |tlv: &[u8]| -> std::result::Result<String, String> {
+        match X509Name::from_der(tlv) {
+            Ok(([], n)) => Ok(n.to_string()),
+            _ => Err("not a valid X.509 name".into()),
+        }
+    };
+    let (_, validity) =
+        Validity::from_der(parts.validity).map_err(|e| format!("invalid validity: {e}"))?;
+    let mut info = from_spki(parts.spki, Kind::Certificate)?;
+    info.subject = Some(name(parts.subject)?);
+    info.issuer = Some(name(parts.issuer)?);
+    info.not_before = DateTime::from_timestamp(validity.not_before.timestamp(), 0);
+    info.not_after = DateTime::from_timestamp(validity.not_after.timestamp(), 0);
+    info.is_ca = Some(is_ca(parts.extensions)?);
+    Ok(info)
+}
+
+/// basicConstraints' cA flag (RFC 5280 section 4.2.1.9); false without
+/// the extension, as a full parse says. A repeated extension is refused so
+/// that the full parse decides.
+fn is_ca(extensions: Option<&[u8]>) -> std::result::Result<bool, String> {
+    use x509_parser::extensions::X509Extension;
+    use x509_parser::oid_registry::OID_X509_EXT_BASIC_CONSTRAINTS;
+    let Some(tlv) = extensions else {
+        return Ok(false);
+    };
+    // [3] EXPLICIT Extensions ::= SEQUENCE OF Extension
+    let (_, explicit) = x509_parser::der_parser::der::parse_der(tlv)
+        .map_err(|e| format!("invalid extensions: {e}"))?;
+    let inner = explicit
+        .content
+        .as_slice()
+        .map_err(|e| format!("invalid extensions: {e}"))?;
+    let (_, seq) = x509_parser::der_parser::der::parse_der(inner)
+        .map_err(|e| format!("invalid extensions: {e}"))?;
+    let mut rest = seq
+        .content
+        .as_slice()
+        .map_err(|e| format!("invalid extensions: {e}"))?;
+    let mut ca = None;
+    while !rest.is_empty() {
+        let (next, ext) =
+            X509Extension::from_der(rest).map_err(|e| format!("invalid extension: {e}"))?;
+        if ext.oid == OID_X509_EXT_BASIC_CONSTRAINTS {
+            if ca.is_some() {
+                return Err("basicConstraints appears twice".into());
+            }
+            ca = Some(match ext.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::BasicConstraints(bc) => bc.ca,
+                _ => return Err("invalid basicConstraints".into()),
+            });
+        }
+        rest = next;
+    }
+    Ok(ca.unwrap_or(false))
 }
 
 /// Tries each DER form pinctl reads on an input that is exactly one object.

@@ -260,3 +260,36 @@ fn fast_forms_give_the_same_pins_as_the_full_parse() {
     env.run(&["pin", "--format", "header", "bad.pem"])
         .fails_with(&format!("PEM block {}", full.len() + 1));
 }
+
+/// The text and JSON forms read certificates by a lazy walk; they must say
+/// exactly what a full parse says, on the fixtures and on Debian's whole
+/// CA bundle (with its odd certificates) when it is installed.
+#[test]
+fn the_lazy_summary_says_what_a_full_parse_says() {
+    let env = Env::new();
+    let mut inputs: Vec<std::path::PathBuf> = [
+        "chain.pem",
+        "p256.cert.pem",
+        "rsa2048.cert.pem",
+        "ed25519.cert.pem",
+        "p521.cert.pem",
+        "dsa.cert.pem",
+        "ca.cert.pem",
+        "leaf.cert.pem",
+    ]
+    .iter()
+    .map(|f| fixtures().join(f))
+    .collect();
+    let debian = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
+    if debian.is_file() {
+        inputs.push(debian.to_path_buf());
+    }
+    for path in inputs {
+        let data = std::fs::read(&path).unwrap();
+        let full = pinctl::pin::read_pins("x", &data).unwrap();
+        let want = serde_json::to_value(&full).unwrap();
+        let out = env.run(&["pin", "--format", "json", path.to_str().unwrap()]);
+        let got: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+        assert_eq!(got, want, "{}", path.display());
+    }
+}

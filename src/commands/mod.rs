@@ -95,7 +95,7 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
     // Header and TLSA forms need only the pins: no full parse.
     let detail = match format {
         PinFormat::Header | PinFormat::Tlsa => crate::pin::Detail::PinOnly,
-        PinFormat::Text | PinFormat::Json => crate::pin::Detail::Full,
+        PinFormat::Text | PinFormat::Json => crate::pin::Detail::Summary,
     };
     let mut all = Vec::new();
     for f in files {
