@@ -441,38 +441,41 @@ fn certificate_summary(der: &[u8]) -> std::result::Result<PinInfo, String> {
 /// the extension, as a full parse says. A repeated extension is refused so
 /// that the full parse decides.
 fn is_ca(extensions: Option<&[u8]>) -> std::result::Result<bool, String> {
-    use x509_parser::extensions::X509Extension;
-    use x509_parser::oid_registry::OID_X509_EXT_BASIC_CONSTRAINTS;
+    use pkcs8::der::{Decode as _, Reader as _, SliceReader};
+    use x509_parser::extensions::{ParsedExtension, X509Extension};
     let Some(tlv) = extensions else {
         return Ok(false);
     };
+    let bad = |e: pkcs8::der::Error| format!("invalid extensions: {e}");
     // [3] EXPLICIT Extensions ::= SEQUENCE OF Extension
-    let (_, explicit) = x509_parser::der_parser::der::parse_der(tlv)
-        .map_err(|e| format!("invalid extensions: {e}"))?;
-    let inner = explicit
-        .content
-        .as_slice()
-        .map_err(|e| format!("invalid extensions: {e}"))?;
-    let (_, seq) = x509_parser::der_parser::der::parse_der(inner)
-        .map_err(|e| format!("invalid extensions: {e}"))?;
-    let mut rest = seq
-        .content
-        .as_slice()
-        .map_err(|e| format!("invalid extensions: {e}"))?;
+    let mut r = SliceReader::new(tlv).map_err(bad)?;
+    let outer = pkcs8::der::Header::decode(&mut r).map_err(bad)?;
+    let seq_tlv = r.read_slice(outer.length).map_err(bad)?;
+    let mut r = SliceReader::new(seq_tlv).map_err(bad)?;
+    let seq = pkcs8::der::Header::decode(&mut r).map_err(bad)?;
+    let list = r.read_slice(seq.length).map_err(bad)?;
+    let mut r = SliceReader::new(list).map_err(bad)?;
+    // Extension ::= SEQUENCE { extnID OID, ... }: only the one whose OID
+    // is basicConstraints (2.5.29.19) is parsed.
+    const BASIC_CONSTRAINTS: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x13];
     let mut ca = None;
-    while !rest.is_empty() {
-        let (next, ext) =
-            X509Extension::from_der(rest).map_err(|e| format!("invalid extension: {e}"))?;
-        if ext.oid == OID_X509_EXT_BASIC_CONSTRAINTS {
-            if ca.is_some() {
-                return Err("basicConstraints appears twice".into());
-            }
-            ca = Some(match ext.parsed_extension() {
-                x509_parser::extensions::ParsedExtension::BasicConstraints(bc) => bc.ca,
-                _ => return Err("invalid basicConstraints".into()),
-            });
+    while !r.is_finished() {
+        let ext = r.tlv_bytes().map_err(bad)?;
+        let mut inner = SliceReader::new(ext).map_err(bad)?;
+        let h = pkcs8::der::Header::decode(&mut inner).map_err(bad)?;
+        let body = inner.read_slice(h.length).map_err(bad)?;
+        if !body.starts_with(BASIC_CONSTRAINTS) {
+            continue;
         }
-        rest = next;
+        if ca.is_some() {
+            return Err("basicConstraints appears twice".into());
+        }
+        let (_, parsed) =
+            X509Extension::from_der(ext).map_err(|e| format!("invalid extension: {e}"))?;
+        ca = Some(match parsed.parsed_extension() {
+            ParsedExtension::BasicConstraints(bc) => bc.ca,
+            _ => return Err("invalid basicConstraints".into()),
+        });
     }
     Ok(ca.unwrap_or(false))
 }
