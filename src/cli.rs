@@ -321,11 +321,22 @@ enum Command {
         format: Format,
     },
     /// Record that the desired header is now served; refuses one that could lock visitors out.
-    #[command(after_help = "Example:\n  pinctl publish   # right after deploying the header")]
+    #[command(
+        after_help = "Examples:\n  pinctl publish   # right after deploying the header\n  pinctl publish --channel dns   # the TLSA RRset is in the zone\n  pinctl publish --channel android --release 4.1 --expires 2027-06-30"
+    )]
     Publish {
         /// Record it as served in Report-Only form.
         #[arg(long)]
         report_only: bool,
+        /// The channel it was published through (default: web, the header).
+        #[arg(long)]
+        channel: Option<String>,
+        /// App channels: the release that shipped the pinset (e.g. its version).
+        #[arg(long)]
+        release: Option<String>,
+        /// android/trustkit: the pin-set expiration the release carries (YYYY-MM-DD); default: the channel's --expires-after from now.
+        #[arg(long, value_parser = date_arg)]
+        expires: Option<chrono::NaiveDate>,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -661,6 +672,21 @@ fn server_parser() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(names)
 }
 
+/// A calendar date, exactly YYYY-MM-DD (what Android and TrustKit parse).
+fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
+    let ok = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    ok.then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| format!("{s:?} is not a date of the form YYYY-MM-DD"))
+}
+
 /// `--max-age`: delta-seconds as clients read them (an overflow clamps).
 fn max_age_arg(s: &str) -> Result<MaxAge, String> {
     crate::header::parse_max_age(s)
@@ -801,7 +827,22 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             out,
         ),
         Command::Header { format } => policy::header(&ctx()?, format == Format::Json, out),
-        Command::Publish { report_only, .. } => publish::publish(&ctx()?, report_only, out),
+        Command::Publish {
+            report_only,
+            channel,
+            release,
+            expires,
+            ..
+        } => publish::publish(
+            &ctx()?,
+            &publish::PublishOptions {
+                report_only,
+                channel,
+                release,
+                expires,
+            },
+            out,
+        ),
         Command::Rotate {
             promote,
             compromised,

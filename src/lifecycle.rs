@@ -1,14 +1,16 @@
-//! The lifecycle model of DESIGN.md, pure: which header is desired, what
-//! clients may still hold (retention), when a key is safe to serve, and the
-//! state changes of publish, rotate and policy. Time comes in as an
-//! argument; nothing here reads a clock or a file.
+//! The lifecycle model of DESIGN.md, pure: which pinset each channel
+//! should publish, what clients may still hold (retention, by the rule of
+//! each channel's kind), when a key is safe to serve, and the state changes
+//! of publish, rotate and policy. Time comes in as an argument; nothing
+//! here reads a clock or a file.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::header::{Header, Mode};
 use crate::pin::Pin;
 use crate::state::{
-    Cert, EventKind, Inherited, Key, Publication, Related, Role, ServedBelow, Site,
+    Cert, ChannelKind, EventKind, Inherited, Key, Publication, Reach, Related, Role, ServedBelow,
+    Site, WEB,
 };
 
 /// How long clients may hold a publication's pins.
@@ -16,22 +18,55 @@ use crate::state::{
 pub enum Retention {
     /// Report-Only headers are not remembered (RFC 7469 section 2.1.3).
     Nothing,
-    /// Served until `until`, remembered for max-age after.
+    /// Held until this moment.
     Until(DateTime<Utc>),
-    /// Still served: no end yet.
+    /// Still current: it ends some time after it is replaced.
     Open,
+    /// Held for ever: an app release whose pins never expire.
+    Forever,
 }
 
-/// `retained_until(P) = (P.until or ∞) + P.max_age`. Report-Only and
-/// max-age=0 headers retain nothing (max-age=0 makes clients forget).
+/// Until when clients may hold a publication, by its channel's kind
+/// (DESIGN.md's table):
+/// - web: `(until or ∞) + max-age`; Report-Only and max-age=0 hold
+///   nothing (max-age=0 makes clients forget);
+/// - dns: `(until or ∞) + 2×TTL` (RFC 7671 section 8.1: caches and
+///   lagging secondaries);
+/// - android, trustkit: the pin-set's expiration, which devices apply
+///   from the start of that date in their own zone, so at the latest
+///   12:00 UTC (UTC−12); none: for ever. Being superseded ends nothing,
+///   as installs never have to update;
+/// - ios, okhttp: a newer release's ship date + the horizon after which
+///   old builds are refused; no horizon: for ever.
 pub fn retention(p: &Publication) -> Retention {
-    if p.mode == Mode::ReportOnly || p.max_age == 0 {
+    if p.mode == Mode::ReportOnly {
         return Retention::Nothing;
     }
-    match p.until {
+    let after = |secs: u64| match p.until {
         None => Retention::Open,
-        Some(u) => Retention::Until(add_secs(u, p.max_age)),
+        Some(u) => Retention::Until(add_secs(u, secs)),
+    };
+    match p.kind {
+        ChannelKind::Web if p.max_age == 0 => Retention::Nothing,
+        ChannelKind::Web => after(p.max_age),
+        ChannelKind::Dns => after(p.ttl.unwrap_or(0).saturating_mul(2)),
+        ChannelKind::Android | ChannelKind::Trustkit => match p.expires {
+            Some(d) => Retention::Until(expiry_instant(d)),
+            None => Retention::Forever,
+        },
+        ChannelKind::Ios | ChannelKind::Okhttp => match p.horizon_days {
+            None => Retention::Forever,
+            Some(h) => after(u64::from(h).saturating_mul(86_400)),
+        },
     }
+}
+
+/// The last moment any device still pins a pin-set expiring on `d`: the
+/// date begins last at UTC−12, that is at 12:00 UTC.
+pub fn expiry_instant(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(12, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// `t + secs`, saturating at the far future instead of overflowing.
@@ -55,14 +90,19 @@ pub fn add_days(t: DateTime<Utc>, days: i64) -> DateTime<Utc> {
         })
 }
 
-/// Until when clients may hold `p` if the live publication is replaced at
-/// `now` (its retention as it stands for one that has ended); None when it
-/// retains nothing (Report-Only, max-age=0).
+/// Until when clients may hold `p` if it is replaced at `now` (its
+/// retention as it stands for one that has ended); None when it retains
+/// nothing (Report-Only, max-age=0); the end of time when it never ends.
 pub fn held_until_if_replaced(p: &Publication, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match retention(p) {
         Retention::Nothing => None,
         Retention::Until(r) => Some(r),
-        Retention::Open => Some(add_secs(now.max(p.from), p.max_age)),
+        Retention::Forever => Some(DateTime::<Utc>::MAX_UTC),
+        Retention::Open => {
+            let mut closed = p.clone();
+            closed.until = Some(now.max(p.from));
+            held_until_if_replaced(&closed, now)
+        }
     }
 }
 
@@ -73,7 +113,7 @@ pub fn held_at(p: &Publication, t: DateTime<Utc>) -> bool {
     }
     match retention(p) {
         Retention::Nothing => false,
-        Retention::Open => true,
+        Retention::Open | Retention::Forever => true,
         Retention::Until(r) => t < r,
     }
 }
@@ -123,23 +163,63 @@ pub fn keeps_retired(site: &Site) -> bool {
     site.keys.iter().any(|k| kept_retired(site, k))
 }
 
-/// Whether a pinset accepts a chain for `key`.
+/// Whether a pinset of leaf-or-issuer pins (the header's) accepts a chain
+/// for `key`.
 pub fn accepts(pins: &[Pin], site: &Site, key: &Key) -> bool {
     identity_pins(site, key).iter().any(|p| pins.contains(p))
+}
+
+/// Whether publication `p` accepts a chain whose leaf key is `leaf` and
+/// whose verified direct issuer is `issuer`, by its kind's rule: dns
+/// `3 1 1` records and iOS leaf identities match the leaf only (`2 1 1`
+/// and CA identities the issuer); iOS wants both when both are given;
+/// the rest match either.
+pub fn matches(p: &Publication, leaf: &Pin, issuer: Option<&Pin>) -> bool {
+    let ca = |set: &[Pin]| issuer.is_some_and(|i| set.contains(i));
+    match p.kind {
+        ChannelKind::Dns => p.pins.contains(leaf) || ca(&p.ca_pins),
+        ChannelKind::Ios => {
+            (p.pins.is_empty() || p.pins.contains(leaf)) && (p.ca_pins.is_empty() || ca(&p.ca_pins))
+        }
+        _ => p.pins.contains(leaf) || ca(&p.pins),
+    }
+}
+
+/// Whether publication `p` accepts `key` of `site` as it is served.
+pub fn accepts_key(p: &Publication, site: &Site, key: &Key) -> bool {
+    let issuer = served_cert(site, &key.name).and_then(|c| c.issuer_pin.as_ref());
+    matches(p, &key.pin, issuer)
 }
 
 /// A publication that clients may hold and that lacks a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocker {
-    /// The ancestor site whose includeSubDomains publication it is; None
-    /// for the site's own.
+    /// The ancestor site whose publication reaching its subdomains it
+    /// is; None for the site's own.
     pub site: Option<String>,
     /// 1-based number of the publication in its site.
     pub number: usize,
+    pub channel: String,
+    pub kind: ChannelKind,
+    pub release: Option<String>,
     pub from: DateTime<Utc>,
     pub until: Option<DateTime<Utc>>,
-    /// None while the publication is live.
+    /// None while the publication is current, or when it never ends
+    /// (`forever`).
     pub retained_until: Option<DateTime<Utc>>,
+    /// Held for ever: an app release whose pins never expire.
+    pub forever: bool,
+}
+
+impl Blocker {
+    /// "android release 4.1" or "publication 3": how refusals name it.
+    pub fn label(&self) -> String {
+        match (&self.release, self.kind) {
+            (Some(r), _) => format!("{} release {r}", self.channel),
+            (None, ChannelKind::Web) => format!("publication {}", self.number),
+            (None, _) => format!("{} publication {}", self.channel, self.number),
+        }
+    }
 }
 
 /// A pinset that clients of a site may hold: one of its own publications,
@@ -150,49 +230,62 @@ pub struct Pinset<'a> {
     pub publication: &'a Publication,
 }
 
-/// Every publication whose pinset clients of `site` may hold at some time.
+/// Every publication, of every channel, whose pinset clients of `site`
+/// may hold at some time: its own, and its ancestors' that reach it
+/// (`relate` keeps only those).
 pub fn pinsets(site: &Site) -> impl Iterator<Item = Pinset<'_>> {
     let own = site.publications.iter().enumerate().map(|(i, p)| Pinset {
         site: None,
         number: i + 1,
         publication: p,
     });
-    let inherited = site
-        .related
-        .inherited
-        .iter()
-        .filter(|i| reaches_subdomains(&i.publication))
-        .map(|i: &Inherited| Pinset {
-            site: Some(i.domain.as_str()),
-            number: i.number,
-            publication: &i.publication,
-        });
+    let inherited = site.related.inherited.iter().map(|i: &Inherited| Pinset {
+        site: Some(i.domain.as_str()),
+        number: i.number,
+        publication: &i.publication,
+    });
     own.chain(inherited)
 }
 
-/// Whether clients that note `p` apply it to subdomains too.
-pub fn reaches_subdomains(p: &Publication) -> bool {
-    p.include_subdomains && p.mode == Mode::Enforce && p.max_age > 0
+/// Whether clients that note `p` for `parent` apply it to `host`, by the
+/// platform's reach: any depth (the header, Android, TrustKit, OkHttp
+/// `**.`) or one label (iOS, OkHttp `*.`). Pinsets that retain nothing
+/// reach nothing.
+pub fn reaches(p: &Publication, host: &str, parent: &str) -> bool {
+    if retention(p) == Retention::Nothing || !is_below(host, parent) {
+        return false;
+    }
+    match p.reach() {
+        Reach::Host => false,
+        Reach::AnyDepth => true,
+        Reach::OneLabel => !host[..host.len() - parent.len() - 1].contains('.'),
+    }
 }
 
 fn blocker(ps: &Pinset<'_>) -> Blocker {
     let p = ps.publication;
+    let r = retention(p);
     Blocker {
         site: ps.site.map(str::to_string),
         number: ps.number,
+        channel: p.channel_name().to_string(),
+        kind: p.kind,
+        release: p.release.clone(),
         from: p.from,
         until: p.until,
-        retained_until: match retention(p) {
+        retained_until: match r {
             Retention::Until(r) => Some(r),
             _ => None,
         },
+        forever: r == Retention::Forever,
     }
 }
 
-/// Enforce publications held by clients at `now` that would reject `key`.
+/// Publications of any channel held by clients at `now` that would
+/// reject `key`.
 pub fn blockers(site: &Site, key: &Key, now: DateTime<Utc>) -> Vec<Blocker> {
     pinsets(site)
-        .filter(|ps| held_at(ps.publication, now) && !accepts(&ps.publication.pins, site, key))
+        .filter(|ps| held_at(ps.publication, now) && !accepts_key(ps.publication, site, key))
         .map(|ps| blocker(&ps))
         .collect()
 }
@@ -211,12 +304,12 @@ pub enum SafeFrom {
 pub fn safe_from(site: &Site, key: &Key) -> SafeFrom {
     let mut at = key.created;
     for ps in pinsets(site) {
-        if accepts(&ps.publication.pins, site, key) {
+        if accepts_key(ps.publication, site, key) {
             continue;
         }
         match retention(ps.publication) {
             Retention::Nothing => {}
-            Retention::Open => return SafeFrom::Never,
+            Retention::Open | Retention::Forever => return SafeFrom::Never,
             Retention::Until(r) => at = at.max(r),
         }
     }
@@ -266,24 +359,35 @@ pub fn served_keys(site: &Site) -> Vec<&Key> {
         .collect()
 }
 
+/// The site's keys that every desired pinset holds: the active key, the
+/// backups and a retired key still needed for roll-back, in the order the
+/// keys were made.
+fn desired_key_pins(site: &Site) -> Vec<Pin> {
+    site.keys
+        .iter()
+        .filter(|k| matches!(k.role, Role::Active | Role::Backup) || kept_retired(site, k))
+        .map(|k| k.pin.clone())
+        .collect()
+}
+
+/// The CA pins recorded with `ca-pin add`, less any that is a key's.
+fn desired_ca_pins(site: &Site, keys: &[Pin]) -> Vec<Pin> {
+    let mut v: Vec<Pin> = Vec::new();
+    for c in &site.ca_pins {
+        if !keys.contains(&c.pin) && !v.contains(&c.pin) {
+            v.push(c.pin.clone());
+        }
+    }
+    v
+}
+
 /// The header that should be served now: active key, backups, a retired key
 /// still needed for roll-back (in the order the keys were made), external
 /// pins, and the policy.
 pub fn desired_header(site: &Site) -> Header {
-    let mut pins: Vec<Pin> = Vec::new();
-    let mut add = |p: &Pin| {
-        if !pins.contains(p) {
-            pins.push(p.clone());
-        }
-    };
-    for k in &site.keys {
-        if matches!(k.role, Role::Active | Role::Backup) || kept_retired(site, k) {
-            add(&k.pin);
-        }
-    }
-    for c in &site.ca_pins {
-        add(&c.pin);
-    }
+    let mut pins = desired_key_pins(site);
+    let ca = desired_ca_pins(site, &pins);
+    pins.extend(ca);
     Header {
         mode: site.policy.mode,
         pins,
@@ -307,7 +411,92 @@ pub fn header_of(p: &Publication) -> Header {
 
 /// Whether publication `p` serves exactly header `h`.
 pub fn same_as(p: &Publication, h: &Header) -> bool {
-    header_of(p) == *h
+    p.kind == ChannelKind::Web && header_of(p) == *h
+}
+
+/// The web publication of header `h` from `now`.
+fn web_publication(h: &Header, now: DateTime<Utc>) -> Publication {
+    Publication {
+        channel: None,
+        kind: ChannelKind::Web,
+        release: None,
+        mode: h.mode,
+        pins: h.pins.clone(),
+        ca_pins: Vec::new(),
+        max_age: h.max_age.unwrap_or(0),
+        include_subdomains: h.include_subdomains,
+        one_label: false,
+        report_uri: h.report_uri.clone(),
+        ttl: None,
+        expires: None,
+        horizon_days: None,
+        from: now,
+        until: None,
+    }
+}
+
+/// What `publish --channel` would record at `now`: the desired pinset in
+/// the channel's form (None for a channel the site lacks). Dns and ios
+/// keep the site's keys as leaf records (`3 1 1`, leaf identities); dns
+/// gives CA pins `2 1 1` records; ios leaves CA identities out, since
+/// with both kinds given iOS wants both to match. An app release's
+/// expiration is `expires`, else the channel's `expires_after_days` from
+/// `now`.
+pub fn desired_publication(
+    site: &Site,
+    channel: &str,
+    now: DateTime<Utc>,
+    release: Option<&str>,
+    expires: Option<NaiveDate>,
+) -> Option<Publication> {
+    if channel == WEB {
+        return Some(web_publication(&desired_header(site), now));
+    }
+    let c = site.channel(channel)?;
+    let keys = desired_key_pins(site);
+    let ca = desired_ca_pins(site, &keys);
+    let mut p = web_publication(&desired_header(site), now);
+    p.channel = Some(c.name.clone());
+    p.kind = c.kind;
+    p.mode = Mode::Enforce;
+    p.max_age = 0;
+    p.report_uri = None;
+    p.include_subdomains = c.include_subdomains;
+    p.one_label = c.one_label;
+    p.release = release.map(str::to_string);
+    match c.kind {
+        ChannelKind::Web => {}
+        ChannelKind::Dns => {
+            p.pins = keys;
+            p.ca_pins = ca;
+            p.ttl = c.ttl;
+        }
+        ChannelKind::Android | ChannelKind::Trustkit => {
+            p.expires = expires.or_else(|| {
+                c.expires_after_days
+                    .map(|d| add_days(now, i64::from(d)).date_naive())
+            });
+        }
+        ChannelKind::Ios => {
+            p.pins = keys;
+            p.horizon_days = c.horizon_days;
+        }
+        ChannelKind::Okhttp => p.horizon_days = c.horizon_days,
+    }
+    Some(p)
+}
+
+/// Whether two publications carry the same pinset in the same form
+/// (whatever their dates and labels).
+pub fn same_pinset(a: &Publication, b: &Publication) -> bool {
+    let strip = |p: &Publication| Publication {
+        from: DateTime::<Utc>::MIN_UTC,
+        until: None,
+        release: None,
+        expires: None,
+        ..p.clone()
+    };
+    strip(a) == strip(b) && a.expires == b.expires
 }
 
 /// The moment up to which a lockout of `key` has already been accepted:
@@ -335,13 +524,23 @@ pub enum PublishRefusal {
         blockers: Vec<Blocker>,
         safe_from: SafeFrom,
     },
-    /// An includeSubDomains header that a key served by a subdomain site
+    /// A pinset reaching subdomains that a key served by a subdomain site
     /// does not match.
     SubdomainNotAccepted {
         domain: String,
         key: String,
     },
+    UnknownChannel(String),
+    /// A release label the channel has shipped already.
+    ReleaseExists(String),
+    /// An app pin-set that has expired or expires within
+    /// [`MIN_EXPIRY_DAYS`] (Android lint's `PinSetExpiry`).
+    ExpiresTooSoon(NaiveDate),
 }
+
+/// An app release's pin-set must expire at least this many days after it
+/// ships (Android lint's `PinSetExpiry` warns within 10 days).
+pub const MIN_EXPIRY_DAYS: i64 = 10;
 
 /// What `publish` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,28 +560,62 @@ pub enum PublishOutcome {
 /// Records that the desired header is served from `now` on, after checking
 /// that it cannot lock anyone out.
 pub fn publish(site: &mut Site, now: DateTime<Utc>) -> Result<PublishOutcome, PublishRefusal> {
-    let header = desired_header(site);
-    if let Some(live) = site.live() {
-        if same_as(live, &header) {
+    publish_in(site, WEB, now, None, None)
+}
+
+/// Records that the desired pinset of `channel` is published from `now`
+/// on (served, in the zone, or shipped as app release `release`), after
+/// checking that it cannot lock anyone out: it accepts the active key and
+/// holds a backup, every subdomain site it reaches is accepted, and the
+/// active key is safe under every pinset clients hold.
+pub fn publish_in(
+    site: &mut Site,
+    channel: &str,
+    now: DateTime<Utc>,
+    release: Option<&str>,
+    expires: Option<NaiveDate>,
+) -> Result<PublishOutcome, PublishRefusal> {
+    let new = desired_publication(site, channel, now, release, expires)
+        .ok_or_else(|| PublishRefusal::UnknownChannel(channel.to_string()))?;
+    let latest = site.latest_in(channel).map(|(_, p)| p);
+    if new.kind.is_app() {
+        let label = new.release.as_deref();
+        if site.publications.iter().any(|p| {
+            p.channel_name() == channel && p.release.as_deref() == label && label.is_some()
+        }) {
+            return Err(PublishRefusal::ReleaseExists(
+                label.unwrap_or_default().into(),
+            ));
+        }
+    } else if let Some(live) = latest.filter(|l| l.until.is_none()) {
+        if same_pinset(live, &new) {
             return Ok(PublishOutcome::Unchanged);
         }
     }
+    if let Some(d) = new.expires {
+        if expiry_instant(d) < add_days(now, MIN_EXPIRY_DAYS) {
+            return Err(PublishRefusal::ExpiresTooSoon(d));
+        }
+    }
     let active = site.active().ok_or(PublishRefusal::NoActiveKey)?.clone();
-    if !accepts(&header.pins, site, &active) {
+    if !accepts_key(&new, site, &active) {
         return Err(PublishRefusal::ActiveNotInPinset);
     }
     let own = identity_pins(site, &active);
-    if !header.pins.iter().any(|p| !own.contains(&p)) {
+    if !new
+        .pins
+        .iter()
+        .chain(&new.ca_pins)
+        .any(|p| !own.contains(&p))
+    {
         return Err(PublishRefusal::NoBackupPin);
     }
-    if header.mode == Mode::Enforce && header.include_subdomains && header.max_age != Some(0) {
-        for b in &site.related.below {
-            if !b.identity.iter().any(|p| header.pins.contains(p)) {
-                return Err(PublishRefusal::SubdomainNotAccepted {
-                    domain: b.domain.clone(),
-                    key: b.key.clone(),
-                });
-            }
+    for b in &site.related.below {
+        if reaches(&new, &b.domain, &site.domain) && !matches(&new, &b.leaf, b.issuer.as_ref()) {
+            return Err(PublishRefusal::SubdomainNotAccepted {
+                domain: b.domain.clone(),
+                key: b.key.clone(),
+            });
         }
     }
     let b = blockers(site, &active, now);
@@ -393,24 +626,21 @@ pub fn publish(site: &mut Site, now: DateTime<Utc>) -> Result<PublishOutcome, Pu
             safe_from: safe_from(site, &active),
         });
     }
-    let n = site.publications.len();
-    let closed = match site.publications.last_mut() {
-        Some(p) if p.until.is_none() => {
-            p.until = Some(now);
-            Some(n)
-        }
+    let closed = match site.latest_in(channel) {
+        Some((i, p)) if p.until.is_none() => Some(i),
         _ => None,
     };
-    site.publications.push(Publication {
-        mode: header.mode,
-        pins: header.pins.clone(),
-        max_age: header.max_age.unwrap_or(0),
-        include_subdomains: header.include_subdomains,
-        report_uri: header.report_uri.clone(),
-        from: now,
-        until: None,
-    });
-    site.log(now, EventKind::Publish, None, Some(header.line()));
+    if let Some(i) = closed {
+        site.publications[i].until = Some(now);
+    }
+    let closed = closed.map(|i| i + 1);
+    let detail = if new.kind == ChannelKind::Web {
+        header_of(&new).line()
+    } else {
+        publication_summary(&new)
+    };
+    site.publications.push(new);
+    site.log(now, EventKind::Publish, None, Some(detail));
     // Closing the live publication may have set its retention end.
     let still_locked_out = blockers(site, &active, now);
     Ok(PublishOutcome::Published {
@@ -419,15 +649,33 @@ pub fn publish(site: &mut Site, now: DateTime<Utc>) -> Result<PublishOutcome, Pu
     })
 }
 
-/// What other sites in the state mean for `site`: the includeSubDomains
-/// publications of its ancestors, at any depth, and the keys its
-/// descendants serve.
+/// One line for the history: `channel NAME: release R, pins …`.
+pub fn publication_summary(p: &Publication) -> String {
+    let mut s = format!("channel {}", p.channel_name());
+    if let Some(r) = &p.release {
+        s.push_str(&format!(": release {r}"));
+    }
+    let pins: Vec<&str> = p.pins.iter().map(Pin::as_str).collect();
+    s.push_str(&format!("; pins {}", pins.join(" ")));
+    if !p.ca_pins.is_empty() {
+        let ca: Vec<&str> = p.ca_pins.iter().map(Pin::as_str).collect();
+        s.push_str(&format!("; ca pins {}", ca.join(" ")));
+    }
+    if let Some(d) = p.expires {
+        s.push_str(&format!("; expires {d}"));
+    }
+    s
+}
+
+/// What other sites in the state mean for `site`: the publications of its
+/// ancestors that reach it, at any depth, and the keys its descendants
+/// serve.
 pub fn relate(site: &Site, others: &[Site]) -> Related {
     let mut r = Related::default();
     for o in others {
         if is_below(&site.domain, &o.domain) {
             for (i, p) in o.publications.iter().enumerate() {
-                if reaches_subdomains(p) {
+                if reaches(p, &site.domain, &o.domain) {
                     r.inherited.push(Inherited {
                         domain: o.domain.clone(),
                         number: i + 1,
@@ -440,7 +688,8 @@ pub fn relate(site: &Site, others: &[Site]) -> Related {
                 r.below.push(ServedBelow {
                     domain: o.domain.clone(),
                     key: k.name.clone(),
-                    identity: identity_pins(o, k).into_iter().cloned().collect(),
+                    leaf: k.pin.clone(),
+                    issuer: served_cert(o, &k.name).and_then(|c| c.issuer_pin.clone()),
                 });
             }
         }
@@ -568,7 +817,7 @@ pub fn compromised_until(site: &Site, name: &str, now: DateTime<Utc>) -> Option<
     let key = site.key(name)?;
     site.publications
         .iter()
-        .filter(|p| p.pins.contains(&key.pin))
+        .filter(|p| p.pins.contains(&key.pin) || p.ca_pins.contains(&key.pin))
         .filter_map(|p| held_until_if_replaced(p, now))
         .max()
 }
@@ -579,7 +828,7 @@ pub fn last_retention_end(site: &Site) -> Option<DateTime<Utc>> {
     let mut end = None;
     for p in &site.publications {
         match retention(p) {
-            Retention::Open => return None,
+            Retention::Open | Retention::Forever => return None,
             Retention::Until(r) => end = Some(end.map_or(r, |e: DateTime<Utc>| e.max(r))),
             Retention::Nothing => {}
         }

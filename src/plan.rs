@@ -149,6 +149,7 @@ fn header_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, now: D
         let end = site
             .publications
             .iter()
+            .filter(|p| p.kind == crate::state::ChannelKind::Web)
             .filter_map(|p| lifecycle::held_until_if_replaced(p, now))
             .max();
         match end {
@@ -274,9 +275,13 @@ fn renewal_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, dir: 
 /// live publication holds it).
 pub fn destroy_after(site: &Site, pin: &crate::pin::Pin) -> Option<DateTime<Utc>> {
     let mut end = None;
-    for p in site.publications.iter().filter(|p| p.pins.contains(pin)) {
+    for p in site
+        .publications
+        .iter()
+        .filter(|p| p.pins.contains(pin) || p.ca_pins.contains(pin))
+    {
         match lifecycle::retention(p) {
-            Retention::Open => return None,
+            Retention::Open | Retention::Forever => return None,
             Retention::Until(r) => end = Some(end.map_or(r, |e: DateTime<Utc>| e.max(r))),
             Retention::Nothing => {}
         }

@@ -14,9 +14,12 @@ use crate::pin::Pin;
 /// The schema version this pinctl writes and the newest it reads.
 /// Version 2 added `issuer_pin` to certificates and `destroyed` and
 /// `sealed_to` to keys; a version-1 file is read as it is (the issuer of
-/// each certificate judged again from its stored file) and written back
-/// as version 2.
-pub const VERSION: u32 = 2;
+/// each certificate judged again from its stored file). Version 3 added
+/// channels: `channels`, and a publication's `channel`, `kind` and the
+/// fields of its kind; a publication without them is the `web` header,
+/// so older files read as they are. Every older file is written back as
+/// the current version.
+pub const VERSION: u32 = 3;
 
 /// The largest site file pinctl reads: far above any real history.
 pub const MAX_SITE_FILE: u64 = 16 << 20;
@@ -38,6 +41,9 @@ pub struct Site {
     pub ca_pins: Vec<CaPin>,
     #[serde(default)]
     pub certificates: Vec<Cert>,
+    /// The channels besides `web`, which every site has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<Channel>,
     #[serde(default)]
     pub publications: Vec<Publication>,
     #[serde(default)]
@@ -74,7 +80,9 @@ pub struct Inherited {
 pub struct ServedBelow {
     pub domain: String,
     pub key: String,
-    pub identity: Vec<Pin>,
+    pub leaf: Pin,
+    /// The verified direct issuer of the certificate it is served with.
+    pub issuer: Option<Pin>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,21 +234,203 @@ pub struct Cert {
     pub added: DateTime<Utc>,
 }
 
-/// A header version that was actually served, from `from` until `until`
-/// (open while live).
+/// The kinds of channel a pinset reaches clients through (DESIGN.md
+/// "Channels"). Each has its own artifact, retention and matching rule.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// The `Public-Key-Pins` header.
+    #[default]
+    Web,
+    /// DANE TLSA records.
+    Dns,
+    /// Android's Network Security Config.
+    Android,
+    /// TrustKit (iOS `TSKConfiguration`, TrustKit-Android).
+    Trustkit,
+    /// iOS App Transport Security `NSPinnedDomains`.
+    Ios,
+    /// OkHttp's `CertificatePinner`.
+    Okhttp,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 6] = [
+        ChannelKind::Web,
+        ChannelKind::Dns,
+        ChannelKind::Android,
+        ChannelKind::Trustkit,
+        ChannelKind::Ios,
+        ChannelKind::Okhttp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Web => "web",
+            ChannelKind::Dns => "dns",
+            ChannelKind::Android => "android",
+            ChannelKind::Trustkit => "trustkit",
+            ChannelKind::Ios => "ios",
+            ChannelKind::Okhttp => "okhttp",
+        }
+    }
+
+    /// Whether a publication is an app release: it stays installed after
+    /// a newer one ships.
+    pub fn is_app(self) -> bool {
+        matches!(
+            self,
+            ChannelKind::Android | ChannelKind::Trustkit | ChannelKind::Ios | ChannelKind::Okhttp
+        )
+    }
+
+    /// Whether a release's pin-set carries an expiration date.
+    pub fn expires(self) -> bool {
+        matches!(self, ChannelKind::Android | ChannelKind::Trustkit)
+    }
+
+    /// Whether old builds are held until a newer release ships plus the
+    /// operator's horizon.
+    pub fn has_horizon(self) -> bool {
+        matches!(self, ChannelKind::Ios | ChannelKind::Okhttp)
+    }
+}
+
+impl std::fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The name of the header's channel, which every site has.
+pub const WEB: &str = "web";
+
+/// A channel besides `web`, with the options of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// dns: the RRset's TTL in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+    /// dns: the TLS port of the TLSA owner name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// android, trustkit: how far ahead of its ship date a release's
+    /// pin-set expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_after_days: Option<u32>,
+    /// ios, okhttp: old builds are refused this long after a newer one
+    /// ships; without it, a release is held forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_days: Option<u32>,
+    /// Whether the pins apply to subdomains; how far is the kind's own
+    /// rule, or `one_label`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub include_subdomains: bool,
+    /// okhttp: `*.` (one label) instead of `**.` (any depth).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub one_label: bool,
+    pub added: DateTime<Utc>,
+    /// When pinctl stopped planning for it; its publications still count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<DateTime<Utc>>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_web(k: &ChannelKind) -> bool {
+    *k == ChannelKind::Web
+}
+
+/// How far below its host a pinset applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The host only.
+    Host,
+    /// The host and names one label below it (iOS, OkHttp `*.`).
+    OneLabel,
+    /// The host and every name below it.
+    AnyDepth,
+}
+
+/// A pinset that was actually published through a channel: a header
+/// version served (web), an RRset (dns), or an app release. Served or
+/// current from `from` until `until` (open while it is the channel's
+/// latest; for an app, `until` is when a newer release shipped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Publication {
+    /// The channel's name; absent for `web`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "is_web")]
+    pub kind: ChannelKind,
+    /// An app release's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
     pub mode: Mode,
+    /// The pins that match the leaf or its verified issuer; for dns (3 1 1
+    /// records) and ios (leaf identities), the leaf only.
     pub pins: Vec<Pin>,
+    /// dns: the issuer pins of `2 1 1` records; ios: the CA identities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_pins: Vec<Pin>,
+    /// web: max-age; 0 elsewhere.
+    #[serde(default)]
     pub max_age: u64,
     #[serde(default)]
     pub include_subdomains: bool,
+    /// okhttp `*.`: the subdomains reached are one label deep.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub one_label: bool,
     #[serde(default)]
     pub report_uri: Option<String>,
+    /// dns: the RRset's TTL when published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+    /// android, trustkit: the pin-set's expiration date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<chrono::NaiveDate>,
+    /// ios, okhttp: the channel's horizon when the release shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_days: Option<u32>,
     pub from: DateTime<Utc>,
     #[serde(default)]
     pub until: Option<DateTime<Utc>>,
+}
+
+impl Publication {
+    /// The channel's name (`web` for the header).
+    pub fn channel_name(&self) -> &str {
+        self.channel.as_deref().unwrap_or(WEB)
+    }
+
+    /// How far below the host its pins apply, by the platform's rule.
+    pub fn reach(&self) -> Reach {
+        if !self.include_subdomains {
+            Reach::Host
+        } else if self.kind == ChannelKind::Ios || self.one_label {
+            Reach::OneLabel
+        } else {
+            Reach::AnyDepth
+        }
+    }
+
+    /// "publication 3 (web)" or "android release 4.1": how refusals and
+    /// findings name it.
+    pub fn label(&self, number: usize) -> String {
+        match (&self.release, self.kind) {
+            (Some(r), _) => format!("{} release {r}", self.channel_name()),
+            (None, ChannelKind::Web) => format!("publication {number}"),
+            (None, _) => format!("publication {number} ({})", self.channel_name()),
+        }
+    }
 }
 
 /// What happened, in the history. Written as the kebab-case names that
@@ -326,8 +516,38 @@ impl Site {
         self.keys.iter().filter(|k| k.role == Role::Backup)
     }
 
+    /// The live web header.
     pub fn live(&self) -> Option<&Publication> {
-        self.publications.last().filter(|p| p.until.is_none())
+        self.live_in(WEB)
+    }
+
+    /// The latest publication of a channel while it is open.
+    pub fn live_in(&self, channel: &str) -> Option<&Publication> {
+        self.latest_in(channel)
+            .filter(|(_, p)| p.until.is_none())
+            .map(|(_, p)| p)
+    }
+
+    /// The latest publication of a channel, with its 0-based index.
+    pub fn latest_in(&self, channel: &str) -> Option<(usize, &Publication)> {
+        self.publications
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, p)| p.channel_name() == channel)
+    }
+
+    /// A channel by name; `web` is every site's.
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// The kind of a channel by name (None when the site has no such).
+    pub fn channel_kind(&self, name: &str) -> Option<ChannelKind> {
+        if name == WEB {
+            return Some(ChannelKind::Web);
+        }
+        self.channel(name).map(|c| c.kind)
     }
 
     pub fn log(
@@ -453,24 +673,99 @@ impl Site {
                 return Err(format!("invalid certificate file name {:?}", c.file));
             }
         }
+        for (i, c) in self.channels.iter().enumerate() {
+            if !valid_name(&c.name)
+                || c.name == WEB
+                || self.channels[..i].iter().any(|o| o.name == c.name)
+            {
+                return Err(format!("invalid or repeated channel name {:?}", c.name));
+            }
+            c.check().map_err(|m| format!("channel {}: {m}", c.name))?;
+        }
         for (i, p) in self.publications.iter().enumerate() {
+            let n = i + 1;
+            let name = p.channel_name();
+            if p.channel.as_deref() == Some(WEB) {
+                return Err(format!("publication {n} names the web channel explicitly"));
+            }
+            match self.channel_kind(name) {
+                Some(k) if k == p.kind => {}
+                Some(k) => {
+                    return Err(format!(
+                        "publication {n} is of kind {} but channel {name} is {k}",
+                        p.kind
+                    ))
+                }
+                None => return Err(format!("publication {n} names unknown channel {name}")),
+            }
+            let later = self.publications[n..]
+                .iter()
+                .find(|q| q.channel_name() == name);
             match p.until {
-                None if i + 1 != self.publications.len() => {
-                    return Err(format!("publication {} is open but not the last", i + 1))
+                None if later.is_some() => {
+                    return Err(format!(
+                        "publication {n} is open but not the last of channel {name}"
+                    ))
                 }
                 Some(u) if u < p.from => {
-                    return Err(format!("publication {} ends before it starts", i + 1))
+                    return Err(format!("publication {n} ends before it starts"))
                 }
                 _ => {}
             }
-            if i > 0 && self.publications[i - 1].until.is_some_and(|u| u > p.from) {
-                return Err(format!("publication {} overlaps the previous one", i + 1));
+            if let Some(q) = later {
+                if p.until.is_some_and(|u| u > q.from) {
+                    return Err(format!(
+                        "publication {n} overlaps the next of channel {name}"
+                    ));
+                }
             }
-            if p.pins.is_empty() {
-                return Err(format!("publication {} has no pin", i + 1));
+            if p.pins.is_empty() && p.ca_pins.is_empty() {
+                return Err(format!("publication {n} has no pin"));
+            }
+            if !p.ca_pins.is_empty() && !matches!(p.kind, ChannelKind::Dns | ChannelKind::Ios) {
+                return Err(format!(
+                    "publication {n}: ca_pins belong to dns and ios only"
+                ));
+            }
+            if p.kind == ChannelKind::Dns && p.ttl.is_none() {
+                return Err(format!("publication {n}: a dns publication needs its ttl"));
             }
         }
         Ok(())
+    }
+}
+
+impl Channel {
+    /// The options its kind needs, and none of another kind's.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let k = self.kind;
+        let only = |set: bool, ok: bool, what: &str| {
+            if set && !ok {
+                Err(format!("{what} does not apply to a {k} channel"))
+            } else {
+                Ok(())
+            }
+        };
+        only(self.ttl.is_some(), k == ChannelKind::Dns, "ttl")?;
+        only(self.port.is_some(), k == ChannelKind::Dns, "port")?;
+        only(
+            self.expires_after_days.is_some(),
+            k.expires(),
+            "expires_after_days",
+        )?;
+        only(self.horizon_days.is_some(), k.has_horizon(), "horizon_days")?;
+        only(self.include_subdomains, k.is_app(), "include_subdomains")?;
+        only(self.one_label, k == ChannelKind::Okhttp, "one_label")?;
+        match k {
+            ChannelKind::Web => Err("web is every site's channel; it is not added".into()),
+            ChannelKind::Dns if self.ttl.is_none_or(|t| t == 0) => {
+                Err("a dns channel needs a TTL of at least 1 second".into())
+            }
+            _ if self.expires_after_days == Some(0) => {
+                Err("expires_after_days must be at least 1".into())
+            }
+            _ => Ok(()),
+        }
     }
 }
 

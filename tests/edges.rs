@@ -589,7 +589,8 @@ fn a_full_disk_during_rotate_leaves_the_state_as_it_was() {
 }
 
 /// A version-1 state (before issuer credit, sealing records and key
-/// destruction) is read as it is and written back as version 2.
+/// destruction, before channels) is read as it is and written back as
+/// the current version.
 #[test]
 fn a_version_1_state_is_read_and_upgraded_on_the_next_write() {
     let mut env = site_env();
@@ -598,7 +599,7 @@ fn a_version_1_state_is_read_and_upgraded_on_the_next_write() {
     let site = env.path().join("state/example.com/site.yaml");
     let yaml = std::fs::read_to_string(&site).unwrap();
     let v1: String = yaml
-        .replacen("version: 2", "version: 1", 1)
+        .replacen("version: 3", "version: 1", 1)
         .lines()
         .filter(|l| !l.trim_start().starts_with("sealed_to:"))
         .map(|l| format!("{l}\n"))
@@ -613,7 +614,7 @@ fn a_version_1_state_is_read_and_upgraded_on_the_next_write() {
     );
     env.run(&["policy", "--max-age", "600"]).ok();
     let upgraded = std::fs::read_to_string(&site).unwrap();
-    assert!(upgraded.starts_with("version: 2\n"), "{upgraded}");
+    assert!(upgraded.starts_with("version: 3\n"), "{upgraded}");
     // Archives from before version 2 recorded no recipients: no warning.
     assert_eq!(finding(&check_json(&env), "recipients-changed"), None);
 }

@@ -223,6 +223,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         keys: packaged.iter().map(|p| p.key.clone()).collect(),
         ca_pins: vec![],
         certificates: vec![],
+        channels: vec![],
         publications: vec![],
         events: vec![],
         related: Default::default(),

@@ -1,29 +1,82 @@
-//! `pinctl publish`: records that the desired header is served, once
-//! `lifecycle::publish` has judged it.
+//! `pinctl publish`: records that the desired pinset of a channel is
+//! published (the header served, the RRset in the zone, an app release
+//! shipped), once `lifecycle::publish_in` has judged it.
+
+use chrono::NaiveDate;
 
 use super::report::{blocker_lines, emit, safe_text, Closed, LockedOut, PublishReport};
 use super::{ts, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::header::Mode;
-use crate::lifecycle::{self, PublishOutcome, PublishRefusal};
+use crate::lifecycle::{self, PublishOutcome, PublishRefusal, Retention};
+use crate::state::{ChannelKind, WEB};
+
+/// What `pinctl publish` records.
+#[derive(Debug, Default)]
+pub struct PublishOptions {
+    pub report_only: bool,
+    /// None: the web header.
+    pub channel: Option<String>,
+    pub release: Option<String>,
+    pub expires: Option<NaiveDate>,
+}
 
 /// `pinctl publish`.
-pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
+pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
+    let channel = opts.channel.as_deref().unwrap_or(WEB);
+    let kind = site.channel_kind(channel).ok_or_else(|| {
+        Error::Usage(format!(
+            "{domain} has no channel named {channel} (see pinctl channel list)"
+        ))
+    })?;
+    if site.channel(channel).is_some_and(|c| c.retired.is_some()) {
+        return Err(Error::Usage(format!(
+            "channel {channel} of {domain} is retired; nothing is published through it"
+        )));
+    }
+    if opts.report_only && kind != ChannelKind::Web {
+        return Err(Error::Usage(
+            "--report-only is for the web header only".into(),
+        ));
+    }
+    if opts.release.is_some() != kind.is_app() {
+        return Err(Error::Usage(if kind.is_app() {
+            format!("the {kind} channel {channel} publishes app releases: name this one with --release LABEL (e.g. the version)")
+        } else {
+            format!("--release is for app channels; {channel} is a {kind} channel")
+        }));
+    }
+    if opts.expires.is_some() && !kind.expires() {
+        return Err(Error::Usage(format!(
+            "--expires is for android and trustkit channels; {channel} is a {kind} channel"
+        )));
+    }
     let policy_mode = site.policy.mode;
-    if report_only {
+    if opts.report_only {
         site.policy.mode = Mode::ReportOnly;
     }
-    let result = lifecycle::publish(&mut site, ctx.now);
+    let result = lifecycle::publish_in(
+        &mut site,
+        channel,
+        ctx.now,
+        opts.release.as_deref(),
+        opts.expires,
+    );
     site.policy.mode = policy_mode;
     let active = site.active().map(|k| k.name.clone()).unwrap_or_default();
     let mut report = PublishReport {
         site: site.domain.clone(),
         at: ts(ctx.now),
+        channel: channel.to_string(),
+        kind,
+        release: opts.release.clone(),
         changed: false,
         publication: None,
         header: None,
+        pins: Vec::new(),
+        expires: None,
         closed: None,
         still_locked_out: Vec::new(),
         warnings: Vec::new(),
@@ -36,18 +89,23 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
         }
         Ok(PublishOutcome::Published { closed, still_locked_out }) => {
             ctx.store.save(&lock, &site)?;
-            let Some(live) = site.live() else {
+            let Some(live) = site.publications.last() else {
                 return Err(Error::Internal("publish opened no publication".into()));
             };
             report.changed = true;
             report.publication = Some(site.publications.len());
-            // The recorded header, not the desired one: once this is out,
-            // the desired header may already drop a roll-back pin.
-            report.header = Some(lifecycle::header_of(live).line());
+            // The recorded pinset, not the desired one: once this is out,
+            // the desired pinset may already drop a roll-back pin.
+            if kind == ChannelKind::Web {
+                report.header = Some(lifecycle::header_of(live).line());
+            }
+            report.pins = live.pins.iter().chain(&live.ca_pins).map(|p| p.to_string()).collect();
+            report.expires = live.expires.map(|d| d.to_string());
             report.closed = closed.map(|n| {
                 let prev = &site.publications[n - 1];
                 let (retained_until, why) = match lifecycle::retention(prev) {
-                    lifecycle::Retention::Until(r) => (Some(ts(r)), None),
+                    Retention::Until(r) => (Some(ts(r)), None),
+                    Retention::Forever => (None, Some("never expires")),
                     _ if prev.mode == Mode::ReportOnly => (None, Some("Report-Only")),
                     _ => (None, Some("max-age=0")),
                 };
@@ -58,10 +116,19 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
                 }
             });
             report.still_locked_out = LockedOut::list(&site.domain, &still_locked_out);
-            if lifecycle::reaches_subdomains(live) {
+            if live.reach() != crate::state::Reach::Host
+                && lifecycle::retention(live) != Retention::Nothing
+            {
                 report.warnings.push(format!(
-                    "includeSubDomains binds every subdomain of {} to this pinset, also those pinctl does not manage; each must serve a key the header holds",
+                    "the pinset reaches the subdomains of {} (includeSubDomains), also those pinctl does not manage; each must serve a key it holds",
                     site.domain
+                ));
+            }
+            if lifecycle::retention(live) == Retention::Forever {
+                report.warnings.push(format!(
+                    "{} never stops being held: installs that never update keep its pins for ever, so no key outside {{{}}} can ever be served (give the channel --expires-after or --horizon)",
+                    live.label(site.publications.len()),
+                    report.pins.join(", ")
                 ));
             }
             let text = report.text();
@@ -69,17 +136,26 @@ pub fn publish(ctx: &Ctx, report_only: bool, out: &mut Out) -> Result<i32> {
             Ok(0)
         }
         Err(PublishRefusal::SubdomainNotAccepted { domain: sub, key }) => Err(Error::Refused(format!(
-            "refused: the includeSubDomains header does not hold the pin of key {key} served by {sub}; clients that note it would be locked out of {sub} (add {sub}'s keys to the pinset, e.g. with ca-pin add, or drop includeSubDomains)"
+            "refused: the {channel} pinset reaches subdomains (includeSubDomains) but does not hold the pin of key {key} served by {sub}; clients that note it would be locked out of {sub} (add {sub}'s keys to the pinset, e.g. with ca-pin add, or drop includeSubDomains)"
+        ))),
+        Err(PublishRefusal::UnknownChannel(c)) => Err(Error::Usage(format!("{domain} has no channel named {c}"))),
+        Err(PublishRefusal::ReleaseExists(r)) => Err(Error::Refused(format!(
+            "refused: channel {channel} has shipped a release {r} already; releases are labelled once"
+        ))),
+        Err(PublishRefusal::ExpiresTooSoon(d)) => Err(Error::Refused(format!(
+            "refused: the pin-set would expire on {d}, less than {} days after {} (Android lint PinSetExpiry; an expired pin-set pins nothing)",
+            lifecycle::MIN_EXPIRY_DAYS,
+            ts(ctx.now)
         ))),
         Err(PublishRefusal::NoActiveKey) => Err(Error::Refused("refused: the site has no active key".into())),
         Err(PublishRefusal::ActiveNotInPinset) => Err(Error::Refused(format!(
-            "refused: the desired header does not hold the active key {active} (nor a CA key of its chain); serving it would be ignored or lock visitors out"
+            "refused: the desired {channel} pinset does not hold the active key {active} (nor a CA key of its chain that the {kind} channel matches); publishing it would be ignored or lock clients out"
         ))),
-        Err(PublishRefusal::NoBackupPin) => Err(Error::Refused(
-            "refused: the desired header has no pin outside the active key's chain (no backup); browsers ignore such a header (RFC 7469 section 4.3)".into(),
-        )),
+        Err(PublishRefusal::NoBackupPin) => Err(Error::Refused(format!(
+            "refused: the desired {channel} pinset has no pin outside the active key's chain (no backup); browsers ignore such a header (RFC 7469 section 4.3) and TrustKit refuses it"
+        ))),
         Err(PublishRefusal::ActiveNotSafe { blockers, safe_from }) => Err(Error::Refused(format!(
-            "refused: serving the active key {active} would lock out visitors: {}; {}",
+            "refused: serving the active key {active} would lock out clients: {}; {}",
             blocker_lines(&site, &active, &blockers),
             safe_text(safe_from, &blockers)
         ))),

@@ -99,12 +99,20 @@ pub fn emit<T: Serialize>(
 pub struct PublishReport {
     pub site: String,
     pub at: String,
-    /// False when the desired header was already the live one.
+    pub channel: String,
+    pub kind: crate::state::ChannelKind,
+    /// The app release's label.
+    pub release: Option<String>,
+    /// False when the desired pinset was already the live one.
     pub changed: bool,
     /// The number of the publication now live.
     pub publication: Option<usize>,
-    /// The header recorded as served.
+    /// The header recorded as served (web only).
     pub header: Option<String>,
+    /// The pins recorded (for dns and ios the leaf pins, then CA pins).
+    pub pins: Vec<String>,
+    /// An app release's pin-set expiration date (YYYY-MM-DD).
+    pub expires: Option<String>,
     /// The publication this one replaced, and until when clients hold it.
     pub closed: Option<Closed>,
     /// Lockouts accepted earlier with --force that still last.
@@ -124,12 +132,30 @@ impl PublishReport {
     pub fn text(&self) -> Vec<String> {
         let mut v = Vec::new();
         if !self.changed {
-            v.push("The desired header is already the live one; nothing changed.".to_string());
+            v.push(format!(
+                "The desired {} pinset is already the live one; nothing changed.",
+                self.channel
+            ));
             return v;
         }
         if let (Some(n), Some(h)) = (self.publication, &self.header) {
             v.push(format!("Published at {}: publication {n}", self.at));
             v.push(format!("  {h}"));
+        } else if let Some(n) = self.publication {
+            let what = match &self.release {
+                Some(r) => format!("{} release {r}", self.channel),
+                None => format!("{} pinset", self.channel),
+            };
+            v.push(format!(
+                "Published at {}: {what} (publication {n})",
+                self.at
+            ));
+            for p in &self.pins {
+                v.push(format!("  {p}"));
+            }
+            if let Some(e) = &self.expires {
+                v.push(format!("  pin-set expires {e}"));
+            }
         }
         if let Some(c) = &self.closed {
             v.push(match (&c.retained_until, c.why_not_retained) {

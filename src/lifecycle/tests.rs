@@ -1,11 +1,14 @@
 //! The worked example of DESIGN.md, step by step, without any file; the
 //! rules at their edges; and the client simulator that proves, over random
-//! sequences across several sites, that no accepted step locks a client
-//! out beyond what `--force` accepted, and that every refusal is needed.
+//! sequences across several sites and every channel (browsers, resolvers
+//! caching TLSA RRsets behind lagging secondaries, app installs that never
+//! update, in every time zone), that no accepted step locks a client out
+//! beyond what `--force` accepted, and that every refusal is needed.
 
 use super::*;
 use crate::keys::KeyType;
-use crate::state::{Encryption, EventKind, Method, Policy, VERSION};
+use crate::state::{ChannelKind, Encryption, EventKind, Method, Policy, VERSION};
+use chrono::NaiveDate;
 
 pub fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -77,9 +80,26 @@ pub fn site_named(domain: &str, at: DateTime<Utc>) -> Site {
         ],
         ca_pins: vec![],
         certificates: vec![],
+        channels: vec![],
         publications: vec![],
         events: vec![],
         related: Default::default(),
+    }
+}
+
+/// A channel as `channel add` records it, with no option set.
+pub fn channel(name: &str, kind: ChannelKind, at: DateTime<Utc>) -> crate::state::Channel {
+    crate::state::Channel {
+        name: name.into(),
+        kind,
+        ttl: None,
+        port: None,
+        expires_after_days: None,
+        horizon_days: None,
+        include_subdomains: false,
+        one_label: false,
+        added: at,
+        retired: None,
     }
 }
 
@@ -305,10 +325,75 @@ struct Noted {
     from: PubId,
 }
 
-/// A browser's pin store, per host, as RFC 7469 section 2.3 describes.
+/// A browser's pin store, per host, as RFC 7469 section 2.3 describes,
+/// and the cache of its validating resolver: per host, the TLSA RRset it
+/// fetched and until when it keeps it.
 #[derive(Clone, Debug, Default)]
 struct Client {
     store: std::collections::BTreeMap<usize, Noted>,
+    rrsets: std::collections::BTreeMap<usize, (Publication, PubId, DateTime<Utc>)>,
+}
+
+/// The channels every simulated site has, with the options they start
+/// with (`Op::Configure` changes them).
+const CHANNELS: [(&str, ChannelKind); 5] = [
+    ("dns", ChannelKind::Dns),
+    ("android", ChannelKind::Android),
+    ("trustkit", ChannelKind::Trustkit),
+    ("ios", ChannelKind::Ios),
+    ("okhttp", ChannelKind::Okhttp),
+];
+
+/// Whether a client of `p`'s platform accepts `chain` (leaf first), by
+/// the platform's own rule, written apart from `lifecycle::matches`.
+fn client_accepts(p: &Publication, chain: &[Pin]) -> bool {
+    let (leaf, cas) = (&chain[0], &chain[1..]);
+    let any_ca = |set: &[Pin]| cas.iter().any(|c| set.contains(c));
+    match p.kind {
+        ChannelKind::Dns => p.pins.contains(leaf) || any_ca(&p.ca_pins),
+        ChannelKind::Ios => {
+            (p.pins.is_empty() || p.pins.contains(leaf))
+                && (p.ca_pins.is_empty() || any_ca(&p.ca_pins))
+        }
+        _ => chain.iter().any(|c| p.pins.contains(c)),
+    }
+}
+
+/// Whether an install of app release `p` in a device `tz` hours off UTC
+/// still pins at `t`: Android and TrustKit stop once the expiration date
+/// begins on the device's clock; iOS and OkHttp builds are refused a
+/// horizon after a newer release ships (and then cannot connect at all).
+fn install_pins(p: &Publication, t: DateTime<Utc>, tz: i64) -> bool {
+    if t < p.from {
+        return false;
+    }
+    match p.kind {
+        ChannelKind::Android | ChannelKind::Trustkit => p
+            .expires
+            .is_none_or(|d| (t + Duration::hours(tz)).date_naive() < d),
+        _ => match (p.until, p.horizon_days) {
+            (Some(u), Some(h)) => t < u + Duration::days(i64::from(h)),
+            _ => true,
+        },
+    }
+}
+
+/// Whether an app's pinned domain `parent` applies to `host`: iOS and
+/// OkHttp `*.` reach one label, Android, TrustKit and OkHttp `**.` any.
+fn app_reaches(p: &Publication, host: usize, parent: usize) -> bool {
+    if host == parent {
+        return true;
+    }
+    let (h, d) = (DOMAINS[host], DOMAINS[parent]);
+    if !p.include_subdomains || !h.ends_with(&format!(".{d}")) {
+        return false;
+    }
+    let labels = h[..h.len() - d.len() - 1].split('.').count();
+    match p.kind {
+        ChannelKind::Ios => labels == 1,
+        ChannelKind::Okhttp if p.one_label => labels == 1,
+        _ => true,
+    }
 }
 
 impl Client {
@@ -389,6 +474,17 @@ enum Op {
     /// `pinctl init` of a subdomain site (only example.com exists at
     /// first): its new keys are in no pinset an ancestor published.
     Init(usize),
+    /// A channel's options change: (site, channel, which setting).
+    Configure(usize, usize, u8),
+    /// `publish --channel`: (site, channel, which expiration): the RRset is
+    /// in the zone, or an app release shipped.
+    Ship(usize, usize, u8),
+    /// A DANE client of a site: (client, site, how far the secondary it
+    /// asks lags, in half TTLs).
+    Resolve(usize, usize, u8),
+    /// Every install of every app release connects to a site, on a device
+    /// this many hours off UTC.
+    AppVisit(usize, i8),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -418,8 +514,12 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         1 => (site.clone(), 0u8..5).prop_map(|(s, c)| Op::CaPin(s, c)),
         2 => (site.clone(), 0usize..6, 0u8..5, prop::bool::weighted(0.1))
             .prop_map(|(s, k, c, f)| Op::Cert(s, k, c, f)),
-        5 => (0usize..6, site).prop_map(|(c, s)| Op::Visit(c, s)),
+        5 => (0usize..6, site.clone()).prop_map(|(c, s)| Op::Visit(c, s)),
         1 => (1usize..DOMAINS.len()).prop_map(Op::Init),
+        1 => (site.clone(), 0usize..CHANNELS.len(), 0u8..6).prop_map(|(s, c, v)| Op::Configure(s, c, v)),
+        3 => (site.clone(), 0usize..CHANNELS.len(), 0u8..4).prop_map(|(s, c, e)| Op::Ship(s, c, e)),
+        3 => (0usize..6, site.clone(), 0u8..3).prop_map(|(c, s, l)| Op::Resolve(c, s, l)),
+        3 => (site, -12i8..15).prop_map(|(s, tz)| Op::AppVisit(s, tz)),
     ]
 }
 
@@ -438,6 +538,24 @@ fn chain_op() -> impl proptest::strategy::Strategy<Value = Op> {
     ]
 }
 
+/// Operations on one site at the time scale of its channels: TTLs,
+/// expiration dates and horizons, with DANE clients and app installs in
+/// every time zone probing the edges of each retention window.
+fn channel_op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => prop_oneof![60u64..7_200, 3_600u64..86_400, 86_400u64..2_000_000].prop_map(Op::Wait),
+        1 => prop_oneof![Just(300u64), Just(86_400)].prop_map(|a| Op::Policy(0, true, a, false)),
+        2 => Just(Op::Publish(0)),
+        3 => (0usize..4, prop::bool::weighted(0.2)).prop_map(|(i, c)| Op::Rotate(0, i, c, false)),
+        1 => (0usize..8, 0u8..3).prop_map(|(k, c)| Op::Cert(0, k, c, false)),
+        2 => (0usize..CHANNELS.len(), 0u8..6).prop_map(|(c, v)| Op::Configure(0, c, v)),
+        4 => (0usize..CHANNELS.len(), 0u8..4).prop_map(|(c, e)| Op::Ship(0, c, e)),
+        4 => (0usize..6, 0u8..3).prop_map(|(c, l)| Op::Resolve(c, 0, l)),
+        4 => (-12i8..15).prop_map(|tz| Op::AppVisit(0, tz)),
+    ]
+}
+
 /// The simulated world: the sites as pinctl records them, and the truth
 /// pinctl can only partly see (which CA really issued each certificate).
 struct World {
@@ -452,6 +570,7 @@ struct World {
     /// Lockouts accepted with --force: (publication, site, key).
     accepted: Vec<(PubId, usize, String)>,
     certs: usize,
+    releases: usize,
     /// Which sites the state holds yet.
     exists: Vec<bool>,
     /// Which sites serve their keys yet: a new site's key is deployed with
@@ -464,12 +583,39 @@ fn ca(i: u8) -> Pin {
     pin_of(&format!("ca{i}"))
 }
 
+/// A simulated site: as `init` leaves it, with every channel of
+/// [`CHANNELS`] added.
+fn sim_site(domain: &str, at: DateTime<Utc>) -> Site {
+    let mut s = site_named(domain, at);
+    for (name, kind) in CHANNELS {
+        let mut c = channel(name, kind, at);
+        match kind {
+            ChannelKind::Dns => c.ttl = Some(3_600),
+            ChannelKind::Android => {
+                c.expires_after_days = Some(60);
+                c.include_subdomains = true;
+            }
+            ChannelKind::Trustkit => c.expires_after_days = Some(30),
+            ChannelKind::Ios => {
+                c.horizon_days = Some(30);
+                c.include_subdomains = true;
+            }
+            _ => {
+                c.horizon_days = Some(14);
+                c.include_subdomains = true;
+            }
+        }
+        s.channels.push(c);
+    }
+    s
+}
+
 impl World {
     fn new() -> World {
         let now = t("2030-01-01T00:00:00Z");
         World {
             now,
-            sites: DOMAINS.iter().map(|d| site_named(d, now)).collect(),
+            sites: DOMAINS.iter().map(|d| sim_site(d, now)).collect(),
             servers: vec![
                 Server {
                     key: "primary".into(),
@@ -482,6 +628,7 @@ impl World {
             served_with: Default::default(),
             accepted: Vec::new(),
             certs: 0,
+            releases: 0,
             exists: DOMAINS.iter().map(|d| *d == "example.com").collect(),
             serving: DOMAINS.iter().map(|d| *d == "example.com").collect(),
         }
@@ -537,6 +684,37 @@ impl World {
     fn assert_needed(&self, step: usize, i: usize, key: &str, b: &Blocker) {
         let j = self.index(b.site.as_deref(), i);
         let p = &self.sites[j].publications[b.number - 1];
+        let proven = self.proven_chain(i, key);
+        let needless = format!(
+            "step {step}: refusing {key} of {} was needless ({b:?})",
+            DOMAINS[i]
+        );
+        match p.kind {
+            ChannelKind::Web => {}
+            ChannelKind::Dns => {
+                // A secondary that saw it at its last second, asked a TTL
+                // later by a resolver that keeps it for a TTL more.
+                assert_eq!(i, j, "an RRset binds its own owner name only");
+                let ttl = Duration::seconds(p.ttl.expect("dns ttl") as i64);
+                let last = p
+                    .until
+                    .map(|u| u - Duration::seconds(1))
+                    .unwrap_or(self.now)
+                    .max(p.from);
+                let fetched = (last + ttl).min(self.now);
+                assert!(self.now < fetched + ttl, "{needless}: no resolver holds it");
+                assert!(!client_accepts(p, &proven), "{needless}");
+                return;
+            }
+            _ => {
+                assert!(
+                    install_pins(p, self.now, -12) && app_reaches(p, i, j),
+                    "{needless}: no install holds it"
+                );
+                assert!(!client_accepts(p, &proven), "{needless}");
+                return;
+            }
+        }
         let last = p
             .until
             .map(|u| u - Duration::seconds(1))
@@ -552,12 +730,7 @@ impl World {
             b.site,
             b.number
         );
-        assert!(
-            c.visit(i, &self.proven_chain(i, key), None, self.now)
-                .is_err(),
-            "step {step}: refusing {key} of {} was needless ({b:?})",
-            DOMAINS[i]
-        );
+        assert!(c.visit(i, &proven, None, self.now).is_err(), "{needless}");
     }
 
     fn accept(&mut self, i: usize, key: &str, blockers: &[Blocker]) {
@@ -576,11 +749,15 @@ impl World {
             | Op::Rotate(i, ..)
             | Op::CaPin(i, _)
             | Op::Cert(i, ..)
+            | Op::Configure(i, ..)
+            | Op::Ship(i, ..)
+            | Op::Resolve(_, i, _)
+            | Op::AppVisit(i, _)
             | Op::Visit(_, i) => Some(i),
             Op::Init(i) => {
                 if !self.exists[i] {
                     self.exists[i] = true;
-                    self.sites[i] = site_named(DOMAINS[i], now);
+                    self.sites[i] = sim_site(DOMAINS[i], now);
                 }
                 None
             }
@@ -603,7 +780,34 @@ impl World {
                 p.max_age = age;
                 p.include_subdomains = sub;
             }
-            Op::Publish(i) => self.publish(step, i),
+            Op::Publish(i) => self.publish(step, i, WEB, None),
+            Op::Configure(i, c, v) => {
+                let ch = &mut self.sites[i].channels[c];
+                match (ch.kind, v) {
+                    (ChannelKind::Dns, _) => ch.ttl = Some([60, 3_600, 86_400][v as usize % 3]),
+                    (ChannelKind::Android | ChannelKind::Trustkit, 0) => {
+                        ch.include_subdomains = !ch.include_subdomains
+                    }
+                    (ChannelKind::Android | ChannelKind::Trustkit, _) => {
+                        ch.expires_after_days =
+                            [None, Some(11), Some(60), Some(400), Some(5)][v as usize % 5]
+                    }
+                    (_, 0) => ch.include_subdomains = !ch.include_subdomains,
+                    (ChannelKind::Okhttp, 1) => ch.one_label = !ch.one_label,
+                    (_, _) => ch.horizon_days = [None, Some(1), Some(30)][v as usize % 3],
+                }
+            }
+            Op::Ship(i, c, e) => {
+                let exp = match e {
+                    0 => None,
+                    e => Some(add_days(now, [0, 5, 15, 90][e as usize]).date_naive()),
+                };
+                let name = CHANNELS[c].0;
+                let exp = exp.filter(|_| CHANNELS[c].1.expires());
+                self.publish(step, i, name, exp)
+            }
+            Op::Resolve(c, i, lag) => self.resolve(step, c, i, lag),
+            Op::AppVisit(i, tz) => self.app_visit(step, i, i64::from(tz)),
             Op::Rotate(i, k, compromised, force) => self.rotate(step, i, k, compromised, force),
             Op::CaPin(i, c) => {
                 let s = &mut self.sites[i];
@@ -656,26 +860,32 @@ impl World {
         }
     }
 
-    fn publish(&mut self, step: usize, i: usize) {
+    fn publish(&mut self, step: usize, i: usize, channel: &str, exp: Option<NaiveDate>) {
         self.load(i);
         let before = self.sites[i].clone();
         let now = self.now;
-        let desired = desired_header(&before);
-        match publish(&mut self.sites[i], now) {
+        let kind = before.channel_kind(channel).expect("simulated channel");
+        self.releases += 1;
+        let release = kind.is_app().then(|| format!("r{}", self.releases));
+        let desired = desired_publication(&before, channel, now, release.as_deref(), exp)
+            .expect("simulated channel");
+        match publish_in(&mut self.sites[i], channel, now, release.as_deref(), exp) {
             Ok(PublishOutcome::Published { .. }) => {
                 let s = &self.sites[i];
-                // What `header` showed is what was recorded.
-                assert_eq!(header_of(s.live().expect("live")), desired);
+                // What `header` and `snippet` showed is what was recorded.
+                assert_eq!(s.publications.last(), Some(&desired));
                 let id = (i, s.publications.len());
                 let key = s.active().expect("active").name.clone();
                 self.served_with.insert(id, key.clone());
                 self.serving[i] = true;
-                self.servers[i] = Server {
-                    key,
-                    header: s.live().cloned().map(|p| (p, id)),
-                };
+                // Publishing through any channel says the active key is
+                // deployed; only the header's changes what browsers see.
+                self.servers[i].key = key;
+                if kind == ChannelKind::Web {
+                    self.servers[i].header = s.live().cloned().map(|p| (p, id));
+                }
             }
-            Ok(PublishOutcome::Unchanged) => {}
+            Ok(PublishOutcome::Unchanged) => assert!(!kind.is_app(), "a release is always new"),
             Err(e) => {
                 assert_eq!(self.sites[i], before, "a refused publish changes nothing");
                 let s = &self.sites[i];
@@ -690,30 +900,112 @@ impl World {
                         self.assert_needed(step, i, &active.name, b);
                     }
                     PublishRefusal::SubdomainNotAccepted { domain, key } => {
-                        // A fresh client sees the new header, then the
-                        // subdomain serving that key.
-                        let h = desired_header(s);
-                        let p = Publication {
-                            mode: h.mode,
-                            pins: h.pins.clone(),
-                            max_age: h.max_age.unwrap_or(0),
-                            include_subdomains: true,
-                            report_uri: None,
-                            from: now,
-                            until: None,
-                        };
-                        let mut c = Client::default();
-                        let chain = self.true_chain(i, &active.name, now);
-                        c.visit(i, &chain, Some((&p, (i, 0))), now).unwrap();
                         let j = self.index(Some(&domain), i);
-                        assert!(
-                            c.visit(j, &self.proven_chain(j, &key), None, now).is_err(),
-                            "step {step}: refusing {} for {domain}'s {key} was needless",
-                            DOMAINS[i]
-                        );
+                        let proven = self.proven_chain(j, &key);
+                        if kind == ChannelKind::Web {
+                            // A fresh client sees the new header, then the
+                            // subdomain serving that key.
+                            let mut c = Client::default();
+                            let chain = self.true_chain(i, &active.name, now);
+                            c.visit(i, &chain, Some((&desired, (i, 0))), now).unwrap();
+                            assert!(
+                                c.visit(j, &proven, None, now).is_err(),
+                                "step {step}: refusing {} for {domain}'s {key} was needless",
+                                DOMAINS[i]
+                            );
+                        } else {
+                            // An install of the release connects to the
+                            // subdomain.
+                            assert!(
+                                app_reaches(&desired, j, i)
+                                    && install_pins(&desired, now, -12)
+                                    && !client_accepts(&desired, &proven),
+                                "step {step}: refusing {channel} of {} for {domain}'s {key} was needless",
+                                DOMAINS[i]
+                            );
+                        }
                     }
-                    PublishRefusal::ActiveNotInPinset | PublishRefusal::NoBackupPin => {}
-                    PublishRefusal::NoActiveKey => panic!("step {step}: no active key"),
+                    PublishRefusal::ActiveNotInPinset
+                    | PublishRefusal::NoBackupPin
+                    | PublishRefusal::ExpiresTooSoon(_) => {}
+                    e => panic!("step {step}: unexpected refusal {e:?}"),
+                }
+            }
+        }
+    }
+
+    /// A DANE client connects to site `i`: its resolver keeps an RRset
+    /// for its TTL, and fetches from a secondary that may lag up to a TTL.
+    fn resolve(&mut self, step: usize, c: usize, i: usize, lag: u8) {
+        if !self.serving[i] {
+            return;
+        }
+        let now = self.now;
+        let server = self.servers[i].clone();
+        let chain = self.true_chain(i, &server.key, now);
+        let cached = self.clients[c]
+            .rrsets
+            .get(&i)
+            .filter(|(.., exp)| now < *exp)
+            .cloned();
+        let rrset = cached.or_else(|| {
+            self.sites[i]
+                .publications
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.kind == ChannelKind::Dns)
+                .find_map(|(n, p)| {
+                    let ttl = p.ttl.expect("dns ttl") as i64;
+                    let view = now - Duration::seconds(ttl * i64::from(lag) / 2);
+                    // Seen at its first second even when replaced in it.
+                    let seen = p.until.is_none_or(|u| view < u) || view == p.from;
+                    (p.from <= view && seen)
+                        .then(|| (p.clone(), (i, n + 1), now + Duration::seconds(ttl)))
+                })
+        });
+        let Some(rrset) = rrset else {
+            return;
+        };
+        self.clients[c].rrsets.insert(i, rrset.clone());
+        if !client_accepts(&rrset.0, &chain) {
+            assert!(
+                self.accepted
+                    .iter()
+                    .any(|(p, s, k)| *p == rrset.1 && *s == i && *k == server.key),
+                "step {step}: DANE client {c} of {} at {now} fails: serves {} {chain:?}, its resolver holds RRset {:?}",
+                DOMAINS[i],
+                server.key,
+                rrset.1
+            );
+        }
+    }
+
+    /// Every install of every app release that pins site `i` (its own, or
+    /// an ancestor's reaching it) connects, on a device `tz` hours off UTC.
+    fn app_visit(&mut self, step: usize, i: usize, tz: i64) {
+        if !self.serving[i] {
+            return;
+        }
+        let now = self.now;
+        let server = self.servers[i].clone();
+        let chain = self.true_chain(i, &server.key, now);
+        for j in (0..DOMAINS.len()).filter(|&j| self.exists[j]) {
+            for (n, p) in self.sites[j].publications.iter().enumerate() {
+                if !p.kind.is_app() || !install_pins(p, now, tz) || !app_reaches(p, i, j) {
+                    continue;
+                }
+                if !client_accepts(p, &chain) {
+                    let id = (j, n + 1);
+                    assert!(
+                        self.accepted
+                            .iter()
+                            .any(|(a, s, k)| *a == id && *s == i && *k == server.key),
+                        "step {step}: an install of {} {:?} (UTC{tz:+}) is locked out of {} at {now}: serves {} {chain:?}",
+                        DOMAINS[j],
+                        p.release,
+                        DOMAINS[i],
+                        server.key
+                    );
                 }
             }
         }
@@ -807,11 +1099,67 @@ impl World {
 /// Runs a sequence of operations with simulated clients; panics (fails the
 /// property) when a client is locked out beyond what --force accepted, or
 /// when a refusal was needless.
-fn simulate(ops: &[Op]) {
+fn simulate(ops: &[Op]) -> World {
     let mut w = World::new();
     for (step, op) in ops.iter().enumerate() {
         w.step(step, op);
     }
+    w
+}
+
+/// RFC 7671 section 8.1's two TTLs: a resolver that asked a secondary a
+/// TTL behind still holds the replaced RRset almost 2×TTL after it left
+/// the zone. A promotion after one TTL must be refused, and the client
+/// shows why.
+#[test]
+fn a_replaced_tlsa_rrset_is_held_for_two_ttls() {
+    let ops = [
+        Op::Ship(0, 0, 0),
+        Op::Wait(7_200),
+        Op::Rotate(0, 0, false, false),
+        Op::Ship(0, 0, 0),
+        Op::Wait(1_800),
+        Op::Resolve(0, 0, 2),
+        Op::Wait(1_900),
+        // backup3, 3 700 s after the RRset without it was replaced.
+        Op::Rotate(0, 1, false, false),
+        Op::Publish(0),
+        Op::Resolve(0, 0, 0),
+    ];
+    let w = simulate(&ops);
+    let s = &w.sites[0];
+    assert_eq!(s.active().map(|k| k.name.as_str()), Some("backup1"));
+    let b3 = s.key("backup3").expect("made by the rotation");
+    assert_eq!(
+        safe_from(s, b3),
+        SafeFrom::At(t("2030-01-01T04:00:00Z")),
+        "the RRset replaced at 02:00 with a TTL of 3 600 s"
+    );
+}
+
+/// An Android pin-set expiring on 2 March still pins on a device at
+/// UTC−8 at 06:00 UTC that day (22:00 on 1 March there).
+#[test]
+fn an_android_pin_set_holds_until_noon_utc_of_its_expiry_date() {
+    let ops = [
+        Op::Ship(0, 1, 0),
+        Op::Rotate(0, 0, false, false),
+        Op::Ship(0, 1, 0),
+        // 2030-03-02T06:00:00Z
+        Op::Wait(60 * 86_400 + 6 * 3_600),
+        Op::Rotate(0, 1, false, false),
+        Op::Publish(0),
+        Op::AppVisit(0, -8),
+    ];
+    let w = simulate(&ops);
+    let s = &w.sites[0];
+    assert_eq!(
+        s.publications[0].expires,
+        Some(t("2030-03-02T00:00:00Z").date_naive())
+    );
+    assert_eq!(s.active().map(|k| k.name.as_str()), Some("backup1"));
+    let b3 = s.key("backup3").expect("made by the rotation");
+    assert_eq!(safe_from(s, b3), SafeFrom::At(t("2030-03-02T12:00:00Z")));
 }
 
 proptest::proptest! {
@@ -819,6 +1167,11 @@ proptest::proptest! {
 
     #[test]
     fn no_accepted_sequence_locks_a_client_out(ops in proptest::collection::vec(op(), 1..120)) {
+        simulate(&ops);
+    }
+
+    #[test]
+    fn no_channel_sequence_locks_a_client_out(ops in proptest::collection::vec(channel_op(), 1..100)) {
         simulate(&ops);
     }
 
