@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::commands::init::InitOptions;
 use crate::commands::policy::PolicyChange;
 use crate::commands::{
-    self, archive, ca_pin, cert, check, init, key, plan, policy, publish, rotate, schedule,
-    snippet, status, verify, Ctx, Out,
+    self, archive, ca_pin, cert, channel, check, init, key, plan, policy, publish, rotate,
+    schedule, snippet, status, verify, Ctx, Out,
 };
 use crate::header::{MaxAge, Mode};
 use crate::keys::KeyType;
@@ -185,6 +185,83 @@ enum CaPinCommand {
     /// List the CA pins.
     #[command(after_help = "Example:\n  pinctl ca-pin list --format json")]
     List {
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ChannelKindArg {
+    Dns,
+    Android,
+    Trustkit,
+    Ios,
+    Okhttp,
+}
+
+impl From<ChannelKindArg> for crate::state::ChannelKind {
+    fn from(k: ChannelKindArg) -> Self {
+        use crate::state::ChannelKind as K;
+        match k {
+            ChannelKindArg::Dns => K::Dns,
+            ChannelKindArg::Android => K::Android,
+            ChannelKindArg::Trustkit => K::Trustkit,
+            ChannelKindArg::Ios => K::Ios,
+            ChannelKindArg::Okhttp => K::Okhttp,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Add a channel: DANE TLSA records, or an app platform's pinning.
+    #[command(
+        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
+    )]
+    Add {
+        /// dns, android, trustkit, ios or okhttp.
+        #[arg(value_enum)]
+        kind: ChannelKindArg,
+        /// Its name (default: the kind).
+        #[arg(long)]
+        name: Option<String>,
+        /// dns: the RRset's TTL in seconds (required).
+        #[arg(long, required_if_eq("kind", "dns"))]
+        ttl: Option<u64>,
+        /// dns: the TLS port of the TLSA owner name (default 443).
+        #[arg(long)]
+        port: Option<u16>,
+        /// android/trustkit: each release's pin-set expires this many days after it ships.
+        #[arg(long = "expires-after", value_name = "DAYS")]
+        expires_after: Option<u32>,
+        /// ios/okhttp: old builds are refused this many days after a newer one ships; without it, what a release pins is held for ever.
+        #[arg(long, value_name = "DAYS")]
+        horizon: Option<u32>,
+        /// Apps: the pins apply to subdomains too (iOS: one label; Android, TrustKit, OkHttp `**.`: any depth).
+        #[arg(long)]
+        include_subdomains: bool,
+        /// okhttp: `*.` (one label, OkHttp 3.x) instead of `**.` (any depth).
+        #[arg(long, requires = "include_subdomains")]
+        one_label: bool,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// List the channels and until when what each published may be held.
+    #[command(
+        after_help = "Examples:\n  pinctl channel list\n  pinctl channel list --format json"
+    )]
+    List {
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Stop planning for a channel; what it published still counts.
+    #[command(after_help = "Example:\n  pinctl channel retire okhttp")]
+    Retire {
+        /// The channel's name (see channel list).
+        name: String,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -432,12 +509,21 @@ enum Command {
     },
     /// A configuration snippet to paste into a server (Apache, nginx, lighttpd, IIS, Caddy, HAProxy).
     #[command(
-        after_help = "Examples:\n  pinctl snippet --server nginx\n  pinctl snippet --server all --report-only\n  pinctl snippet --server apache --header 'pin-sha256=\"…\"; pin-sha256=\"…\"; max-age=600'"
+        after_help = "Examples:\n  pinctl snippet --server nginx\n  pinctl snippet --channel dns\n  pinctl snippet --channel okhttp --lang java\n  pinctl snippet --server all --report-only\n  pinctl snippet --server apache --header 'pin-sha256=\"…\"; pin-sha256=\"…\"; max-age=600'"
     )]
     Snippet {
         /// The server to write the snippet for, or all of them.
-        #[arg(long, value_parser = server_parser())]
-        server: String,
+        #[arg(long, value_parser = server_parser(), required_unless_present = "channel", conflicts_with = "channel")]
+        server: Option<String>,
+        /// A channel's artifact instead: TLSA records, Network Security Config, TrustKit, NSPinnedDomains or OkHttp code.
+        #[arg(long, conflicts_with_all = ["report_only", "header"])]
+        channel: Option<String>,
+        /// With --channel: okhttp kotlin|java (default kotlin); trustkit plist|xml (iOS or TrustKit-Android; default plist).
+        #[arg(long, requires = "channel", value_parser = ["kotlin", "java", "plist", "xml"])]
+        lang: Option<String>,
+        /// With --channel android/trustkit: the pin-set expiration (YYYY-MM-DD) instead of the channel's --expires-after from now.
+        #[arg(long, requires = "channel", value_parser = date_arg)]
+        expires: Option<chrono::NaiveDate>,
         /// The Report-Only form (Public-Key-Pins-Report-Only).
         #[arg(long)]
         report_only: bool,
@@ -463,6 +549,12 @@ enum Command {
         after_help = "Examples:\n  pinctl ca-pin add my-intermediate --from intermediate.pem\n  pinctl ca-pin list"
     )]
     CaPin(CaPinCommand),
+    /// Channels besides the header: DANE TLSA records and app pinning (Android, TrustKit, iOS, OkHttp).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel list"
+    )]
+    Channel(ChannelCommand),
     /// Certificates issued for the site's keys.
     #[command(subcommand, after_help = "Example:\n  pinctl cert add fullchain.pem")]
     Cert(CertCommand),
@@ -645,6 +737,8 @@ impl Command {
             | Command::Key(KeyCommand::Destroy { format, .. })
             | Command::CaPin(CaPinCommand::Add { format, .. })
             | Command::CaPin(CaPinCommand::Remove { format, .. })
+            | Command::Channel(ChannelCommand::Add { format, .. })
+            | Command::Channel(ChannelCommand::Retire { format, .. })
             | Command::Cert(CertCommand::Add { format, .. })
             | Command::Archive(ArchiveCommand::Copy { format, .. })
             | Command::Archive(ArchiveCommand::Verify { format, .. }) => Some(*format),
@@ -815,17 +909,33 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
         ),
         Command::Snippet {
             server,
+            channel,
+            lang,
+            expires,
             report_only,
             header,
             templates,
-        } => snippet::snippet(
-            &ctx()?,
-            &server,
-            report_only,
-            header.as_deref(),
-            templates.as_deref(),
-            out,
-        ),
+        } => match (server, channel) {
+            (_, Some(c)) => snippet::channel_artifact(
+                &ctx()?,
+                &c,
+                lang.as_deref().and_then(crate::artifact::Lang::parse),
+                expires,
+                templates.as_deref(),
+                out,
+            ),
+            (Some(s), None) => snippet::snippet(
+                &ctx()?,
+                &s,
+                report_only,
+                header.as_deref(),
+                templates.as_deref(),
+                out,
+            ),
+            (None, None) => Err(crate::Error::Usage(
+                "give --server SERVER or --channel NAME".into(),
+            )),
+        },
         Command::Header { format } => policy::header(&ctx()?, format == Format::Json, out),
         Command::Publish {
             report_only,
@@ -872,6 +982,36 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
         }
         Command::CaPin(CaPinCommand::List { format }) => {
             ca_pin::ca_pin_list(&ctx()?, format == Format::Json, out)
+        }
+        Command::Channel(ChannelCommand::Add {
+            kind,
+            name,
+            ttl,
+            port,
+            expires_after,
+            horizon,
+            include_subdomains,
+            one_label,
+            ..
+        }) => channel::channel_add(
+            &ctx()?,
+            &channel::ChannelOptions {
+                kind: kind.into(),
+                name,
+                ttl,
+                port,
+                expires_after_days: expires_after,
+                horizon_days: horizon,
+                include_subdomains,
+                one_label,
+            },
+            out,
+        ),
+        Command::Channel(ChannelCommand::List { format }) => {
+            channel::channel_list(&ctx()?, format == Format::Json, out)
+        }
+        Command::Channel(ChannelCommand::Retire { name, .. }) => {
+            channel::channel_retire(&ctx()?, &name, out)
         }
         Command::Cert(CertCommand::Add { file, force, .. }) => {
             cert::cert_add(&ctx()?, &file, force, out)

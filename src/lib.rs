@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod artifact;
 pub mod chain;
 pub mod check;
 pub mod cli;

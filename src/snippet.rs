@@ -235,10 +235,35 @@ pub fn render(
     site: &str,
     templates: Option<&Path>,
 ) -> Result<String> {
-    let file = server.template_file();
+    let value = header.value();
+    let name = header.mode.header_name();
+    render_template(
+        server.template_file(),
+        server.embedded(),
+        templates,
+        server.name(),
+        minijinja::context! {
+            name => name,
+            value => value,
+            site => site,
+            appcmd => appcmd(site, name, &value),
+        },
+    )
+}
+
+/// Renders template `file` (from `templates`, else `embedded`) with every
+/// quoting filter, bounded by fuel; a value a filter refuses is refused
+/// for the artifact `what`.
+pub fn render_template(
+    file: &str,
+    embedded: &str,
+    templates: Option<&Path>,
+    what: &str,
+    ctx: minijinja::Value,
+) -> Result<String> {
     let source = match templates {
         Some(dir) => read_template(&dir.join(file))?,
-        None => server.embedded().to_string(),
+        None => embedded.to_string(),
     };
     let mut env = Environment::new();
     // A user's template may loop without end: bound the work, far above
@@ -253,6 +278,7 @@ pub fn render(
     env.add_filter("xml_attr", |v: String| xml_attr(&v));
     env.add_filter("caddy_quote", |v: String| caddy_quote(&v));
     env.add_filter("haproxy_quote", |v: String| haproxy_quote(&v));
+    crate::artifact::add_filters(&mut env);
     let label = templates
         .map(|d| d.join(file).display().to_string())
         .unwrap_or_else(|| format!("templates/{file} (embedded)"));
@@ -261,22 +287,13 @@ pub fn render(
     let tmpl = env
         .get_template(file)
         .map_err(|e| Error::input(&label, format!("broken template: {}", describe(&e))))?;
-    let value = header.value();
-    let name = header.mode.header_name();
-    tmpl.render(minijinja::context! {
-        name => name,
-        value => value,
-        site => site,
-        appcmd => appcmd(site, name, &value),
-    })
-    .map_err(|e| match e.kind() {
+    tmpl.render(ctx).map_err(|e| match e.kind() {
         ErrorKind::OutOfFuel => Error::input(
             &label,
             "the template runs too long (a loop without end?); rendering was stopped",
         ),
         ErrorKind::InvalidOperation => Error::Refused(format!(
-            "refused: the {} snippet cannot carry this header safely: {}",
-            server.name(),
+            "refused: the {what} snippet cannot carry this safely: {}",
             e.detail().unwrap_or("")
         )),
         _ => Error::input(&label, format!("broken template: {}", describe(&e))),

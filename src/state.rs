@@ -453,6 +453,8 @@ pub enum EventKind {
     /// A certificate recorded over a refusal (`cert add --force`).
     CertAddForced,
     CaPinAdd,
+    ChannelAdd,
+    ChannelRetire,
     CaPinRemove,
     ArchiveCopy,
     ArchiveVerify,

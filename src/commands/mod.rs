@@ -15,6 +15,7 @@ use crate::store::Store;
 pub mod archive;
 pub mod ca_pin;
 pub mod cert;
+pub mod channel;
 pub mod check;
 pub mod init;
 pub mod key;

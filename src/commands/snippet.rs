@@ -86,3 +86,43 @@ pub fn snippet(
     }
     Ok(0)
 }
+
+/// `pinctl snippet --channel NAME`: the channel's artifact for the site's
+/// desired pinset.
+pub fn channel_artifact(
+    ctx: &Ctx,
+    channel: &str,
+    lang: Option<crate::artifact::Lang>,
+    expires: Option<chrono::NaiveDate>,
+    templates: Option<&Path>,
+    out: &mut Out,
+) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let site = ctx.store.load(&domain)?;
+    if site.channel_kind(channel).is_none() {
+        return Err(Error::Usage(format!(
+            "{domain} has no channel named {channel} (see pinctl channel list; add one with pinctl channel add)"
+        )));
+    }
+    if expires.is_some() && !site.channel_kind(channel).is_some_and(|k| k.expires()) {
+        return Err(Error::Usage(format!(
+            "--expires is for android and trustkit channels; {channel} is not one"
+        )));
+    }
+    let text = crate::artifact::render(&site, channel, ctx.now, expires, lang, templates)?;
+    let kind = site.channel_kind(channel).unwrap_or_default();
+    if !matches!(kind, crate::state::ChannelKind::Dns | crate::state::ChannelKind::Okhttp)
+        || lang == Some(crate::artifact::Lang::Xml)
+    {
+        let p = crate::lifecycle::desired_publication(&site, channel, ctx.now, None, expires);
+        eprintln!(
+            "note: once it is out, record it: {}",
+            crate::artifact::publish_command(&site, channel, p.and_then(|p| p.expires))
+        );
+    }
+    out.buf.push_str(&text);
+    if !text.ends_with('\n') {
+        out.line("");
+    }
+    Ok(0)
+}

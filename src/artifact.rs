@@ -1,0 +1,354 @@
+//! Channel artifacts: what each channel's platform reads (TLSA records,
+//! Android's Network Security Config, TrustKit, iOS `NSPinnedDomains`,
+//! OkHttp code), rendered from the templates in `templates/` with the
+//! escaping filters written and tested once here, after the checks the
+//! platform itself would apply (two distinct pins, 32-byte digests, an
+//! expiration that has not passed and is not within Android lint's 10
+//! days).
+
+use std::path::Path;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use minijinja::{Environment, ErrorKind};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, MIN_EXPIRY_DAYS};
+use crate::state::{ChannelKind, Publication, Site};
+
+/// The language or form of an artifact where a platform has several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Kotlin,
+    Java,
+    Plist,
+    Xml,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "kotlin" => Some(Lang::Kotlin),
+            "java" => Some(Lang::Java),
+            "plist" => Some(Lang::Plist),
+            "xml" => Some(Lang::Xml),
+            _ => None,
+        }
+    }
+}
+
+fn refuse(why: String) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, why)
+}
+
+/// Text inside an XML element or attribute value.
+pub fn xml_text(v: &str) -> std::result::Result<String, minijinja::Error> {
+    crate::snippet::xml_attr(v)
+}
+
+/// Text inside an XML comment, which may not hold `--` nor end in `-`.
+pub fn xml_comment(v: &str) -> std::result::Result<String, minijinja::Error> {
+    if v.chars().any(|c| c.is_control()) {
+        return Err(refuse("a comment holds a control character".into()));
+    }
+    let mut s = v.replace("--", "- -");
+    while s.contains("--") {
+        s = s.replace("--", "- -");
+    }
+    if s.ends_with('-') {
+        s.push(' ');
+    }
+    Ok(s)
+}
+
+/// Text after `//` (or inside `/* */`) in Kotlin and Java: one line, no
+/// end of a block comment.
+pub fn code_comment(v: &str) -> std::result::Result<String, minijinja::Error> {
+    if v.chars().any(|c| c.is_control()) {
+        return Err(refuse("a comment holds a control character".into()));
+    }
+    Ok(v.replace("*/", "* /"))
+}
+
+/// A zone-file comment after `;`: one line.
+pub fn zone_comment(v: &str) -> std::result::Result<String, minijinja::Error> {
+    if v.chars().any(|c| c.is_control()) {
+        return Err(refuse("a comment holds a control character".into()));
+    }
+    Ok(v.to_string())
+}
+
+/// A Java string literal. Only printable ASCII is written as is.
+pub fn java_string(v: &str) -> std::result::Result<String, minijinja::Error> {
+    let mut s = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            ' '..='~' => s.push(c),
+            c => {
+                let mut b = [0u16; 2];
+                for u in c.encode_utf16(&mut b) {
+                    s.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    s.push('"');
+    Ok(s)
+}
+
+/// A Kotlin string literal: as Java's, and `$` starts a template there.
+pub fn kotlin_string(v: &str) -> std::result::Result<String, minijinja::Error> {
+    Ok(java_string(v)?.replace('$', "\\$"))
+}
+
+pub fn add_filters(env: &mut Environment<'_>) {
+    env.add_filter("xml_text", |v: String| xml_text(&v));
+    env.add_filter("xml_comment", |v: String| xml_comment(&v));
+    env.add_filter("code_comment", |v: String| code_comment(&v));
+    env.add_filter("zone_comment", |v: String| zone_comment(&v));
+    env.add_filter("java_string", |v: String| java_string(&v));
+    env.add_filter("kotlin_string", |v: String| kotlin_string(&v));
+}
+
+#[derive(Serialize)]
+struct PinView {
+    pin: String,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct Record {
+    usage: u8,
+    hex: String,
+    label: String,
+}
+
+/// What a pin stands for in the site: a key and its role, or a CA pin.
+fn label(site: &Site, pin: &crate::pin::Pin) -> String {
+    if let Some(k) = site.keys.iter().find(|k| &k.pin == pin) {
+        return format!("{} ({})", k.name, k.role.as_str());
+    }
+    match site.ca_pins.iter().find(|c| &c.pin == pin) {
+        Some(c) => format!("ca-pin {}", c.name),
+        None => "pin".into(),
+    }
+}
+
+/// Checks a pinset as the platforms do: every pin a 32-byte SHA-256
+/// digest, at least two distinct (TrustKit throws below two, browsers
+/// ignore a header without a backup), an expiration neither passed nor
+/// within [`MIN_EXPIRY_DAYS`].
+pub fn check(p: &Publication, now: DateTime<Utc>) -> Result<()> {
+    let all: Vec<&crate::pin::Pin> = p.pins.iter().chain(&p.ca_pins).collect();
+    for pin in &all {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(pin.as_str())
+            .unwrap_or_default();
+        if raw.len() != 32 {
+            return Err(Error::Refused(format!(
+                "refused: pin {pin} is not a 32-byte SHA-256 digest"
+            )));
+        }
+    }
+    let mut distinct = all.clone();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return Err(Error::Refused(format!(
+            "refused: the {} pinset has {} distinct pin(s); the platform needs a backup (TrustKit refuses fewer than 2: \"This might brick your App\")",
+            p.channel_name(),
+            distinct.len()
+        )));
+    }
+    if let Some(d) = p.expires {
+        if lifecycle::expiry_instant(d) < lifecycle::add_days(now, MIN_EXPIRY_DAYS) {
+            return Err(Error::Refused(format!(
+                "refused: the pin-set expiration {d} has passed or falls within {MIN_EXPIRY_DAYS} days (Android lint PinSetExpiry); an expired pin-set pins nothing"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The `publish` command that records the artifact of `channel` once it
+/// is out.
+pub fn publish_command(site: &Site, channel: &str, expires: Option<chrono::NaiveDate>) -> String {
+    let mut publish = format!("pinctl --site {} publish --channel {channel}", site.domain);
+    let kind = site.channel_kind(channel).unwrap_or_default();
+    if kind.is_app() {
+        publish.push_str(" --release LABEL");
+    }
+    if let Some(d) = expires {
+        publish.push_str(&format!(" --expires {d}"));
+    }
+    publish
+}
+
+/// The artifact of `channel` for the site's desired pinset at `now`.
+pub fn render(
+    site: &Site,
+    channel: &str,
+    now: DateTime<Utc>,
+    expires: Option<chrono::NaiveDate>,
+    lang: Option<Lang>,
+    templates: Option<&Path>,
+) -> Result<String> {
+    let p = lifecycle::desired_publication(site, channel, now, None, expires)
+        .ok_or_else(|| Error::Usage(format!("{} has no channel named {channel}", site.domain)))?;
+    let c = site.channel(channel);
+    check(&p, now)?;
+    let lang = match (p.kind, lang) {
+        (ChannelKind::Okhttp, None) => Lang::Kotlin,
+        (ChannelKind::Trustkit, None) => Lang::Plist,
+        (ChannelKind::Okhttp, Some(l @ (Lang::Kotlin | Lang::Java))) => l,
+        (ChannelKind::Trustkit, Some(l @ (Lang::Plist | Lang::Xml))) => l,
+        (k, None) => match k {
+            ChannelKind::Android => Lang::Xml,
+            _ => Lang::Plist,
+        },
+        (k, Some(_)) => {
+            return Err(Error::Usage(format!(
+                "--lang is kotlin|java for okhttp and plist|xml for trustkit, not for a {k} channel"
+            )))
+        }
+    };
+    let (file, embedded): (&str, &str) = match (p.kind, lang) {
+        (ChannelKind::Dns, _) => ("dns.zone.j2", include_str!("../templates/dns.zone.j2")),
+        (ChannelKind::Android, _) => (
+            "android.xml.j2",
+            include_str!("../templates/android.xml.j2"),
+        ),
+        (ChannelKind::Trustkit, Lang::Xml) => (
+            "trustkit-android.xml.j2",
+            include_str!("../templates/trustkit-android.xml.j2"),
+        ),
+        (ChannelKind::Trustkit, _) => (
+            "trustkit.plist.j2",
+            include_str!("../templates/trustkit.plist.j2"),
+        ),
+        (ChannelKind::Ios, _) => ("ios.plist.j2", include_str!("../templates/ios.plist.j2")),
+        (ChannelKind::Okhttp, Lang::Java) => (
+            "okhttp.java.j2",
+            include_str!("../templates/okhttp.java.j2"),
+        ),
+        (ChannelKind::Okhttp, _) => ("okhttp.kt.j2", include_str!("../templates/okhttp.kt.j2")),
+        (ChannelKind::Web, _) => {
+            return Err(Error::Usage(
+                "the web channel's artifact is the header: pinctl snippet --server SERVER".into(),
+            ))
+        }
+    };
+    let pins: Vec<PinView> = p
+        .pins
+        .iter()
+        .map(|x| PinView {
+            pin: x.to_string(),
+            label: label(site, x),
+        })
+        .collect();
+    let hex = |x: &crate::pin::Pin| {
+        base64::engine::general_purpose::STANDARD
+            .decode(x.as_str())
+            .unwrap_or_default()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let records: Vec<Record> = p
+        .pins
+        .iter()
+        .map(|x| Record {
+            usage: 3,
+            hex: hex(x),
+            label: label(site, x),
+        })
+        .chain(p.ca_pins.iter().map(|x| Record {
+            usage: 2,
+            hex: hex(x),
+            label: label(site, x),
+        }))
+        .collect();
+    let publish = publish_command(site, channel, p.expires);
+    // XML comments cannot hold `--`: they name the command's parts, and
+    // `snippet` prints the command itself on standard error.
+    let mut publish_words = format!("pinctl publish with site {}, channel {channel}", site.domain);
+    if p.kind.is_app() {
+        publish_words.push_str(", the release's label");
+    }
+    if let Some(d) = p.expires {
+        publish_words.push_str(&format!(", expires {d}"));
+    }
+    publish_words.push_str(" (snippet prints the exact command on standard error)");
+    let port = c.and_then(|c| c.port).unwrap_or(443);
+    let (hosts, notes) = okhttp_hosts(&site.domain, &p);
+    crate::snippet::render_template(
+        file,
+        embedded,
+        templates,
+        channel,
+        minijinja::context! {
+            site => site.domain,
+            channel => channel,
+            pins => pins,
+            records => records,
+            owner => format!("_{port}._tcp.{}.", site.domain),
+            ttl => p.ttl.unwrap_or(0),
+            port => port,
+            expires => p.expires.map(|d| d.to_string()),
+            include_subdomains => if p.include_subdomains { "true" } else { "false" },
+            report_uri => site.policy.report_uri.clone(),
+            publish => publish,
+            publish_words => publish_words,
+            hosts => hosts,
+            pattern_notes => notes,
+        },
+    )
+}
+
+/// The OkHttp host patterns of a pinset: the host itself, and `**.` (any
+/// depth) or `*.` (one label, which never matches the host itself) when
+/// it reaches subdomains; with what each pattern needs.
+fn okhttp_hosts(domain: &str, p: &Publication) -> (Vec<String>, Vec<String>) {
+    let mut hosts = vec![domain.to_string()];
+    let mut notes = Vec::new();
+    if p.kind == ChannelKind::Okhttp && p.include_subdomains {
+        if p.one_label {
+            hosts.push(format!("*.{domain}"));
+            notes.push(format!(
+                "*.{domain} matches names exactly one label below {domain} (OkHttp 3.x and later), never {domain} itself, hence both lines."
+            ));
+        } else {
+            hosts.push(format!("**.{domain}"));
+            notes.push(format!(
+                "**.{domain} (any depth) needs an OkHttp newer than 3.13 (Debian's libokhttp-java rejects it); use channel add okhttp --one-label for `*.` on 3.x."
+            ));
+        }
+    }
+    (hosts, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_escape_what_each_language_would_read() {
+        assert_eq!(java_string("a\"b\\c").unwrap(), r#""a\"b\\c""#);
+        assert_eq!(java_string("é").unwrap(), r#""\u00e9""#);
+        assert_eq!(kotlin_string("$x").unwrap(), r#""\$x""#);
+        assert_eq!(
+            xml_comment("pinctl publish --channel a-").unwrap(),
+            "pinctl publish - -channel a- "
+        );
+        assert_eq!(xml_comment("---").unwrap(), "- - -");
+        assert!(!xml_comment("----").unwrap().contains("--"));
+        assert_eq!(code_comment("a */ b").unwrap(), "a * / b");
+        assert_eq!(xml_text("<a&'\">").unwrap(), "&lt;a&amp;&apos;&quot;&gt;");
+        for f in [xml_comment, code_comment, zone_comment] {
+            assert!(f("a\nb").is_err());
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! `pinctl channel add|list|retire`: the channels besides the web header
+//! through which a site's pinset reaches clients.
+
+use serde::Serialize;
+
+use super::report::emit;
+use super::{ts, Ctx, Out};
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, Retention};
+use crate::state::{Channel, ChannelKind, EventKind, Site, WEB};
+
+/// The options of `channel add`.
+#[derive(Debug, Clone)]
+pub struct ChannelOptions {
+    pub kind: ChannelKind,
+    pub name: Option<String>,
+    pub ttl: Option<u64>,
+    pub port: Option<u16>,
+    pub expires_after_days: Option<u32>,
+    pub horizon_days: Option<u32>,
+    pub include_subdomains: bool,
+    pub one_label: bool,
+}
+
+/// One channel as `channel list` shows it.
+#[derive(Debug, Serialize)]
+pub struct ChannelView {
+    pub site: String,
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Until when what the channel published may still be held: RFC 3339,
+    /// or null when `held` is `never` (held for ever), `live` (held while
+    /// the current publication stays, then for its retention) or `none`.
+    pub held_until: Option<String>,
+    pub held: &'static str,
+    pub options: Vec<String>,
+    pub publications: usize,
+    pub retired: Option<String>,
+}
+
+/// Until when a site's publications in `channel` may be held.
+pub fn held(site: &Site, channel: &str) -> (&'static str, Option<chrono::DateTime<chrono::Utc>>) {
+    let mut end = None;
+    let mut live = false;
+    for p in site
+        .publications
+        .iter()
+        .filter(|p| p.channel_name() == channel)
+    {
+        match lifecycle::retention(p) {
+            Retention::Forever => return ("never", None),
+            Retention::Open => live = true,
+            Retention::Until(r) => end = end.max(Some(r)),
+            Retention::Nothing => {}
+        }
+    }
+    match (live, end) {
+        (true, _) => ("live", None),
+        (false, Some(e)) => ("until", Some(e)),
+        (false, None) => ("none", None),
+    }
+}
+
+fn options(c: &Channel) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(t) = c.ttl {
+        v.push(format!("ttl={t}"));
+    }
+    if c.kind == ChannelKind::Dns {
+        v.push(format!("port={}", c.port.unwrap_or(443)));
+    }
+    if let Some(d) = c.expires_after_days {
+        v.push(format!("expires-after={d}d"));
+    }
+    if let Some(h) = c.horizon_days {
+        v.push(format!("horizon={h}d"));
+    }
+    if c.include_subdomains {
+        v.push(if c.one_label || c.kind == ChannelKind::Ios {
+            "subdomains=one-label".into()
+        } else {
+            "subdomains=any-depth".into()
+        });
+    }
+    v
+}
+
+fn view(site: &Site, name: &str, kind: ChannelKind, c: Option<&Channel>) -> ChannelView {
+    let (how, until) = held(site, name);
+    ChannelView {
+        site: site.domain.clone(),
+        name: name.to_string(),
+        kind,
+        held_until: until.map(ts),
+        held: how,
+        options: c.map(options).unwrap_or_default(),
+        publications: site
+            .publications
+            .iter()
+            .filter(|p| p.channel_name() == name)
+            .count(),
+        retired: c.and_then(|c| c.retired).map(ts),
+    }
+}
+
+/// `pinctl channel add`.
+pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let name = o
+        .name
+        .clone()
+        .unwrap_or_else(|| o.kind.as_str().to_string());
+    let c = Channel {
+        name: name.clone(),
+        kind: o.kind,
+        ttl: o.ttl,
+        port: o.port,
+        expires_after_days: o.expires_after_days,
+        horizon_days: o.horizon_days,
+        include_subdomains: o.include_subdomains,
+        one_label: o.one_label,
+        added: ctx.now,
+        retired: None,
+    };
+    if name == WEB {
+        return Err(Error::Usage(
+            "web is every site's channel (the header); it is not added".into(),
+        ));
+    }
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::Usage(format!(
+            "invalid channel name {name:?} (letters, digits, - and _)"
+        )));
+    }
+    c.check()
+        .map_err(|m| Error::Usage(format!("channel {name}: {m}")))?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
+    if site.channel(&name).is_some() {
+        return Err(Error::Usage(format!(
+            "{domain} has a channel named {name} already"
+        )));
+    }
+    site.channels.push(c.clone());
+    site.log(
+        ctx.now,
+        EventKind::ChannelAdd,
+        None,
+        Some(format!("{name} ({}) {}", c.kind, options(&c).join(" "))),
+    );
+    ctx.store.save(&lock, &site)?;
+    let v = view(&site, &name, c.kind, Some(&c));
+    let mut text = vec![format!(
+        "Added channel {name} ({}) to {domain}: {}",
+        c.kind,
+        v.options.join(", ")
+    )];
+    if c.kind.has_horizon() && c.horizon_days.is_none() {
+        text.push(format!(
+            "warning: without --horizon, every release {name} ships is held for ever (installs never have to update): no key outside its pins can ever be served"
+        ));
+    }
+    if c.kind.expires() && c.expires_after_days.is_none() {
+        text.push(format!(
+            "warning: without --expires-after, releases carry no pin-set expiration unless publish --expires gives one, and are held for ever"
+        ));
+    }
+    text.push(format!(
+        "Next: pinctl snippet --channel {name}   # then, once it is out: pinctl publish --channel {name}{}",
+        if c.kind.is_app() { " --release LABEL" } else { "" }
+    ));
+    emit(ctx.json, &v, text, out)?;
+    Ok(0)
+}
+
+/// `pinctl channel retire`.
+pub fn channel_retire(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
+    let Some(c) = site.channels.iter_mut().find(|c| c.name == name) else {
+        return Err(Error::Usage(if name == WEB {
+            "the web channel is not retired; decommission the header with pinctl policy --max-age 0"
+                .into()
+        } else {
+            format!("{domain} has no channel named {name}")
+        }));
+    };
+    if c.retired.is_some() {
+        return Err(Error::Usage(format!("channel {name} is retired already")));
+    }
+    c.retired = Some(ctx.now);
+    let kind = c.kind;
+    site.log(
+        ctx.now,
+        EventKind::ChannelRetire,
+        None,
+        Some(name.to_string()),
+    );
+    ctx.store.save(&lock, &site)?;
+    let v = view(&site, name, kind, site.channel(name));
+    let held = match (v.held, &v.held_until) {
+        ("never", _) => "for ever".to_string(),
+        ("live", _) => "while its current publication stays out, then for its retention".into(),
+        (_, Some(u)) => format!("until {u}"),
+        _ => "by no client".into(),
+    };
+    let text = vec![format!(
+        "Retired channel {name} of {domain}: pinctl plans nothing more for it; what it published is still held {held}, and keeps counting in every safety decision"
+    )];
+    emit(ctx.json, &v, text, out)?;
+    Ok(0)
+}
+
+/// `pinctl channel list`.
+pub fn channel_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+    let domains = ctx.store.chosen(ctx.site.as_deref())?;
+    let mut all = Vec::new();
+    for site in ctx.store.load_many(&domains)? {
+        all.push(view(&site, WEB, ChannelKind::Web, None));
+        for c in &site.channels {
+            all.push(view(&site, &c.name, c.kind, Some(c)));
+        }
+    }
+    if as_json {
+        out.line(super::json(&serde_json::json!({ "channels": all }))?);
+        return Ok(0);
+    }
+    for v in &all {
+        let held = match (v.held, &v.held_until) {
+            ("never", _) => "held for ever".to_string(),
+            ("live", _) => "live".into(),
+            (_, Some(u)) => format!("held until {u}"),
+            _ => "nothing held".into(),
+        };
+        out.line(format!(
+            "{}  {}  {}  {}  {} publication(s), {held}{}",
+            v.site,
+            v.name,
+            v.kind,
+            if v.options.is_empty() {
+                "-".to_string()
+            } else {
+                v.options.join(",")
+            },
+            v.publications,
+            if v.retired.is_some() {
+                " (retired)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(0)
+}
