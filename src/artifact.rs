@@ -274,7 +274,10 @@ pub fn render(
     let publish = publish_command(site, channel, p.expires);
     // XML comments cannot hold `--`: they name the command's parts, and
     // `snippet` prints the command itself on standard error.
-    let mut publish_words = format!("pinctl publish with site {}, channel {channel}", site.domain);
+    let mut publish_words = format!(
+        "pinctl publish with site {}, channel {channel}",
+        site.domain
+    );
     if p.kind.is_app() {
         publish_words.push_str(", the release's label");
     }
@@ -343,7 +346,7 @@ mod tests {
             xml_comment("pinctl publish --channel a-").unwrap(),
             "pinctl publish - -channel a- "
         );
-        assert_eq!(xml_comment("---").unwrap(), "- - -");
+        assert_eq!(xml_comment("---").unwrap(), "- - - ");
         assert!(!xml_comment("----").unwrap().contains("--"));
         assert_eq!(code_comment("a */ b").unwrap(), "a * / b");
         assert_eq!(xml_text("<a&'\">").unwrap(), "&lt;a&amp;&apos;&quot;&gt;");

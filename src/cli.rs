@@ -397,7 +397,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Record that the desired header is now served; refuses one that could lock visitors out.
+    /// Record that the desired pinset is published (the header served, a TLSA RRset in the zone, an app release shipped); refuses one that could lock clients out.
     #[command(
         after_help = "Examples:\n  pinctl publish   # right after deploying the header\n  pinctl publish --channel dns   # the TLSA RRset is in the zone\n  pinctl publish --channel android --release 4.1 --expires 2027-06-30"
     )]

@@ -11,6 +11,7 @@ macro_rules! skipped {
     }};
 }
 
+mod channels;
 mod check;
 mod common;
 mod corpus;

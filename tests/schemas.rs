@@ -98,6 +98,20 @@ fn every_json_command_has_a_schema_and_its_output_fits_it() {
         &with(&["ca-pin", "add", "other", "--pin", pin]),
     );
     run("ca-pin-list", &with(&["ca-pin", "list"]));
+    run(
+        "channel-add",
+        &with(&["channel", "add", "android", "--expires-after", "90"]),
+    );
+    run(
+        "channel-add",
+        &with(&["channel", "add", "ios", "--name", "ios-app"]),
+    );
+    run(
+        "publish",
+        &with(&["publish", "--channel", "android", "--release", "1.0"]),
+    );
+    run("channel-list", &["channel", "list"]);
+    run("channel-retire", &with(&["channel", "retire", "ios-app"]));
     run("ca-pin-remove", &with(&["ca-pin", "remove", "other"]));
     run(
         "rotate",

@@ -165,9 +165,7 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
         ));
     }
     if c.kind.expires() && c.expires_after_days.is_none() {
-        text.push(format!(
-            "warning: without --expires-after, releases carry no pin-set expiration unless publish --expires gives one, and are held for ever"
-        ));
+        text.push("warning: without --expires-after, releases carry no pin-set expiration unless publish --expires gives one, and are held for ever".to_string());
     }
     text.push(format!(
         "Next: pinctl snippet --channel {name}   # then, once it is out: pinctl publish --channel {name}{}",

@@ -480,18 +480,29 @@ pub fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
         .iter()
         .map(|b| {
             let whose = match &b.site {
-                Some(d) => format!("{d}'s includeSubDomains publication"),
-                None => format!("{}'s publication", site.domain),
+                Some(d) if b.kind == crate::state::ChannelKind::Web => {
+                    format!("{d}'s includeSubDomains {}", b.label())
+                }
+                Some(d) => format!("{d}'s {} (reaching its subdomains)", b.label()),
+                None => format!("{}'s {}", site.domain, b.label()),
             };
             let served = match b.until {
                 Some(u) => format!("served {} to {}", ts(b.from), ts(u)),
                 None => format!("served since {} (live)", ts(b.from)),
             };
-            let held = match b.retained_until {
-                Some(r) => format!("clients may hold it until {}", ts(r)),
-                None => "clients hold it for as long as it is served, plus its max-age".to_string(),
+            let held = match (b.retained_until, b.forever) {
+                (Some(r), _) => format!("clients may hold it until {}", ts(r)),
+                (None, true) => "installs hold it for ever (it never expires)".to_string(),
+                (None, false) => format!(
+                    "clients hold it for as long as it is current, plus its {}",
+                    match b.kind {
+                        crate::state::ChannelKind::Web => "max-age",
+                        crate::state::ChannelKind::Dns => "2 TTLs",
+                        _ => "horizon",
+                    }
+                ),
             };
-            format!("{whose} {} ({served}) lacks {key}'s pin; {held}", b.number)
+            format!("{whose} ({served}) lacks {key}'s pin; {held}")
         })
         .collect::<Vec<_>>()
         .join("; ")

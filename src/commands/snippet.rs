@@ -111,8 +111,10 @@ pub fn channel_artifact(
     }
     let text = crate::artifact::render(&site, channel, ctx.now, expires, lang, templates)?;
     let kind = site.channel_kind(channel).unwrap_or_default();
-    if !matches!(kind, crate::state::ChannelKind::Dns | crate::state::ChannelKind::Okhttp)
-        || lang == Some(crate::artifact::Lang::Xml)
+    if !matches!(
+        kind,
+        crate::state::ChannelKind::Dns | crate::state::ChannelKind::Okhttp
+    ) || lang == Some(crate::artifact::Lang::Xml)
     {
         let p = crate::lifecycle::desired_publication(&site, channel, ctx.now, None, expires);
         eprintln!(

@@ -1,0 +1,261 @@
+//! Channels through the CLI: one site whose header, TLSA RRset and app
+//! releases publish and rotate across months, refusals that name the
+//! channel and release, artifacts read by the platforms' own parsers
+//! (xmllint, Python's plistlib, named-checkzone), and a version-2 state
+//! upgraded on its next write.
+
+use crate::common::*;
+
+fn at(env: &mut Env, when: &str) {
+    env.set("PINCTL_NOW", when);
+}
+
+fn channels_env() -> Env {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["channel", "add", "dns", "--ttl", "3600"]).ok();
+    env.run(&[
+        "channel",
+        "add",
+        "android",
+        "--expires-after",
+        "60",
+        "--include-subdomains",
+    ])
+    .ok();
+    env.run(&["channel", "add", "ios", "--horizon", "30"]).ok();
+    env
+}
+
+fn pins_of(env: &Env) -> Vec<(String, String)> {
+    let s = status_json(env);
+    s["sites"][0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["name"].as_str().unwrap().to_string(),
+                k["pin"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Months of one site: a TLSA RRset and two app channels publish; a
+/// promotion is refused while an app release or RRset without the key is
+/// held, naming it and the date, and goes through on that date.
+#[test]
+fn a_site_rotates_under_a_tlsa_rrset_and_two_app_channels() {
+    let mut env = channels_env();
+    env.run(&["publish", "--channel", "dns"]).ok();
+    env.run(&["publish", "--channel", "android", "--release", "4.0"])
+        .ok();
+    env.run(&["publish", "--channel", "ios", "--release", "3.0"])
+        .ok();
+    // A release without a label, and a label twice, are refused.
+    env.run(&["publish", "--channel", "ios"])
+        .fails_with("--release");
+    env.run(&["publish", "--channel", "ios", "--release", "3.0"])
+        .fails_with("shipped a release 3.0 already");
+    // backup1 is in every pinset: promoting it is safe now.
+    at(&mut env, "2030-01-10T00:00:00Z");
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    // The new backup3 is in no RRset nor release yet.
+    at(&mut env, "2030-01-10T01:00:00Z");
+    env.run(&["publish", "--channel", "dns"]).ok();
+    env.run(&["publish", "--channel", "android", "--release", "4.1"])
+        .ok();
+    env.run(&["publish", "--channel", "ios", "--release", "3.1"])
+        .ok();
+    let r = env.run(&["rotate", "--promote", "backup3", "--dry-run"]);
+    // Android 4.0 (expiring 2030-03-02) and iOS 3.0 (held to 30 days
+    // after 3.1 shipped) lack backup3, and so does the first RRset.
+    r.fails_with("android release 4.0");
+    r.fails_with("ios release 3.0");
+    r.fails_with("2030-03-02T12:00:00Z");
+    // After the last of them: iOS 3.0 until 2030-02-09T01:00, Android
+    // 4.0 until noon UTC of 2 March.
+    at(&mut env, "2030-03-02T11:59:59Z");
+    env.run(&["rotate", "--promote", "backup3", "--dry-run"])
+        .fails_with("android release 4.0");
+    at(&mut env, "2030-03-02T12:00:00Z");
+    env.run(&["rotate", "--promote", "backup3"]).ok();
+    let list: serde_json::Value =
+        serde_json::from_str(env.run(&["channel", "list", "--format", "json"]).ok()).unwrap();
+    let names: Vec<&str> = list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "dns", "android", "ios"]);
+}
+
+/// A release whose pins never expire is published with a warning saying
+/// what it costs; an expiration within 10 days is refused.
+#[test]
+fn forever_and_too_soon_are_said_before_they_ship() {
+    let env = channels_env();
+    env.run(&["channel", "add", "okhttp"]).ok();
+    let r = env.run(&["publish", "--channel", "okhttp", "--release", "1"]);
+    assert!(r.ok().contains("never stops being held"), "{}", r.ok());
+    env.run(&[
+        "publish",
+        "--channel",
+        "android",
+        "--release",
+        "9",
+        "--expires",
+        "2030-01-05",
+    ])
+    .fails_with("PinSetExpiry");
+    env.run(&["snippet", "--channel", "android", "--expires", "2030-01-05"])
+        .fails_with("PinSetExpiry");
+    let o = env
+        .cmd(&[
+            "publish",
+            "--channel",
+            "android",
+            "--release",
+            "9",
+            "--expires",
+            "2030-1-5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("YYYY-MM-DD"));
+}
+
+/// Each artifact is read by the platform's parser or a real checker, and
+/// holds exactly the desired pins.
+#[test]
+fn artifacts_pass_the_platforms_parsers() {
+    let env = channels_env();
+    env.run(&["channel", "add", "trustkit", "--expires-after", "45"])
+        .ok();
+    env.run(&[
+        "channel",
+        "add",
+        "okhttp",
+        "--horizon",
+        "30",
+        "--include-subdomains",
+        "--one-label",
+    ])
+    .ok();
+    let pins: Vec<String> = pins_of(&env).into_iter().map(|(_, p)| p).collect();
+    let write = |name: &str, args: &[&str]| {
+        let text = env.run(args).ok().to_string();
+        std::fs::write(env.path().join(name), &text).unwrap();
+        text
+    };
+    let android = write("nsc.xml", &["snippet", "--channel", "android"]);
+    assert!(android.contains(r#"<domain includeSubdomains="true">example.com</domain>"#));
+    assert!(android.contains(r#"<pin-set expiration="2030-03-02">"#));
+    for p in &pins {
+        assert!(android.contains(&format!(r#"<pin digest="SHA-256">{p}</pin>"#)));
+    }
+    write(
+        "tk.xml",
+        &["snippet", "--channel", "trustkit", "--lang", "xml"],
+    );
+    write("ios.plist", &["snippet", "--channel", "ios"]);
+    write("tk.plist", &["snippet", "--channel", "trustkit"]);
+    let kt = write("pinner.kt", &["snippet", "--channel", "okhttp"]);
+    assert!(kt.contains(r#""*.example.com","#) && kt.contains(r#""example.com","#));
+    let java = write(
+        "Pinner.java",
+        &["snippet", "--channel", "okhttp", "--lang", "java"],
+    );
+    assert!(java.contains(&format!(r#""sha256/{}""#, pins[0])));
+    let zone = write("tlsa.txt", &["snippet", "--channel", "dns"]);
+    if have("xmllint", "artifacts_pass_the_platforms_parsers") {
+        sh(
+            env.path(),
+            "xmllint --noout nsc.xml tk.xml ios.plist tk.plist",
+        );
+    }
+    if have("python3", "artifacts_pass_the_platforms_parsers") {
+        let got = sh(
+            env.path(),
+            "python3 -c '
+import plistlib, json
+i = plistlib.load(open(\"ios.plist\", \"rb\"))[\"NSAppTransportSecurity\"][\"NSPinnedDomains\"]
+t = plistlib.load(open(\"tk.plist\", \"rb\"))[\"TSKConfiguration\"][\"TSKPinnedDomains\"]
+print(json.dumps({\"ios\": i, \"tk\": t}))'",
+        );
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        let ios = &v["ios"]["example.com"];
+        assert_eq!(ios["NSIncludesSubdomains"], false);
+        let leaf: Vec<&str> = ios["NSPinnedLeafIdentities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["SPKI-SHA256-BASE64"].as_str().unwrap())
+            .collect();
+        assert_eq!(leaf, pins.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(ios.as_object().unwrap().len(), 2, "{ios}");
+        let tk = &v["tk"]["example.com"];
+        assert_eq!(tk["TSKEnforcePinning"], true);
+        assert_eq!(tk["TSKExpirationDate"], "2030-02-15");
+        assert_eq!(
+            tk["TSKPublicKeyHashes"].as_array().unwrap().len(),
+            pins.len()
+        );
+    }
+    // The records' digests are the pins in hex, and a zone with them
+    // loads in BIND's checker.
+    for p in &pins {
+        let hex = sh(
+            env.path(),
+            &format!("echo '{p}' | base64 -d | od -An -tx1 | tr -d ' \\n'"),
+        );
+        assert!(zone.contains(&format!("_443._tcp.example.com. 3600 IN TLSA 3 1 1 {hex}")));
+    }
+    if have("named-checkzone", "artifacts_pass_the_platforms_parsers") {
+        std::fs::write(
+            env.path().join("zone"),
+            format!(
+                "$TTL 3600\n@ IN SOA ns.example.com. admin.example.com. 1 3600 600 86400 3600\n@ IN NS ns.example.com.\nns IN A 192.0.2.1\n{zone}"
+            ),
+        )
+        .unwrap();
+        sh(env.path(), "named-checkzone example.com zone");
+    }
+}
+
+/// A version-2 state (before channels) reads as it is, with its
+/// publications as the web channel's, and is written as version 3 on the
+/// next change, its publications unchanged.
+#[test]
+fn a_version_2_state_is_read_and_upgraded_on_the_next_write() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["publish"]).ok();
+    let site = env.path().join("state/example.com/site.yaml");
+    let v3 = std::fs::read_to_string(&site).unwrap();
+    let v2 = v3.replacen("version: 3", "version: 2", 1);
+    std::fs::write(&site, &v2).unwrap();
+    env.run(&["status"]).ok();
+    env.run(&["channel", "list"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(&site).unwrap(),
+        v2,
+        "reads do not rewrite"
+    );
+    env.run(&["channel", "add", "dns", "--ttl", "600"]).ok();
+    let upgraded = std::fs::read_to_string(&site).unwrap();
+    assert!(upgraded.starts_with("version: 3\n"));
+    let pubs =
+        |y: &str| y[y.find("publications:").unwrap()..y.find("events:").unwrap()].to_string();
+    assert_eq!(
+        pubs(&upgraded),
+        pubs(&v2),
+        "web publications keep their form"
+    );
+    assert!(upgraded.contains("channels:\n- name: dns\n  kind: dns\n  ttl: 600\n"));
+}
