@@ -100,7 +100,93 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
     backups_and_keys(&mut f, site, now);
     history(&mut f, site, now);
     ramp(&mut f, site, now);
+    channels(&mut f, site, active, now, warn_days);
     f.out
+}
+
+/// Findings about the channels besides web: the active key in what each
+/// published, pinsets yet to publish, app pin-sets expiring, releases
+/// held for ever.
+fn channels(
+    f: &mut Findings<'_>,
+    site: &Site,
+    active: &crate::state::Key,
+    now: DateTime<Utc>,
+    warn_days: i64,
+) {
+    use crate::state::ChannelKind;
+    for c in site.channels.iter().filter(|c| c.retired.is_none()) {
+        let name = c.name.as_str();
+        let latest = site.latest_in(name);
+        if let Some((i, p)) = latest {
+            let label = p.label(i + 1);
+            if lifecycle::held_at(p, now) && !lifecycle::accepts_key(p, site, active) {
+                f.add(
+                    Severity::Critical,
+                    Some(&active.name),
+                    "channel-lacks-active",
+                    format!(
+                        "{label} lacks the active key {}: its clients are locked out now",
+                        active.name
+                    ),
+                    None,
+                );
+            }
+            if let Some(d) = p.expires {
+                let end = lifecycle::expiry_instant(d);
+                if end <= now {
+                    f.add(
+                        Severity::Warning,
+                        None,
+                        "release-expired",
+                        format!("{label}'s pin-set expired on {d}: installs pin nothing; ship a release with a later expiration"),
+                        Some(end),
+                    );
+                } else if end <= lifecycle::add_days(now, warn_days) {
+                    let days = (end - now).num_days();
+                    f.add(
+                        Severity::Warning,
+                        None,
+                        "release-expiring",
+                        format!("{label}'s pin-set expires in {days} days (on {d}): ship a release with a later expiration (pinctl snippet --channel {name})"),
+                        Some(end),
+                    );
+                }
+            }
+        }
+        for (i, p) in site.publications.iter().enumerate() {
+            if p.channel_name() == name && lifecycle::retention(p) == lifecycle::Retention::Forever
+            {
+                let pins: Vec<String> = p.pins.iter().map(|p| p.to_string()).collect();
+                f.add(
+                    Severity::Warning,
+                    None,
+                    "release-held-forever",
+                    format!(
+                        "{} is held for ever (its pins never expire): no key outside {{{}}} can ever be served",
+                        p.label(i + 1),
+                        pins.join(", ")
+                    ),
+                    None,
+                );
+            }
+        }
+        if lifecycle::channel_pending(site, name, now) {
+            let what = match c.kind {
+                ChannelKind::Dns => format!("the TLSA records of the current keys are not all in the zone: add them (pinctl snippet --channel {name}), then pinctl publish --channel {name}"),
+                _ => format!("no {name} release carries the current pinset: ship one (pinctl snippet --channel {name}), then pinctl publish --channel {name} --release LABEL"),
+            };
+            f.add(Severity::Warning, None, "channel-unpublished", what, None);
+        } else {
+            f.add(
+                Severity::Ok,
+                None,
+                "channel-current",
+                format!("channel {name} carries the current pinset"),
+                None,
+            );
+        }
+    }
 }
 
 /// Findings about the active key's certificates.

@@ -649,6 +649,26 @@ pub fn publish_in(
     })
 }
 
+/// Whether channel `channel` (not web) has yet to publish the desired
+/// pinset: nothing published, or its latest publication holds other pins
+/// or reaches other names. An app's expiration and horizon are judged
+/// apart (a release may be the same pinset with a later expiration).
+pub fn channel_pending(site: &Site, channel: &str, now: DateTime<Utc>) -> bool {
+    let Some(want) = desired_publication(site, channel, now, None, None) else {
+        return false;
+    };
+    match site.latest_in(channel) {
+        None => true,
+        Some((_, got)) => {
+            got.pins != want.pins
+                || got.ca_pins != want.ca_pins
+                || got.include_subdomains != want.include_subdomains
+                || got.one_label != want.one_label
+                || (got.kind == ChannelKind::Dns && (got.until.is_some() || got.ttl != want.ttl))
+        }
+    }
+}
+
 /// One line for the history: `channel NAME: release R, pins …`.
 pub fn publication_summary(p: &Publication) -> String {
     let mut s = format!("channel {}", p.channel_name());

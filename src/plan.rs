@@ -82,7 +82,66 @@ pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
     header_steps(&mut b, site, active, now);
     key_steps(&mut b, site, now);
     renewal_steps(&mut b, site, active, dir);
+    channel_steps(&mut b, site, now);
     b.steps
+}
+
+/// Each channel's next publication: the TLSA records to add, or the app
+/// release to ship with the pins it must carry and their expiration.
+fn channel_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
+    use crate::state::ChannelKind;
+    for c in site.channels.iter().filter(|c| c.retired.is_none()) {
+        let name = c.name.as_str();
+        let Some(want) = lifecycle::desired_publication(site, name, now, None, None) else {
+            continue;
+        };
+        let pins: Vec<String> = want
+            .pins
+            .iter()
+            .chain(&want.ca_pins)
+            .map(|p| p.to_string())
+            .collect();
+        if lifecycle::channel_pending(site, name, now) {
+            let (action, command) = match c.kind {
+                ChannelKind::Dns => (
+                    format!(
+                        "Add the TLSA records of the active key and every backup ({}) to the zone now; a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
+                        pins.join(", "),
+                        want.ttl.unwrap_or(0).saturating_mul(2)
+                    ),
+                    format!("pinctl snippet --channel {name}  # then, once every secondary serves it: pinctl publish --channel {name}"),
+                ),
+                _ => (
+                    format!(
+                        "Ship a release through channel {name} with pins {{{}}}{}",
+                        pins.join(", "),
+                        match want.expires {
+                            Some(d) => format!(" expiring {d}"),
+                            None if c.kind.expires() => " (no expiration: held for ever)".into(),
+                            None => String::new(),
+                        }
+                    ),
+                    format!("pinctl snippet --channel {name}  # then, once it ships: pinctl publish --channel {name} --release LABEL"),
+                ),
+            };
+            b.add(StepKind::Publish, None, action, Some(command));
+        } else if let Some((i, p)) = site.latest_in(name) {
+            // Ship a later expiration before the current one lapses (a
+            // lapsed pin-set pins nothing).
+            if let Some(d) = p.expires {
+                let end = lifecycle::expiry_instant(d);
+                b.add(
+                    StepKind::Publish,
+                    Some(lifecycle::add_days(end, -30).max(now)),
+                    format!(
+                        "{} pins until {d}: ship a release with a later expiration before then",
+                        p.label(i + 1)
+                    ),
+                    Some(format!("pinctl snippet --channel {name}  # then: pinctl publish --channel {name} --release LABEL")),
+                );
+            }
+        }
+    }
 }
 
 /// A certificate for the active key, offline copies of the backups.
@@ -305,12 +364,25 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
     let start = match lifecycle::safe_from(site, key) {
         SafeFrom::At(t) => t.max(now),
         SafeFrom::Never => {
+            let forever: Vec<String> = lifecycle::pinsets(site)
+                .filter(|ps| lifecycle::retention(ps.publication) == Retention::Forever)
+                .filter(|ps| !lifecycle::accepts_key(ps.publication, site, key))
+                .map(|ps| ps.publication.label(ps.number))
+                .collect();
+            let action = if forever.is_empty() {
+                format!(
+                    "{name} is not in a live pinset clients hold (this site's header or a channel's current publication, or an ancestor's reaching this site): add it and publish first; it is safe to promote only once every pinset clients hold contains it"
+                )
+            } else {
+                format!(
+                    "{name} can never be promoted safely: {} never stop being held and lack it (installs that never update keep them)",
+                    forever.join(", ")
+                )
+            };
             b.add(
                 StepKind::Publish,
                 None,
-                format!(
-                    "{name} is not in a live header clients hold (this site's, or an ancestor's includeSubDomains header): add it and publish first; it is safe to promote only once every pinset clients hold contains it"
-                ),
+                action,
                 Some("pinctl publish".into()),
             );
             return b.steps;

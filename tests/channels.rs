@@ -259,3 +259,71 @@ fn a_version_2_state_is_read_and_upgraded_on_the_next_write() {
     );
     assert!(upgraded.contains("channels:\n- name: dns\n  kind: dns\n  ttl: 600\n"));
 }
+
+fn codes(env: &Env) -> Vec<(String, String)> {
+    let o = env.cmd(&["check", "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `check` and `plan` learn the channels: an RRset to add after a
+/// rotation, an Android pin-set about to expire, a release held for ever.
+#[test]
+fn check_and_plan_speak_for_every_channel() {
+    let mut env = channels_env();
+    env.run(&["publish", "--channel", "dns"]).ok();
+    env.run(&["publish", "--channel", "android", "--release", "4.1"])
+        .ok();
+    env.run(&["channel", "add", "okhttp"]).ok();
+    env.run(&["publish", "--channel", "okhttp", "--release", "2.0"])
+        .ok();
+    let c = codes(&env);
+    let has = |c: &[(String, String)], code: &str, needle: &str| {
+        c.iter().any(|(k, m)| k == code && m.contains(needle))
+    };
+    assert!(
+        has(
+            &c,
+            "release-held-forever",
+            "okhttp release 2.0 is held for ever"
+        ),
+        "{c:?}"
+    );
+    assert!(has(&c, "channel-current", "channel dns"), "{c:?}");
+    // Nine days before 2030-03-02.
+    at(&mut env, "2030-02-21T12:00:00Z");
+    let c = codes(&env);
+    assert!(
+        has(
+            &c,
+            "release-expiring",
+            "android release 4.1's pin-set expires in 9 days"
+        ),
+        "{c:?}"
+    );
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    let c = codes(&env);
+    assert!(has(&c, "channel-unpublished", "TLSA records"), "{c:?}");
+    let plan = env.run(&["plan"]).ok().to_string();
+    assert!(plan.contains("Add the TLSA records"), "{plan}");
+    assert!(
+        plan.contains("Ship a release through channel android with pins"),
+        "{plan}"
+    );
+    // The okhttp release pins backup3 out for ever: never safe.
+    let plan = env.run(&["plan", "--promote", "backup3"]).ok().to_string();
+    assert!(
+        plan.contains("can never be promoted safely: okhttp release 2.0"),
+        "{plan}"
+    );
+}
