@@ -326,7 +326,7 @@ fn okhttp_hosts(domain: &str, p: &Publication) -> (Vec<String>, Vec<String>) {
         } else {
             hosts.push(format!("**.{domain}"));
             notes.push(format!(
-                "**.{domain} (any depth) needs an OkHttp newer than 3.13 (Debian's libokhttp-java rejects it); use channel add okhttp --one-label for `*.` on 3.x."
+                "**.{domain} (any depth) needs OkHttp 4: OkHttp 3.13 accepts it without error and pins nothing below {domain} (tested); on 3.x use channel add okhttp --one-label for `*.`."
             ));
         }
     }

@@ -5,6 +5,7 @@
 //! upgraded on its next write.
 
 use crate::common::*;
+use crate::harness;
 
 fn at(env: &mut Env, when: &str) {
     env.set("PINCTL_NOW", when);
@@ -326,4 +327,262 @@ fn check_and_plan_speak_for_every_channel() {
         plan.contains("can never be promoted safely: okhttp release 2.0"),
         "{plan}"
     );
+}
+
+/// A site with a dns channel whose active key serves a self-signed
+/// certificate from a real nginx on loopback.
+fn dane_site() -> Option<(Env, harness::Running, tempfile::TempDir)> {
+    let env = channels_env();
+    let d = env.path();
+    env.run(&["key", "export", "primary", "--out", "primary.pem"])
+        .ok();
+    sh(d, "openssl req -x509 -key primary.pem -subj /CN=example.com -addext subjectAltName=DNS:example.com,DNS:api.example.com -addext basicConstraints=critical,CA:FALSE -days 30 -out cert.pem 2>/dev/null");
+    let dir = tempfile::tempdir().unwrap();
+    let server = harness::start(
+        harness::Kind::Nginx,
+        dir.path(),
+        &harness::Site {
+            host: "example.com",
+            cert: &d.join("cert.pem"),
+            key: &d.join("primary.pem"),
+            snippet: "",
+        },
+    )
+    .unwrap_or_else(|e| panic!("nginx: {e}"));
+    Some((env, server, dir))
+}
+
+/// DANE against a real server: the RRset pinctl prints verifies the
+/// active key's certificate with openssl's DANE client; the backups'
+/// records alone do not.
+#[test]
+fn the_tlsa_rrset_verifies_the_served_key_with_openssl_dane() {
+    let test = "the_tlsa_rrset_verifies_the_served_key_with_openssl_dane";
+    if !harness::available(harness::Kind::Nginx, test) || !have("openssl", test) {
+        return;
+    }
+    let Some((env, server, _dir)) = dane_site() else {
+        return;
+    };
+    let zone = env.run(&["snippet", "--channel", "dns"]).ok().to_string();
+    let records: Vec<(String, String)> = zone
+        .lines()
+        .filter(|l| l.contains(" IN TLSA "))
+        .map(|l| {
+            let (rr, label) = l.split_once(" ; ").unwrap();
+            let rdata = rr.split(" IN TLSA ").nth(1).unwrap().to_string();
+            (rdata, label.to_string())
+        })
+        .collect();
+    assert_eq!(records.len(), 3, "{zone}");
+    let dane = |rrset: &[&(String, String)]| -> (bool, String) {
+        let args: String = rrset
+            .iter()
+            .map(|(r, _)| format!(" -dane_tlsa_rrdata '{r}'"))
+            .collect();
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl s_client -connect 127.0.0.1:{} -servername example.com -dane_tlsa_domain example.com{args} -verify_return_error </dev/null 2>&1",
+                server.port
+            ))
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        (o.status.success() && out.contains("Verification: OK"), out)
+    };
+    let all: Vec<&(String, String)> = records.iter().collect();
+    let (ok, out) = dane(&all);
+    assert!(ok, "{out}");
+    assert!(out.contains("DANE TLSA 3 1 1"), "{out}");
+    let backups: Vec<&(String, String)> = records
+        .iter()
+        .filter(|(_, l)| l.contains("(backup)"))
+        .collect();
+    assert_eq!(backups.len(), 2);
+    let (ok, out) = dane(&backups);
+    assert!(
+        !ok,
+        "the backups' records alone must not verify the active key:\n{out}"
+    );
+}
+
+/// A Java program for the JDK's single-file launcher that fetches
+/// `https://HOST:PORT/` through 127.0.0.1 with OkHttp, trusting `ca` and
+/// pinning with exactly pinctl's `CertificatePinner` code.
+fn okhttp_program(pinner: &str) -> String {
+    format!(
+        r#"import okhttp3.*;
+import javax.net.ssl.*;
+import java.io.FileInputStream;
+import java.net.InetAddress;
+import java.security.KeyStore;
+import java.security.cert.*;
+import java.util.Collections;
+
+public class Fetch {{
+  public static void main(String[] a) throws Exception {{
+    CertificateFactory cf = CertificateFactory.getInstance("X.509");
+    KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+    ks.load(null, null);
+    ks.setCertificateEntry("ca", cf.generateCertificate(new FileInputStream(a[0])));
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ks);
+    X509TrustManager tm = (X509TrustManager) tmf.getTrustManagers()[0];
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(null, new TrustManager[] {{ tm }}, null);
+{pinner}
+    OkHttpClient client = new OkHttpClient.Builder()
+        .sslSocketFactory(ctx.getSocketFactory(), tm)
+        .certificatePinner(certificatePinner)
+        .dns(h -> Collections.singletonList(InetAddress.getByName("127.0.0.1")))
+        .build();
+    Request r = new Request.Builder().url("https://" + a[1] + ":" + a[2] + "/").build();
+    try (Response resp = client.newCall(r).execute()) {{
+      System.out.println("fetched " + resp.code());
+    }} catch (SSLPeerUnverifiedException e) {{
+      System.out.println("SSLPeerUnverifiedException: " + e.getMessage().split("\n")[0]);
+      System.exit(3);
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// OkHttp 3.13 (Debian's libokhttp-java) with pinctl's Java snippet: the
+/// served key pinned fetches, for the host and (with `*.`) one label
+/// below; a key outside the pins fails with OkHttp's own
+/// SSLPeerUnverifiedException.
+#[test]
+fn okhttp_pins_exactly_what_the_snippet_says() {
+    let test = "okhttp_pins_exactly_what_the_snippet_says";
+    let jars = "/usr/share/java/okhttp.jar:/usr/share/java/okio.jar";
+    if !harness::available(harness::Kind::Nginx, test) || !have("java", test) {
+        return;
+    }
+    if !std::path::Path::new("/usr/share/java/okhttp.jar").is_file() {
+        if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
+            panic!("{test}: libokhttp-java is required (PINCTL_REQUIRE_SERVERS=1)");
+        }
+        skipped!("SKIPPED {test}: /usr/share/java/okhttp.jar (libokhttp-java) missing");
+        return;
+    }
+    let Some((env, server, _dir)) = dane_site() else {
+        return;
+    };
+    env.run(&[
+        "channel",
+        "add",
+        "okhttp",
+        "--horizon",
+        "30",
+        "--include-subdomains",
+        "--one-label",
+    ])
+    .ok();
+    let pinner = env
+        .run(&["snippet", "--channel", "okhttp", "--lang", "java"])
+        .ok()
+        .to_string();
+    assert!(pinner.contains(r#".add("*.example.com""#), "{pinner}");
+    let d = env.path();
+    std::fs::write(d.join("Fetch.java"), okhttp_program(&pinner)).unwrap();
+    let fetch = |host: &str, ca: &str| {
+        std::process::Command::new("java")
+            .current_dir(d)
+            .args([
+                "-cp",
+                jars,
+                "Fetch.java",
+                ca,
+                host,
+                &server.port.to_string(),
+            ])
+            .output()
+            .unwrap()
+    };
+    for host in ["example.com", "api.example.com"] {
+        let o = fetch(host, "cert.pem");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && out.contains("fetched 200"),
+            "{host}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The same program against a key outside the pins.
+    drop(server);
+    sh(d, "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.pem 2>/dev/null && openssl req -x509 -key other.pem -subj /CN=example.com -addext subjectAltName=DNS:example.com,DNS:api.example.com -addext basicConstraints=critical,CA:FALSE -days 30 -out other.crt 2>/dev/null");
+    let dir = tempfile::tempdir().unwrap();
+    let other = harness::start(
+        harness::Kind::Nginx,
+        dir.path(),
+        &harness::Site {
+            host: "example.com",
+            cert: &d.join("other.crt"),
+            key: &d.join("other.pem"),
+            snippet: "",
+        },
+    )
+    .unwrap();
+    for host in ["example.com", "api.example.com"] {
+        let o = std::process::Command::new("java")
+            .current_dir(d)
+            .args([
+                "-cp",
+                jars,
+                "Fetch.java",
+                "other.crt",
+                host,
+                &other.port.to_string(),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(3), "{host}: {out}");
+        assert!(
+            out.contains("SSLPeerUnverifiedException: Certificate pinning failure!"),
+            "{host}: {out}"
+        );
+    }
+    // `**.` (any depth) is what the snippet says it is: OkHttp 3.13
+    // takes it without a word and pins nothing below the host.
+    env.run(&[
+        "channel",
+        "add",
+        "okhttp",
+        "--name",
+        "deep",
+        "--include-subdomains",
+    ])
+    .ok();
+    let deep = env
+        .run(&["snippet", "--channel", "deep", "--lang", "java"])
+        .ok()
+        .to_string();
+    assert!(deep.contains("needs OkHttp 4"), "{deep}");
+    std::fs::create_dir(d.join("deep")).unwrap();
+    std::fs::write(d.join("deep/Fetch.java"), okhttp_program(&deep)).unwrap();
+    let run = |host: &str| {
+        let o = std::process::Command::new("java")
+            .current_dir(d)
+            .args([
+                "-cp",
+                jars,
+                "deep/Fetch.java",
+                "other.crt",
+                host,
+                &other.port.to_string(),
+            ])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+        )
+    };
+    assert_eq!(run("example.com").0, Some(3), "the exact host is pinned");
+    let (code, out) = run("api.example.com");
+    assert_eq!(code, Some(0), "OkHttp 3.13 ignores **.: {out}");
 }
