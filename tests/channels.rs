@@ -586,3 +586,134 @@ fn okhttp_pins_exactly_what_the_snippet_says() {
     let (code, out) = run("api.example.com");
     assert_eq!(code, Some(0), "OkHttp 3.13 ignores **.: {out}");
 }
+
+/// The rules of AOSP's `XmlConfigSource` and of Android lint's
+/// `NetworkSecurityConfig`, `PinSetExpiry` and `MissingBackupPin` checks
+/// (research/channels.md section 1), applied with Python's XML parser.
+/// Prints one line per violation; `today` is YYYY-MM-DD.
+const ANDROID_RULES: &str = r#"
+import base64, datetime, sys, xml.etree.ElementTree as ET
+path, today, strict = sys.argv[1], datetime.date.fromisoformat(sys.argv[2]), sys.argv[3] == "trustkit"
+bad = []
+root = ET.parse(path).getroot()
+known = {"network-security-config", "base-config", "domain-config", "debug-overrides", "domain",
+         "pin-set", "pin", "trust-anchors", "certificates"} | ({"trustkit-config", "report-uri"} if strict else set())
+for e in root.iter():
+    if e.tag not in known:
+        bad.append("Unexpected element <%s>" % e.tag)
+if root.tag != "network-security-config":
+    bad.append("root is <%s>" % root.tag)
+for tag in ("base-config", "debug-overrides"):
+    if len(root.findall(tag)) > 1:
+        bad.append("Expecting at most 1 <%s>" % tag)
+    for c in root.findall(tag):
+        for no in ("domain", "pin-set"):
+            if c.find(no) is not None:
+                bad.append("<%s> element not allowed in <%s>" % (no, tag))
+seen = set()
+for dc in root.iter("domain-config"):
+    domains = dc.findall("domain")
+    if not domains:
+        bad.append("No <domain> elements in <domain-config>")
+    for d in domains:
+        name = (d.text or "").strip().lower()
+        if name in seen:
+            bad.append("%s has already been specified" % name)
+        seen.add(name)
+        inc = d.get("includeSubdomains")
+        if inc is None:
+            bad.append("Missing includeSubdomains attribute")
+        elif inc not in ("true", "false"):
+            bad.append("includeSubdomains is %r" % inc)
+    if len(dc.findall("pin-set")) > 1:
+        bad.append("Multiple <pin-set> elements not allowed")
+    if len(dc.findall("trust-anchors")) > 1:
+        bad.append("Multiple <trust-anchors> elements are not allowed")
+    for ps in dc.findall("pin-set"):
+        exp = ps.get("expiration")
+        if exp is not None:
+            try:
+                if len(exp) != 10:
+                    raise ValueError(exp)
+                d = datetime.date.fromisoformat(exp)
+                if d < today:
+                    bad.append("pin-set has already expired")
+                elif d < today + datetime.timedelta(days=10):
+                    bad.append("pin-set is expiring soon")
+            except ValueError:
+                bad.append("Invalid expiration date in pin-set")
+        pins = ps.findall("pin")
+        if not pins:
+            bad.append("Missing <pin> element(s)")
+        if len(pins) == 1:
+            bad.append("A backup <pin> declaration is highly recommended")
+        for p in pins:
+            dg = p.get("digest")
+            if dg is None:
+                bad.append("Missing digest attribute")
+            elif (dg != "SHA-256") if strict else (dg.upper() != "SHA-256"):
+                bad.append("Unsupported pin digest algorithm: %s" % dg)
+            if len(p):
+                bad.append("pin contains additional elements")
+            try:
+                raw = base64.b64decode((p.text or "").strip(), validate=True)
+            except Exception:
+                bad.append("Invalid pin digest")
+                continue
+            if len(raw) != 32:
+                bad.append("digest length %d does not match expected length for SHA-256 of 32" % len(raw))
+        if strict and len(set((p.text or "").strip() for p in pins)) < 2:
+            bad.append("Less than two pins were supplied")
+print("\n".join(bad))
+"#;
+
+/// The Network Security Config and TrustKit-Android files pass every rule
+/// the framework's parser and Android lint apply, and the checker catches
+/// each kind of violation in a broken file.
+#[test]
+fn android_configs_pass_the_framework_and_lint_rules() {
+    let test = "android_configs_pass_the_framework_and_lint_rules";
+    if !have("python3", test) {
+        return;
+    }
+    let env = channels_env();
+    env.run(&["channel", "add", "trustkit", "--expires-after", "45"])
+        .ok();
+    let d = env.path();
+    std::fs::write(d.join("rules.py"), ANDROID_RULES).unwrap();
+    let check = |file: &str, strict: &str| {
+        sh(d, &format!("python3 rules.py {file} 2030-01-01 {strict}"))
+            .trim()
+            .to_string()
+    };
+    let nsc = env
+        .run(&["snippet", "--channel", "android"])
+        .ok()
+        .to_string();
+    std::fs::write(d.join("nsc.xml"), &nsc).unwrap();
+    assert_eq!(check("nsc.xml", "android"), "");
+    let tk = env
+        .run(&["snippet", "--channel", "trustkit", "--lang", "xml"])
+        .ok()
+        .to_string();
+    std::fs::write(d.join("tk.xml"), &tk).unwrap();
+    assert_eq!(check("tk.xml", "trustkit"), "");
+    // The checker is not blind: a broken file trips each rule.
+    let broken = nsc
+        .replace(r#"includeSubdomains="true""#, "")
+        .replace("2030-03-02", "2030-01-05")
+        .replace(r#"digest="SHA-256""#, r#"digest="SHA-1""#)
+        .replace("</domain-config>", "<pin-set/><bogus/></domain-config>");
+    std::fs::write(d.join("broken.xml"), broken).unwrap();
+    let found = check("broken.xml", "android");
+    for rule in [
+        "Missing includeSubdomains attribute",
+        "pin-set is expiring soon",
+        "Unsupported pin digest algorithm: SHA-1",
+        "Multiple <pin-set> elements not allowed",
+        "Unexpected element <bogus>",
+        "Missing <pin> element(s)",
+    ] {
+        assert!(found.contains(rule), "{rule} not caught:\n{found}");
+    }
+}
