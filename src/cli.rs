@@ -11,7 +11,7 @@ use crate::commands::init::InitOptions;
 use crate::commands::policy::PolicyChange;
 use crate::commands::{
     self, archive, ca_pin, cert, channel, check, init, key, plan, policy, publish, rotate,
-    schedule, snippet, status, verify, Ctx, Out,
+    schedule, snippet, status, timeline, verify, Ctx, Out,
 };
 use crate::header::{MaxAge, Mode};
 use crate::keys::KeyType;
@@ -189,6 +189,13 @@ enum CaPinCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PictureFormat {
+    Text,
+    Svg,
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -549,6 +556,15 @@ enum Command {
         after_help = "Examples:\n  pinctl ca-pin add my-intermediate --from intermediate.pem\n  pinctl ca-pin list"
     )]
     CaPin(CaPinCommand),
+    /// Draw every channel's publications, how long clients may hold them, the keys' roles and safe-from dates.
+    #[command(
+        after_help = "Examples:\n  pinctl timeline\n  pinctl timeline --format svg > timeline.svg\n  pinctl timeline --format html > change-1234.html"
+    )]
+    Timeline {
+        /// text: a terminal Gantt chart; svg or html: a picture for a change ticket.
+        #[arg(long, value_enum, default_value = "text")]
+        format: PictureFormat,
+    },
     /// Channels besides the header: DANE TLSA records and app pinning (Android, TrustKit, iOS, OkHttp).
     #[command(
         subcommand,
@@ -1004,6 +1020,15 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 horizon_days: horizon,
                 include_subdomains,
                 one_label,
+            },
+            out,
+        ),
+        Command::Timeline { format } => timeline::timeline(
+            &ctx()?,
+            match format {
+                PictureFormat::Text => timeline::Picture::Text,
+                PictureFormat::Svg => timeline::Picture::Svg,
+                PictureFormat::Html => timeline::Picture::Html,
             },
             out,
         ),

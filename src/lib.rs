@@ -27,6 +27,7 @@ pub mod snippet;
 pub mod state;
 pub mod store;
 pub mod text;
+pub mod timeline;
 
 pub use error::{Error, Result};
 

@@ -717,3 +717,52 @@ fn android_configs_pass_the_framework_and_lint_rules() {
         assert!(found.contains(rule), "{rule} not caught:\n{found}");
     }
 }
+
+/// `timeline` draws every channel, the keys and the marks; the SVG is
+/// well-formed XML and renders with librsvg to a non-empty PNG.
+#[test]
+fn the_timeline_draws_every_channel_and_renders() {
+    let test = "the_timeline_draws_every_channel_and_renders";
+    let mut env = channels_env();
+    env.run(&["publish", "--channel", "dns"]).ok();
+    env.run(&["publish", "--channel", "android", "--release", "4.0"])
+        .ok();
+    at(&mut env, "2030-01-10T00:00:00Z");
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    env.run(&["publish", "--channel", "dns"]).ok();
+    let text = env.run(&["timeline"]).ok().to_string();
+    for needle in [
+        "android release 4.0",
+        "publication 1 (dns)",
+        "publication 3 (dns)",
+        "primary (retired)",
+        "backup1 (active)",
+        "2030-01-10T00:00:00Z promote backup1",
+        "2030-03-02T12:00:00Z backup3 safe",
+    ] {
+        assert!(text.contains(needle), "{needle}:\n{text}");
+    }
+    let d = env.path();
+    std::fs::write(
+        d.join("t.svg"),
+        env.run(&["timeline", "--format", "svg"]).ok(),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("t.html"),
+        env.run(&["timeline", "--format", "html"]).ok(),
+    )
+    .unwrap();
+    if have("xmllint", test) {
+        sh(d, "xmllint --noout t.svg && xmllint --html --noout t.html");
+    }
+    if have("rsvg-convert", test) {
+        sh(d, "rsvg-convert t.svg -o t.png");
+        let png = std::fs::read(d.join("t.png")).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{} bytes",
+            png.len()
+        );
+    }
+}

@@ -27,6 +27,7 @@ pub mod rotate;
 pub mod schedule;
 pub mod snippet;
 pub mod status;
+pub mod timeline;
 pub mod verify;
 
 /// What every state command knows: the folder, the chosen site, "now".
