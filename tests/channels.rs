@@ -766,3 +766,51 @@ fn the_timeline_draws_every_channel_and_renders() {
         );
     }
 }
+
+/// The committed version-1 and version-2 states (tests/fixtures) load
+/// as they are, take a channel, publish through it, and are written back
+/// as version 3 with their history intact.
+#[test]
+fn the_version_1_and_2_fixtures_upgrade_to_channels() {
+    for v in ["1", "2"] {
+        let mut env = Env::new();
+        at(&mut env, "2030-02-01T00:00:00Z");
+        let d = env.path();
+        sh(
+            d,
+            &format!("cp -r '{}/state-v{v}' state", fixtures().display()),
+        );
+        let site = d.join("state/example.com/site.yaml");
+        let before = std::fs::read_to_string(&site).unwrap();
+        assert!(before.starts_with(&format!("version: {v}\n")));
+        let s = status_json(&env);
+        assert_eq!(s["sites"][0]["live"]["max_age"], 86400, "v{v}");
+        env.run(&["timeline"]).ok();
+        assert_eq!(
+            std::fs::read_to_string(&site).unwrap(),
+            before,
+            "v{v}: reads write nothing"
+        );
+        env.run(&["channel", "add", "dns", "--ttl", "300"]).ok();
+        env.run(&["publish", "--channel", "dns"]).ok();
+        let after = std::fs::read_to_string(&site).unwrap();
+        assert!(after.starts_with("version: 3\n"), "v{v}");
+        let web = |y: &str| {
+            let p = &y[y.find("publications:").unwrap()..y.find("\nevents:").unwrap()];
+            p[..p.find("- channel: dns").unwrap_or(p.len())].trim_end().to_string()
+        };
+        assert_eq!(
+            web(&after),
+            web(&before),
+            "v{v}: the header's publication is kept as it was"
+        );
+        assert!(
+            after.contains("- channel: dns\n  kind: dns\n"),
+            "v{v}: {after}"
+        );
+        // The old header still binds: backup3 does not exist, backup1 is
+        // in it, so promoting it is safe.
+        env.run(&["rotate", "--promote", "backup1", "--dry-run"])
+            .ok();
+    }
+}
