@@ -436,16 +436,21 @@ fn backups_and_keys(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
 fn history(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
     for k in site.keys.iter().filter(|k| k.role == Role::Compromised) {
         if let Some(t) = lifecycle::compromised_until(site, &k.name, now).filter(|t| *t > now) {
+            let forever = t == DateTime::<Utc>::MAX_UTC;
             f.add(
                 Severity::Ok,
                 Some(&k.name),
                 "compromised-trusted",
-                format!(
-                    "compromised key {} may be accepted by clients until {}",
-                    k.name,
-                    fmt(t)
-                ),
-                Some(t),
+                if forever {
+                    format!("compromised key {} is accepted for ever by installs of an app release that never expires", k.name)
+                } else {
+                    format!(
+                        "compromised key {} may be accepted by clients until {}",
+                        k.name,
+                        fmt(t)
+                    )
+                },
+                (!forever).then_some(t),
             );
         }
     }

@@ -323,9 +323,11 @@ fn kept_retired(site: &Site, k: &Key) -> bool {
     k.role == Role::Retired && first_publish_in_role(site, k).is_none()
 }
 
-/// When the first header was published after `k` took its current role.
-/// The history's order decides, not the timestamps: a script may rotate
-/// and publish within one second, in either order.
+/// When the first header (or TLSA RRset) was published after `k` took its
+/// current role: the server-side publication that says the new active key
+/// is deployed. An app release says nothing about what the server serves,
+/// so it does not count. The history's order decides, not the timestamps:
+/// a script may rotate and publish within one second, in either order.
 pub fn first_publish_in_role(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
     let role_event = site
         .events
@@ -340,7 +342,7 @@ pub fn first_publish_in_role(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
         None => site
             .publications
             .iter()
-            .find(|p| p.from >= k.role_since)
+            .find(|p| !p.kind.is_app() && p.from >= k.role_since)
             .map(|p| p.from),
     }
 }
@@ -531,6 +533,10 @@ pub enum PublishRefusal {
         key: String,
     },
     UnknownChannel(String),
+    /// An app release that a key the server may still serve (retired or
+    /// compromised, before a header or RRset said the new one is out)
+    /// does not match.
+    ServedKeyNotInPinset(String),
     /// A release label the channel has shipped already.
     ReleaseExists(String),
     /// An app pin-set that has expired or expires within
@@ -610,6 +616,17 @@ pub fn publish_in(
     {
         return Err(PublishRefusal::NoBackupPin);
     }
+    // A header or RRset published is the server saying the active key is
+    // out; an app release is not, so it must accept whatever the server
+    // may still serve.
+    if new.kind.is_app() {
+        if let Some(k) = served_keys(site)
+            .into_iter()
+            .find(|k| !accepts_key(&new, site, k))
+        {
+            return Err(PublishRefusal::ServedKeyNotInPinset(k.name.clone()));
+        }
+    }
     for b in &site.related.below {
         if reaches(&new, &b.domain, &site.domain) && !matches(&new, &b.leaf, b.issuer.as_ref()) {
             return Err(PublishRefusal::SubdomainNotAccepted {
@@ -634,13 +651,19 @@ pub fn publish_in(
         site.publications[i].until = Some(now);
     }
     let closed = closed.map(|i| i + 1);
+    let kind_is_app = new.kind.is_app();
     let detail = if new.kind == ChannelKind::Web {
         header_of(&new).line()
     } else {
         publication_summary(&new)
     };
     site.publications.push(new);
-    site.log(now, EventKind::Publish, None, Some(detail));
+    let event = if kind_is_app {
+        EventKind::Release
+    } else {
+        EventKind::Publish
+    };
+    site.log(now, event, None, Some(detail));
     // Closing the live publication may have set its retention end.
     let still_locked_out = blockers(site, &active, now);
     Ok(PublishOutcome::Published {

@@ -453,13 +453,47 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
         "Store the new backup(s) in two separate places each".into(),
         Some("pinctl archive copy backupN --to DIR --location LABEL".into()),
     );
-    let next = lifecycle::add_secs(start, max_age);
-    b.add(
-        StepKind::Wait,
-        Some(next),
-        format!("The new backup(s) become safe to promote (max-age {max_age} s after the new header is out)"),
-        None,
-    );
+    // Every current publication (header, RRset, latest app release)
+    // replaced at `start`: what clients may then hold decides when a key
+    // in none of them is safe, and when the old key is held by none.
+    let probe = replaced_at(site, start);
+    let next = match fresh_key_safe_from(&probe) {
+        SafeFrom::At(t) => {
+            let t = t.max(start);
+            let why = if site.channels.is_empty() {
+                format!("max-age {max_age} s after the new header is out")
+            } else {
+                "once every channel has published them: the header's max-age, 2 TTLs of the RRset, the app releases' expirations or horizons".into()
+            };
+            b.add(
+                StepKind::Wait,
+                Some(t),
+                format!("The new backup(s) become safe to promote ({why})"),
+                None,
+            );
+            Some(t)
+        }
+        SafeFrom::Never => {
+            let forever: Vec<String> = lifecycle::pinsets(&probe)
+                .filter(|ps| lifecycle::retention(ps.publication) == Retention::Forever)
+                .map(|ps| ps.publication.label(ps.number))
+                .collect();
+            b.add(
+                StepKind::Wait,
+                None,
+                format!(
+                    "The new backup(s) can never be promoted safely: clients hold {} for ever",
+                    if forever.is_empty() {
+                        "an ancestor's live pinset".to_string()
+                    } else {
+                        forever.join(", ")
+                    }
+                ),
+                None,
+            );
+            None
+        }
+    };
     let old = if key.role == Role::Backup {
         site.active()
     } else {
@@ -471,17 +505,53 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             .max_by_key(|k| k.role_since)
     };
     if let Some(old) = old {
-        b.add(
-            StepKind::Destroy,
-            Some(next),
-            format!(
-                "{}'s archive may be destroyed (no client accepts it any longer)",
-                old.name
+        match destroy_after(&probe, &old.pin) {
+            Some(t) => b.add(
+                StepKind::Destroy,
+                Some(t.max(next.unwrap_or(t))),
+                format!(
+                    "{}'s archive may be destroyed (no client accepts it any longer)",
+                    old.name
+                ),
+                Some(format!("pinctl key destroy {}", old.name)),
             ),
-            Some(format!("pinctl key destroy {}", old.name)),
-        );
+            None => b.add(
+                StepKind::Destroy,
+                None,
+                format!(
+                    "Keep {}'s archive: a publication that never stops being held accepts it",
+                    old.name
+                ),
+                None,
+            ),
+        }
     }
     b.steps
+}
+
+/// `site` as it would stand if every current publication (the live
+/// header and RRset, each channel's latest app release) were replaced at
+/// `at`.
+fn replaced_at(site: &Site, at: DateTime<Utc>) -> Site {
+    let mut s = site.clone();
+    for p in s.publications.iter_mut().filter(|p| p.until.is_none()) {
+        p.until = Some(at.max(p.from));
+    }
+    s
+}
+
+/// When a key that no publication holds becomes safe: once every pinset
+/// clients may hold has lapsed; never while one is current or never ends.
+fn fresh_key_safe_from(site: &Site) -> SafeFrom {
+    let mut at = DateTime::<Utc>::MIN_UTC;
+    for ps in lifecycle::pinsets(site) {
+        match lifecycle::retention(ps.publication) {
+            Retention::Nothing => {}
+            Retention::Open | Retention::Forever => return SafeFrom::Never,
+            Retention::Until(r) => at = at.max(r),
+        }
+    }
+    SafeFrom::At(at)
 }
 
 #[cfg(test)]

@@ -455,6 +455,8 @@ pub enum EventKind {
     CaPinAdd,
     ChannelAdd,
     ChannelRetire,
+    /// An app release shipped (`publish --channel` of an app channel).
+    Release,
     CaPinRemove,
     ArchiveCopy,
     ArchiveVerify,

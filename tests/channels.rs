@@ -797,7 +797,9 @@ fn the_version_1_and_2_fixtures_upgrade_to_channels() {
         assert!(after.starts_with("version: 3\n"), "v{v}");
         let web = |y: &str| {
             let p = &y[y.find("publications:").unwrap()..y.find("\nevents:").unwrap()];
-            p[..p.find("- channel: dns").unwrap_or(p.len())].trim_end().to_string()
+            p[..p.find("- channel: dns").unwrap_or(p.len())]
+                .trim_end()
+                .to_string()
         };
         assert_eq!(
             web(&after),
@@ -813,4 +815,29 @@ fn the_version_1_and_2_fixtures_upgrade_to_channels() {
         env.run(&["rotate", "--promote", "backup1", "--dry-run"])
             .ok();
     }
+}
+
+/// After a compromise the old key leaves every pinset at once, so an app
+/// release must wait until a header or RRset says the new key is served:
+/// before that, its installs could meet the old key.
+#[test]
+fn an_app_release_waits_for_the_server_after_a_compromise() {
+    let env = channels_env();
+    env.run(&["publish", "--channel", "dns"]).ok();
+    env.run(&["publish", "--channel", "android", "--release", "4.0"])
+        .ok();
+    let r = env.run(&["rotate", "--promote", "backup1", "--compromised"]);
+    assert!(
+        r.ok().contains("The new backup(s) become safe to promote"),
+        "{}",
+        r.ok()
+    );
+    env.run(&["publish", "--channel", "android", "--release", "4.1"])
+        .fails_with("the server may still serve primary");
+    env.run(&["publish", "--channel", "dns"]).ok();
+    let r = env.run(&["publish", "--channel", "android", "--release", "4.1"]);
+    assert!(
+        !r.ok().contains(&pins_of(&env)[0].1),
+        "primary's pin is gone"
+    );
 }

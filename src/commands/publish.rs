@@ -138,6 +138,9 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
         Err(PublishRefusal::SubdomainNotAccepted { domain: sub, key }) => Err(Error::Refused(format!(
             "refused: the {channel} pinset reaches subdomains (includeSubDomains) but does not hold the pin of key {key} served by {sub}; clients that note it would be locked out of {sub} (add {sub}'s keys to the pinset, e.g. with ca-pin add, or drop includeSubDomains)"
         ))),
+        Err(PublishRefusal::ServedKeyNotInPinset(k)) => Err(Error::Refused(format!(
+            "refused: the server may still serve {k} (no header or TLSA RRset has been published since {active} became active), and this release would not accept it: deploy {active}, record it with pinctl publish (or publish --channel for the RRset), then ship the release"
+        ))),
         Err(PublishRefusal::UnknownChannel(c)) => Err(Error::Usage(format!("{domain} has no channel named {c}"))),
         Err(PublishRefusal::ReleaseExists(r)) => Err(Error::Refused(format!(
             "refused: channel {channel} has shipped a release {r} already; releases are labelled once"

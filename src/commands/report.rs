@@ -212,6 +212,9 @@ pub struct RotateReport {
     /// With --compromised: until when clients may still accept the old key
     /// (if the new header goes out now).
     pub compromised_trusted_until: Option<String>,
+    /// With --compromised: an app release that never expires holds the
+    /// old key's pin, so its installs accept it for ever.
+    pub compromised_trusted_forever: bool,
     /// The backups made to keep their number (with --dry-run: to be made).
     pub new_backups: Vec<String>,
     /// With --force: who is locked out until when.
@@ -248,9 +251,13 @@ impl RotateReport {
                 v.push(format!(
                     "  {old} is marked compromised; its pin leaves the desired header now"
                 ));
-                if let Some(t) = &self.compromised_trusted_until {
+                if self.compromised_trusted_forever {
                     v.push(format!(
-                        "  warning: clients that noted a header holding {old} may still accept a certificate for it until {t} (if the new header goes out now); revoke its certificates"
+                        "  warning: an app release that never expires holds {old}'s pin: its installs accept a certificate for {old} for ever; revoke its certificates and make users update"
+                    ));
+                } else if let Some(t) = &self.compromised_trusted_until {
+                    v.push(format!(
+                        "  warning: clients that noted a pinset holding {old} may still accept a certificate for it until {t} (if the new pinsets go out now); revoke its certificates"
                     ));
                 }
             } else {

@@ -55,7 +55,12 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         promoted: r.promoted.clone(),
         old_active: r.old_active.clone(),
         compromised: r.compromised,
-        compromised_trusted_until: r.compromised_trusted_until.map(ts),
+        compromised_trusted_until: r
+            .compromised_trusted_until
+            .filter(|t| *t != chrono::DateTime::<chrono::Utc>::MAX_UTC)
+            .map(ts),
+        compromised_trusted_forever: r.compromised_trusted_until
+            == Some(chrono::DateTime::<chrono::Utc>::MAX_UTC),
         new_backups: r.new_backups.clone(),
         locked_out: LockedOut::list(&domain, &r.forced_over),
         desired_header: None,

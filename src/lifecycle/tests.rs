@@ -877,10 +877,14 @@ impl World {
                 let id = (i, s.publications.len());
                 let key = s.active().expect("active").name.clone();
                 self.served_with.insert(id, key.clone());
-                self.serving[i] = true;
-                // Publishing through any channel says the active key is
-                // deployed; only the header's changes what browsers see.
-                self.servers[i].key = key;
+                if !kind.is_app() {
+                    self.serving[i] = true;
+                }
+                // A header or an RRset published says the active key is
+                // deployed; an app release says nothing of the server.
+                if !kind.is_app() {
+                    self.servers[i].key = key;
+                }
                 if kind == ChannelKind::Web {
                     self.servers[i].header = s.live().cloned().map(|p| (p, id));
                 }
@@ -924,6 +928,16 @@ impl World {
                                 DOMAINS[i]
                             );
                         }
+                    }
+                    PublishRefusal::ServedKeyNotInPinset(key) => {
+                        // pinctl cannot tell whether the server switched:
+                        // were it still serving that key, installs of the
+                        // release would be locked out.
+                        assert!(served_keys(s).iter().any(|k| k.name == key));
+                        assert!(
+                            !client_accepts(&desired, &self.proven_chain(i, &key)),
+                            "step {step}: refusing {channel} for the served {key} was needless"
+                        );
                     }
                     PublishRefusal::ActiveNotInPinset
                     | PublishRefusal::NoBackupPin
