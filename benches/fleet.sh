@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fleet benchmark: `pinctl status` and `pinctl check` over 100 and 1,000
-# sites, each with a realistic year of history (a dozen publications, two
-# rotations, certificates, offline copies). Prints seconds per run and the
+# sites, each with a realistic year of history (a dozen publications across
+# the header, a TLSA RRset and Android releases, two rotations,
+# certificates, offline copies). Prints seconds per run and the
 # growth from 100 to 1,000 sites (10.0 = linear). Needs a release build:
 #   cargo build --release && bash benches/fleet.sh
 set -euo pipefail
@@ -17,6 +18,10 @@ export PINCTL_STATE=$work/seed
 at() { export PINCTL_NOW=$1; }
 at 2030-01-01T00:00:00Z
 "$P" init seed.example --recipient "$R" >/dev/null
+"$P" channel add dns --ttl 3600 >/dev/null
+"$P" channel add android --expires-after 90 --include-subdomains >/dev/null
+"$P" publish --channel dns >/dev/null
+"$P" publish --channel android --release 1.0 >/dev/null
 ca() { # sign a CSR with a throwaway CA: $1 key name
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
     -subj /CN=Bench-CA -days 5000 -addext basicConstraints=critical,CA:TRUE -out ca.pem 2>/dev/null
@@ -37,12 +42,14 @@ for age in 300 86400 604800 2592000; do
 done
 at 2030-03-01T00:00:00Z; "$P" rotate --promote backup1 >/dev/null; "$P" publish >/dev/null
 at 2030-03-02T00:00:00Z; "$P" publish >/dev/null
+"$P" publish --channel dns >/dev/null; "$P" publish --channel android --release 2.0 >/dev/null
 ca backup1; "$P" cert add backup1-chain.pem >/dev/null
 at 2030-06-01T00:00:00Z; "$P" rotate --promote backup2 >/dev/null; "$P" publish >/dev/null
 at 2030-06-02T00:00:00Z; "$P" publish >/dev/null
+"$P" publish --channel dns >/dev/null; "$P" publish --channel android --release 3.0 >/dev/null
 at 2030-07-01T00:00:00Z; "$P" policy --max-age 5184000 >/dev/null; "$P" publish >/dev/null
 at 2030-08-01T00:00:00Z; "$P" policy --max-age 2592000 >/dev/null; "$P" publish >/dev/null
-pubs=$(grep -c "^- mode:" seed/seed.example/site.yaml || true)
+pubs=$(grep -c -E "^- (mode|channel):" seed/seed.example/site.yaml || true)
 make_fleet() { # $1 sites into $2
   mkdir -p "$2"
   for i in $(seq 1 "$1"); do
@@ -63,7 +70,7 @@ best() { # best of 5 wall-clock seconds of "$@"
   done
   echo "$b"
 }
-echo "each site: $pubs publications, 2 rotations, 2 certificates, 4 offline copies"
+echo "each site: $pubs publications (header, dns, android), 2 rotations, 2 certificates, 4 offline copies"
 printf "%-28s %10s %10s %10s\n" "command" "100 sites" "1000 sites" "growth"
 for cmd in "status --format json" "check"; do
   t1=$(PINCTL_STATE=$work/fleet100 best "$P" $cmd)

@@ -841,3 +841,100 @@ fn an_app_release_waits_for_the_server_after_a_compromise() {
         "primary's pin is gone"
     );
 }
+
+/// A year of one site in which the web header, a TLSA RRset and two app
+/// channels each publish and rotate, at the dates pinctl gives.
+#[test]
+fn a_year_of_the_header_a_tlsa_rrset_and_two_app_channels() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["channel", "add", "dns", "--ttl", "3600"]).ok();
+    env.run(&[
+        "channel",
+        "add",
+        "android",
+        "--expires-after",
+        "120",
+        "--include-subdomains",
+    ])
+    .ok();
+    env.run(&["channel", "add", "ios", "--horizon", "30"]).ok();
+    let ship = |env: &Env, v: &str| {
+        env.run(&["publish", "--channel", "dns"]).ok();
+        env.run(&["publish", "--channel", "android", "--release", v])
+            .ok();
+        env.run(&["publish", "--channel", "ios", "--release", v])
+            .ok();
+    };
+    env.run(&["publish"]).ok();
+    ship(&env, "1.0");
+    at(&mut env, "2030-01-08T00:00:00Z");
+    env.run(&["policy", "--enforce", "--max-age", "86400"]).ok();
+    env.run(&["publish"]).ok();
+    at(&mut env, "2030-02-01T00:00:00Z");
+    env.run(&["policy", "--max-age", "2592000"]).ok();
+    env.run(&["publish"]).ok();
+    // A planned rotation: backup1 is in every pinset.
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    env.run(&["publish"]).ok();
+    at(&mut env, "2030-03-01T01:00:00Z");
+    env.run(&["publish"]).ok();
+    ship(&env, "1.1");
+    // backup3 waits for the last pinset without it: Android 1.0 expires
+    // on 1 May (120 days after New Year), held to noon UTC.
+    at(&mut env, "2030-03-02T00:00:00Z");
+    let refused = env.run(&["rotate", "--promote", "backup3", "--dry-run"]);
+    refused.fails_with("android release 1.0");
+    refused.fails_with("ios release 1.0");
+    refused.fails_with("it is safe from 2030-05-01T12:00:00Z");
+    let plan: serde_json::Value = serde_json::from_str(
+        env.run(&["plan", "--promote", "backup3", "--format", "json"])
+            .ok(),
+    )
+    .unwrap();
+    assert_eq!(
+        plan["steps"][0]["not_before"], "2030-05-01T12:00:00Z",
+        "{plan}"
+    );
+    at(&mut env, "2030-05-01T12:00:00Z");
+    env.run(&["rotate", "--promote", "backup3"]).ok();
+    env.run(&["publish"]).ok();
+    at(&mut env, "2030-05-01T13:00:00Z");
+    env.run(&["publish"]).ok();
+    ship(&env, "1.2");
+    // Android 1.2 expires on 29 August: check warns within 30 days.
+    at(&mut env, "2030-08-10T00:00:00Z");
+    let c = codes(&env);
+    assert!(
+        c.iter()
+            .any(|(k, m)| k == "release-expiring" && m.contains("android release 1.2")),
+        "{c:?}"
+    );
+    ship(&env, "1.3");
+    at(&mut env, "2030-12-31T00:00:00Z");
+    let c = codes(&env);
+    assert!(
+        !c.iter()
+            .any(|(k, _)| k == "channel-unpublished" || k == "channel-lacks-active"),
+        "{c:?}"
+    );
+    // Android 1.3 (shipped 10 August) stopped pinning on 8 December.
+    assert!(
+        c.iter()
+            .any(|(k, m)| k == "release-expired" && m.contains("2030-12-08")),
+        "{c:?}"
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(env.run(&["channel", "list", "--format", "json"]).ok()).unwrap();
+    let pubs: Vec<u64> = list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["publications"].as_u64().unwrap())
+        .collect();
+    // web: report-only, 2 ramp steps, 2 per rotation; dns: 4 RRsets
+    // (the one of 1.3 unchanged); android and ios: 4 releases each.
+    assert_eq!(pubs, [7, 3, 4, 4], "{list}");
+}
