@@ -244,8 +244,14 @@ const PARALLEL_FROM: usize = 1 << 20;
 
 fn read_pem(label: &str, data: &[u8], detail: Detail) -> Result<Vec<PinInfo>> {
     let err = |m: String| Error::input(label, m);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parts = if data.len() >= PARALLEL_FROM && cores > 1 {
+    // Asking for the cores reads cgroup files: only for inputs worth it
+    // (a fleet's status reads thousands of small CSRs).
+    let cores = if data.len() >= PARALLEL_FROM {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
+    let parts = if cores > 1 {
         crate::pem_scan::split(data, cores)
     } else {
         vec![data]

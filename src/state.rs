@@ -893,21 +893,33 @@ impl From<&str> for ParseError {
 /// Parses and checks a site file's text.
 pub fn parse_site(text: &[u8]) -> std::result::Result<Site, ParseError> {
     let text = std::str::from_utf8(text).map_err(|_| "not UTF-8 text")?;
-    // Read the version first so a newer file is refused as such, not as a
-    // schema mismatch.
+    // One parse when the file is sound (a fleet's status reads thousands);
+    // when it is not, the version decides the message, so that a newer
+    // file is refused as such, not as a schema mismatch.
+    let parsed: std::result::Result<Site, _> = serde_yaml::from_str(text);
     #[derive(Deserialize)]
     struct Versioned {
         version: Option<serde_yaml::Value>,
     }
-    let v: Versioned =
-        serde_yaml::from_str(text).map_err(|e| format!("not a valid site file: {e}"))?;
-    match v.version.as_ref().and_then(|v| v.as_u64()) {
-        None => return Err("no numeric `version:` field; not a pinctl site file".into()),
-        Some(n) if n > VERSION as u64 => return Err(ParseError::Newer(n)),
-        _ => {}
-    }
-    let site: Site =
-        serde_yaml::from_str(text).map_err(|e| format!("not a valid site file: {e}"))?;
+    let version = |text: &str| -> std::result::Result<u64, ParseError> {
+        let v: Versioned =
+            serde_yaml::from_str(text).map_err(|e| format!("not a valid site file: {e}"))?;
+        match v.version.as_ref().and_then(|v| v.as_u64()) {
+            None => Err("no numeric `version:` field; not a pinctl site file".into()),
+            Some(n) if n > VERSION as u64 => Err(ParseError::Newer(n)),
+            Some(n) => Ok(n),
+        }
+    };
+    let site = match parsed {
+        Ok(site) if site.version as u64 > VERSION as u64 => {
+            return Err(ParseError::Newer(site.version.into()))
+        }
+        Ok(site) => site,
+        Err(e) => {
+            version(text)?;
+            return Err(format!("not a valid site file: {e}").into());
+        }
+    };
     site.check()?;
     Ok(site)
 }
