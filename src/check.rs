@@ -81,6 +81,17 @@ impl Findings<'_> {
 /// Every finding about `site` at `now`; certificates expiring within
 /// `warn_days` are warned about.
 pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Finding> {
+    check_site_with(site, now, warn_days, plan::Unexpected::default())
+}
+
+/// As [`check_site`], with the unexpected reports since the live header
+/// (they hold the ramp back).
+pub fn check_site_with(
+    site: &Site,
+    now: DateTime<Utc>,
+    warn_days: i64,
+    unexpected: plan::Unexpected,
+) -> Vec<Finding> {
     let mut f = Findings {
         site,
         out: Vec::new(),
@@ -99,7 +110,7 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
     publication(&mut f, site, active);
     backups_and_keys(&mut f, site, now);
     history(&mut f, site, now);
-    ramp(&mut f, site, now);
+    ramp(&mut f, site, now, unexpected);
     channels(&mut f, site, active, now, warn_days);
     f.out
 }
@@ -472,9 +483,8 @@ fn history(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
 }
 
 /// Ramp steps that are due.
-fn ramp(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
-    // Ramp steps that are due.
-    for s in plan::next_steps(site, &site.domain, now) {
+fn ramp(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>, unexpected: plan::Unexpected) {
+    for s in plan::next_steps_with(site, &site.domain, now, unexpected) {
         if s.kind == plan::StepKind::Ramp && s.not_before.is_some_and(|t| t <= now) {
             f.add(
                 Severity::Warning,
@@ -494,6 +504,88 @@ pub fn overall(findings: &[Finding]) -> Severity {
         .map(|f| f.severity)
         .max()
         .unwrap_or(Severity::Ok)
+}
+
+/// How far back `check` counts violation reports.
+pub const REPORT_WINDOW_DAYS: i64 = 7;
+
+/// Findings from the violation reports of `site` last seen in the window:
+/// a foreign chain is CRITICAL (pinning caught what it exists for); the
+/// site's own misconfiguration is CRITICAL under enforce (clients are
+/// locked out now) and a WARNING under Report-Only; stale pinsets are
+/// reported as OK lines.
+pub fn report_findings(site: &Site, rows: &[crate::reports::store::Row]) -> Vec<Finding> {
+    use crate::reports::Class;
+    let mut f = Findings {
+        site,
+        out: Vec::new(),
+    };
+    let enforced = site.live().is_some_and(|l| l.mode == Mode::Enforce);
+    for r in rows
+        .iter()
+        .filter(|r| r.site.as_deref() == Some(site.domain.as_str()))
+    {
+        let chain: Vec<String> = r
+            .served_pins
+            .iter()
+            .zip(
+                r.served_subjects
+                    .iter()
+                    .map(String::as_str)
+                    .chain(std::iter::repeat("")),
+            )
+            .map(|(p, s)| {
+                if s.is_empty() {
+                    p.clone()
+                } else {
+                    format!("{s} ({p})")
+                }
+            })
+            .collect();
+        let what = format!(
+            "{} report(s) from {}:{} ({}{}), first {}, last {}; served chain: {}",
+            r.count,
+            r.hostname,
+            r.port,
+            r.source,
+            r.app
+                .as_deref()
+                .map(|a| format!(" {a}"))
+                .unwrap_or_default(),
+            r.first_seen,
+            r.last_seen,
+            if chain.is_empty() {
+                "-".into()
+            } else {
+                chain.join(", ")
+            }
+        );
+        match r.class {
+            Class::ForeignChain => f.add(
+                Severity::Critical,
+                None,
+                "reports-foreign-chain",
+                format!("a chain with none of the site's keys or issuers: interception or a mis-issued certificate; {what}"),
+                None,
+            ),
+            Class::Misconfiguration => f.add(
+                if enforced { Severity::Critical } else { Severity::Warning },
+                None,
+                "reports-misconfiguration",
+                format!("clients' noted pins lack the key served: {what}"),
+                None,
+            ),
+            Class::StalePinset => f.add(
+                Severity::Ok,
+                None,
+                "reports-stale-pinset",
+                format!("clients hold an older pinset: {what}"),
+                None,
+            ),
+            Class::UnknownHost => {}
+        }
+    }
+    f.out
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::commands::init::InitOptions;
 use crate::commands::policy::PolicyChange;
 use crate::commands::{
-    self, archive, ca_pin, cert, channel, check, init, key, plan, policy, publish, rotate,
+    self, archive, ca_pin, cert, channel, check, init, key, plan, policy, publish, reports, rotate,
     schedule, snippet, status, timeline, verify, Ctx, Out,
 };
 use crate::header::{MaxAge, Mode};
@@ -188,6 +188,74 @@ enum CaPinCommand {
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Run the collector: takes report POSTs on any path, answers 204 once a report is stored.
+    #[command(
+        after_help = "Examples:\n  pinctl reports serve\n  pinctl reports serve --listen 0.0.0.0:8470 --database /var/lib/pinctl/reports.sqlite\n\nPoint report-uri (pinctl policy --report-uri) or TrustKit's TSKReportUris at it, behind a reverse proxy that terminates TLS."
+    )]
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8470")]
+        listen: std::net::SocketAddr,
+        /// The report database (default: reports.sqlite in the state folder).
+        #[arg(long)]
+        database: Option<String>,
+        /// Seconds a client has to send a request's headers.
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Seconds a client has to send a request's body.
+        #[arg(long, default_value_t = 10)]
+        body_timeout: u64,
+        /// Connections served at once.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Reports per second allowed from one address (then 429).
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        /// Reports one address may send at once before the rate applies.
+        #[arg(long, default_value_t = 200.0)]
+        burst: f64,
+    },
+    /// List the stored reports, deduplicated, with counts and first and last seen.
+    #[command(
+        after_help = "Examples:\n  pinctl reports list --since 7d\n  pinctl --site example.com reports list --format json"
+    )]
+    List {
+        /// Only reports last seen since then: RFC 3339, YYYY-MM-DD, or a duration back (90m, 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// The report database (default: reports.sqlite in the state folder).
+        #[arg(long)]
+        database: Option<String>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Count the stored reports per site and class.
+    #[command(after_help = "Examples:\n  pinctl reports summary --since 7d")]
+    Summary {
+        /// Only reports last seen since then: RFC 3339, YYYY-MM-DD, or a duration back (90m, 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// The report database (default: reports.sqlite in the state folder).
+        #[arg(long)]
+        database: Option<String>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print a hardened systemd service that runs the collector.
+    #[command(
+        after_help = "Example:\n  pinctl --state /var/lib/pinctl reports unit > /etc/systemd/system/pinctl-reports.service"
+    )]
+    Unit {
+        /// Address and port the collector listens on.
+        #[arg(long, default_value = "127.0.0.1:8470")]
+        listen: std::net::SocketAddr,
     },
 }
 
@@ -565,6 +633,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: PictureFormat,
     },
+    /// Violation reports: the collector and what it stored.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pinctl reports serve\n  pinctl reports summary --since 7d"
+    )]
+    Reports(ReportsCommand),
     /// Channels besides the header: DANE TLSA records and app pinning (Android, TrustKit, iOS, OkHttp).
     #[command(
         subcommand,
@@ -1023,6 +1097,51 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             },
             out,
         ),
+        Command::Reports(ReportsCommand::Serve {
+            listen,
+            database,
+            header_timeout,
+            body_timeout,
+            max_connections,
+            rate,
+            burst,
+        }) => reports::serve(
+            &ctx()?,
+            &reports::ServeOptions {
+                listen,
+                database,
+                header_timeout,
+                body_timeout,
+                max_connections,
+                rate,
+                burst,
+            },
+        ),
+        Command::Reports(ReportsCommand::List {
+            since,
+            database,
+            format,
+        }) => reports::list(
+            &ctx()?,
+            since.as_deref(),
+            database.as_deref(),
+            format == Format::Json,
+            out,
+        ),
+        Command::Reports(ReportsCommand::Summary {
+            since,
+            database,
+            format,
+        }) => reports::summary(
+            &ctx()?,
+            since.as_deref(),
+            database.as_deref(),
+            format == Format::Json,
+            out,
+        ),
+        Command::Reports(ReportsCommand::Unit { listen }) => {
+            reports::unit(&ctx()?, &listen.to_string(), out)
+        }
         Command::Timeline { format } => timeline::timeline(
             &ctx()?,
             match format {

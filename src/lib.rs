@@ -22,6 +22,7 @@ pub mod pem_scan;
 pub mod pin;
 pub mod plan;
 pub mod probe;
+pub mod reports;
 pub mod secret;
 pub mod snippet;
 pub mod state;

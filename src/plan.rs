@@ -72,14 +72,58 @@ pub fn next_ramp(current: u64) -> Option<u64> {
     RAMP.iter().copied().find(|&m| m > current)
 }
 
+/// Unexpected violation reports (foreign chains, the site's own
+/// misconfiguration) since the live header was published: they hold the
+/// ramp back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unexpected {
+    pub count: u64,
+    pub last: Option<DateTime<Utc>>,
+}
+
+impl Unexpected {
+    /// Counts the unexpected reports of `site` last seen since its live
+    /// header was published.
+    pub fn of(site: &Site, rows: &[crate::reports::store::Row]) -> Unexpected {
+        use crate::reports::Class;
+        let Some(live) = site.live() else {
+            return Unexpected::default();
+        };
+        let from = fmt(live.from);
+        let mut u = Unexpected::default();
+        for r in rows.iter().filter(|r| {
+            r.site.as_deref() == Some(site.domain.as_str())
+                && matches!(r.class, Class::ForeignChain | Class::Misconfiguration)
+                && r.last_seen >= from
+        }) {
+            u.count += r.count;
+            let last = DateTime::parse_from_rfc3339(&r.last_seen)
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+            u.last = u.last.max(last);
+        }
+        u
+    }
+}
+
 /// What is due next for a site whose files are in the folder `dir`.
 pub fn next_steps(site: &Site, dir: &str, now: DateTime<Utc>) -> Vec<Step> {
+    next_steps_with(site, dir, now, Unexpected::default())
+}
+
+/// What is due next, with the unexpected reports since the live header.
+pub fn next_steps_with(
+    site: &Site,
+    dir: &str,
+    now: DateTime<Utc>,
+    unexpected: Unexpected,
+) -> Vec<Step> {
     let mut b = Builder { steps: Vec::new() };
     let Some(active) = site.active() else {
         return b.steps;
     };
     setup_steps(&mut b, site, active, dir);
-    header_steps(&mut b, site, active, now);
+    header_steps(&mut b, site, active, now, unexpected);
     key_steps(&mut b, site, now);
     renewal_steps(&mut b, site, active, dir);
     channel_steps(&mut b, site, now);
@@ -177,7 +221,13 @@ fn setup_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, dir: &s
 }
 
 /// The header to publish, the decommissioning and the ramp.
-fn header_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, now: DateTime<Utc>) {
+fn header_steps(
+    b: &mut Builder,
+    site: &Site,
+    active: &crate::state::Key,
+    now: DateTime<Utc>,
+    unexpected: Unexpected,
+) {
     let desired = lifecycle::desired_header(site);
     let live = site.live();
     let pending = live.is_none_or(|l| {
@@ -229,24 +279,47 @@ fn header_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, now: D
             ),
         }
     } else if let Some(live) = live.filter(|_| !pending) {
-        // The ramp.
-        match live.mode {
-            Mode::ReportOnly => b.add(
-                StepKind::Ramp,
-                Some(lifecycle::add_days(live.from, REPORT_ONLY_DAYS)),
-                format!(
-                    "After at least {REPORT_ONLY_DAYS} days of Report-Only without unexpected reports, enforce with max-age={}",
-                    RAMP[0]
+        // The ramp: each step waits its time after the header went out,
+        // and as long again after the last unexpected report.
+        let gate = |wait_end: DateTime<Utc>, wait_secs: u64| -> (DateTime<Utc>, String) {
+            match unexpected.last {
+                Some(last) if unexpected.count > 0 => (
+                    wait_end.max(lifecycle::add_secs(last, wait_secs)),
+                    format!(
+                        "; {} unexpected report(s) since this header was published, the last at {}: due once as long has passed without one (pinctl reports list)",
+                        unexpected.count,
+                        fmt(last)
+                    ),
                 ),
-                Some(format!("pinctl policy --enforce --max-age {} && pinctl publish", RAMP[0])),
-            ),
+                _ => (
+                    wait_end,
+                    "; 0 unexpected reports since this header was published".to_string(),
+                ),
+            }
+        };
+        match live.mode {
+            Mode::ReportOnly => {
+                let wait = (REPORT_ONLY_DAYS * 86_400) as u64;
+                let (due, note) = gate(lifecycle::add_days(live.from, REPORT_ONLY_DAYS), wait);
+                b.add(
+                    StepKind::Ramp,
+                    Some(due),
+                    format!(
+                        "After at least {REPORT_ONLY_DAYS} days of Report-Only without unexpected reports, enforce with max-age={}{note}",
+                        RAMP[0]
+                    ),
+                    Some(format!("pinctl policy --enforce --max-age {} && pinctl publish", RAMP[0])),
+                )
+            }
             Mode::Enforce => {
                 if let Some(next) = next_ramp(live.max_age) {
+                    let (due, note) =
+                        gate(lifecycle::add_secs(live.from, live.max_age), live.max_age);
                     b.add(
                         StepKind::Ramp,
-                        Some(lifecycle::add_secs(live.from, live.max_age)),
+                        Some(due),
                         format!(
-                            "Once max-age={} has been served for {} s without trouble, raise max-age to {next}",
+                            "Once max-age={} has been served for {} s without trouble, raise max-age to {next}{note}",
                             live.max_age, live.max_age
                         ),
                         Some(format!("pinctl policy --max-age {next} && pinctl publish")),

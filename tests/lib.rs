@@ -23,6 +23,7 @@ mod lifecycle;
 mod limits;
 mod lint;
 mod pin;
+mod reports;
 mod schemas;
 mod secrets;
 mod servers;

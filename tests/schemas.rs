@@ -111,6 +111,8 @@ fn every_json_command_has_a_schema_and_its_output_fits_it() {
         &with(&["publish", "--channel", "android", "--release", "1.0"]),
     );
     run("channel-list", &["channel", "list"]);
+    run("reports-list", &["reports", "list"]);
+    run("reports-summary", &["reports", "summary", "--since", "7d"]);
     run("channel-retire", &with(&["channel", "retire", "ios-app"]));
     run("ca-pin-remove", &with(&["ca-pin", "remove", "other"]));
     run(

@@ -39,10 +39,28 @@ pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
 fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     let domains = ctx.store.chosen(ctx.site.as_deref())?;
     let sites = ctx.store.load_many(&domains)?;
-    let mut findings: Vec<Finding> = sites
+    // Violation reports, when the collector stored any: those of the last
+    // days are findings; those since the live header hold the ramp back.
+    let rows = super::reports::rows(
+        &ctx.store.root.join(crate::reports::store::FILE),
+        None,
+        None,
+    )?;
+    let since = crate::text::rfc3339(crate::lifecycle::add_days(
+        ctx.now,
+        -judge::REPORT_WINDOW_DAYS,
+    ));
+    let recent: Vec<_> = rows
         .iter()
-        .flat_map(|s| judge::check_site(s, ctx.now, o.warn_days))
+        .filter(|r| r.last_seen >= since)
+        .cloned()
         .collect();
+    let mut findings: Vec<Finding> = Vec::new();
+    for s in &sites {
+        let unexpected = crate::plan::Unexpected::of(s, &rows);
+        findings.extend(judge::check_site_with(s, ctx.now, o.warn_days, unexpected));
+        findings.extend(judge::report_findings(s, &recent));
+    }
     if o.live {
         findings.extend(super::verify::live_findings(&sites, ctx.now));
     }

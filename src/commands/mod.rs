@@ -23,6 +23,7 @@ pub mod plan;
 pub mod policy;
 pub mod publish;
 pub mod report;
+pub mod reports;
 pub mod rotate;
 pub mod schedule;
 pub mod snippet;

@@ -24,7 +24,15 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
             }
             planner::promotion(&site, &site_dir(ctx, &domain), n, ctx.now)
         }
-        None => planner::next_steps(&site, &site_dir(ctx, &domain), ctx.now),
+        None => {
+            let rows = super::reports::rows(
+                &ctx.store.root.join(crate::reports::store::FILE),
+                None,
+                Some(&domain),
+            )?;
+            let unexpected = planner::Unexpected::of(&site, &rows);
+            planner::next_steps_with(&site, &site_dir(ctx, &domain), ctx.now, unexpected)
+        }
     };
     if as_json {
         out.line(json(&json!({ "site": domain, "steps": steps }))?);

@@ -1,0 +1,331 @@
+//! Violation reports: RFC 7469 section 3 reports and TrustKit's, parsed
+//! strictly from bodies of bounded size, classified against the state
+//! (pure: the sites come in as values), and reduced to the key under
+//! which duplicates are counted, ignoring timestamps as Chrome and
+//! TrustKit do. The HTTP collector is `serve`, the database `store`.
+
+pub mod serve;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::lifecycle;
+use crate::pin::Pin;
+use crate::state::Site;
+
+/// The largest body a report may have.
+pub const MAX_BODY: usize = 64 << 10;
+/// The most certificates a chain in a report may hold.
+pub const MAX_CHAIN: usize = 16;
+/// The most pins a report may list.
+pub const MAX_PINS: usize = 64;
+/// The stored sample of a report is cut at this many bytes.
+pub const MAX_SAMPLE: usize = 4 << 10;
+
+/// What a report says happened, as `check` and `reports list` count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// The chain holds none of the site's keys nor its verified issuers:
+    /// interception, or a mis-issued certificate.
+    ForeignChain,
+    /// The chain holds a site key that the client's noted pins lack.
+    Misconfiguration,
+    /// The client's pins are an older publication's.
+    StalePinset,
+    /// The host is none of the state's sites.
+    UnknownHost,
+}
+
+impl Class {
+    pub const ALL: [Class; 4] = [
+        Class::ForeignChain,
+        Class::Misconfiguration,
+        Class::StalePinset,
+        Class::UnknownHost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::ForeignChain => "foreign-chain",
+            Class::Misconfiguration => "misconfiguration",
+            Class::StalePinset => "stale-pinset",
+            Class::UnknownHost => "unknown-host",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Who sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Browser,
+    Trustkit,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Browser => "browser",
+            Source::Trustkit => "trustkit",
+        }
+    }
+}
+
+/// A report as received, checked field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub hostname: String,
+    pub port: u16,
+    pub noted_hostname: Option<String>,
+    pub include_subdomains: Option<bool>,
+    /// Pins of the served chain's certificates, in order.
+    pub served: Vec<Pin>,
+    pub served_subjects: Vec<String>,
+    pub validated: Vec<Pin>,
+    pub known: Vec<Pin>,
+    pub source: Source,
+    /// TrustKit: the app's bundle id.
+    pub app: Option<String>,
+}
+
+/// Why a body is not a report (answered 400).
+pub type Refusal = String;
+
+fn string<'a>(o: &'a serde_json::Map<String, Value>, k: &str) -> Result<Option<&'a str>, Refusal> {
+    match o.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= 1024 => Ok(Some(s)),
+        Some(Value::String(_)) => Err(format!("{k} is too long")),
+        Some(_) => Err(format!("{k} is not a string")),
+    }
+}
+
+fn boolean(o: &serde_json::Map<String, Value>, k: &str) -> Result<Option<bool>, Refusal> {
+    match o.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(format!("{k} is not a boolean")),
+    }
+}
+
+fn host(o: &serde_json::Map<String, Value>, k: &str) -> Result<Option<String>, Refusal> {
+    let Some(h) = string(o, k)? else {
+        return Ok(None);
+    };
+    let h = h.trim_end_matches('.').to_ascii_lowercase();
+    if h.is_empty()
+        || h.len() > 253
+        || !h
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+    {
+        return Err(format!("{k} is not a host name"));
+    }
+    Ok(Some(h))
+}
+
+/// The pins and subjects of a chain of PEM certificates.
+fn chain(o: &serde_json::Map<String, Value>, k: &str) -> Result<(Vec<Pin>, Vec<String>), Refusal> {
+    let items = match o.get(k) {
+        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(format!("{k} is not an array")),
+    };
+    if items.len() > MAX_CHAIN {
+        return Err(format!("{k} holds more than {MAX_CHAIN} certificates"));
+    }
+    let mut pins = Vec::new();
+    let mut subjects = Vec::new();
+    for (i, c) in items.iter().enumerate() {
+        let Value::String(pem) = c else {
+            return Err(format!("{k}[{i}] is not a string"));
+        };
+        let infos = crate::pin::read_pins(k, pem.as_bytes())
+            .map_err(|e| format!("{k}[{i}]: {}", e.to_string().trim_start_matches("error: ")))?;
+        match infos.as_slice() {
+            [one] if one.kind == crate::pin::Kind::Certificate => {
+                pins.push(one.pin.clone());
+                subjects.push(one.subject.clone().unwrap_or_default());
+            }
+            _ => return Err(format!("{k}[{i}] is not one PEM certificate")),
+        }
+    }
+    Ok((pins, subjects))
+}
+
+/// `pin-sha256="…"` strings (RFC 7469 errata; TrustKit writes the same).
+fn known_pins(o: &serde_json::Map<String, Value>) -> Result<Vec<Pin>, Refusal> {
+    let items = match o.get("known-pins") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err("known-pins is not an array".into()),
+    };
+    if items.len() > MAX_PINS {
+        return Err(format!("known-pins holds more than {MAX_PINS} pins"));
+    }
+    items
+        .iter()
+        .map(|v| {
+            let Value::String(s) = v else {
+                return Err("known-pins holds a non-string".to_string());
+            };
+            let (name, value) = s
+                .split_once('=')
+                .ok_or_else(|| format!("known-pins entry {s:?} is not pin-sha256=\"…\""))?;
+            if !name.trim().eq_ignore_ascii_case("pin-sha256") {
+                return Err(format!("known-pins entry {s:?} is not a pin-sha256"));
+            }
+            let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+            Pin::parse(value).map_err(|e| format!("known-pins: {e}"))
+        })
+        .collect()
+}
+
+/// Parses a report body: JSON of at most [`MAX_BODY`] bytes whose known
+/// fields have the right types and values. Lenient on what is absent and
+/// on unknown fields, strict on what is there.
+pub fn parse(body: &[u8]) -> Result<Report, Refusal> {
+    if body.len() > MAX_BODY {
+        return Err(format!("the body is larger than {MAX_BODY} bytes"));
+    }
+    // serde_json refuses nesting deeper than 128 levels.
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(o) = v else {
+        return Err("not a JSON object".into());
+    };
+    let hostname = host(&o, "hostname")?.ok_or("no hostname")?;
+    let port = match o.get("port") {
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or("port is not a port number")?,
+        None | Some(Value::Null) => 443,
+        Some(_) => return Err("port is not a number".into()),
+    };
+    let (served, served_subjects) = chain(&o, "served-certificate-chain")?;
+    let (validated, _) = chain(&o, "validated-certificate-chain")?;
+    if served.is_empty() && validated.is_empty() {
+        return Err("no certificate chain".into());
+    }
+    let known = known_pins(&o)?;
+    let trustkit = o.contains_key("app-bundle-id") || o.contains_key("validation-result");
+    for k in [
+        "date-time",
+        "effective-expiration-date",
+        "known-pins-expiration-date",
+        "app-version",
+        "app-platform",
+    ] {
+        string(&o, k)?;
+    }
+    for k in ["include-subdomains", "enforce-pinning"] {
+        boolean(&o, k)?;
+    }
+    if let Some(v) = o.get("validation-result") {
+        if !v.is_u64() {
+            return Err("validation-result is not a number".into());
+        }
+    }
+    Ok(Report {
+        hostname,
+        port,
+        noted_hostname: host(&o, "noted-hostname")?,
+        include_subdomains: boolean(&o, "include-subdomains")?,
+        served,
+        served_subjects,
+        validated,
+        known,
+        source: if trustkit {
+            Source::Trustkit
+        } else {
+            Source::Browser
+        },
+        app: string(&o, "app-bundle-id")?.map(str::to_string),
+    })
+}
+
+/// The site a report is about: the one named by the host (or the noted
+/// host), else the nearest ancestor.
+pub fn site_of<'a>(r: &Report, sites: &'a [Site]) -> Option<&'a Site> {
+    let names = [Some(r.hostname.as_str()), r.noted_hostname.as_deref()];
+    for n in names.into_iter().flatten() {
+        if let Some(s) = sites.iter().find(|s| s.domain == n) {
+            return Some(s);
+        }
+    }
+    names
+        .into_iter()
+        .flatten()
+        .flat_map(|n| {
+            sites
+                .iter()
+                .filter(move |s| lifecycle::is_below(n, &s.domain))
+        })
+        .max_by_key(|s| s.domain.len())
+}
+
+/// Classifies a report against the sites of the state.
+pub fn classify(r: &Report, sites: &[Site]) -> (Option<String>, Class) {
+    let Some(site) = site_of(r, sites) else {
+        return (None, Class::UnknownHost);
+    };
+    let domain = Some(site.domain.clone());
+    let keys: Vec<&Pin> = site.keys.iter().map(|k| &k.pin).collect();
+    let issuers: Vec<&Pin> = site
+        .certificates
+        .iter()
+        .filter_map(|c| c.issuer_pin.as_ref())
+        .chain(site.ca_pins.iter().map(|c| &c.pin))
+        .collect();
+    let chain: Vec<&Pin> = r.served.iter().chain(&r.validated).collect();
+    if !chain
+        .iter()
+        .any(|p| keys.contains(p) || issuers.contains(p))
+    {
+        return (domain, Class::ForeignChain);
+    }
+    let mut known = r.known.clone();
+    known.sort();
+    known.dedup();
+    let pinset = |p: &crate::state::Publication| {
+        let mut pins: Vec<Pin> = p.pins.iter().chain(&p.ca_pins).cloned().collect();
+        pins.sort();
+        pins.dedup();
+        pins
+    };
+    let current: Option<Vec<Pin>> = site.latest_in(crate::state::WEB).map(|(_, p)| pinset(p));
+    let older = !known.is_empty()
+        && current.as_ref() != Some(&known)
+        && site.publications.iter().any(|p| pinset(p) == known);
+    if older {
+        return (domain, Class::StalePinset);
+    }
+    (domain, Class::Misconfiguration)
+}
+
+/// The deduplication key of a classified report: everything but the
+/// timestamps, as Chrome and TrustKit compare reports.
+pub fn dedup_key(site: Option<&str>, class: Class, r: &Report) -> String {
+    use sha2::Digest as _;
+    let pins = |v: &[Pin]| v.iter().map(Pin::as_str).collect::<Vec<_>>().join(",");
+    let text = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        site.unwrap_or(""),
+        class.as_str(),
+        r.hostname,
+        r.port,
+        r.noted_hostname.as_deref().unwrap_or(""),
+        pins(&r.served),
+        pins(&r.validated),
+        pins(&r.known),
+        r.source.as_str(),
+        r.app.as_deref().unwrap_or("")
+    );
+    crate::text::hex(&sha2::Sha256::digest(text.as_bytes()))
+}

@@ -1,0 +1,315 @@
+//! `pinctl reports serve`: the HTTP/1.1 collector. It takes POSTs on any
+//! path, answers 2xx only once the report is committed to the store, and
+//! faces the open internet: bounded bodies, header and body timeouts,
+//! bounded connections, per-address rate limits, and a 4xx with a log
+//! line for anything that is not a report. Reports are classified on
+//! arrival against the state, which is read again when a site file
+//! changes.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::{oneshot, Semaphore};
+
+use super::store::{Incoming, Store};
+use super::{classify, dedup_key, parse, MAX_BODY, MAX_SAMPLE};
+use crate::error::{Error, Result};
+use crate::state::Site;
+
+/// How the collector runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    pub database: PathBuf,
+    /// Time to receive a request's headers.
+    pub header_timeout: Duration,
+    /// Time to receive a request's body.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Reports per second per source address, and the burst allowed.
+    pub rate: f64,
+    pub burst: f64,
+    /// A fixed arrival time (`PINCTL_NOW`), else the clock.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// Reads the state's sites, and says whether any site file changed.
+pub trait Sites: Send + Sync + 'static {
+    fn fingerprint(&self) -> Vec<(String, SystemTime, u64)>;
+    fn load(&self) -> Result<Vec<Site>>;
+}
+
+type Job = (Incoming, oneshot::Sender<bool>);
+
+struct Shared {
+    sites: RwLock<Vec<Site>>,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    limiter: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    opts: Options,
+}
+
+impl Shared {
+    /// A token bucket per source address.
+    fn allow(&self, ip: IpAddr) -> bool {
+        let mut m = match self.limiter.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let now = Instant::now();
+        if m.len() > 100_000 {
+            m.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
+        }
+        let (tokens, last) = m.entry(ip).or_insert((self.opts.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.opts.rate)
+            .min(self.opts.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn answer(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn log(peer: IpAddr, status: StatusCode, why: &str) {
+    let why: String = why.chars().filter(|c| !c.is_control()).take(200).collect();
+    eprintln!("pinctl reports: {peer}: {} {why}", status.as_u16());
+}
+
+async fn handle(
+    req: Request<hyper::body::Incoming>,
+    peer: IpAddr,
+    shared: Arc<Shared>,
+) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
+    if !shared.allow(peer) {
+        log(peer, StatusCode::TOO_MANY_REQUESTS, "rate limit");
+        return Ok(answer(StatusCode::TOO_MANY_REQUESTS, "too many reports"));
+    }
+    if req.method() != Method::POST {
+        let mut r = answer(StatusCode::METHOD_NOT_ALLOWED, "reports are POSTed");
+        r.headers_mut().insert(
+            hyper::header::ALLOW,
+            hyper::header::HeaderValue::from_static("POST"),
+        );
+        return Ok(r);
+    }
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        log(
+            peer,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "declared body too large",
+        );
+        return Ok(answer(StatusCode::PAYLOAD_TOO_LARGE, "body too large"));
+    }
+    let body = Limited::new(req.into_body(), MAX_BODY);
+    let bytes = match tokio::time::timeout(shared.opts.body_timeout, body.collect()).await {
+        Err(_) => {
+            log(peer, StatusCode::REQUEST_TIMEOUT, "body too slow");
+            return Ok(answer(StatusCode::REQUEST_TIMEOUT, "body too slow"));
+        }
+        Ok(Err(e)) => {
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            let status = if too_large {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            log(peer, status, &e.to_string());
+            return Ok(answer(status, "body unreadable"));
+        }
+        Ok(Ok(c)) => c.to_bytes(),
+    };
+    let report = match parse(&bytes) {
+        Ok(r) => r,
+        Err(why) => {
+            log(peer, StatusCode::BAD_REQUEST, &why);
+            return Ok(answer(
+                StatusCode::BAD_REQUEST,
+                &format!("not a report: {why}"),
+            ));
+        }
+    };
+    let (site, class) = {
+        let sites = match shared.sites.read() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        classify(&report, &sites)
+    };
+    let key = dedup_key(site.as_deref(), class, &report);
+    let mut sample = String::from_utf8_lossy(&bytes).into_owned();
+    if sample.len() > MAX_SAMPLE {
+        let mut cut = MAX_SAMPLE;
+        while !sample.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        sample.truncate(cut);
+    }
+    let incoming = Incoming {
+        key,
+        site,
+        class,
+        report,
+        at: shared.opts.now.unwrap_or_else(Utc::now),
+        sample,
+    };
+    let (tx, rx) = oneshot::channel();
+    let sent = match shared.jobs.lock() {
+        Ok(j) => j.send((incoming, tx)).is_ok(),
+        Err(p) => p.into_inner().send((incoming, tx)).is_ok(),
+    };
+    if sent && rx.await == Ok(true) {
+        Ok(answer(StatusCode::NO_CONTENT, ""))
+    } else {
+        log(
+            peer,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store did not take the report",
+        );
+        Ok(answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not stored; send it again",
+        ))
+    }
+}
+
+/// The writer: drains what has queued, stores it in one transaction, and
+/// only then lets each request answer.
+fn writer(mut store: Store, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 4096 {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let items: Vec<Incoming> = batch.iter().map(|(i, _)| i.clone()).collect();
+        let ok = match store.insert(&items) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("pinctl reports: {e}");
+                false
+            }
+        };
+        for (_, reply) in batch {
+            let _ = reply.send(ok);
+        }
+    }
+}
+
+/// Runs the collector until the process is stopped.
+pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
+    let store = Store::open(&opts.database)?;
+    let initial = sites.load()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || writer(store, rx));
+    let shared = Arc::new(Shared {
+        sites: RwLock::new(initial),
+        jobs: Mutex::new(tx),
+        limiter: Mutex::new(HashMap::new()),
+        opts: opts.clone(),
+    });
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", opts.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Internal(format!("no local address: {e}")))?;
+        eprintln!(
+            "pinctl reports: listening on {addr}, storing in {}",
+            opts.database.display()
+        );
+        let sites = Arc::new(sites);
+        {
+            // Reclassify against the state as it changes.
+            let shared = shared.clone();
+            let sites = sites.clone();
+            tokio::spawn(async move {
+                let mut seen = sites.fingerprint();
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let now = sites.fingerprint();
+                    if now == seen {
+                        continue;
+                    }
+                    let s2 = sites.clone();
+                    match tokio::task::spawn_blocking(move || s2.load()).await {
+                        Ok(Ok(v)) => {
+                            if let Ok(mut w) = shared.sites.write() {
+                                *w = v;
+                            }
+                            eprintln!("pinctl reports: the state changed; classifying against it");
+                            seen = now;
+                        }
+                        Ok(Err(e)) => eprintln!("pinctl reports: keeping the previous state: {e}"),
+                        Err(e) => eprintln!("pinctl reports: keeping the previous state: {e}"),
+                    }
+                }
+            });
+        }
+        let permits = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+        loop {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("pinctl reports: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let shared = shared.clone();
+            let header_timeout = opts.header_timeout;
+            tokio::spawn(async move {
+                let _permit = permit;
+                let svc = service_fn(move |req| handle(req, peer.ip(), shared.clone()));
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .max_buf_size(16 << 10)
+                    .serve_connection(TokioIo::new(stream), svc);
+                // No connection outlives two minutes, however it behaves.
+                let _ = tokio::time::timeout(Duration::from_secs(120), conn).await;
+            });
+        }
+        Ok::<(), Error>(())
+    })
+}

@@ -1,0 +1,194 @@
+//! The report store: an embedded SQLite database (WAL, synchronous
+//! commits), where each deduplicated report is one row with a count,
+//! first and last seen, and one truncated sample. Batches are written in
+//! one transaction, so durability does not cost a commit per report.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{Class, Report};
+use crate::error::{Error, Result};
+
+/// The default database file in the state folder.
+pub const FILE: &str = "reports.sqlite";
+
+/// A classified report ready to store.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub key: String,
+    pub site: Option<String>,
+    pub class: Class,
+    pub report: Report,
+    pub at: DateTime<Utc>,
+    pub sample: String,
+}
+
+/// One deduplicated report as `reports list` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Row {
+    pub site: Option<String>,
+    pub hostname: String,
+    pub port: u16,
+    pub noted_hostname: Option<String>,
+    pub class: Class,
+    pub source: String,
+    pub app: Option<String>,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub served_pins: Vec<String>,
+    pub served_subjects: Vec<String>,
+    pub validated_pins: Vec<String>,
+    pub known_pins: Vec<String>,
+}
+
+pub struct Store {
+    conn: Connection,
+    label: String,
+}
+
+fn db_err(label: &str, e: rusqlite::Error) -> Error {
+    Error::input(label, format!("report database: {e}"))
+}
+
+fn join(v: &[crate::pin::Pin]) -> String {
+    v.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let label = path.display().to_string();
+        let conn = Connection::open(path).map_err(|e| db_err(&label, e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             PRAGMA busy_timeout=5000;
+             CREATE TABLE IF NOT EXISTS reports (
+               key TEXT PRIMARY KEY,
+               site TEXT,
+               class TEXT NOT NULL,
+               hostname TEXT NOT NULL,
+               port INTEGER NOT NULL,
+               noted_hostname TEXT,
+               source TEXT NOT NULL,
+               app TEXT,
+               served_pins TEXT NOT NULL,
+               served_subjects TEXT NOT NULL,
+               validated_pins TEXT NOT NULL,
+               known_pins TEXT NOT NULL,
+               count INTEGER NOT NULL,
+               first_seen TEXT NOT NULL,
+               last_seen TEXT NOT NULL,
+               sample TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS reports_last_seen ON reports(last_seen);",
+        )
+        .map_err(|e| db_err(&label, e))?;
+        Ok(Store { conn, label })
+    }
+
+    /// Stores a batch in one transaction: a new key is a new row, a known
+    /// one counts once more and moves its last-seen time.
+    pub fn insert(&mut self, batch: &[Incoming]) -> Result<()> {
+        let label = self.label.clone();
+        let tx = self.conn.transaction().map_err(|e| db_err(&label, e))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO reports (key, site, class, hostname, port, noted_hostname, source, app,
+                       served_pins, served_subjects, validated_pins, known_pins, count, first_seen, last_seen, sample)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13, ?13, ?14)
+                     ON CONFLICT(key) DO UPDATE SET count = count + 1,
+                       last_seen = max(last_seen, excluded.last_seen),
+                       first_seen = min(first_seen, excluded.first_seen)",
+                )
+                .map_err(|e| db_err(&label, e))?;
+            for i in batch {
+                let r = &i.report;
+                st.execute(params![
+                    i.key,
+                    i.site,
+                    i.class.as_str(),
+                    r.hostname,
+                    r.port,
+                    r.noted_hostname,
+                    r.source.as_str(),
+                    r.app,
+                    join(&r.served),
+                    r.served_subjects.join("\n"),
+                    join(&r.validated),
+                    join(&r.known),
+                    crate::text::rfc3339(i.at),
+                    i.sample,
+                ])
+                .map_err(|e| db_err(&label, e))?;
+            }
+        }
+        tx.commit().map_err(|e| db_err(&label, e))
+    }
+
+    /// The reports last seen at or after `since`, of `site` when given,
+    /// most frequent first.
+    pub fn list(&self, since: Option<DateTime<Utc>>, site: Option<&str>) -> Result<Vec<Row>> {
+        let since = since.map(crate::text::rfc3339).unwrap_or_default();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT site, hostname, port, noted_hostname, class, source, app, count, first_seen,
+                        last_seen, served_pins, served_subjects, validated_pins, known_pins
+                 FROM reports WHERE last_seen >= ?1 AND (?2 IS NULL OR site = ?2)
+                 ORDER BY count DESC, last_seen DESC, key",
+            )
+            .map_err(|e| db_err(&self.label, e))?;
+        let rows = st
+            .query_map(params![since, site], |r| {
+                let class: String = r.get(4)?;
+                let subjects: String = r.get(11)?;
+                Ok(Row {
+                    site: r.get(0)?,
+                    hostname: r.get(1)?,
+                    port: r.get(2)?,
+                    noted_hostname: r.get(3)?,
+                    class: Class::parse(&class).unwrap_or(Class::UnknownHost),
+                    source: r.get(5)?,
+                    app: r.get(6)?,
+                    count: r.get(7)?,
+                    first_seen: r.get(8)?,
+                    last_seen: r.get(9)?,
+                    served_pins: split(&r.get::<_, String>(10)?),
+                    served_subjects: subjects
+                        .split('\n')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    validated_pins: split(&r.get::<_, String>(12)?),
+                    known_pins: split(&r.get::<_, String>(13)?),
+                })
+            })
+            .map_err(|e| db_err(&self.label, e))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| db_err(&self.label, e))
+    }
+
+    /// The sum of all counts (what the tests and the benchmark compare).
+    pub fn total(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COALESCE(SUM(count), 0) FROM reports", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map(|v| v.unwrap_or(0))
+            .map_err(|e| db_err(&self.label, e))
+    }
+}
