@@ -61,7 +61,14 @@ fn main() {
     let batched = bare(d, 50_000, 256);
     let bin = env!("CARGO_BIN_EXE_pinctl");
     let mut child = Command::new(bin)
-        .args(["--state", "state", "reports", "serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "--state",
+            "state",
+            "reports",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(["--rate", "1000000000", "--burst", "1000000000"])
         .current_dir(d)
         .stderr(Stdio::piped())
@@ -118,7 +125,9 @@ fn main() {
         .and_then(|s| s.total())
         .expect("store");
     let accepted = requests - non2xx;
-    println!("collector under wrk (2 threads, 64 connections, 10 s; 4 duplicates per distinct report):");
+    println!(
+        "collector under wrk (2 threads, 64 connections, 10 s; 4 duplicates per distinct report):"
+    );
     println!("  accepted           {rate} reports/s, p99 latency {p99}, {non2xx} refused");
     println!("  store, 1 per commit  {per_commit:.0} reports/s (bare insert, same run)");
     println!("  store, 256 per commit {batched:.0} reports/s (bare insert, same run)");

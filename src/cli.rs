@@ -219,6 +219,12 @@ enum ReportsCommand {
         /// Reports one address may send at once before the rate applies.
         #[arg(long, default_value_t = 200.0)]
         burst: f64,
+        /// Serve TLS directly with this PEM certificate chain (leaf first) instead of behind a proxy.
+        #[arg(long, requires = "tls_key", value_hint = clap::ValueHint::FilePath)]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert (PKCS#8, SEC1 or PKCS#1, unencrypted; keep it 0600).
+        #[arg(long, requires = "tls_cert", value_hint = clap::ValueHint::FilePath)]
+        tls_key: Option<PathBuf>,
     },
     /// List the stored reports, deduplicated, with counts and first and last seen.
     #[command(
@@ -1105,6 +1111,8 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             max_connections,
             rate,
             burst,
+            tls_cert,
+            tls_key,
         }) => reports::serve(
             &ctx()?,
             &reports::ServeOptions {
@@ -1115,6 +1123,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 max_connections,
                 rate,
                 burst,
+                tls: tls_cert.zip(tls_key),
             },
         ),
         Command::Reports(ReportsCommand::List {

@@ -527,3 +527,25 @@ fn the_collector_unit_passes_systemd_analyze() {
     assert!(o.status.success(), "{err}");
     assert!(!err.contains("pinctl-reports.service:"), "{err}");
 }
+
+/// With --tls-cert/--tls-key the collector serves HTTPS itself.
+#[test]
+fn the_collector_serves_tls_directly() {
+    let test = "the_collector_serves_tls_directly";
+    if !have("curl", test) || !have("openssl", test) {
+        return;
+    }
+    let env = reporting_site();
+    sh(env.path(), "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 3 -out tls.pem 2>/dev/null");
+    let c = start(&env, &["--tls-cert", "tls.pem", "--tls-key", "tls.key"]);
+    let body = rfc7469("example.com", &pem(&env, "other.pem"), &[]);
+    std::fs::write(env.path().join("r.json"), &body).unwrap();
+    let code = sh(
+        env.path(),
+        &format!("curl -s -o /dev/null -w '%{{http_code}}' --cacert tls.pem -X POST --data-binary @r.json https://127.0.0.1:{}/report", c.port),
+    );
+    assert_eq!(code, "204");
+    // Plain HTTP to the TLS port is no report.
+    assert_ne!(post(c.port, &body), 204);
+    assert_eq!(total(&env), 1);
+}

@@ -91,6 +91,7 @@ pub struct ServeOptions {
     pub max_connections: usize,
     pub rate: f64,
     pub burst: f64,
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// `pinctl reports serve`.
@@ -106,6 +107,11 @@ pub fn serve(ctx: &Ctx, o: &ServeOptions) -> Result<i32> {
             rate: o.rate,
             burst: o.burst.max(1.0),
             now: std::env::var_os("PINCTL_NOW").map(|_| ctx.now),
+            tls: o
+                .tls
+                .as_ref()
+                .map(|(c, k)| serve::tls_config(c, k))
+                .transpose()?,
         },
         StateSites(Store::new(ctx.store.root.clone())),
     )?;

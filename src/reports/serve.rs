@@ -43,6 +43,8 @@ pub struct Options {
     pub burst: f64,
     /// A fixed arrival time (`PINCTL_NOW`), else the clock.
     pub now: Option<DateTime<Utc>>,
+    /// Serve TLS directly with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Reads the state's sites, and says whether any site file changed.
@@ -228,6 +230,67 @@ fn writer(mut store: Store, jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// Serves HTTP/1.1 on one connection, plain or TLS.
+async fn connection<I>(io: I, peer: SocketAddr, shared: Arc<Shared>, header_timeout: Duration)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| handle(req, peer.ip(), shared.clone()));
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(16 << 10)
+        .serve_connection(TokioIo::new(io), svc)
+        .await;
+}
+
+/// A TLS configuration from a PEM certificate chain (leaf first) and a
+/// PEM private key (PKCS#8, SEC1 or PKCS#1); the key's bytes are wiped
+/// once rustls has its own copy.
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::{
+        CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+    };
+    let label = |p: &std::path::Path| p.display().to_string();
+    let data = crate::fsutil::read_input(cert)?;
+    let chain: Vec<CertificateDer<'static>> = crate::pem_scan::blocks(&data)
+        .map_err(|e| Error::input(label(cert), e))?
+        .into_iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| CertificateDer::from(b.der.clone()))
+        .collect();
+    if chain.is_empty() {
+        return Err(Error::input(label(cert), "no PEM certificate in the file"));
+    }
+    let data = crate::fsutil::read_input(key)?;
+    let blocks = crate::pem_scan::blocks(&data).map_err(|e| Error::input(label(key), e))?;
+    let der = blocks
+        .iter()
+        .find_map(|b| match b.label.as_str() {
+            "PRIVATE KEY" => Some(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                b.der.clone(),
+            ))),
+            "EC PRIVATE KEY" => Some(PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(b.der.clone()))),
+            "RSA PRIVATE KEY" => Some(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(
+                b.der.clone(),
+            ))),
+            _ => None,
+        })
+        .ok_or_else(|| Error::input(label(key), "no unencrypted PEM private key in the file"))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::Internal(format!("TLS: {e}")))?
+    .with_no_client_auth()
+    .with_single_cert(chain, der)
+    .map_err(|e| Error::input(label(key), format!("does not go with {}: {e}", label(cert))))?;
+    Ok(Arc::new(config))
+}
+
 /// Runs the collector until the process is stopped.
 pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
     let store = Store::open(&opts.database)?;
@@ -298,16 +361,40 @@ pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
             };
             let shared = shared.clone();
             let header_timeout = opts.header_timeout;
+            let tls = opts.tls.clone().map(tokio_rustls::TlsAcceptor::from);
             tokio::spawn(async move {
                 let _permit = permit;
-                let svc = service_fn(move |req| handle(req, peer.ip(), shared.clone()));
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_timeout)
-                    .max_buf_size(16 << 10)
-                    .serve_connection(TokioIo::new(stream), svc);
                 // No connection outlives two minutes, however it behaves.
-                let _ = tokio::time::timeout(Duration::from_secs(120), conn).await;
+                let life = Duration::from_secs(120);
+                match tls {
+                    None => {
+                        let _ = tokio::time::timeout(
+                            life,
+                            connection(stream, peer, shared, header_timeout),
+                        )
+                        .await;
+                    }
+                    Some(acceptor) => {
+                        // The handshake gets the time a request's headers get.
+                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(s)) => {
+                                let _ = tokio::time::timeout(
+                                    life,
+                                    connection(s, peer, shared, header_timeout),
+                                )
+                                .await;
+                            }
+                            Ok(Err(e)) => {
+                                log(peer.ip(), StatusCode::BAD_REQUEST, &format!("TLS: {e}"))
+                            }
+                            Err(_) => log(
+                                peer.ip(),
+                                StatusCode::REQUEST_TIMEOUT,
+                                "TLS handshake too slow",
+                            ),
+                        }
+                    }
+                }
             });
         }
         Ok::<(), Error>(())
