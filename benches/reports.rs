@@ -122,7 +122,7 @@ fn main() {
     let rate = field("Requests/sec:").unwrap_or_default();
     let p99 = field("99%").unwrap_or_default();
     let stored = Store::open(&d.join("state/reports.sqlite"))
-        .and_then(|s| s.total())
+        .and_then(|mut s| s.total())
         .expect("store");
     let accepted = requests - non2xx;
     println!(

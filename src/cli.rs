@@ -201,7 +201,7 @@ enum ReportsCommand {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8470")]
         listen: std::net::SocketAddr,
-        /// The report database (default: reports.sqlite in the state folder).
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL several collectors share.
         #[arg(long)]
         database: Option<String>,
         /// Seconds a client has to send a request's headers.
@@ -234,7 +234,7 @@ enum ReportsCommand {
         /// Only reports last seen since then: RFC 3339, YYYY-MM-DD, or a duration back (90m, 24h, 7d).
         #[arg(long)]
         since: Option<String>,
-        /// The report database (default: reports.sqlite in the state folder).
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL several collectors share.
         #[arg(long)]
         database: Option<String>,
         /// Output: text for people, json for scripts.
@@ -247,7 +247,7 @@ enum ReportsCommand {
         /// Only reports last seen since then: RFC 3339, YYYY-MM-DD, or a duration back (90m, 24h, 7d).
         #[arg(long)]
         since: Option<String>,
-        /// The report database (default: reports.sqlite in the state folder).
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL several collectors share.
         #[arg(long)]
         database: Option<String>,
         /// Output: text for people, json for scripts.

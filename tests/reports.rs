@@ -549,3 +549,146 @@ fn the_collector_serves_tls_directly() {
     assert_ne!(post(c.port, &body), 204);
     assert_eq!(total(&env), 1);
 }
+
+/// A PostgreSQL server of Debian's `postgresql`, initialised in a
+/// temporary folder and run as an unprivileged user; stopped on drop.
+struct Postgres {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl Postgres {
+    fn as_user(&self, tool: &str, args: &str) -> String {
+        let root = unsafe { libc::geteuid() } == 0;
+        let cmd = format!("'{}/{tool}' {args}", self.bin.display());
+        if root {
+            format!("runuser -u nobody -- {cmd}")
+        } else {
+            cmd
+        }
+    }
+
+    fn start(test: &str) -> Option<Postgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|d| {
+            d.flatten()
+                .map(|e| e.path().join("bin"))
+                .find(|b| b.join("initdb").is_file())
+        });
+        let Some(bin) = bin else {
+            if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
+                panic!("{test}: PostgreSQL (Debian's postgresql) is required (PINCTL_REQUIRE_SERVERS=1)");
+            }
+            skipped!("SKIPPED {test}: PostgreSQL's initdb not found");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let pg = Postgres {
+            port: crate::harness::free_port(),
+            dir,
+            bin,
+        };
+        sh(std::path::Path::new("/"), &format!(
+            "chmod 0755 '{d}' && mkdir '{d}/data' && if [ $(id -u) = 0 ]; then chown nobody '{d}' '{d}/data'; fi"
+        ));
+        sh(
+            std::path::Path::new("/"),
+            &format!(
+                "{} >/dev/null",
+                pg.as_user("initdb", &format!("-D '{d}/data' -A trust -U pinctl"))
+            ),
+        );
+        sh(std::path::Path::new("/"), &format!(
+            "{} >/dev/null",
+            pg.as_user(
+                "pg_ctl",
+                &format!(
+                    "-D '{d}/data' -l '{d}/log' -w -o \"-p {} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=on\" start",
+                    pg.port
+                )
+            )
+        ));
+        Some(pg)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://pinctl@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let d = self.dir.path().display().to_string();
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(self.as_user("pg_ctl", &format!("-D '{d}/data' -m immediate stop")))
+            .output();
+    }
+}
+
+/// Two collectors behind one load balancer share a PostgreSQL database:
+/// concurrent reports, many of them the same, add up exactly.
+#[test]
+fn two_collectors_share_postgresql_and_the_counts_add_up() {
+    let test = "two_collectors_share_postgresql_and_the_counts_add_up";
+    let Some(pg) = Postgres::start(test) else {
+        return;
+    };
+    let env = reporting_site();
+    let url = pg.url();
+    let fast = [
+        "--rate",
+        "1000000",
+        "--burst",
+        "1000000",
+        "--database",
+        url.as_str(),
+    ];
+    let a = start(&env, &fast);
+    let b = start(&env, &fast);
+    let cert = pem(&env, "cert.pem");
+    let bodies: Vec<String> = (0..10)
+        .map(|i| rfc7469(&format!("h{i}.unmanaged.example"), &cert, &[]))
+        .collect();
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let port = if t % 2 == 0 { a.port } else { b.port };
+            let bodies = bodies.clone();
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    let body = &bodies[(i + t) % bodies.len()];
+                    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    let req = format!(
+                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    s.write_all(req.as_bytes()).unwrap();
+                    let mut out = String::new();
+                    let _ = s.read_to_string(&mut out);
+                    if out.starts_with("HTTP/1.1 204") {
+                        acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(acked.load(std::sync::atomic::Ordering::SeqCst), 400);
+    let v: serde_json::Value = serde_json::from_str(
+        env.run(&["reports", "list", "--database", &url, "--format", "json"])
+            .ok(),
+    )
+    .unwrap();
+    let rows = v["reports"].as_array().unwrap();
+    assert_eq!(rows.len(), 10, "{v}");
+    let total: u64 = rows.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    assert_eq!(total, 400);
+    assert!(rows.iter().all(|r| r["count"] == 40), "{v}");
+    // Neither collector touched the state folder's SQLite file.
+    assert!(!env.path().join("state/reports.sqlite").exists());
+}

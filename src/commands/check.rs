@@ -42,7 +42,7 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     // Violation reports, when the collector stored any: those of the last
     // days are findings; those since the live header hold the ramp back.
     let rows = super::reports::rows(
-        &ctx.store.root.join(crate::reports::store::FILE),
+        &crate::reports::store::Location::File(ctx.store.root.join(crate::reports::store::FILE)),
         None,
         None,
     )?;

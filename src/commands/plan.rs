@@ -26,7 +26,9 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
         }
         None => {
             let rows = super::reports::rows(
-                &ctx.store.root.join(crate::reports::store::FILE),
+                &crate::reports::store::Location::File(
+                    ctx.store.root.join(crate::reports::store::FILE),
+                ),
                 None,
                 Some(&domain),
             )?;

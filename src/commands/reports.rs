@@ -10,22 +10,20 @@ use serde::Serialize;
 use super::{json, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::reports::serve::{self, Options};
-use crate::reports::store::{self as db, Row};
+use crate::reports::store::{self as db, Location, Row};
 use crate::reports::Class;
 use crate::state::Site;
 use crate::store::Store;
 
 /// The database a command uses: `--database`, else `reports.sqlite` in
 /// the state folder.
-pub fn database(ctx: &Ctx, given: Option<&str>) -> Result<PathBuf> {
+pub fn database(ctx: &Ctx, given: Option<&str>) -> Result<Location> {
     match given {
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-            Err(Error::Usage(
-                "a PostgreSQL store is not in this build yet; give a file path (the default is reports.sqlite in the state folder)".into(),
-            ))
+            Ok(Location::Postgres(u.to_string()))
         }
-        Some(p) => Ok(PathBuf::from(p)),
-        None => Ok(ctx.store.root.join(db::FILE)),
+        Some(p) => Ok(Location::File(PathBuf::from(p))),
+        None => Ok(Location::File(ctx.store.root.join(db::FILE))),
     }
 }
 
@@ -118,18 +116,22 @@ pub fn serve(ctx: &Ctx, o: &ServeOptions) -> Result<i32> {
     Ok(0)
 }
 
-fn open_existing(path: &Path) -> Result<Option<db::Store>> {
-    if !path.is_file() {
-        return Ok(None);
+/// The store, when there is one (a missing default file means no reports
+/// yet, and is not created by a read).
+fn open_existing(at: &Location) -> Result<Option<db::Store>> {
+    if let Location::File(p) = at {
+        if !p.is_file() {
+            return Ok(None);
+        }
     }
-    db::Store::open(path).map(Some)
+    db::Store::open_at(at).map(Some)
 }
 
 /// The stored reports of `site` (all when None) last seen since `since`.
-pub fn rows(path: &Path, since: Option<DateTime<Utc>>, site: Option<&str>) -> Result<Vec<Row>> {
-    match open_existing(path)? {
+pub fn rows(at: &Location, since: Option<DateTime<Utc>>, site: Option<&str>) -> Result<Vec<Row>> {
+    match open_existing(at)? {
         None => Ok(Vec::new()),
-        Some(s) => s.list(since, site),
+        Some(mut s) => s.list(since, site),
     }
 }
 
@@ -144,8 +146,8 @@ pub fn list(
     let since = since
         .map(|s| parse_since(s, ctx.now).map_err(Error::Usage))
         .transpose()?;
-    let path = database(ctx, database_arg)?;
-    let rows = rows(&path, since, ctx.site.as_deref())?;
+    let at = database(ctx, database_arg)?;
+    let rows = rows(&at, since, ctx.site.as_deref())?;
     if as_json {
         out.line(json(&serde_json::json!({ "reports": rows }))?);
         return Ok(0);
@@ -200,9 +202,9 @@ pub fn summary(
     let since = since
         .map(|s| parse_since(s, ctx.now).map_err(Error::Usage))
         .transpose()?;
-    let path = database(ctx, database_arg)?;
+    let at = database(ctx, database_arg)?;
     let mut lines: Vec<SummaryLine> = Vec::new();
-    for r in rows(&path, since, ctx.site.as_deref())? {
+    for r in rows(&at, since, ctx.site.as_deref())? {
         match lines
             .iter_mut()
             .find(|l| l.site == r.site && l.class == r.class)

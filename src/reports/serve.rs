@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,7 +30,7 @@ use crate::state::Site;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub listen: SocketAddr,
-    pub database: PathBuf,
+    pub database: super::store::Location,
     /// Time to receive a request's headers.
     pub header_timeout: Duration,
     /// Time to receive a request's body.
@@ -293,7 +292,7 @@ pub fn tls_config(
 
 /// Runs the collector until the process is stopped.
 pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
-    let store = Store::open(&opts.database)?;
+    let store = Store::open_at(&opts.database)?;
     let initial = sites.load()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -316,7 +315,7 @@ pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
             .map_err(|e| Error::Internal(format!("no local address: {e}")))?;
         eprintln!(
             "pinctl reports: listening on {addr}, storing in {}",
-            opts.database.display()
+            opts.database.label()
         );
         let sites = Arc::new(sites);
         {

@@ -1,7 +1,9 @@
 //! The report store: an embedded SQLite database (WAL, synchronous
-//! commits), where each deduplicated report is one row with a count,
-//! first and last seen, and one truncated sample. Batches are written in
-//! one transaction, so durability does not cost a commit per report.
+//! commits) by default, or a PostgreSQL database that several collectors
+//! share. Each deduplicated report is one row with a count, first and
+//! last seen, and one truncated sample. Batches are written in one
+//! transaction, so durability does not cost a commit per report; the
+//! upsert keeps counts exact when collectors write the same row at once.
 
 use std::path::Path;
 
@@ -45,9 +47,47 @@ pub struct Row {
     pub known_pins: Vec<String>,
 }
 
+/// Where reports are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(std::path::PathBuf),
+    /// A `postgres://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// How errors name it: a URL without its credentials.
+    pub fn label(&self) -> String {
+        match self {
+            Location::File(p) => p.display().to_string(),
+            Location::Postgres(u) => match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if at > s => format!("{}://…@{}", &u[..s], &u[at + 1..]),
+                _ => u.clone(),
+            },
+        }
+    }
+}
+
+enum Backend {
+    Sqlite(Connection),
+    Postgres(postgres::Client),
+}
+
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
     label: String,
+}
+
+const PG_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS reports (
+    key TEXT PRIMARY KEY, site TEXT, class TEXT NOT NULL, hostname TEXT NOT NULL,
+    port INTEGER NOT NULL, noted_hostname TEXT, source TEXT NOT NULL, app TEXT,
+    served_pins TEXT NOT NULL, served_subjects TEXT NOT NULL, validated_pins TEXT NOT NULL,
+    known_pins TEXT NOT NULL, count BIGINT NOT NULL, first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL, sample TEXT NOT NULL);
+  CREATE INDEX IF NOT EXISTS reports_last_seen ON reports(last_seen);";
+
+fn pg_err(label: &str, e: postgres::Error) -> Error {
+    Error::input(label, format!("report database: {e}"))
 }
 
 fn db_err(label: &str, e: rusqlite::Error) -> Error {
@@ -66,7 +106,33 @@ fn split(s: &str) -> Vec<String> {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path`.
+    /// Opens (or creates) the store at `location`.
+    pub fn open_at(location: &Location) -> Result<Store> {
+        match location {
+            Location::File(p) => Store::open(p),
+            Location::Postgres(url) => {
+                let label = location.label();
+                let mut client = postgres::Client::connect(url, postgres::NoTls)
+                    .map_err(|e| pg_err(&label, e))?;
+                if let Err(e) = client.batch_execute(PG_SCHEMA) {
+                    // Two collectors creating the table at once: one wins.
+                    let exists = client
+                        .query_one("SELECT to_regclass('reports') IS NOT NULL", &[])
+                        .map(|r| r.get::<_, bool>(0))
+                        .unwrap_or(false);
+                    if !exists {
+                        return Err(pg_err(&label, e));
+                    }
+                }
+                Ok(Store {
+                    backend: Backend::Postgres(client),
+                    label,
+                })
+            }
+        }
+    }
+
+    /// Opens (or creates) the SQLite database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
         let label = path.display().to_string();
         let conn = Connection::open(path).map_err(|e| db_err(&label, e))?;
@@ -95,14 +161,21 @@ impl Store {
              CREATE INDEX IF NOT EXISTS reports_last_seen ON reports(last_seen);",
         )
         .map_err(|e| db_err(&label, e))?;
-        Ok(Store { conn, label })
+        Ok(Store {
+            backend: Backend::Sqlite(conn),
+            label,
+        })
     }
 
     /// Stores a batch in one transaction: a new key is a new row, a known
     /// one counts once more and moves its last-seen time.
     pub fn insert(&mut self, batch: &[Incoming]) -> Result<()> {
         let label = self.label.clone();
-        let tx = self.conn.transaction().map_err(|e| db_err(&label, e))?;
+        let conn = match &mut self.backend {
+            Backend::Sqlite(c) => c,
+            Backend::Postgres(client) => return pg_insert(client, &label, batch),
+        };
+        let tx = conn.transaction().map_err(|e| db_err(&label, e))?;
         {
             let mut st = tx
                 .prepare_cached(
@@ -140,10 +213,13 @@ impl Store {
 
     /// The reports last seen at or after `since`, of `site` when given,
     /// most frequent first.
-    pub fn list(&self, since: Option<DateTime<Utc>>, site: Option<&str>) -> Result<Vec<Row>> {
+    pub fn list(&mut self, since: Option<DateTime<Utc>>, site: Option<&str>) -> Result<Vec<Row>> {
         let since = since.map(crate::text::rfc3339).unwrap_or_default();
-        let mut st = self
-            .conn
+        let conn = match &mut self.backend {
+            Backend::Sqlite(c) => c,
+            Backend::Postgres(client) => return pg_list(client, &self.label, &since, site),
+        };
+        let mut st = conn
             .prepare(
                 "SELECT site, hostname, port, noted_hostname, class, source, app, count, first_seen,
                         last_seen, served_pins, served_subjects, validated_pins, known_pins
@@ -182,13 +258,106 @@ impl Store {
     }
 
     /// The sum of all counts (what the tests and the benchmark compare).
-    pub fn total(&self) -> Result<u64> {
-        self.conn
-            .query_row("SELECT COALESCE(SUM(count), 0) FROM reports", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map(|v| v.unwrap_or(0))
-            .map_err(|e| db_err(&self.label, e))
+    pub fn total(&mut self) -> Result<u64> {
+        let conn = match &mut self.backend {
+            Backend::Sqlite(c) => c,
+            Backend::Postgres(client) => {
+                return client
+                    .query_one("SELECT COALESCE(SUM(count), 0)::BIGINT FROM reports", &[])
+                    .map(|r| r.get::<_, i64>(0).max(0) as u64)
+                    .map_err(|e| pg_err(&self.label, e))
+            }
+        };
+        conn.query_row("SELECT COALESCE(SUM(count), 0) FROM reports", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map(|v| v.unwrap_or(0))
+        .map_err(|e| db_err(&self.label, e))
     }
+}
+
+fn pg_insert(client: &mut postgres::Client, label: &str, batch: &[Incoming]) -> Result<()> {
+    let mut tx = client.transaction().map_err(|e| pg_err(label, e))?;
+    let st = tx
+        .prepare(
+            "INSERT INTO reports (key, site, class, hostname, port, noted_hostname, source, app,
+               served_pins, served_subjects, validated_pins, known_pins, count, first_seen, last_seen, sample)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14)
+             ON CONFLICT (key) DO UPDATE SET count = reports.count + 1,
+               last_seen = GREATEST(reports.last_seen, EXCLUDED.last_seen),
+               first_seen = LEAST(reports.first_seen, EXCLUDED.first_seen)",
+        )
+        .map_err(|e| pg_err(label, e))?;
+    for i in batch {
+        let r = &i.report;
+        let (served, validated, known) = (join(&r.served), join(&r.validated), join(&r.known));
+        let subjects = r.served_subjects.join("\n");
+        let at = crate::text::rfc3339(i.at);
+        tx.execute(
+            &st,
+            &[
+                &i.key,
+                &i.site,
+                &i.class.as_str(),
+                &r.hostname,
+                &i32::from(r.port),
+                &r.noted_hostname,
+                &r.source.as_str(),
+                &r.app,
+                &served,
+                &subjects,
+                &validated,
+                &known,
+                &at,
+                &i.sample,
+            ],
+        )
+        .map_err(|e| pg_err(label, e))?;
+    }
+    tx.commit().map_err(|e| pg_err(label, e))
+}
+
+fn pg_list(
+    client: &mut postgres::Client,
+    label: &str,
+    since: &str,
+    site: Option<&str>,
+) -> Result<Vec<Row>> {
+    let rows = client
+        .query(
+            "SELECT site, hostname, port, noted_hostname, class, source, app, count, first_seen,
+                    last_seen, served_pins, served_subjects, validated_pins, known_pins
+             FROM reports WHERE last_seen >= $1 AND ($2::TEXT IS NULL OR site = $2)
+             ORDER BY count DESC, last_seen DESC, key",
+            &[&since, &site],
+        )
+        .map_err(|e| pg_err(label, e))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let class: String = r.get(4);
+            let subjects: String = r.get(11);
+            Row {
+                site: r.get(0),
+                hostname: r.get(1),
+                port: u16::try_from(r.get::<_, i32>(2)).unwrap_or(0),
+                noted_hostname: r.get(3),
+                class: Class::parse(&class).unwrap_or(Class::UnknownHost),
+                source: r.get(5),
+                app: r.get(6),
+                count: r.get::<_, i64>(7).max(0) as u64,
+                first_seen: r.get(8),
+                last_seen: r.get(9),
+                served_pins: split(&r.get::<_, String>(10)),
+                served_subjects: subjects
+                    .split('\n')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                validated_pins: split(&r.get::<_, String>(12)),
+                known_pins: split(&r.get::<_, String>(13)),
+            }
+        })
+        .collect())
 }
