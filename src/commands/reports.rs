@@ -135,6 +135,15 @@ pub fn rows(at: &Location, since: Option<DateTime<Utc>>, site: Option<&str>) -> 
     }
 }
 
+/// The rows `list` and `summary` show: of `--site` when given, last seen
+/// since `--since`, from `--database` or the state folder's file.
+fn selected(ctx: &Ctx, since: Option<&str>, database_arg: Option<&str>) -> Result<Vec<Row>> {
+    let since = since
+        .map(|s| parse_since(s, ctx.now).map_err(Error::Usage))
+        .transpose()?;
+    rows(&database(ctx, database_arg)?, since, ctx.site.as_deref())
+}
+
 /// `pinctl reports list`.
 pub fn list(
     ctx: &Ctx,
@@ -143,11 +152,7 @@ pub fn list(
     as_json: bool,
     out: &mut Out,
 ) -> Result<i32> {
-    let since = since
-        .map(|s| parse_since(s, ctx.now).map_err(Error::Usage))
-        .transpose()?;
-    let at = database(ctx, database_arg)?;
-    let rows = rows(&at, since, ctx.site.as_deref())?;
+    let rows = selected(ctx, since, database_arg)?;
     if as_json {
         out.line(json(&serde_json::json!({ "reports": rows }))?);
         return Ok(0);
@@ -199,12 +204,8 @@ pub fn summary(
     as_json: bool,
     out: &mut Out,
 ) -> Result<i32> {
-    let since = since
-        .map(|s| parse_since(s, ctx.now).map_err(Error::Usage))
-        .transpose()?;
-    let at = database(ctx, database_arg)?;
     let mut lines: Vec<SummaryLine> = Vec::new();
-    for r in rows(&at, since, ctx.site.as_deref())? {
+    for r in selected(ctx, since, database_arg)? {
         match lines
             .iter_mut()
             .find(|l| l.site == r.site && l.class == r.class)
