@@ -692,3 +692,46 @@ fn two_collectors_share_postgresql_and_the_counts_add_up() {
     // Neither collector touched the state folder's SQLite file.
     assert!(!env.path().join("state/reports.sqlite").exists());
 }
+
+/// One address sending faster than its rate gets 429 once its burst is
+/// spent; a site added to the state while the collector runs is used to
+/// classify the next report.
+#[test]
+fn rate_limits_apply_and_the_state_is_reread() {
+    if !have("curl", "rate_limits_apply_and_the_state_is_reread") {
+        return;
+    }
+    let env = reporting_site();
+    let c = start(&env, &["--rate", "0.01", "--burst", "3"]);
+    let other = pem(&env, "other.pem");
+    let body = rfc7469("api.example.org", &other, &[]);
+    let codes: Vec<u16> = (0..5).map(|_| post(c.port, &body)).collect();
+    assert_eq!(codes, [204, 204, 204, 429, 429]);
+    assert_eq!(total(&env), 3, "refused reports are not stored");
+    drop(c);
+    // A fresh collector, then a new site in the state.
+    let c = start(&env, &["--rate", "1000", "--burst", "1000"]);
+    assert_eq!(post(c.port, &rfc7469("shop.example.org", &other, &[])), 204);
+    env.run(&["init", "shop.example.org"]).ok();
+    let mut classes = Vec::new();
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(post(c.port, &rfc7469("shop.example.org", &other, &[])), 204);
+        let v = list(&env);
+        classes = v["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["hostname"] == "shop.example.org")
+            .map(|r| r["class"].as_str().unwrap().to_string())
+            .collect();
+        if classes.iter().any(|c| c == "foreign-chain") {
+            break;
+        }
+    }
+    assert!(classes.contains(&"unknown-host".to_string()), "{classes:?}");
+    assert!(
+        classes.contains(&"foreign-chain".to_string()),
+        "the new site was not used: {classes:?}"
+    );
+}
