@@ -493,9 +493,11 @@ pub fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
                 Some(d) => format!("{d}'s {} (reaching its subdomains)", b.label()),
                 None => format!("{}'s {}", site.domain, b.label()),
             };
-            let served = match b.until {
-                Some(u) => format!("served {} to {}", ts(b.from), ts(u)),
-                None => format!("served since {} (live)", ts(b.from)),
+            let served = match (b.until, b.kind.is_app()) {
+                (Some(u), false) => format!("served {} to {}", ts(b.from), ts(u)),
+                (None, false) => format!("served since {} (live)", ts(b.from)),
+                (Some(u), true) => format!("shipped {}, superseded {}", ts(b.from), ts(u)),
+                (None, true) => format!("shipped {}, the latest release", ts(b.from)),
             };
             let held = match (b.retained_until, b.forever) {
                 (Some(r), _) => format!("clients may hold it until {}", ts(r)),
