@@ -681,6 +681,87 @@ fn bad_input_corpus() {
     c.usage(&["policy", "--enforce", "--report-only"]);
     c.usage(&["no-such-command"]);
 
+    // --- Channels and reports.
+    let with =
+        |a: &[&'static str]| -> Vec<&'static str> { site.iter().chain(a).copied().collect() };
+    c.fails(
+        &with(&["channel", "add", "dns", "--ttl", "0"]),
+        &[],
+        "TTL of at least 1 second",
+    );
+    c.fails(
+        &with(&["channel", "add", "ios", "--ttl", "60"]),
+        &[],
+        "ttl does not apply",
+    );
+    c.fails(
+        &with(&["channel", "add", "android", "--name", "web"]),
+        &[],
+        "every site's channel",
+    );
+    c.fails(
+        &with(&["channel", "add", "android", "--name", "a b"]),
+        &[],
+        "invalid channel name",
+    );
+    c.fails(
+        &with(&["channel", "retire", "nope"]),
+        &[],
+        "no channel named nope",
+    );
+    c.fails(
+        &with(&["publish", "--channel", "nope"]),
+        &[],
+        "no channel named nope",
+    );
+    c.fails(
+        &with(&["publish", "--release", "1"]),
+        &[],
+        "--release is for app channels",
+    );
+    c.fails(
+        &with(&["snippet", "--channel", "nope"]),
+        &[],
+        "no channel named nope",
+    );
+    c.fails(
+        &with(&["snippet", "--channel", "web"]),
+        &[],
+        "snippet --server",
+    );
+    c.usage(&with(&[
+        "publish",
+        "--channel",
+        "android",
+        "--expires",
+        "2030-13-01",
+    ]));
+    c.usage(&with(&["channel", "add", "carrier-pigeon"]));
+    c.fails(
+        &with(&["reports", "list", "--since", "yesterday"]),
+        &[],
+        "not a time",
+    );
+    c.write("junk.sqlite", vec![0x5a_u8; 4096]);
+    let junk = "junk.sqlite";
+    c.fails(
+        &with(&["reports", "list", "--database", junk]),
+        &[],
+        "report database",
+    );
+    c.fails(
+        &with(&[
+            "reports",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            junk,
+        ]),
+        &[],
+        "report database",
+    );
+
     // --- A full disk: the file size limit makes every write fail.
     let before = snapshot(&c.env.path().join("state"));
     let o = std::process::Command::new("sh")
