@@ -160,6 +160,12 @@ pub fn lighttpd_quote(v: &str) -> Result<String, minijinja::Error> {
 /// XML attribute content (IIS web.config).
 pub fn xml_attr(v: &str) -> Result<String, minijinja::Error> {
     check_common("iis", v)?;
+    Ok(xml_escape(v))
+}
+
+/// The five XML special characters as entities (for text and quoted
+/// attribute values).
+pub fn xml_escape(v: &str) -> String {
     let mut s = String::new();
     for c in v.chars() {
         match c {
@@ -171,7 +177,7 @@ pub fn xml_attr(v: &str) -> Result<String, minijinja::Error> {
             c => s.push(c),
         }
     }
-    Ok(s)
+    s
 }
 
 /// Caddy: a double-quoted token (`\"` escapes a quote); `{…}` would be read

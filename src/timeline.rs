@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::lifecycle::{self, Retention, SafeFrom};
+use crate::snippet::xml_escape as esc;
 use crate::state::{Role, Site};
 use crate::text::rfc3339;
 
@@ -299,13 +300,6 @@ pub fn text(t: &Timeline, width: usize) -> String {
         Shade::Compromised.glyph()
     ));
     out
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// An SVG picture.
