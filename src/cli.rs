@@ -726,10 +726,10 @@ where
             // wanted no more: end quietly, as ripgrep does.
             use std::io::Write as _;
             let mut stdout = std::io::stdout().lock();
-            match stdout
-                .write_all(out.buf.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
+            let written = std::iter::once(&out.buf)
+                .chain(&out.tail)
+                .try_for_each(|part| stdout.write_all(part.as_bytes()));
+            match written.and_then(|()| stdout.flush()) {
                 Ok(()) => code,
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
                 Err(e) => {

@@ -172,3 +172,69 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>> {
     }
     Ok(buf)
 }
+
+/// A big input file read a piece at a time, so that it is worked on as it
+/// comes in and no buffer the size of the file is faulted in.
+pub struct ChunkReader {
+    file: fs::File,
+    path: std::path::PathBuf,
+    read: u64,
+}
+
+impl ChunkReader {
+    /// The regular file at `path` when it holds at least `from` bytes and
+    /// at most [`MAX_INPUT`]; None for anything else (standard input, a
+    /// small file, a folder), which [`read_input`] reads and judges whole.
+    pub fn open(path: &Path, from: u64) -> Result<Option<ChunkReader>> {
+        if path == Path::new("-") {
+            return Ok(None);
+        }
+        let read = |e| Error::Read {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let file = fs::File::open(path).map_err(read)?;
+        let meta = file.metadata().map_err(read)?;
+        if !meta.is_file() || !(from..=MAX_INPUT).contains(&meta.len()) {
+            return Ok(None);
+        }
+        Ok(Some(ChunkReader {
+            file,
+            path: path.to_path_buf(),
+            read: 0,
+        }))
+    }
+
+    /// Appends up to `n` more bytes to `buf`; 0 at the end of the file.
+    /// The buffer grows into fresh memory and the old one is wiped, since
+    /// the file may hold a private key. A file that has grown past
+    /// [`MAX_INPUT`] is an error, as [`read_input`] says.
+    pub fn read_chunk(&mut self, buf: &mut Zeroizing<Vec<u8>>, n: usize) -> Result<usize> {
+        use zeroize::Zeroize as _;
+        if buf.capacity() - buf.len() < n {
+            let mut bigger = Vec::with_capacity((buf.len() + n).max(2 * buf.capacity()));
+            bigger.extend_from_slice(buf);
+            buf.zeroize();
+            **buf = bigger;
+        }
+        // With the room made above, this never grows the buffer.
+        let filled = (&mut self.file)
+            .take(n as u64)
+            .read_to_end(buf)
+            .map_err(|e| Error::Read {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        self.read += filled as u64;
+        if self.read > MAX_INPUT {
+            return Err(Error::input(
+                self.path.display().to_string(),
+                format!(
+                    "is larger than {} MiB; pinctl reads no more",
+                    MAX_INPUT >> 20
+                ),
+            ));
+        }
+        Ok(filled)
+    }
+}

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod csr;
+pub mod dn;
 pub mod error;
 pub mod failpoint;
 pub mod fsutil;

@@ -54,92 +54,239 @@ pub fn is_pem(data: &[u8]) -> bool {
 /// an error (never half of an answer).
 pub fn blocks(data: &[u8]) -> Result<Vec<Block>, String> {
     let mut out = Vec::new();
-    let mut at = 0;
-    let begin = memmem::Finder::new(BEGIN);
-    while let Some(start) = begin.find(&data[at..]).map(|i| at + i) {
-        let label_start = start + BEGIN.len();
-        let label_len = memmem::find(&data[label_start..], DASHES)
-            .ok_or("malformed PEM: a BEGIN line does not end with -----")?;
-        let label = std::str::from_utf8(&data[label_start..label_start + label_len])
-            .ok()
-            .filter(|l| l.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
-            .ok_or("malformed PEM: a label that is not plain text")?
-            .to_string();
-        let body_start = label_start + label_len + DASHES.len();
-        let end_line = format!("-----END {label}-----");
-        let body_len = memmem::find(&data[body_start..], end_line.as_bytes())
-            .ok_or_else(|| format!("truncated or malformed PEM: no END line for {label}"))?;
-        let body = &data[body_start..body_start + body_len];
-        if memmem::find(body, BEGIN).is_some() {
-            return Err(format!(
-                "truncated or malformed PEM: a BEGIN line inside the {label} block"
-            ));
-        }
-        let (has_headers, body) = split_headers(body);
-        // A key's text and DER are wiped; certificates and public keys are
-        // public, and wiping megabytes of them would only cost time.
-        let secret = label.contains("PRIVATE");
-        let mut text = base64_text(body);
-        // Base64 decodes to 3/4 of its length: this never reallocates, so
-        // no unwiped copy is left behind.
-        let mut block = Block {
-            label,
-            has_headers,
-            secret,
-            der: Vec::with_capacity(text.len()),
-        };
-        let decoded =
-            base64::engine::general_purpose::STANDARD.decode_vec(&text[..], &mut block.der);
-        if secret {
-            text.zeroize();
-        }
-        decoded.map_err(|e| {
-            format!(
-                "malformed PEM: the {} block is not valid base64 ({e})",
-                block.label
-            )
-        })?;
-        out.push(block);
-        at = body_start + body_len + end_line.len();
+    let mut scanner = Scanner::new(data);
+    while let Some(b) = scanner.next_block() {
+        let b = b?;
+        out.push(Block {
+            label: b.label.to_string(),
+            has_headers: b.has_headers,
+            secret: b.secret,
+            der: b.der.to_vec(),
+        });
     }
     Ok(out)
 }
 
-/// A block's base64 text without its line breaks and other white space.
-/// Lines are copied whole (PEM lines hold no inner spaces as a rule); a line
-/// that has some is filtered byte by byte.
-fn base64_text(body: &[u8]) -> Vec<u8> {
-    let mut text = Vec::with_capacity(body.len());
+/// One block as the [`Scanner`] found it: the label borrowed from the
+/// input, the content from the scanner's buffer (valid until the next).
+pub struct BlockRef<'s> {
+    pub label: &'s str,
+    pub has_headers: bool,
+    pub secret: bool,
+    pub der: &'s [u8],
+}
+
+/// Walks the blocks of a PEM text, decoding each into one reused buffer:
+/// a bundle of ten thousand certificates costs two allocations, not forty
+/// thousand. The buffers are wiped when the scanner is dropped and before
+/// they grow, since a block may be a private key.
+pub struct Scanner<'a> {
+    data: &'a [u8],
+    /// The data is a part of a bigger text, cut just before a BEGIN line.
+    followed: bool,
+    /// Where the next BEGIN line starts, when already found.
+    next_begin: Option<usize>,
+    at: usize,
+    begin: memmem::Finder<'static>,
+    end: memmem::Finder<'static>,
+    dashes: memmem::Finder<'static>,
+    text: Zeroizing<Vec<u8>>,
+    der: Zeroizing<Vec<u8>>,
+}
+
+const END: &[u8] = b"-----END ";
+
+impl<'a> Scanner<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Scanner {
+            data,
+            followed: false,
+            next_begin: None,
+            at: 0,
+            begin: memmem::Finder::new(BEGIN),
+            end: memmem::Finder::new(END),
+            dashes: memmem::Finder::new(DASHES),
+            text: Zeroizing::new(Vec::new()),
+            der: Zeroizing::new(Vec::new()),
+        }
+    }
+
+    /// A scanner of a part of a bigger text that [`cut`] cut just
+    /// before a BEGIN line: it reads every block as a scanner of the whole
+    /// text would, and fails where it would fail.
+    pub fn part(data: &'a [u8], followed: bool) -> Self {
+        Scanner {
+            followed,
+            ..Scanner::new(data)
+        }
+    }
+
+    /// The next block; None after the last one. After an error the
+    /// scanner is done.
+    pub fn next_block(&mut self) -> Option<Result<BlockRef<'_>, String>> {
+        let data = self.data;
+        let start = match self.next_begin.take() {
+            Some(start) => start,
+            None => self.at + self.begin.find(&data[self.at..])?,
+        };
+        match self.block_at(start) {
+            Ok((label, has_headers)) => Some(Ok(BlockRef {
+                label,
+                has_headers,
+                secret: label.contains("PRIVATE"),
+                der: &self.der,
+            })),
+            Err(e) => {
+                self.at = data.len();
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// Decodes the block whose BEGIN line is at `start` into `der`; its
+    /// label and whether it had RFC 1421 headers.
+    fn block_at(&mut self, start: usize) -> Result<(&'a str, bool), String> {
+        let data = self.data;
+        let label_start = start + BEGIN.len();
+        // The label ends on its own line: a part cut before the next line
+        // then reads it as the whole text does.
+        let line = &data[label_start..];
+        let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+        let label_len = self
+            .dashes
+            .find(line)
+            .ok_or("malformed PEM: a BEGIN line does not end with -----")?;
+        let label = std::str::from_utf8(&data[label_start..label_start + label_len])
+            .ok()
+            .filter(|l| l.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+            .ok_or("malformed PEM: a label that is not plain text")?;
+        let body_start = label_start + label_len + DASHES.len();
+        // The next BEGIN line is looked for once: it bounds this block, and
+        // it is where the next block starts.
+        let next_begin = self.begin.find(&data[body_start..]).map(|i| body_start + i);
+        // The first `-----END LABEL-----` after the BEGIN line, and before
+        // the next one.
+        let mut search = body_start;
+        let body_end = loop {
+            let end = self.end.find(&data[search..]).map(|i| search + i);
+            let Some(end) = end.filter(|&e| next_begin.is_none_or(|b| e < b)) else {
+                return Err(if next_begin.is_some() || self.followed {
+                    format!(
+                        "truncated or malformed PEM: the {label} block has no END line before the next BEGIN line"
+                    )
+                } else {
+                    format!("truncated or malformed PEM: no END line for {label}")
+                });
+            };
+            let rest = &data[end + END.len()..];
+            if rest.starts_with(label.as_bytes()) && rest[label.len()..].starts_with(DASHES) {
+                break end;
+            }
+            search = end + END.len();
+        };
+        self.at = body_end + END.len() + label.len() + DASHES.len();
+        // One that overlaps the END line's dashes is not a block start, as
+        // a search from after the END line would not find it.
+        self.next_begin = next_begin.filter(|&b| b >= self.at);
+        if next_begin.is_none() {
+            self.at = data.len();
+        }
+        let (has_headers, body) = split_headers(&data[body_start..body_end]);
+        base64_text(body, &mut self.text);
+        if self.decode().is_err() {
+            // Lines with space inside them, or text that is not base64.
+            base64_text_strict(body, &mut self.text);
+            self.decode().map_err(|e| {
+                format!("malformed PEM: the {label} block is not valid base64 ({e})")
+            })?;
+        }
+        Ok((label, has_headers))
+    }
+
+    /// Decodes `text` into `der`. The SIMD decoder accepts exactly what
+    /// `base64`'s strict one does (padding required, no stray bits); the
+    /// latter says what is wrong when it fails.
+    fn decode(&mut self) -> Result<(), base64::DecodeError> {
+        // Base64 decodes to 3/4 of its length: with this room no decode
+        // reallocates, so no unwiped copy of a key is left behind.
+        reserve_wiped(&mut self.der, self.text.len());
+        self.der.clear();
+        if base64_simd::STANDARD
+            .decode_append(&self.text[..], &mut *self.der)
+            .is_ok()
+        {
+            return Ok(());
+        }
+        self.der.clear();
+        base64::engine::general_purpose::STANDARD.decode_vec(&self.text[..], &mut self.der)
+    }
+}
+
+/// Makes room for `n` bytes, wiping what the buffer held before it moves.
+fn reserve_wiped(buf: &mut Vec<u8>, n: usize) {
+    if buf.capacity() < n {
+        buf.zeroize();
+        buf.reserve(n);
+    }
+}
+
+/// A block's base64 text without its line breaks and the white space
+/// around lines, into `text`. Space inside a line is left for the decoder
+/// to refuse: [`base64_text_strict`] then tells whether it was only space.
+fn base64_text(body: &[u8], text: &mut Vec<u8>) {
+    reserve_wiped(text, body.len());
+    text.clear();
     let mut start = 0;
     for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
-        let line = body[start..end].trim_ascii();
-        if line.iter().any(u8::is_ascii_whitespace) {
-            text.extend(line.iter().copied().filter(|b| !b.is_ascii_whitespace()));
-        } else {
-            text.extend_from_slice(line);
-        }
+        text.extend_from_slice(body[start..end].trim_ascii());
         start = (end + 1).min(body.len());
     }
-    text
+}
+
+/// A block's base64 text without any white space, into `text`.
+fn base64_text_strict(body: &[u8], text: &mut Vec<u8>) {
+    reserve_wiped(text, body.len());
+    text.clear();
+    text.extend(body.iter().copied().filter(|b| !b.is_ascii_whitespace()));
 }
 
 /// Splits `data` into at most `n` parts of about equal size, each cut just
-/// before a BEGIN line, so that every block lies whole in one part.
+/// before a BEGIN line, so that every block lies whole in one part. Every
+/// part but the last is to be read with [`Scanner::part`].
 pub fn split(data: &[u8], n: usize) -> Vec<&[u8]> {
     let mut parts = Vec::with_capacity(n);
     let mut start = 0;
     for i in 1..n {
-        let target = (data.len() * i / n).max(start);
-        match memmem::find(&data[target..], BEGIN) {
-            Some(off) if target + off > start => {
-                parts.push(&data[start..target + off]);
-                start = target + off;
+        let target = (data.len() * i / n).max(start + 1).min(data.len());
+        match memmem::find_iter(&data[target..], BEGIN)
+            .map(|off| target + off)
+            .find(|&p| is_cut(data, p))
+        {
+            Some(cut) => {
+                parts.push(&data[start..cut]);
+                start = cut;
             }
-            _ => break,
+            None => break,
         }
     }
     parts.push(&data[start..]);
     parts
+}
+
+/// Where to cut `data`, a text of which more is to come, so that the part
+/// before holds whole blocks: before its last BEGIN line that starts a line
+/// (after the first byte). None when there is no such place yet: more must
+/// be read first.
+pub fn last_cut(data: &[u8]) -> Option<usize> {
+    memmem::rfind_iter(data, BEGIN).find(|&p| p > 0 && is_cut(data, p))
+}
+
+/// Whether `data` may be cut before a BEGIN line at `p`: at the start of
+/// a line, where it cannot lie inside a BEGIN or END line (a scan of the
+/// whole text reads those whole), only in a block's body (which it then
+/// ends, as a scan of the whole would say) or between blocks.
+fn is_cut(data: &[u8], p: usize) -> bool {
+    p == 0 || data[p - 1] == b'\n'
 }
 
 /// Splits RFC 1421 headers (lines with a colon, up to a blank line) off a

@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::FromDer;
 
 use crate::error::{Error, Result};
-use crate::keys::{OID_EC, OID_ED25519, OID_P256, OID_P384, OID_P521, OID_RSA};
 
 /// What kind of object a pin was taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,15 +45,21 @@ pub struct PinInfo {
     pub subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::text::ser_opt"
+    )]
     pub not_before: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::text::ser_opt"
+    )]
     pub not_after: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_ca: Option<bool>,
-    /// Hex SHA-256 of the SPKI: DANE `3 1 1` association data.
+    /// SHA-256 of the SPKI (DANE `3 1 1` association data).
     #[serde(skip)]
-    pub sha256_hex: String,
+    pub digest: [u8; 32],
 }
 
 impl PinInfo {
@@ -71,7 +76,7 @@ impl PinInfo {
             not_before: None,
             not_after: None,
             is_ca: None,
-            sha256_hex: crate::text::hex(digest),
+            digest: *digest,
         }
     }
 }
@@ -79,9 +84,16 @@ impl PinInfo {
 /// A pin: canonical base64 of 32 bytes (a SHA-256 digest). Every pin
 /// from outside (a flag, a header, a state file) becomes one through
 /// [`Pin::parse`], so a value that is not a pin cannot reach a pinset.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct Pin(String);
+
+/// As its text, without the copy that `into = "String"` would make.
+impl Serialize for Pin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl Pin {
     /// Parses a pin: valid base64 (standard alphabet, padded, canonical)
@@ -161,12 +173,17 @@ pub fn pins_of_file(path: &Path) -> Result<Vec<PinInfo>> {
 
 /// As [`pins_of_file`], finding out only what `detail` asks for.
 pub fn pins_of_file_with(path: &Path, detail: Detail) -> Result<Vec<PinInfo>> {
-    let mut data = crate::fsutil::read_input(path)?;
     let label = if path == Path::new("-") {
         "<stdin>".to_string()
     } else {
         path.display().to_string()
     };
+    if let Some(reader) = crate::fsutil::ChunkReader::open(path, STREAM_FROM)? {
+        if let Some(pins) = read_pem_stream(&label, reader, detail, CHUNK)? {
+            return Ok(pins);
+        }
+    }
+    let mut data = crate::fsutil::read_input(path)?;
     // A PEM bundle without a private key is public: no need to wipe
     // megabytes of certificates when they are dropped.
     if crate::pem_scan::is_pem(&data) && memchr::memmem::find(&data, b"PRIVATE").is_none() {
@@ -242,51 +259,41 @@ pub fn read_pins_with(label: &str, data: &[u8], detail: Detail) -> Result<Vec<Pi
 /// Inputs above this size are read on every core.
 const PARALLEL_FROM: usize = 1 << 20;
 
-fn read_pem(label: &str, data: &[u8], detail: Detail) -> Result<Vec<PinInfo>> {
-    let err = |m: String| Error::input(label, m);
-    // Asking for the cores reads cgroup files: only for inputs worth it
-    // (a fleet's status reads thousands of small CSRs).
-    let cores = if data.len() >= PARALLEL_FROM {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        1
-    };
-    let parts = if cores > 1 {
-        crate::pem_scan::split(data, cores)
-    } else {
-        vec![data]
-    };
-    // Each part is scanned, decoded and pinned on its own core; results
-    // come back in order, so an error names the right block.
-    type PartResult = std::result::Result<(usize, Vec<PinInfo>), (usize, String, String)>;
-    let read_part = |part: &[u8]| -> PartResult {
-        let blocks = crate::pem_scan::blocks(part).map_err(|m| (0, String::new(), m))?;
-        let mut out = Vec::with_capacity(blocks.len());
-        for (n, b) in blocks.iter().enumerate() {
-            match read_block(b, detail) {
-                Ok(Some(info)) => out.push(info),
-                Ok(None) => {}
-                Err(m) => return Err((n, b.label.clone(), m)),
-            }
-        }
-        Ok((blocks.len(), out))
-    };
-    let results: Vec<PartResult> = if parts.len() > 1 {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = parts.iter().map(|p| s.spawn(|| read_part(p))).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err((0, String::new(), "a reader thread failed".into()))
-                    })
-                })
-                .collect()
-        })
-    } else {
-        parts.iter().map(|p| read_part(p)).collect()
-    };
+/// Files from this size are pinned as they are read, a chunk at a time.
+const STREAM_FROM: u64 = 4 << 20;
+const CHUNK: usize = 256 << 10;
+
+/// What one part of a PEM text gives: its pins and how many blocks it
+/// held, or the number and label of the block that failed (none when the
+/// text itself is malformed) and why.
+type PartResult = std::result::Result<(usize, Vec<PinInfo>), (usize, Option<String>, String)>;
+
+fn read_part(part: &[u8], followed: bool, detail: Detail) -> PartResult {
+    let mut scanner = crate::pem_scan::Scanner::part(part, followed);
     let mut out = Vec::new();
+    let mut n = 0;
+    while let Some(b) = scanner.next_block() {
+        let b = b.map_err(|m| (n, None, m))?;
+        match read_block(b.label, b.has_headers, b.der, detail) {
+            Ok(Some(info)) => out.push(info),
+            Ok(None) => {}
+            Err(m) => return Err((n, Some(b.label.to_string()), m)),
+        }
+        n += 1;
+    }
+    Ok((n, out))
+}
+
+/// The parts' results, in order, as one answer: every pin, or the first
+/// error, naming its block by its number in the whole text.
+fn merge_parts(label: &str, results: impl IntoIterator<Item = PartResult>) -> Result<Vec<PinInfo>> {
+    let err = |m: String| Error::input(label, m);
+    let results: Vec<PartResult> = results.into_iter().collect();
+    let total = results
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |(_, v)| v.len()))
+        .sum();
+    let mut out = Vec::with_capacity(total);
     let mut before = 0;
     for r in results {
         match r {
@@ -294,8 +301,8 @@ fn read_pem(label: &str, data: &[u8], detail: Detail) -> Result<Vec<PinInfo>> {
                 before += count;
                 out.extend(v);
             }
-            Err((_, tag, m)) if tag.is_empty() => return Err(err(m)),
-            Err((n, tag, m)) => {
+            Err((_, None, m)) => return Err(err(m)),
+            Err((n, Some(tag), m)) => {
                 return Err(err(format!("PEM block {} ({tag}): {m}", before + n + 1)))
             }
         }
@@ -306,18 +313,181 @@ fn read_pem(label: &str, data: &[u8], detail: Detail) -> Result<Vec<PinInfo>> {
     Ok(out)
 }
 
+fn read_pem(label: &str, data: &[u8], detail: Detail) -> Result<Vec<PinInfo>> {
+    // Asking for the cores reads cgroup files: only for inputs worth it
+    // (a fleet's status reads thousands of small CSRs).
+    let cores = if data.len() >= PARALLEL_FROM {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
+    read_pem_in(label, data, detail, cores)
+}
+
+/// [`read_pem`] in at most `cores` parts.
+fn read_pem_in(label: &str, data: &[u8], detail: Detail, cores: usize) -> Result<Vec<PinInfo>> {
+    let parts = if cores > 1 {
+        crate::pem_scan::split(data, cores)
+    } else {
+        vec![data]
+    };
+    let last = parts.len() - 1;
+    // Each part is scanned, decoded and pinned on its own core; results
+    // come back in order, so an error names the right block.
+    let results: Vec<PartResult> = if parts.len() > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| s.spawn(move || read_part(p, i < last, detail)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err((0, None, "a reader thread failed".into())))
+                })
+                .collect()
+        })
+    } else {
+        vec![read_part(data, false, detail)]
+    };
+    merge_parts(label, results)
+}
+
+/// The file being read by [`read_pem_stream`]'s workers, one at a time.
+struct Feed {
+    reader: crate::fsutil::ChunkReader,
+    /// What the last part left over: a block begun and not yet whole.
+    carry: zeroize::Zeroizing<Vec<u8>>,
+    /// How much is read at a time.
+    chunk: usize,
+    next: usize,
+    done: bool,
+}
+
+impl Feed {
+    /// Fills `buf` with the next part of the text, cut just before a
+    /// BEGIN line; its number and whether more follows. None at the end.
+    fn next_part(
+        &mut self,
+        buf: &mut zeroize::Zeroizing<Vec<u8>>,
+    ) -> Result<Option<(usize, bool)>> {
+        if self.done {
+            return Ok(None);
+        }
+        buf.clear();
+        // Room is made before the copy, so that no key is left in freed
+        // memory by a buffer that grows.
+        if buf.capacity() < self.carry.len() + self.chunk {
+            let mut bigger =
+                zeroize::Zeroizing::new(Vec::with_capacity(self.carry.len() + self.chunk));
+            std::mem::swap(buf, &mut bigger);
+        }
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
+        let n = self.next;
+        self.next += 1;
+        loop {
+            if self.reader.read_chunk(buf, self.chunk)? == 0 {
+                self.done = true;
+                return Ok(Some((n, false)));
+            }
+            if let Some(cut) = crate::pem_scan::last_cut(buf) {
+                self.carry.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                return Ok(Some((n, true)));
+            }
+        }
+    }
+}
+
+/// A big PEM file pinned as it is read: every core takes the next chunk
+/// (cut just before a BEGIN line), pins it, and comes back for more, so
+/// that reading overlaps the work and buffers are reused. The answer is
+/// the one [`read_pem`] gives for the whole text, errors included. None
+/// when the file does not start like PEM: it is then read whole.
+fn read_pem_stream(
+    label: &str,
+    reader: crate::fsutil::ChunkReader,
+    detail: Detail,
+    chunk: usize,
+) -> Result<Option<Vec<PinInfo>>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut feed = Feed {
+        reader,
+        carry: zeroize::Zeroizing::new(Vec::with_capacity(2 * chunk)),
+        chunk,
+        next: 0,
+        done: false,
+    };
+    feed.reader.read_chunk(&mut feed.carry, chunk)?;
+    if !crate::pem_scan::is_pem(&feed.carry) {
+        return Ok(None);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let feed = std::sync::Mutex::new(feed);
+    let failed = AtomicBool::new(false);
+    let work = || -> Result<Vec<(usize, PartResult)>> {
+        let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(2 * chunk));
+        let mut done = Vec::new();
+        // After a failure no new part is taken: every part taken later
+        // comes after the one that failed.
+        while !failed.load(Ordering::Relaxed) {
+            let next = {
+                let mut feed = feed
+                    .lock()
+                    .map_err(|_| Error::input(label, "a reader thread failed"))?;
+                match feed.next_part(&mut buf) {
+                    Ok(next) => next,
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            };
+            let Some((n, followed)) = next else { break };
+            let result = read_part(&buf, followed, detail);
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            done.push((n, result));
+        }
+        Ok(done)
+    };
+    let mut results: Vec<(usize, PartResult)> = Vec::new();
+    let mut read_error = None;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..cores.max(1)).map(|_| s.spawn(work)).collect();
+        for w in workers {
+            match w.join() {
+                Ok(Ok(done)) => results.extend(done),
+                Ok(Err(e)) => read_error = Some(e),
+                Err(_) => read_error = Some(Error::input(label, "a reader thread failed")),
+            }
+        }
+    });
+    // The file could not be read whole: that, before anything in it.
+    if let Some(e) = read_error {
+        return Err(e);
+    }
+    results.sort_by_key(|(n, _)| *n);
+    merge_parts(label, results.into_iter().map(|(_, r)| r)).map(Some)
+}
+
 /// One PEM block's pin; None for a block that holds no key (EC PARAMETERS).
 fn read_block(
-    block: &crate::pem_scan::Block,
+    label: &str,
+    has_headers: bool,
+    contents: &[u8],
     detail: Detail,
 ) -> std::result::Result<Option<PinInfo>, String> {
-    let contents = &block.der;
-    if block.has_headers {
+    if has_headers {
         return Err(
             "the key is encrypted; decrypt it first (openssl pkey -in FILE -out plain.pem) and pin that".into(),
         );
     }
-    let info = match block.label.as_str() {
+    let info = match label {
             "CERTIFICATE" | "X509 CERTIFICATE" if detail == Detail::PinOnly => {
                 certificate_pin(contents)
             }
@@ -424,19 +594,18 @@ fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
 /// What a full parse gives `pin --format text|json`, from the lazy walk.
 fn certificate_summary(der: &[u8]) -> std::result::Result<PinInfo, String> {
     use x509_parser::certificate::Validity;
-    use x509_parser::x509::X509Name;
     let parts = tbs_parts(der)?;
-    let name = |tlv: &[u8]| -> std::result::Result<String, String> {
-        match X509Name::from_der(tlv) {
-            Ok(([], n)) => Ok(n.to_string()),
-            _ => Err("not a valid X.509 name".into()),
-        }
-    };
     let (_, validity) =
         Validity::from_der(parts.validity).map_err(|e| format!("invalid validity: {e}"))?;
     let mut info = from_spki(parts.spki, Kind::Certificate)?;
-    info.subject = Some(name(parts.subject)?);
-    info.issuer = Some(name(parts.issuer)?);
+    let subject = crate::dn::to_string(parts.subject)?;
+    // A root names itself: its issuer is printed once.
+    info.issuer = Some(if parts.issuer == parts.subject {
+        subject.clone()
+    } else {
+        crate::dn::to_string(parts.issuer)?
+    });
+    info.subject = Some(subject);
     info.not_before = DateTime::from_timestamp(validity.not_before.timestamp(), 0);
     info.not_after = DateTime::from_timestamp(validity.not_after.timestamp(), 0);
     info.is_ca = Some(is_ca(parts.extensions)?);
@@ -476,6 +645,10 @@ fn is_ca(extensions: Option<&[u8]>) -> std::result::Result<bool, String> {
         if ca.is_some() {
             return Err("basicConstraints appears twice".into());
         }
+        if let Some(flag) = basic_constraints_ca(&body[BASIC_CONSTRAINTS.len()..]) {
+            ca = Some(flag);
+            continue;
+        }
         let (_, parsed) =
             X509Extension::from_der(ext).map_err(|e| format!("invalid extension: {e}"))?;
         ca = Some(match parsed.parsed_extension() {
@@ -484,6 +657,33 @@ fn is_ca(extensions: Option<&[u8]>) -> std::result::Result<bool, String> {
         });
     }
     Ok(ca.unwrap_or(false))
+}
+
+/// The cA flag of a basicConstraints extension in the forms nearly every
+/// certificate has, from what follows its extnID: critical absent or TRUE,
+/// then the OCTET STRING of `SEQUENCE { cA TRUE?, pathLen 0..127? }`, every
+/// length in one byte. None for any other form, which x509-parser then
+/// reads (a property test holds this to its answers).
+fn basic_constraints_ca(rest: &[u8]) -> Option<bool> {
+    let rest = rest.strip_prefix(&[0x01, 0x01, 0xff]).unwrap_or(rest);
+    let [0x04, n, value @ ..] = rest else {
+        return None;
+    };
+    let [0x30, m, inner @ ..] = value else {
+        return None;
+    };
+    if usize::from(*n) != value.len() || usize::from(*m) != inner.len() || *n >= 0x80 {
+        return None;
+    }
+    let (ca, after) = match inner.strip_prefix(&[0x01, 0x01, 0xff]) {
+        Some(after) => (true, after),
+        None => (false, inner),
+    };
+    match after {
+        [] => Some(ca),
+        [0x02, 0x01, path_len] if *path_len < 0x80 => Some(ca),
+        _ => None,
+    }
 }
 
 /// Tries each DER form pinctl reads on an input that is exactly one object.
@@ -589,35 +789,40 @@ fn from_spki(spki: &[u8], kind: Kind) -> std::result::Result<PinInfo, String> {
 /// Algorithm name and key size of a parsed SPKI. Unknown algorithms are
 /// named by their OID: their pin is still valid.
 fn describe(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> (String, Option<u32>) {
-    let oid = spki.algorithm.algorithm.to_id_string();
-    match oid.as_str() {
-        OID_RSA | "1.2.840.113549.1.1.10" => {
-            let bits = match spki.parsed() {
-                Ok(x509_parser::public_key::PublicKey::RSA(k)) => Some(bit_length(k.modulus)),
-                _ => None,
-            };
-            ("rsa".into(), bits)
-        }
-        OID_EC => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| o.to_id_string());
-            match curve.as_deref() {
-                Some(OID_P256) => ("ecdsa-p256".into(), Some(256)),
-                Some(OID_P384) => ("ecdsa-p384".into(), Some(384)),
-                Some(OID_P521) => ("ecdsa-p521".into(), Some(521)),
-                Some(other) => (format!("ec-{other}"), None),
-                None => ("ec".into(), None),
-            }
-        }
-        OID_ED25519 => ("ed25519".into(), Some(256)),
-        "1.3.101.113" => ("ed448".into(), Some(456)),
+    use x509_parser::oid_registry as reg;
+    // Compared as OIDs, not as dotted text: printing them costs more than
+    // the rest of a certificate's summary.
+    let oid = &spki.algorithm.algorithm;
+    if *oid == reg::OID_PKCS1_RSAENCRYPTION || *oid == reg::OID_PKCS1_RSASSAPSS {
+        let bits = match spki.parsed() {
+            Ok(x509_parser::public_key::PublicKey::RSA(k)) => Some(bit_length(k.modulus)),
+            _ => None,
+        };
+        return ("rsa".into(), bits);
+    }
+    if *oid == reg::OID_KEY_TYPE_EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok());
+        return match curve {
+            Some(c) if c == reg::OID_EC_P256 => ("ecdsa-p256".into(), Some(256)),
+            Some(c) if c == reg::OID_NIST_EC_P384 => ("ecdsa-p384".into(), Some(384)),
+            Some(c) if c == reg::OID_NIST_EC_P521 => ("ecdsa-p521".into(), Some(521)),
+            Some(other) => (format!("ec-{}", other.to_id_string()), None),
+            None => ("ec".into(), None),
+        };
+    }
+    if *oid == reg::OID_SIG_ED25519 {
+        ("ed25519".into(), Some(256))
+    } else if *oid == reg::OID_SIG_ED448 {
+        ("ed448".into(), Some(456))
+    } else if *oid == reg::OID_KEY_TYPE_DSA {
         // A DSA key's size is its modulus p, which only the parameters give.
-        "1.2.840.10040.4.1" => ("dsa".into(), None),
-        other => (other.to_string(), None),
+        ("dsa".into(), None)
+    } else {
+        (oid.to_id_string(), None)
     }
 }
 
@@ -649,6 +854,132 @@ fn der_length(data: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        if content.len() < 0x80 {
+            v.push(content.len() as u8);
+        } else {
+            v.extend([0x81, content.len() as u8]);
+        }
+        v.extend_from_slice(content);
+        v
+    }
+
+    /// Pieces a basicConstraints extension is made of, well formed or not.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(vec![]),
+            Just(vec![0x01, 0x01, 0xff]),
+            Just(vec![0x01, 0x01, 0x00]),
+            Just(vec![0x01, 0x01, 0x01]),
+            Just(vec![0x01, 0x02, 0xff, 0x00]),
+            (0u8..=255).prop_map(|n| vec![0x02, 0x01, n]),
+            Just(vec![0x02, 0x02, 0x00, 0x80]),
+            Just(vec![0x02, 0x00]),
+            prop::collection::vec(any::<u8>(), 0..4),
+        ]
+    }
+
+    /// Pieces of PEM text: whole blocks of every kind, broken ones, and
+    /// the lines and fragments a cut could fall between.
+    fn pem_piece() -> impl Strategy<Value = Vec<u8>> {
+        let f = |b: &'static [u8]| Just(b.to_vec());
+        prop_oneof![
+            f(include_bytes!("../tests/fixtures/p256.cert.pem")),
+            f(include_bytes!("../tests/fixtures/ed25519.cert.pem")),
+            f(include_bytes!("../tests/fixtures/rsa2048.csr.pem")),
+            f(include_bytes!("../tests/fixtures/p256.pkcs8.pem")),
+            f(include_bytes!(
+                "../tests/fixtures/p384.sec1-with-params.pem"
+            )),
+            f(include_bytes!(
+                "../tests/fixtures/fail_legacy_encrypted.pem"
+            )),
+            f(include_bytes!("../tests/fixtures/fail_pkcs7.pem")),
+            f(b"-----BEGIN CERTIFICATE-----\n"),
+            f(b"-----END CERTIFICATE-----\n"),
+            f(b"-----BEGIN CERTIFICATE-----"),
+            f(b"-----END PUBLIC KEY-----"),
+            f(b"-----BEGIN X"),
+            f(b"-----END CERTIFICATE"),
+            f(b"-----BEGIN X-----\nAAAA\n-----END X-----\n"),
+            f(b"MIIBszCCAVmgAwIBAgIUJ\n"),
+            f(b"AA ==\n"),
+            f(b"text between blocks\n"),
+            f(b"--"),
+            f(b"-"),
+            f(b"\n"),
+            f(b"\r\n"),
+            f(b" "),
+        ]
+    }
+
+    fn outcome(r: Result<Vec<PinInfo>>) -> std::result::Result<Vec<(String, Kind)>, String> {
+        r.map(|v| v.into_iter().map(|i| (i.pin.to_string(), i.kind)).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+        /// A text read in parts on several cores, or a chunk at a time as
+        /// it comes in, gives what one scan of the whole gives: the same
+        /// pins in the same order, or the same error.
+        #[test]
+        fn parts_and_chunks_read_as_the_whole_reads(
+            pieces in prop::collection::vec(pem_piece(), 1..12),
+            parts in 2usize..5,
+            chunk in 1usize..400,
+        ) {
+            let data = pieces.concat();
+            let whole = outcome(read_pem_in("in", &data, Detail::Summary, 1));
+            prop_assert_eq!(
+                &outcome(read_pem_in("in", &data, Detail::Summary, parts)),
+                &whole
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("in");
+            std::fs::write(&path, &data).unwrap();
+            let reader = crate::fsutil::ChunkReader::open(&path, 0).unwrap().unwrap();
+            match read_pem_stream("in", reader, Detail::Summary, chunk) {
+                Ok(Some(pins)) => prop_assert_eq!(outcome(Ok(pins)), whole),
+                Err(e) => prop_assert_eq!(Err(e.to_string()), whole),
+                // Not PEM in its first chunk: read whole by the caller.
+                Ok(None) => prop_assert!(!crate::pem_scan::is_pem(&data[..chunk.min(data.len())])),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// Whatever the quick read of basicConstraints says, x509-parser
+        /// says too.
+        #[test]
+        fn basic_constraints_read_as_x509_parser_reads_them(
+            critical in piece(),
+            ca in piece(),
+            path_len in piece(),
+            trailing in piece(),
+            octet_tag in prop_oneof![Just(0x04u8), Just(0x03)],
+        ) {
+            use x509_parser::extensions::{ParsedExtension, X509Extension};
+            use x509_parser::prelude::FromDer as _;
+            let constraints = tlv(0x30, &[ca, path_len].concat());
+            let mut body = vec![0x06, 0x03, 0x55, 0x1d, 0x13];
+            body.extend(&critical);
+            body.extend(tlv(octet_tag, &[constraints, trailing].concat()));
+            let ext = tlv(0x30, &body);
+            if let Some(fast) = basic_constraints_ca(&body[5..]) {
+                let (rest, parsed) = X509Extension::from_der(&ext).expect("x509-parser reads it");
+                prop_assert!(rest.is_empty());
+                match parsed.parsed_extension() {
+                    ParsedExtension::BasicConstraints(bc) => prop_assert_eq!(bc.ca, fast),
+                    other => prop_assert!(false, "x509-parser reads {:?}", other),
+                }
+            }
+        }
+    }
 
     #[test]
     fn empty_spki_digest_is_the_known_empty_pin() {

@@ -71,6 +71,8 @@ fn json(v: &impl serde::Serialize) -> Result<String> {
 #[derive(Default)]
 pub struct Out {
     pub buf: String,
+    /// Printed after `buf`, in order.
+    pub tail: Vec<String>,
 }
 
 impl Out {
@@ -81,6 +83,12 @@ impl Out {
     pub fn line(&mut self, s: impl AsRef<str>) {
         self.buf.push_str(s.as_ref());
         self.buf.push('\n');
+    }
+
+    /// Appends whole parts, which are printed after the buffer: copies
+    /// of megabytes of output cost more in page faults than they save.
+    fn push_parts(&mut self, parts: Vec<String>) {
+        self.tail.extend(parts);
     }
 }
 
@@ -102,10 +110,40 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
     };
     let mut all = Vec::new();
     for f in files {
-        all.extend(crate::pin::pins_of_file_with(f, detail)?);
+        let pins = crate::pin::pins_of_file_with(f, detail)?;
+        // One file's pins are taken as they are: copying megabytes of them
+        // costs page faults.
+        if all.is_empty() {
+            all = pins;
+        } else {
+            all.extend(pins);
+        }
     }
     match format {
-        PinFormat::Json => out.line(json(&all)?),
+        PinFormat::Json => {
+            // Each part is an array of its own; their items joined make
+            // exactly the array of the whole. The brackets are changed in
+            // place: the parts are megabytes.
+            let parts = in_parts(&all, |n, last, part| {
+                let mut array = Vec::with_capacity(part.len() * 512);
+                serde_json::to_writer_pretty(&mut array, part)
+                    .map_err(|e| Error::Crypto(format!("cannot encode JSON: {e}")))?;
+                if !(array.starts_with(b"[\n") && array.ends_with(b"\n]")) {
+                    return Err(Error::Crypto("cannot encode JSON: not an array".into()));
+                }
+                if n > 0 {
+                    array[0] = b',';
+                }
+                if last {
+                    array.push(b'\n');
+                } else {
+                    array.truncate(array.len() - 2);
+                }
+                String::from_utf8(array)
+                    .map_err(|e| Error::Crypto(format!("cannot encode JSON: {e}")))
+            })?;
+            out.push_parts(parts);
+        }
         PinFormat::Header => {
             let mut known = std::collections::HashSet::new();
             let mut seen = Vec::new();
@@ -119,28 +157,80 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
             out.line(directives.join("; "));
         }
         PinFormat::Tlsa => {
-            for i in &all {
-                out.line(format!("3 1 1 {}", i.sha256_hex));
-            }
+            out.push_parts(in_parts(&all, |_, _, part| Ok(tlsa_lines(part)))?);
         }
         PinFormat::Text => {
-            for i in &all {
-                let mut line = format!("{}  {}", i.pin, i.kind.as_str());
-                let _ = write!(line, "  {}", i.algorithm);
-                if let Some(b) = i.bits {
-                    let _ = write!(line, " {b}");
-                }
-                if let Some(s) = &i.subject {
-                    let _ = write!(line, "  {s}");
-                }
-                if i.is_ca == Some(true) {
-                    line.push_str("  (CA)");
-                }
-                out.line(line);
-            }
+            out.push_parts(in_parts(&all, |_, _, part| Ok(text_lines(part)))?);
         }
     }
     Ok(0)
+}
+
+/// `pin --format tlsa`: one `3 1 1` line a pin.
+fn tlsa_lines(pins: &[crate::pin::PinInfo]) -> String {
+    let mut s = String::with_capacity(pins.len() * 72);
+    for i in pins {
+        s.push_str("3 1 1 ");
+        crate::text::push_hex(&mut s, &i.digest);
+        s.push('\n');
+    }
+    s
+}
+
+/// `pin --format text`: the pin, kind, algorithm and size, subject, CA.
+fn text_lines(pins: &[crate::pin::PinInfo]) -> String {
+    let mut s = String::with_capacity(pins.len() * 160);
+    for i in pins {
+        let _ = write!(s, "{}  {}  {}", i.pin, i.kind.as_str(), i.algorithm);
+        if let Some(b) = i.bits {
+            let _ = write!(s, " {b}");
+        }
+        if let Some(subject) = &i.subject {
+            s.push_str("  ");
+            s.push_str(subject);
+        }
+        if i.is_ca == Some(true) {
+            s.push_str("  (CA)");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Pins above this many are printed on every core.
+const PARALLEL_PRINT_FROM: usize = 2000;
+
+/// `f` over consecutive parts of `items`, one a core for long lists, in
+/// order; `f` is told each part's number and whether it is the last.
+fn in_parts<T: Sync>(
+    items: &[T],
+    f: impl Fn(usize, bool, &[T]) -> Result<String> + Sync,
+) -> Result<Vec<String>> {
+    let cores = if items.len() >= PARALLEL_PRINT_FROM {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
+    if cores < 2 {
+        return Ok(vec![f(0, true, items)?]);
+    }
+    let f = &f;
+    let parts: Vec<&[T]> = items.chunks(items.len().div_ceil(cores)).collect();
+    let last = parts.len() - 1;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(n, part)| s.spawn(move || f(n, n == last, part)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(Error::Crypto("a printing thread failed".into())))
+            })
+            .collect()
+    })
 }
 
 /// `pinctl lint`: 0 when valid, 1 when invalid.
