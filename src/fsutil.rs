@@ -210,13 +210,7 @@ impl ChunkReader {
     /// the file may hold a private key. A file that has grown past
     /// [`MAX_INPUT`] is an error, as [`read_input`] says.
     pub fn read_chunk(&mut self, buf: &mut Zeroizing<Vec<u8>>, n: usize) -> Result<usize> {
-        use zeroize::Zeroize as _;
-        if buf.capacity() - buf.len() < n {
-            let mut bigger = Vec::with_capacity((buf.len() + n).max(2 * buf.capacity()));
-            bigger.extend_from_slice(buf);
-            buf.zeroize();
-            **buf = bigger;
-        }
+        reserve_wiped(buf, n);
         // With the room made above, this never grows the buffer.
         let filled = (&mut self.file)
             .take(n as u64)
@@ -237,4 +231,18 @@ impl ChunkReader {
         }
         Ok(filled)
     }
+}
+
+/// Makes room for `additional` more bytes in `buf`, keeping its content:
+/// when it must grow, the content moves to fresh memory and the old memory
+/// is wiped (a plain `reserve` would free it as it is, key and all).
+pub fn reserve_wiped(buf: &mut Vec<u8>, additional: usize) {
+    use zeroize::Zeroize as _;
+    if buf.capacity() - buf.len() >= additional {
+        return;
+    }
+    let mut bigger = Vec::with_capacity((buf.len() + additional).max(2 * buf.capacity()));
+    bigger.extend_from_slice(buf);
+    buf.zeroize();
+    *buf = bigger;
 }

@@ -8,6 +8,8 @@ use base64::Engine as _;
 use memchr::memmem;
 use zeroize::{Zeroize as _, Zeroizing};
 
+use crate::fsutil::reserve_wiped;
+
 /// One `-----BEGIN LABEL-----` … `-----END LABEL-----` block.
 pub struct Block {
     pub label: String,
@@ -209,8 +211,8 @@ impl<'a> Scanner<'a> {
     fn decode(&mut self) -> Result<(), base64::DecodeError> {
         // Base64 decodes to 3/4 of its length: with this room no decode
         // reallocates, so no unwiped copy of a key is left behind.
-        reserve_wiped(&mut self.der, self.text.len());
         self.der.clear();
+        reserve_wiped(&mut self.der, self.text.len());
         if base64_simd::STANDARD
             .decode_append(&self.text[..], &mut *self.der)
             .is_ok()
@@ -222,20 +224,12 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Makes room for `n` bytes, wiping what the buffer held before it moves.
-fn reserve_wiped(buf: &mut Vec<u8>, n: usize) {
-    if buf.capacity() < n {
-        buf.zeroize();
-        buf.reserve(n);
-    }
-}
-
 /// A block's base64 text without its line breaks and the white space
 /// around lines, into `text`. Space inside a line is left for the decoder
 /// to refuse: [`base64_text_strict`] then tells whether it was only space.
 fn base64_text(body: &[u8], text: &mut Vec<u8>) {
-    reserve_wiped(text, body.len());
     text.clear();
+    reserve_wiped(text, body.len());
     let mut start = 0;
     for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
         text.extend_from_slice(body[start..end].trim_ascii());
@@ -245,8 +239,8 @@ fn base64_text(body: &[u8], text: &mut Vec<u8>) {
 
 /// A block's base64 text without any white space, into `text`.
 fn base64_text_strict(body: &[u8], text: &mut Vec<u8>) {
-    reserve_wiped(text, body.len());
     text.clear();
+    reserve_wiped(text, body.len());
     text.extend(body.iter().copied().filter(|b| !b.is_ascii_whitespace()));
 }
 

@@ -264,8 +264,8 @@ const STREAM_FROM: u64 = 4 << 20;
 const CHUNK: usize = 256 << 10;
 
 /// What one part of a PEM text gives: its pins and how many blocks it
-/// held, or the number and label of the block that failed (none when the
-/// text itself is malformed) and why.
+/// held, or the number and label of the block that failed (no label when
+/// the block itself is malformed) and why.
 type PartResult = std::result::Result<(usize, Vec<PinInfo>), (usize, Option<String>, String)>;
 
 fn read_part(part: &[u8], followed: bool, detail: Detail) -> PartResult {
@@ -301,7 +301,7 @@ fn merge_parts(label: &str, results: impl IntoIterator<Item = PartResult>) -> Re
                 before += count;
                 out.extend(v);
             }
-            Err((_, None, m)) => return Err(err(m)),
+            Err((n, None, m)) => return Err(err(format!("PEM block {}: {m}", before + n + 1))),
             Err((n, Some(tag), m)) => {
                 return Err(err(format!("PEM block {} ({tag}): {m}", before + n + 1)))
             }
@@ -377,13 +377,9 @@ impl Feed {
             return Ok(None);
         }
         buf.clear();
-        // Room is made before the copy, so that no key is left in freed
+        // Room is made before the copies, so that no key is left in freed
         // memory by a buffer that grows.
-        if buf.capacity() < self.carry.len() + self.chunk {
-            let mut bigger =
-                zeroize::Zeroizing::new(Vec::with_capacity(self.carry.len() + self.chunk));
-            std::mem::swap(buf, &mut bigger);
-        }
+        crate::fsutil::reserve_wiped(buf, self.carry.len() + self.chunk);
         buf.extend_from_slice(&self.carry);
         self.carry.clear();
         let n = self.next;
@@ -394,6 +390,7 @@ impl Feed {
                 return Ok(Some((n, false)));
             }
             if let Some(cut) = crate::pem_scan::last_cut(buf) {
+                crate::fsutil::reserve_wiped(&mut self.carry, buf.len() - cut);
                 self.carry.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 return Ok(Some((n, true)));

@@ -293,3 +293,75 @@ fn the_lazy_summary_says_what_a_full_parse_says() {
         assert_eq!(got, want, "{}", path.display());
     }
 }
+
+/// A file of 4 MiB or more is pinned as it is read, a chunk at a time on
+/// every core; standard input is read whole. Both must give the same
+/// answer, in every format, and the same error for the same bad text.
+#[test]
+fn a_big_file_read_in_chunks_answers_as_standard_input_does() {
+    let env = Env::new();
+    // Every kind of block once (keys and CSRs are slow in a debug build),
+    // then certificates up to 5 MiB.
+    let mut good = Vec::new();
+    for f in ["rsa2048.csr.pem", "p384.sec1-with-params.pem"] {
+        good.extend(std::fs::read(fixtures().join(f)).unwrap());
+    }
+    while good.len() < 5 << 20 {
+        for f in ["chain.pem", "p256.cert.pem", "ed25519.cert.pem"] {
+            good.extend(std::fs::read(fixtures().join(f)).unwrap());
+            good.extend(b"text between blocks\n");
+        }
+    }
+    let block = b"-----BEGIN CERTIFICATE-----\n";
+    let middle = memchr_last(&good[..good.len() / 2], block);
+    let mut bad_base64 = good.clone();
+    bad_base64[middle + block.len() + 10] = b'!';
+    let mut no_end = good.clone();
+    no_end.splice(
+        middle..middle,
+        b"-----BEGIN CERTIFICATE-----\nMIIB\n".iter().copied(),
+    );
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() - 40);
+    let mut encrypted = good.clone();
+    encrypted.extend(std::fs::read(fixtures().join("fail_legacy_encrypted.pem")).unwrap());
+    for (name, text) in [
+        ("in-1.pem", &good),
+        ("in-2.pem", &bad_base64),
+        ("in-3.pem", &no_end),
+        ("in-4.pem", &truncated),
+        ("in-5.pem", &encrypted),
+    ] {
+        std::fs::write(env.path().join(name), text).unwrap();
+        for format in ["header", "tlsa", "text", "json"] {
+            let file = env.run(&["pin", "--format", format, name]);
+            let stdin = env.run_stdin(&["pin", "--format", format, "-"], text);
+            assert_eq!(file.code, stdin.code, "{name} {format}: {}", file.stderr);
+            assert_eq!(file.stdout, stdin.stdout, "{name} {format}");
+            assert_eq!(
+                file.stderr.replace(name, "<stdin>"),
+                stdin.stderr,
+                "{name} {format}"
+            );
+            if name == "in-1.pem" {
+                file.ok();
+            } else {
+                file.fails_with(name);
+            }
+        }
+    }
+    let json: Vec<serde_json::Value> =
+        serde_json::from_str(env.run(&["pin", "--format", "json", "in-1.pem"]).ok()).unwrap();
+    let full = pinctl::pin::read_pins("x", &good).unwrap();
+    assert_eq!(
+        serde_json::to_value(&full).unwrap(),
+        serde_json::Value::from(json)
+    );
+}
+
+/// Where the last `needle` in `hay` starts.
+fn memchr_last(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len())
+        .rposition(|w| w == needle)
+        .expect("the needle is there")
+}
