@@ -36,7 +36,7 @@ timed() { # seconds taken by "$@" (its exit status is the findings')
   t0=$(date +%s.%N)
   "$@" >/dev/null 2>&1 || true
   t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc
+  awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
 }
 endpoints() { # --endpoint flags for $1 endpoints
   for i in $(seq "$1"); do printf -- '--endpoint https://e%d.bench.example/ ' "$i"; done
@@ -57,5 +57,6 @@ many=$(timed "$P" check --live)
 printf '%-44s %8s\n' "pinctl check --live" seconds
 printf '%-44s %8.2f\n' "1 silent endpoint (the slowest one)" "$one"
 printf '%-44s %8.2f\n' "$N silent endpoints" "$many"
-printf '%-44s %8.2f\n' "$N one after another (bound: $N x 1 endpoint)" "$(echo "$N * $one" | bc)"
-printf 'ratio to the slowest one: %.2fx\n' "$(echo "scale=3; $many / $one" | bc)"
+printf '%-44s %8.2f\n' "$N one after another (bound: $N x 1 endpoint)" \
+  "$(awk -v n="$N" -v t="$one" 'BEGIN { print n * t }')"
+printf 'ratio to the slowest one: %.2fx\n' "$(awk -v a="$many" -v b="$one" 'BEGIN { print a / b }')"
