@@ -628,23 +628,34 @@ fn is_ca(extensions: Option<&[u8]>) -> std::result::Result<bool, String> {
     let list = r.read_slice(seq.length).map_err(bad)?;
     let mut r = SliceReader::new(list).map_err(bad)?;
     // Extension ::= SEQUENCE { extnID OID, ... }: only the one whose OID
-    // is basicConstraints (2.5.29.19) is parsed.
-    const BASIC_CONSTRAINTS: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x13];
+    // is basicConstraints (2.5.29.19) is parsed. x509-parser knows an OID
+    // by its content whatever its tag (a fuzzer found a certificate that
+    // says so), and so does this walk.
+    const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
     let mut ca = None;
     while !r.is_finished() {
         let ext = r.tlv_bytes().map_err(bad)?;
         let mut inner = SliceReader::new(ext).map_err(bad)?;
         let h = pkcs8::der::Header::decode(&mut inner).map_err(bad)?;
         let body = inner.read_slice(h.length).map_err(bad)?;
-        if !body.starts_with(BASIC_CONSTRAINTS) {
+        let (oid_tag, oid) = match body {
+            [tag, n, rest @ ..] if *n < 0x80 && rest.len() >= usize::from(*n) => {
+                (*tag, &rest[..usize::from(*n)])
+            }
+            // An extnID too odd for this walk: the full parse decides.
+            _ => return Err("an unusual extension".into()),
+        };
+        if oid != BASIC_CONSTRAINTS {
             continue;
         }
         if ca.is_some() {
             return Err("basicConstraints appears twice".into());
         }
-        if let Some(flag) = basic_constraints_ca(&body[BASIC_CONSTRAINTS.len()..]) {
-            ca = Some(flag);
-            continue;
+        if oid_tag == 0x06 {
+            if let Some(flag) = basic_constraints_ca(&body[2 + BASIC_CONSTRAINTS.len()..]) {
+                ca = Some(flag);
+                continue;
+            }
         }
         let (_, parsed) =
             X509Extension::from_der(ext).map_err(|e| format!("invalid extension: {e}"))?;
