@@ -485,8 +485,10 @@ fn read_block(
         );
     }
     let info = match label {
+            // A certificate the lazy walk does not read goes to the full
+            // parse, which then says what it is.
             "CERTIFICATE" | "X509 CERTIFICATE" if detail == Detail::PinOnly => {
-                certificate_pin(contents)
+                certificate_pin(contents).or_else(|_| read_certificate(contents, false))
             }
             // A certificate the lazy walk cannot read gets the full parse's
             // error message.
@@ -545,28 +547,49 @@ fn tbs_parts(der: &[u8]) -> std::result::Result<TbsParts<'_>, String> {
         }
         Ok(body)
     }
+    /// The next element, which must carry tag `want`. x509-parser reads
+    /// other tags in places (an application [3] for the extensions, say):
+    /// such certificates go to it, lest this walk read them otherwise.
+    fn next<'a>(r: &mut SliceReader<'a>, want: u8) -> std::result::Result<&'a [u8], String> {
+        let tag = r.peek_tag().map_err(bad)?;
+        if tag.octet() != want {
+            return Err(format!(
+                "not a valid X.509 certificate: tag {:#04x} where {want:#04x} was expected",
+                tag.octet()
+            ));
+        }
+        r.tlv_bytes().map_err(bad)
+    }
     let cert = contents(der)?;
     let mut top = SliceReader::new(cert).map_err(bad)?;
     let tbs = contents(top.tlv_bytes().map_err(bad)?)?;
     let mut r = SliceReader::new(tbs).map_err(bad)?;
     // [0] version is optional; then serial, signature, issuer, validity,
-    // subject, subjectPublicKeyInfo, and optional [1], [2], [3] extensions.
-    if r.peek_tag().map_err(bad)?.is_context_specific() {
-        r.tlv_bytes().map_err(bad)?;
+    // subject, subjectPublicKeyInfo, and optional [1], [2], [3] extensions,
+    // in that order.
+    if r.peek_tag().map_err(bad)?.octet() != 0x02 {
+        next(&mut r, 0xa0)?;
     }
-    r.tlv_bytes().map_err(bad)?;
-    r.tlv_bytes().map_err(bad)?;
-    let issuer = r.tlv_bytes().map_err(bad)?;
-    let validity = r.tlv_bytes().map_err(bad)?;
-    let subject = r.tlv_bytes().map_err(bad)?;
-    let spki = r.tlv_bytes().map_err(bad)?;
+    next(&mut r, 0x02)?;
+    next(&mut r, 0x30)?;
+    let issuer = next(&mut r, 0x30)?;
+    let validity = next(&mut r, 0x30)?;
+    let subject = next(&mut r, 0x30)?;
+    let spki = next(&mut r, 0x30)?;
     let mut extensions = None;
-    while !r.is_finished() {
-        let tag = r.peek_tag().map_err(bad)?;
-        let tlv = r.tlv_bytes().map_err(bad)?;
-        if tag.is_context_specific() && tag.octet() & 0x1f == 3 {
-            extensions = Some(tlv);
+    for optional in [0x81, 0x82, 0xa3] {
+        if r.is_finished() {
+            break;
         }
+        if r.peek_tag().map_err(bad)?.octet() == optional {
+            let tlv = r.tlv_bytes().map_err(bad)?;
+            if optional == 0xa3 {
+                extensions = Some(tlv);
+            }
+        }
+    }
+    if !r.is_finished() {
+        return Err("not a valid X.509 certificate: unexpected data after the extensions".into());
     }
     Ok(TbsParts {
         issuer,
