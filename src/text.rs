@@ -1,5 +1,6 @@
 //! How pinctl writes values, in one place: times as RFC 3339, UTC, whole
-//! seconds, `Z` (every report, message and JSON field), and hex.
+//! seconds, `Z` (every report, message and JSON field), hex, and text from
+//! outside (certificate names, reports) made safe to print.
 //! Arithmetic on times is `lifecycle`'s (saturating `add_secs`,
 //! `add_days`).
 
@@ -18,6 +19,26 @@ pub fn ser_opt<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<
     }
 }
 
+/// `s` with every control character written as an escape (`\u{1b}`): a
+/// certificate's name or a report's field may hold terminal escapes, which
+/// must not reach an operator's terminal or a cron mail as they are.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Lower-case hex, for checksums and DANE association data.
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -32,5 +53,23 @@ pub fn push_hex(s: &mut String, bytes: &[u8]) {
     for b in bytes {
         s.push(DIGITS[(b >> 4) as usize] as char);
         s.push(DIGITS[(b & 15) as usize] as char);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_control_characters_only() {
+        assert!(matches!(
+            printable("CN=Root, O=Ünïcode"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("a\u{1b}[31mred\u{7}\u{85}b"),
+            "a\\u{1b}[31mred\\u{7}\\u{85}b"
+        );
+        assert_eq!(printable("tab\there\nline"), "tab\\u{9}here\\u{a}line");
     }
 }

@@ -382,3 +382,38 @@ fn memchr_last(hay: &[u8], needle: &[u8]) -> usize {
         .rposition(|w| w == needle)
         .expect("the needle is there")
 }
+
+/// A certificate's name may hold control characters (terminal escapes):
+/// the text form prints them escaped, JSON as JSON escapes them.
+#[test]
+fn control_characters_in_names_are_printed_escaped() {
+    let env = Env::new();
+    let path = fixtures().join("odd-tags.cert.pem");
+    let text = env.run(&["pin", "--format", "text", path.to_str().unwrap()]);
+    assert!(
+        text.ok().contains("CN=pinctl test C\\u{1}  (CA)"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.chars().any(|c| c.is_control() && c != '\n'));
+    let json = env.run(&["pin", "--format", "json", path.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(json.ok()).unwrap();
+    assert_eq!(v[0]["subject"], "CN=pinctl test C\u{1}");
+}
+
+/// A violation report comes from anyone: the names of its served chain and
+/// its app id are stored with their control characters escaped.
+#[test]
+fn a_report_s_names_are_stored_printable() {
+    let cert = std::fs::read_to_string(fixtures().join("odd-tags.cert.pem")).unwrap();
+    let body = serde_json::json!({
+        "hostname": "example.com",
+        "port": 443,
+        "served-certificate-chain": [cert],
+        "app-bundle-id": "com.example\u{1b}[2J",
+        "validation-result": 1,
+    });
+    let r = pinctl::reports::parse(body.to_string().as_bytes()).unwrap();
+    assert_eq!(r.served_subjects, ["CN=pinctl test C\\u{1}"]);
+    assert_eq!(r.app.as_deref(), Some("com.example\\u{1b}[2J"));
+}

@@ -143,7 +143,7 @@ pub fn ca_pin_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
                 "{}  {}  {}",
                 c.name,
                 c.pin,
-                c.subject.as_deref().unwrap_or("")
+                crate::text::printable(c.subject.as_deref().unwrap_or(""))
             ));
         }
     }

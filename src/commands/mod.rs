@@ -187,7 +187,7 @@ fn text_lines(pins: &[crate::pin::PinInfo]) -> String {
         }
         if let Some(subject) = &i.subject {
             s.push_str("  ");
-            s.push_str(subject);
+            s.push_str(&crate::text::printable(subject));
         }
         if i.is_ca == Some(true) {
             s.push_str("  (CA)");

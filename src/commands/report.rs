@@ -316,7 +316,7 @@ impl CertReport {
             "recorded {} for {} ({}), valid {} to {}; {}",
             self.file,
             self.key,
-            self.subject,
+            crate::text::printable(&self.subject),
             self.not_before,
             self.not_after,
             match &self.issuer_pin {

@@ -119,7 +119,7 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
                 "  certificate {} for {}: {} valid {} to {}",
                 c.file,
                 c.key,
-                c.subject,
+                crate::text::printable(&c.subject),
                 ts(c.not_before),
                 ts(c.not_after)
             ));

@@ -151,7 +151,10 @@ fn chain(o: &serde_json::Map<String, Value>, k: &str) -> Result<(Vec<Pin>, Vec<S
         match infos.as_slice() {
             [one] if one.kind == crate::pin::Kind::Certificate => {
                 pins.push(one.pin.clone());
-                subjects.push(one.subject.clone().unwrap_or_default());
+                // Names from the network are stored printable: every list
+                // and check shows them.
+                let subject = one.subject.as_deref().unwrap_or_default();
+                subjects.push(crate::text::printable(subject).into_owned());
             }
             _ => return Err(format!("{k}[{i}] is not one PEM certificate")),
         }
@@ -246,7 +249,7 @@ pub fn parse(body: &[u8]) -> Result<Report, Refusal> {
         } else {
             Source::Browser
         },
-        app: string(&o, "app-bundle-id")?.map(str::to_string),
+        app: string(&o, "app-bundle-id")?.map(|a| crate::text::printable(a).into_owned()),
     })
 }
 
