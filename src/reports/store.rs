@@ -289,7 +289,12 @@ fn pg_insert(client: &mut postgres::Client, label: &str, batch: &[Incoming]) -> 
                first_seen = LEAST(reports.first_seen, EXCLUDED.first_seen)",
         )
         .map_err(|e| pg_err(label, e))?;
-    for i in batch {
+    // Rows are written in the order of their keys: two collectors' batches
+    // then take their row locks in one order and cannot deadlock (one did,
+    // now and then, and two reports got a 503).
+    let mut sorted: Vec<&Incoming> = batch.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    for i in sorted {
         let r = &i.report;
         let (served, validated, known) = (join(&r.served), join(&r.validated), join(&r.known));
         let subjects = r.served_subjects.join("\n");
