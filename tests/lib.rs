@@ -22,6 +22,7 @@ mod init;
 mod lifecycle;
 mod limits;
 mod lint;
+mod lockouts;
 mod pin;
 mod reports;
 mod schemas;
