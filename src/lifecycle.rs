@@ -771,6 +771,11 @@ pub fn publish_in(
         if new.kind.expires() {
             new.expires = f.expires;
         }
+        // A file that only reports (TrustKit's TSKEnforcePinning false)
+        // makes installs hold nothing.
+        if !f.enforced {
+            new.mode = Mode::ReportOnly;
+        }
         let mut distinct: Vec<&Pin> = new.pins.iter().chain(&new.ca_pins).collect();
         distinct.sort();
         distinct.dedup();
