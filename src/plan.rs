@@ -149,7 +149,7 @@ fn channel_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
             let (action, command) = match c.kind {
                 ChannelKind::Dns => (
                     format!(
-                        "Put the TLSA records of the served key(s) and every backup ({}) in the zone now (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
+                        "Add the TLSA records of the served key(s) and every backup ({}) to the zone now (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
                         pins.join(", "),
                         want.ttl.unwrap_or(0).saturating_mul(2)
                     ),
