@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Draws docs/timeline.svg: DESIGN.md's worked example (max-age 30 days)
-# with a TLSA RRset and Android and iOS releases alongside the header.
+# Draws docs/timeline.svg: the worked example (max-age 30 days) of
+# docs/design.md#a-worked-example, with a TLSA RRset and Android and iOS
+# releases alongside the header.
 # Run from the repository root after `cargo build --release`.
 set -euo pipefail
 pinctl=${PINCTL:-$PWD/target/release/pinctl}

@@ -57,7 +57,7 @@ pub struct Site {
 }
 
 /// Pinsets and keys of other sites that a site's safety depends on
-/// (DESIGN: "includeSubDomains reaches other sites").
+/// (docs/design.md#safety-rule, "includeSubDomains reaches other sites").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Related {
     /// Enforce includeSubDomains publications of ancestor sites: pinsets
@@ -229,8 +229,8 @@ pub struct Cert {
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
     /// Pins of every CA certificate in the file, for the record; they
-    /// give no credit in safety decisions (DESIGN: only the verified
-    /// direct issuer does).
+    /// give no credit in safety decisions: only the verified direct
+    /// issuer does (docs/design.md#safety-rule).
     #[serde(default)]
     pub chain_pins: Vec<Pin>,
     /// The pin of the certificate that follows the leaf in the file and
@@ -245,8 +245,9 @@ pub struct Cert {
     pub added: DateTime<Utc>,
 }
 
-/// The kinds of channel a pinset reaches clients through (DESIGN.md
-/// "Channels"). Each has its own artifact, retention and matching rule.
+/// The kinds of channel a pinset reaches clients through
+/// (docs/design.md#channels). Each has its own artifact, retention and
+/// matching rule.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]

@@ -599,7 +599,7 @@ fn okhttp_pins_exactly_what_the_snippet_says() {
 
 /// The rules of AOSP's `XmlConfigSource` and of Android lint's
 /// `NetworkSecurityConfig`, `PinSetExpiry` and `MissingBackupPin` checks
-/// (research/channels.md section 1), applied with Python's XML parser.
+/// (docs/design.md#lint-rules), applied with Python's XML parser.
 /// Prints one line per violation; `today` is YYYY-MM-DD.
 const ANDROID_RULES: &str = r#"
 import base64, datetime, sys, xml.etree.ElementTree as ET

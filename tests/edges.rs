@@ -288,7 +288,7 @@ fn a_compromise_forced_through_is_published_at_once() {
 }
 
 /// Item 4: `header`, `snippet`, `publish` and `status` show one header at
-/// every step of the DESIGN worked example.
+/// every step of the worked example (docs/design.md#a-worked-example).
 #[test]
 fn every_surface_shows_the_header_that_is_recorded() {
     let mut env = site_env();
