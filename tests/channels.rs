@@ -873,8 +873,8 @@ fn a_year_of_the_header_a_tlsa_rrset_and_two_app_channels() {
     env.run(&["channel", "add", "ios", "--horizon", "30"]).ok();
     let ship = |env: &Env, v: &str| {
         env.run(&["publish", "--channel", "dns"]).ok();
-        ship_release(&env, "android", v, &[]).ok();
-        ship_release(&env, "ios", v, &[]).ok();
+        ship_release(env, "android", v, &[]).ok();
+        ship_release(env, "ios", v, &[]).ok();
     };
     env.run(&["publish"]).ok();
     ship(&env, "1.0");
