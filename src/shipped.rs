@@ -236,7 +236,10 @@ fn bplist_bounds(b: &[u8]) -> Result<(), String> {
     // The objects an array or dictionary refers to (keys and values).
     let children = |i: usize| -> Result<Vec<usize>, String> {
         let off = offsets[i];
-        let marker = *b.get(off).ok_or_else(broken)?;
+        if off >= end {
+            return Err(broken());
+        }
+        let marker = b[off];
         let per = match marker >> 4 {
             0xA => 1,
             0xD => 2,
@@ -1657,6 +1660,15 @@ val certificatePinner = CertificatePinner.Builder()
             e,
             "not a property list (a binary plist object contains itself)"
         );
+        // An object offset at the end of the address space.
+        let mut b = b"bplist00".to_vec();
+        b.extend(u64::MAX.to_be_bytes());
+        b.extend([0, 0, 0, 0, 0, 0, 8, 1]);
+        b.extend(1u64.to_be_bytes());
+        b.extend(0u64.to_be_bytes());
+        b.extend(8u64.to_be_bytes());
+        let e = read(ChannelKind::Ios, "example.com", &b).unwrap_err();
+        assert_eq!(e, "not a property list (a broken binary plist)");
     }
 
     /// Deep nesting neither overflows the stack nor panics.
