@@ -47,6 +47,12 @@ const MAX_XML_NODES: u32 = 200_000;
 
 /// What `file` (its bytes) pins for `domain`, read the way the platform reads it.
 pub fn read(kind: ChannelKind, domain: &str, bytes: &[u8]) -> Result<Shipped, String> {
+    // A reason may quote the file (a domain, a key): its control
+    // characters are escaped, and it stays on one line.
+    read_raw(kind, domain, bytes).map_err(|e| crate::text::printable(&e).into_owned())
+}
+
+fn read_raw(kind: ChannelKind, domain: &str, bytes: &[u8]) -> Result<Shipped, String> {
     if bytes.len() > MAX_BYTES {
         return Err(format!(
             "the file is {} bytes; pinctl reads app configurations up to {} MiB",
@@ -1621,6 +1627,18 @@ val certificatePinner = CertificatePinner.Builder()
             assert!(e.contains(want), "{kind} {text}: {e}");
             assert!(!e.contains('\n'), "{e}");
         }
+        let escape = format!("<plist version=\"1.0\"><dict><key>NSPinnedDomains</key><dict><key>example.com</key><dict><key>NSIncludesSubdomains</key><string>\u{1b}[31m</string></dict></dict></dict></plist>");
+        let e = read(ChannelKind::Ios, "example.com", escape.as_bytes()).unwrap_err();
+        assert_eq!(
+            e,
+            "NSPinnedDomains → example.com → NSIncludesSubdomains is not a boolean"
+        );
+        let dup = "<network-security-config><domain-config><domain>\u{1b}[2J</domain></domain-config><domain-config><domain>\u{1b}[2J</domain></domain-config></network-security-config>";
+        let e = read(ChannelKind::Android, "example.com", dup.as_bytes()).unwrap_err();
+        assert!(
+            e.starts_with("not well-formed XML") && !e.contains('\u{1b}'),
+            "{e}"
+        );
         let e = read(ChannelKind::Android, "example.com", &[0xff, 0xfe, 0x00]).unwrap_err();
         assert!(e.starts_with("not UTF-8 text"), "{e}");
     }
