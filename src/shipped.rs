@@ -1627,7 +1627,7 @@ val certificatePinner = CertificatePinner.Builder()
             assert!(e.contains(want), "{kind} {text}: {e}");
             assert!(!e.contains('\n'), "{e}");
         }
-        let escape = format!("<plist version=\"1.0\"><dict><key>NSPinnedDomains</key><dict><key>example.com</key><dict><key>NSIncludesSubdomains</key><string>\u{1b}[31m</string></dict></dict></dict></plist>");
+        let escape = "<plist version=\"1.0\"><dict><key>NSPinnedDomains</key><dict><key>example.com</key><dict><key>NSIncludesSubdomains</key><string>\u{1b}[31m</string></dict></dict></dict></plist>";
         let e = read(ChannelKind::Ios, "example.com", escape.as_bytes()).unwrap_err();
         assert_eq!(
             e,
