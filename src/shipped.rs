@@ -45,6 +45,10 @@ const MAX_PLIST_VALUES: u64 = 200_000;
 /// XML nodes read from one Network Security Config.
 const MAX_XML_NODES: u32 = 200_000;
 
+/// How deep domain-configs may nest: real files nest once or twice, and
+/// each lookup walks up the nesting.
+const MAX_NESTING: usize = 32;
+
 /// What `file` (its bytes) pins for `domain`, read the way the platform reads it.
 pub fn read(kind: ChannelKind, domain: &str, bytes: &[u8]) -> Result<Shipped, String> {
     // A reason may quote the file (a domain, a key): its control
@@ -125,13 +129,10 @@ fn date(s: &str) -> Result<NaiveDate, String> {
 
 /// Keeps the first of equal pins: the platforms hold them in sets.
 fn dedup(pins: Vec<Pin>) -> Vec<Pin> {
-    let mut out: Vec<Pin> = Vec::with_capacity(pins.len());
-    for p in pins {
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::with_capacity(pins.len());
+    pins.into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
 }
 
 /// The name of the first element of an XML text, skipping the
@@ -618,17 +619,26 @@ fn nsc(domain: &str, text: &str, who: Nsc) -> Result<Shipped, String> {
         }
         pin_set(n, who)?;
     }
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     // (name, includeSubdomains as written, its domain-config)
     let mut rules: Vec<(String, Option<bool>, roxmltree::Node)> = Vec::new();
+    // Document order visits a domain-config after the one around it.
+    let mut depth: std::collections::HashMap<roxmltree::NodeId, usize> = Default::default();
     for c in &configs {
-        let parent = c
-            .parent_element()
-            .map(|p| p.tag_name().name())
-            .unwrap_or("");
-        if parent != "domain-config" && parent != "network-security-config" {
-            return Err(format!("<domain-config> is not allowed in <{parent}>"));
+        let parent = c.parent_element();
+        let name = parent.map(|p| p.tag_name().name()).unwrap_or("");
+        if name != "domain-config" && name != "network-security-config" {
+            return Err(format!("<domain-config> is not allowed in <{name}>"));
         }
+        let d = 1 + parent
+            .and_then(|p| depth.get(&p.id()).copied())
+            .unwrap_or(0);
+        if d > MAX_NESTING {
+            return Err(format!(
+                "domain-configs nest more than {MAX_NESTING} deep; pinctl reads no deeper"
+            ));
+        }
+        depth.insert(c.id(), d);
         if c.children().filter(|x| is(x, "pin-set")).count() > 1 {
             return Err("a <domain-config> holds more than one <pin-set>".into());
         }
@@ -645,11 +655,8 @@ fn nsc(domain: &str, text: &str, who: Nsc) -> Result<Shipped, String> {
                 // Java's Boolean.parseBoolean: "true" in any case, else false.
                 (Some(v), Nsc::TrustKit) => Some(v.eq_ignore_ascii_case("true")),
             };
-            if who == Nsc::Framework {
-                if seen.contains(&name) {
-                    return Err(format!("{name} has already been specified"));
-                }
-                seen.push(name.clone());
+            if who == Nsc::Framework && !seen.insert(name.clone()) {
+                return Err(format!("{name} has already been specified"));
             }
             rules.push((name, include, *c));
         }
@@ -661,6 +668,9 @@ fn nsc(domain: &str, text: &str, who: Nsc) -> Result<Shipped, String> {
             rules.extend(last);
         }
     }
+    // TrustKit-Android: one rule per domain-config, found by its node.
+    let by_config: std::collections::HashMap<roxmltree::NodeId, Option<bool>> =
+        rules.iter().map(|r| (r.2.id(), r.1)).collect();
     let include_of = |rule: &(String, Option<bool>, roxmltree::Node)| -> bool {
         match who {
             Nsc::Framework => rule.1.unwrap_or(false),
@@ -670,7 +680,7 @@ fn nsc(domain: &str, text: &str, who: Nsc) -> Result<Shipped, String> {
                     lineage(rule.2)
                         .iter()
                         .skip(1)
-                        .find_map(|p| rules.iter().filter(|r| r.2 == *p).find_map(|r| r.1))
+                        .find_map(|p| by_config.get(&p.id()).copied().flatten())
                 })
                 .unwrap_or(false),
         }
@@ -1169,7 +1179,8 @@ mod code {
         // Two probes tell how far below the domain the pins reach.
         let one = pins_for(&format!("pinctl-probe.{domain}"));
         let two = pins_for(&format!("pinctl-probe.pinctl-probe.{domain}"));
-        let same = |v: &[Pin]| v.len() == host.len() && v.iter().all(|p| host.contains(p));
+        let set: std::collections::HashSet<&Pin> = host.iter().collect();
+        let same = |v: &[Pin]| v.len() == host.len() && v.iter().all(|p| set.contains(p));
         for (v, depth) in [(&one, "one label"), (&two, "two labels")] {
             if !v.is_empty() && !same(v) {
                 return Err(format!(
@@ -1687,6 +1698,47 @@ val certificatePinner = CertificatePinner.Builder()
         b.extend(8u64.to_be_bytes());
         let e = read(ChannelKind::Ios, "example.com", &b).unwrap_err();
         assert_eq!(e, "not a property list (a broken binary plist)");
+    }
+
+    /// Many domains, pins and nested configs are read in time that grows
+    /// with the file, not its square.
+    #[test]
+    fn big_files_are_read_quickly() {
+        let start = std::time::Instant::now();
+        let mut xml = String::from("<network-security-config>");
+        for i in 0..20_000 {
+            xml.push_str(&format!(
+                "<domain-config><domain includeSubdomains=\"true\">d{i}.example.com</domain><pin-set><pin digest=\"SHA-256\">{A}</pin><pin digest=\"SHA-256\">{B}</pin></pin-set></domain-config>"
+            ));
+        }
+        xml.push_str("</network-security-config>");
+        let r = read(ChannelKind::Android, "x.d19999.example.com", xml.as_bytes()).unwrap();
+        assert_eq!(r.pins, vec![p(A), p(B)]);
+        let tk = xml.replace("d1", "example.com\"/><x a=\"");
+        let _ = read(ChannelKind::Trustkit, "a.example.com", tk.as_bytes());
+        let mut java = String::from("CertificatePinner.Builder().add(\"example.com\"");
+        for i in 0..60_000u32 {
+            let mut d = [0u8; 32];
+            d[..4].copy_from_slice(&i.to_be_bytes());
+            java.push_str(&format!(", \"sha256/{}\"", Pin::from_digest(&d)));
+        }
+        java.push_str(").build()");
+        let r = read(ChannelKind::Okhttp, "example.com", java.as_bytes()).unwrap();
+        assert_eq!(r.pins.len(), 60_000);
+        let open: String = (0..40)
+            .map(|i| format!("<domain-config><domain>d{i}.example.com</domain>"))
+            .collect();
+        let nested = format!(
+            "<network-security-config>{open}{}</network-security-config>",
+            "</domain-config>".repeat(40)
+        );
+        let e = read(ChannelKind::Android, "example.com", nested.as_bytes()).unwrap_err();
+        assert!(e.contains("nest more than 32 deep"), "{e}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     /// Deep nesting neither overflows the stack nor panics.
