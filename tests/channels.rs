@@ -1126,6 +1126,43 @@ fn trustkit_plists_pass_trustkits_own_rules() {
     ] {
         assert!(found.contains(rule), "{rule} not caught:\n{found}");
     }
+    // The domain rules, on the channel that includes subdomains.
+    let manual = env
+        .run(&["snippet", "--channel", "tk-manual"])
+        .ok()
+        .to_string();
+    for (name, text, rules) in [
+        (
+            "suffix.plist",
+            manual.replace("<key>example.com</key>", "<key>com</key>"),
+            &[
+                "com: invalid domain",
+                "com: includeSubdomains for a domain suffix",
+            ][..],
+        ),
+        (
+            "exclude.plist",
+            manual.replace(
+                "<key>TSKEnforcePinning</key>",
+                "<key>kSKExcludeSubdomainFromParentPolicy</key><true/><key>TSKEnforcePinning</key>",
+            ),
+            &["kSKExcludeSubdomainFromParentPolicy with other keys"],
+        ),
+        (
+            "none.plist",
+            manual.replace("<key>TSKPinnedDomains</key>", "<key>TSKPinnedDomainz</key>"),
+            &["no pinned domains"],
+        ),
+    ] {
+        std::fs::write(d.join(name), &text).unwrap();
+        let found = check(name);
+        for rule in rules {
+            assert!(
+                found.contains(rule),
+                "{rule} not caught in {name}:\n{found}"
+            );
+        }
+    }
     // Fewer than two distinct pins while enforcing.
     let pins: Vec<&str> = plist
         .lines()
