@@ -509,7 +509,7 @@ fn trustkit_plist(domain: &str, v: &plist::Value) -> Result<Shipped, String> {
 /// Who reads a Network Security Config file.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nsc {
-    /// Android's framework (`XmlConfigSource`).
+    /// The Android framework's own parser.
     Framework,
     /// TrustKit-Android's own parser of the same file, which differs:
     /// `digest` must be exactly `SHA-256`, only the last `<domain>` of a
@@ -1351,7 +1351,7 @@ mod tests {
     }
 
     /// Several domains, nested domain-configs inheriting the pin-set as
-    /// AOSP's XmlConfigSource does, and the most specific rule winning.
+    /// the Android framework does, and the most specific rule winning.
     #[test]
     fn android_nested_domain_configs_inherit_the_pin_set() {
         let xml = format!(

@@ -975,8 +975,8 @@ fn the_kotlin_snippet_compiles_with_kotlinc() {
     assert!(env.path().join("out/PinsKt.class").is_file());
 }
 
-/// TrustKit's own rules for a configuration (its parse_configuration.m,
-/// which raises "TrustKit configuration invalid" at start), and pinctl's
+/// TrustKit's own rules for a configuration (what it checks when the app
+/// starts, raising "TrustKit configuration invalid"), and pinctl's
 /// two additions (TSKSwizzleNetworkDelegates and TSKDisableDefaultReportUri
 /// written out), applied with Python's plistlib. One line per violation.
 const TRUSTKIT_RULES: &str = r#"
