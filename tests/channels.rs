@@ -988,7 +988,7 @@ def boolean(d, k, where):
     if k in d and not isinstance(d[k], bool):
         bad.append("%s: %s is not a boolean" % (where, k))
 if not isinstance(cfg.get("TSKSwizzleNetworkDelegates"), bool):
-    bad.append("TSKSwizzleNetworkDelegates is not set (TrustKit 1.x requires it)")
+    bad.append("TSKSwizzleNetworkDelegates is not set (TrustKit 1.3 and 1.4 require it)")
 domains = cfg.get("TSKPinnedDomains")
 if not isinstance(domains, dict) or not domains:
     bad.append("no pinned domains")
