@@ -294,11 +294,18 @@ impl From<ChannelKindArg> for crate::state::ChannelKind {
     }
 }
 
+/// A yes-or-no option value.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum YesNo {
+    Yes,
+    No,
+}
+
 #[derive(Subcommand)]
 enum ChannelCommand {
     /// Add a channel: DANE TLSA records, or an app platform's pinning.
     #[command(
-        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
+        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add trustkit --expires-after 60 --swizzle no\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
     )]
     Add {
         /// dns, android, trustkit, ios or okhttp.
@@ -325,6 +332,9 @@ enum ChannelCommand {
         /// okhttp: `*.` (one label, OkHttp 3.x) instead of `**.` (any depth).
         #[arg(long, requires = "include_subdomains")]
         one_label: bool,
+        /// trustkit: TSKSwizzleNetworkDelegates. yes: TrustKit hooks the app's NSURLSession/NSURLConnection delegates and checks pins itself; no: the app calls TrustKit's validator from its own challenge handlers [default: yes].
+        #[arg(long, value_enum, value_name = "YES|NO")]
+        swizzle: Option<YesNo>,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -1185,6 +1195,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             horizon,
             include_subdomains,
             one_label,
+            swizzle,
             ..
         }) => channel::channel_add(
             &ctx()?,
@@ -1197,6 +1208,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 horizon_days: horizon,
                 include_subdomains,
                 one_label,
+                swizzle: swizzle.map(|s| s == YesNo::Yes),
             },
             out,
         ),

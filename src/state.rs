@@ -346,6 +346,10 @@ pub struct Channel {
     /// okhttp: `*.` (one label) instead of `**.` (any depth).
     #[serde(default, skip_serializing_if = "is_false")]
     pub one_label: bool,
+    /// trustkit: `TSKSwizzleNetworkDelegates`, whether TrustKit hooks the
+    /// app's networking itself; absent (older files too): yes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swizzle: Option<bool>,
     pub added: DateTime<Utc>,
     /// When pinctl stopped planning for it; its publications still count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -781,6 +785,11 @@ impl Channel {
         only(self.horizon_days.is_some(), k.has_horizon(), "horizon_days")?;
         only(self.include_subdomains, k.is_app(), "include_subdomains")?;
         only(self.one_label, k == ChannelKind::Okhttp, "one_label")?;
+        only(
+            self.swizzle.is_some(),
+            k == ChannelKind::Trustkit,
+            "swizzle",
+        )?;
         match k {
             ChannelKind::Web => Err("web is every site's channel; it is not added".into()),
             ChannelKind::Dns if self.ttl.is_none_or(|t| t == 0) => {

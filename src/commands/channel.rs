@@ -20,6 +20,8 @@ pub struct ChannelOptions {
     pub horizon_days: Option<u32>,
     pub include_subdomains: bool,
     pub one_label: bool,
+    /// trustkit: `TSKSwizzleNetworkDelegates`.
+    pub swizzle: Option<bool>,
 }
 
 /// One channel as `channel list` shows it.
@@ -75,6 +77,10 @@ fn options(c: &Channel) -> Vec<String> {
     if let Some(h) = c.horizon_days {
         v.push(format!("horizon={h}d"));
     }
+    if c.kind == ChannelKind::Trustkit {
+        let yes = c.swizzle.unwrap_or(true);
+        v.push(format!("swizzle={}", if yes { "yes" } else { "no" }));
+    }
     if c.include_subdomains {
         v.push(if c.one_label || c.kind == ChannelKind::Ios {
             "subdomains=one-label".into()
@@ -119,6 +125,7 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
         horizon_days: o.horizon_days,
         include_subdomains: o.include_subdomains,
         one_label: o.one_label,
+        swizzle: o.swizzle,
         added: ctx.now,
         retired: None,
     };

@@ -104,10 +104,11 @@ pub enum PinFormat {
 
 /// `pinctl pin`.
 pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Result<i32> {
-    // Header and TLSA forms need only the pins: no full parse.
+    // The header form needs only the pins: no full parse. TLSA needs the
+    // CA flag too (a CA is DANE-TA, usage 2), which the summary reads.
     let detail = match format {
-        PinFormat::Header | PinFormat::Tlsa => crate::pin::Detail::PinOnly,
-        PinFormat::Text | PinFormat::Json => crate::pin::Detail::Summary,
+        PinFormat::Header => crate::pin::Detail::PinOnly,
+        PinFormat::Tlsa | PinFormat::Text | PinFormat::Json => crate::pin::Detail::Summary,
     };
     let mut all = Vec::new();
     for f in files {
@@ -167,11 +168,17 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
     Ok(0)
 }
 
-/// `pin --format tlsa`: one `3 1 1` line a pin.
+/// `pin --format tlsa`: one line a pin, `2 1 1` (DANE-TA) for a CA
+/// certificate and `3 1 1` (DANE-EE) for a leaf or a key (RFC 7218
+/// section 2.1), as `danetool --tlsa-rr` writes them.
 fn tlsa_lines(pins: &[crate::pin::PinInfo]) -> String {
     let mut s = String::with_capacity(pins.len() * 72);
     for i in pins {
-        s.push_str("3 1 1 ");
+        s.push_str(if i.is_ca == Some(true) {
+            "2 1 1 "
+        } else {
+            "3 1 1 "
+        });
         crate::text::push_hex(&mut s, &i.digest);
         s.push('\n');
     }

@@ -98,6 +98,7 @@ pub fn channel(name: &str, kind: ChannelKind, at: DateTime<Utc>) -> crate::state
         horizon_days: None,
         include_subdomains: false,
         one_label: false,
+        swizzle: None,
         added: at,
         retired: None,
     }
