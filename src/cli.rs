@@ -720,6 +720,19 @@ where
     };
     let mut out = Out::stdout();
     let result = dispatch(cli, &mut out);
+    let code = finish(result, &out);
+    // Warnings on standard error, after the report or the error line.
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    for w in &out.warnings {
+        let _ = writeln!(stderr, "warning: {w}");
+    }
+    code
+}
+
+/// Prints the report (or the error line and its hint) and returns the
+/// exit code.
+fn finish(result: crate::Result<i32>, out: &Out) -> i32 {
     match result {
         Ok(code) => {
             // A reader that closed the pipe (`pinctl status | head -1`)
@@ -755,7 +768,11 @@ fn site_options(
     a: SiteArgs,
     key: Option<PathBuf>,
     cert: Option<PathBuf>,
+    out: &mut Out,
 ) -> crate::Result<InitOptions> {
+    if let Some(w) = &a.max_age.overflow {
+        out.warn(w);
+    }
     Ok(InitOptions {
         domain,
         sans: a.sans,
@@ -941,14 +958,18 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             out,
         ),
         Command::Init { domain, args } => {
-            init::init(&ctx()?, &site_options(domain, args, None, None)?, out)
+            init::init(&ctx()?, &site_options(domain, args, None, None, out)?, out)
         }
         Command::Import {
             domain,
             key,
             cert,
             args,
-        } => init::init(&ctx()?, &site_options(domain, args, Some(key), cert)?, out),
+        } => init::init(
+            &ctx()?,
+            &site_options(domain, args, Some(key), cert, out)?,
+            out,
+        ),
         Command::Status { format } => status::status(&ctx()?, format == Format::Json, out),
         Command::Key(KeyCommand::Export {
             name,
@@ -962,7 +983,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
         }
         Command::Policy { args, format } => {
             if let Some(w) = args.max_age.as_ref().and_then(|m| m.overflow.as_ref()) {
-                out.line(format!("warning: {w}"));
+                out.warn(w);
             }
             policy::policy(&ctx()?, &args.into_change(), format == Format::Json, out)
         }

@@ -101,7 +101,8 @@ fn forever_and_too_soon_are_said_before_they_ship() {
     let env = channels_env();
     env.run(&["channel", "add", "okhttp"]).ok();
     let r = env.run(&["publish", "--channel", "okhttp", "--release", "1"]);
-    assert!(r.ok().contains("never stops being held"), "{}", r.ok());
+    r.ok();
+    assert!(r.stderr.contains("never stops being held"), "{}", r.stderr);
     env.run(&[
         "publish",
         "--channel",

@@ -157,7 +157,9 @@ fn an_overflowing_max_age_is_clamped_with_a_warning() {
     env.set("PINCTL_NOW", "2030-01-01T00:00:00Z");
     env.run(&["init", "example.com"]).ok();
     let out = env.run(&["policy", "--max-age", "999999999999999999999999"]);
-    assert!(out.ok().contains("overflows"), "{}", out.stdout);
+    out.ok();
+    assert!(out.stderr.contains("warning: max-age"), "{}", out.stderr);
+    assert!(out.stderr.contains("overflows"), "{}", out.stderr);
     let s = status_json(&env);
     assert_eq!(s["sites"][0]["policy"]["max_age"], u64::MAX);
 }
@@ -293,10 +295,11 @@ fn policy_checks_urls_when_given_and_snippets_end_cleanly() {
         "--report-uri",
         "https://reports.example.com/r",
     ]);
+    out.ok();
     assert!(
-        out.ok().contains("includeSubDomains pins too"),
+        out.stderr.contains("includeSubDomains pins too"),
         "{}",
-        out.stdout
+        out.stderr
     );
     for server in ["nginx", "apache", "iis"] {
         let text = env.run(&["snippet", "--server", server]).ok().to_string();

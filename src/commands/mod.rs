@@ -73,6 +73,10 @@ pub struct Out {
     pub buf: String,
     /// Printed after `buf`, in order.
     pub tail: Vec<String>,
+    /// Warnings, printed on standard error as `warning: …` lines (never
+    /// on standard output, which holds only the report: with `--format
+    /// json`, exactly one JSON document).
+    pub warnings: Vec<String>,
 }
 
 impl Out {
@@ -83,6 +87,11 @@ impl Out {
     pub fn line(&mut self, s: impl AsRef<str>) {
         self.buf.push_str(s.as_ref());
         self.buf.push('\n');
+    }
+
+    /// A warning for standard error; `w` is the text after `warning: `.
+    pub fn warn(&mut self, w: impl Into<String>) {
+        self.warnings.push(w.into());
     }
 
     /// Appends whole parts, which are printed after the buffer: copies

@@ -1,0 +1,89 @@
+//! Issue 22, through the CLI as a user types it: odd input refused at the
+//! door with the reason, warnings kept off standard output, and the
+//! state's files handled as promised. Each test names the item it guards.
+
+use crate::common::*;
+
+fn at(env: &mut Env, when: &str) {
+    env.set("PINCTL_NOW", when);
+}
+
+/// Asserts success, that standard output is exactly one JSON document,
+/// and that a `warning:` line holding `needle` is on standard error.
+#[track_caller]
+fn one_json_document_and_a_warning(r: &Run, needle: &str) -> serde_json::Value {
+    r.ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", r.stdout));
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("warning: ") && l.contains(needle)),
+        "no warning naming {needle:?} on stderr:\n{}",
+        r.stderr
+    );
+    v
+}
+
+const HUGE: &str = "99999999999999999999";
+
+/// Item 2: `policy --format json` printed its warning before the JSON and
+/// `init` dropped it; every write command's warnings now go to stderr.
+#[test]
+fn write_commands_print_one_json_document_and_warn_on_stderr() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    let r = env.run(&["init", "example.com", "--max-age", HUGE, "--format", "json"]);
+    one_json_document_and_a_warning(&r, "overflows");
+    let r = env.run(&["policy", "--max-age", HUGE, "--format", "json"]);
+    one_json_document_and_a_warning(&r, "overflows");
+    let r = env.run(&["policy", "--max-age", HUGE]);
+    r.ok();
+    assert!(!r.stdout.contains("warning"), "{}", r.stdout);
+    assert!(r.stderr.contains("warning: max-age"), "{}", r.stderr);
+    let r = env.run(&["channel", "add", "okhttp", "--format", "json"]);
+    one_json_document_and_a_warning(&r, "without --horizon");
+    let r = env.run(&[
+        "publish",
+        "--channel",
+        "okhttp",
+        "--release",
+        "1",
+        "--format",
+        "json",
+    ]);
+    one_json_document_and_a_warning(&r, "never stops being held");
+    let ca = TestCa::new("Test CA");
+    let csr =
+        std::fs::read_to_string(env.path().join("state/example.com/backup1.csr.pem")).unwrap();
+    std::fs::write(
+        env.path().join("b1.pem"),
+        ca.sign(&csr, (2020, 1, 1), (2021, 1, 1)),
+    )
+    .unwrap();
+    let r = env.run(&["cert", "add", "b1.pem", "--format", "json"]);
+    one_json_document_and_a_warning(&r, "already expired");
+    let r = env.run(&[
+        "rotate",
+        "--promote",
+        "backup1",
+        "--compromised",
+        "--format",
+        "json",
+    ]);
+    one_json_document_and_a_warning(&r, "for ever");
+
+    let env = site_env();
+    let key = fixtures().join("p256.pkcs8.pem");
+    let r = env.run(&[
+        "import",
+        "example.org",
+        "--key",
+        key.to_str().unwrap(),
+        "--max-age",
+        HUGE,
+        "--format",
+        "json",
+    ]);
+    one_json_document_and_a_warning(&r, "overflows");
+}
