@@ -87,3 +87,34 @@ fn write_commands_print_one_json_document_and_warn_on_stderr() {
     ]);
     one_json_document_and_a_warning(&r, "overflows");
 }
+
+/// Item 3: a clamped max-age put `+262142-12-31T23:59:59Z` (not RFC 3339)
+/// in `status`, `plan` and `rotate`; such a time is written `forever`.
+#[test]
+fn times_past_year_9999_are_written_forever() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["policy", "--enforce", "--max-age", HUGE]).ok();
+    env.run(&["publish"]).ok();
+    at(&mut env, "2030-02-01T00:00:00Z");
+    let rotated = env.run(&["rotate", "--promote", "backup1", "--format", "json"]);
+    let v = assert_schema("rotate", rotated.ok());
+    assert!(
+        v["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["not_before"] == "forever"),
+        "{}",
+        rotated.stdout
+    );
+    let status = env.run(&["status", "--format", "json"]);
+    let v = assert_schema("status", status.ok());
+    assert_eq!(v["sites"][0]["live"]["retained_until"], "forever");
+    let plan = env.run(&["plan", "--promote", "backup3", "--format", "json"]);
+    assert_schema("plan", plan.ok());
+    for r in [&rotated, &status, &plan, &env.run(&["status"])] {
+        assert!(!r.stdout.contains("+262142"), "{}", r.stdout);
+    }
+}
