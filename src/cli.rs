@@ -204,20 +204,20 @@ enum ReportsCommand {
         /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL several collectors share.
         #[arg(long)]
         database: Option<String>,
-        /// Seconds a client has to send a request's headers.
-        #[arg(long, default_value_t = 10)]
+        /// Seconds a client has to send a request's headers (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = at_least_one::<u64>)]
         header_timeout: u64,
-        /// Seconds a client has to send a request's body.
-        #[arg(long, default_value_t = 10)]
+        /// Seconds a client has to send a request's body (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = at_least_one::<u64>)]
         body_timeout: u64,
-        /// Connections served at once.
-        #[arg(long, default_value_t = 1024)]
+        /// Connections served at once (at least 1).
+        #[arg(long, default_value_t = 1024, value_parser = at_least_one::<usize>)]
         max_connections: usize,
-        /// Reports per second allowed from one address (then 429).
-        #[arg(long, default_value_t = 50.0)]
+        /// Reports per second allowed from one address (then 429; above 0).
+        #[arg(long, default_value_t = 50.0, value_parser = above_zero)]
         rate: f64,
-        /// Reports one address may send at once before the rate applies.
-        #[arg(long, default_value_t = 200.0)]
+        /// Reports one address may send at once before the rate applies (above 0).
+        #[arg(long, default_value_t = 200.0, value_parser = above_zero)]
         burst: f64,
         /// Serve TLS directly with this PEM certificate chain (leaf first) instead of behind a proxy.
         #[arg(long, requires = "tls_key", value_hint = clap::ValueHint::FilePath)]
@@ -307,7 +307,7 @@ enum ChannelCommand {
         /// Its name (default: the kind).
         #[arg(long)]
         name: Option<String>,
-        /// dns: the RRset's TTL in seconds (required).
+        /// dns: the RRset's TTL in seconds (required; 1 to 2147483647, RFC 2181 section 8).
         #[arg(long, required_if_eq("kind", "dns"))]
         ttl: Option<u64>,
         /// dns: the TLS port of the TLSA owner name (default 443).
@@ -316,7 +316,7 @@ enum ChannelCommand {
         /// android/trustkit: each release's pin-set expires this many days after it ships.
         #[arg(long = "expires-after", value_name = "DAYS")]
         expires_after: Option<u32>,
-        /// ios/okhttp: old builds are refused this many days after a newer one ships; without it, what a release pins is held for ever.
+        /// ios/okhttp: old builds are refused this many days (at least 1) after a newer one ships; without it, what a release pins is held for ever.
         #[arg(long, value_name = "DAYS")]
         horizon: Option<u32>,
         /// Apps: the pins apply to subdomains too (iOS: one label; Android, TrustKit, OkHttp `**.`: any depth).
@@ -489,7 +489,7 @@ enum Command {
         /// The channel it was published through (default: web, the header).
         #[arg(long)]
         channel: Option<String>,
-        /// App channels: the release that shipped the pinset (e.g. its version).
+        /// App channels: the release that shipped the pinset (e.g. its version; 1 to 200 characters, no control characters).
         #[arg(long)]
         release: Option<String>,
         /// android/trustkit: the pin-set expiration the release carries (YYYY-MM-DD); default: the channel's --expires-after from now.
@@ -894,6 +894,31 @@ fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
         .ok_or_else(|| format!("{s:?} is not a date of the form YYYY-MM-DD"))
 }
 
+/// A count or a number of seconds that 0 would make meaningless (a
+/// collector that serves no connection, a timeout that has passed
+/// before the request starts): refused, not silently raised to 1.
+fn at_least_one<T: std::str::FromStr + PartialEq + From<u8>>(s: &str) -> Result<T, String> {
+    let v: T = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if v == T::from(0) {
+        return Err("0 would refuse everything; give at least 1".into());
+    }
+    Ok(v)
+}
+
+/// `--rate`, `--burst`: a finite number above 0 (0 would answer every
+/// report 429).
+fn above_zero(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err(format!(
+            "{s} would refuse every report (429); give a number above 0"
+        )),
+        Err(_) => Err(format!("{s:?} is not a number")),
+    }
+}
+
 /// `--max-age`: delta-seconds as clients read them (an overflow clamps).
 fn max_age_arg(s: &str) -> Result<MaxAge, String> {
     crate::header::parse_max_age(s)
@@ -1060,16 +1085,22 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             release,
             expires,
             ..
-        } => publish::publish(
-            &ctx()?,
-            &publish::PublishOptions {
-                report_only,
-                channel,
-                release,
-                expires,
-            },
-            out,
-        ),
+        } => {
+            if let Some(r) = &release {
+                crate::state::check_name(crate::state::NameKind::Release, r)
+                    .map_err(|m| crate::Error::Usage(format!("--release: {m}")))?;
+            }
+            publish::publish(
+                &ctx()?,
+                &publish::PublishOptions {
+                    report_only,
+                    channel,
+                    release,
+                    expires,
+                },
+                out,
+            )
+        }
         Command::Rotate {
             promote,
             compromised,

@@ -85,9 +85,10 @@ impl Store {
     /// The site to work on: `want`, or the only one.
     pub fn pick(&self, want: Option<&str>) -> Result<String> {
         if let Some(d) = want {
-            // Host names are case-insensitive; the state keeps lower case.
-            let d = d.to_ascii_lowercase();
-            let d = d.strip_suffix('.').unwrap_or(&d);
+            // Host names are case-insensitive; the state keeps lower case
+            // and no trailing dot, by the rule `init` applies.
+            let d = crate::state::normalize_domain(d).map_err(Error::Usage)?;
+            let d = d.as_str();
             if !self.site_file(d).is_file() {
                 return Err(Error::state(
                     self.root.clone(),

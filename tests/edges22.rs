@@ -118,3 +118,48 @@ fn times_past_year_9999_are_written_forever() {
         assert!(!r.stdout.contains("+262142"), "{}", r.stdout);
     }
 }
+
+/// Item 4: values that mean nothing (or something else than they say)
+/// were taken and stored, or silently raised; each is refused with why.
+#[test]
+fn meaningless_values_are_refused_at_the_door_with_the_reason() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    // One trailing-dot rule for `init X.` and `--site X.`.
+    env.run(&["init", "example.com."]).ok();
+    assert!(env.path().join("state/example.com/site.yaml").is_file());
+    env.run(&["--site", "example.com.", "status"]).ok();
+    let state = env.path().join("state");
+    let before = snapshot(&state);
+    env.run(&["channel", "add", "dns", "--ttl", "2147483648"])
+        .fails_with("RFC 2181");
+    env.run(&["channel", "add", "ios", "--horizon", "0"])
+        .fails_with("horizon");
+    assert_eq!(snapshot(&state), before);
+    env.run(&["channel", "add", "dns", "--ttl", "2147483647"])
+        .ok();
+    env.run(&["channel", "add", "okhttp", "--horizon", "30"])
+        .ok();
+    let before = snapshot(&state);
+    for bad in ["", "  ", "4.1\u{1b}[31m", "4.1\n"] {
+        env.run(&["publish", "--channel", "okhttp", "--release", bad])
+            .fails_with("release label");
+    }
+    assert_eq!(snapshot(&state), before);
+    for (flag, value) in [
+        ("--rate", "0"),
+        ("--burst", "0"),
+        ("--rate", "NaN"),
+        ("--max-connections", "0"),
+        ("--header-timeout", "0"),
+        ("--body-timeout", "0"),
+    ] {
+        let r = env.run(&["reports", "serve", "--listen", "127.0.0.1:1", flag, value]);
+        assert_eq!(r.code, 2, "{flag} {value}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(flag) && r.stderr.contains("refuse"),
+            "{flag} {value}: {}",
+            r.stderr
+        );
+    }
+}
