@@ -161,7 +161,7 @@ enum CaPinCommand {
         after_help = "Examples:\n  pinctl ca-pin add letsencrypt-r11 --from r11.pem\n  pinctl ca-pin add other-ca --pin 'base64…='"
     )]
     Add {
-        /// A name for the pin (letters, digits, - and _).
+        /// A name for the pin (1 to 64 letters, digits, - and _).
         name: String,
         /// The pin itself: base64 of the SHA-256 of the CA's public key.
         #[arg(long, conflicts_with = "from", required_unless_present = "from")]
@@ -304,7 +304,7 @@ enum ChannelCommand {
         /// dns, android, trustkit, ios or okhttp.
         #[arg(value_enum)]
         kind: ChannelKindArg,
-        /// Its name (default: the kind).
+        /// Its name (default: the kind; 1 to 64 letters, digits, - and _).
         #[arg(long)]
         name: Option<String>,
         /// dns: the RRset's TTL in seconds (required; 1 to 2147483647, RFC 2181 section 8).
@@ -385,7 +385,7 @@ enum ArchiveCommand {
         /// The folder to copy it to (a USB stick, a mounted safe).
         #[arg(long, value_hint = clap::ValueHint::DirPath)]
         to: PathBuf,
-        /// A label for the place, as the plan and status will name it.
+        /// A label for the place, as the plan and status will name it (1 to 200 characters, no control characters).
         #[arg(long)]
         location: String,
         /// Output: text for people, json for scripts.

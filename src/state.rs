@@ -658,9 +658,16 @@ impl Site {
         if self.encryption.method == Method::Recipients && self.encryption.recipients.is_empty() {
             return Err("encryption by recipients with no recipients".into());
         }
+        for k in &self.keys {
+            for c in &k.copies {
+                check_name(NameKind::Location, &c.location)
+                    .map_err(|m| format!("key {}: {m}", k.name))?;
+            }
+        }
         for (i, c) in self.ca_pins.iter().enumerate() {
-            if !valid_name(&c.name) || self.ca_pins[..i].iter().any(|o| o.name == c.name) {
-                return Err(format!("invalid or repeated ca-pin name {:?}", c.name));
+            check_name(NameKind::CaPin, &c.name)?;
+            if self.ca_pins[..i].iter().any(|o| o.name == c.name) {
+                return Err(format!("repeated ca-pin name {:?}", c.name));
             }
             if self.keys.iter().any(|k| k.pin == c.pin) {
                 return Err(format!("ca-pin {} has the pin of a site key", c.name));
@@ -678,10 +685,8 @@ impl Site {
             }
         }
         for (i, c) in self.channels.iter().enumerate() {
-            if !valid_name(&c.name)
-                || c.name == WEB
-                || self.channels[..i].iter().any(|o| o.name == c.name)
-            {
+            check_name(NameKind::Channel, &c.name)?;
+            if c.name == WEB || self.channels[..i].iter().any(|o| o.name == c.name) {
                 return Err(format!("invalid or repeated channel name {:?}", c.name));
             }
             c.check().map_err(|m| format!("channel {}: {m}", c.name))?;

@@ -163,3 +163,37 @@ fn meaningless_values_are_refused_at_the_door_with_the_reason() {
         );
     }
 }
+
+/// Item 5: an 80-character ca-pin name reached `Store::save` and printed
+/// "internal error … this is a bug"; every name that goes into the state
+/// now meets one rule where it comes in.
+#[test]
+fn names_that_go_into_the_state_are_checked_where_they_come_in() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    let state = env.path().join("state");
+    let before = snapshot(&state);
+    let long = "a".repeat(80);
+    let pin = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    for (args, needle) in [
+        (vec!["ca-pin", "add", &long, "--pin", pin], "ca-pin name"),
+        (vec!["ca-pin", "add", "a b", "--pin", pin], "ca-pin name"),
+        (
+            vec!["channel", "add", "okhttp", "--name", &long],
+            "channel name",
+        ),
+    ] {
+        let r = env.run(&args);
+        r.fails_with(needle);
+        assert!(!r.stderr.contains("internal error"), "{}", r.stderr);
+    }
+    let long_place = "p".repeat(201);
+    for bad in ["", " ", "safe\u{7}", long_place.as_str()] {
+        env.run(&["archive", "copy", "backup1", "--to", ".", "--location", bad])
+            .fails_with("copy location");
+    }
+    assert_eq!(snapshot(&state), before);
+    env.run(&["ca-pin", "add", &"a".repeat(64), "--pin", pin])
+        .ok();
+}
