@@ -555,7 +555,7 @@ enum Command {
     },
     /// Print a crontab line or systemd units that run `pinctl check` daily.
     #[command(
-        after_help = "Examples:\n  pinctl schedule --cron --at 07:30 | crontab -\n  pinctl schedule --systemd"
+        after_help = "Examples:\n  pinctl schedule --cron --at 07:30   # add the lines it prints with `crontab -e`\n                                     # (never `| crontab -`: it replaces the whole crontab)\n  pinctl schedule --systemd"
     )]
     Schedule {
         /// Print the crontab lines (add them with `crontab -e`).

@@ -197,3 +197,23 @@ fn names_that_go_into_the_state_are_checked_where_they_come_in() {
     env.run(&["ca-pin", "add", &"a".repeat(64), "--pin", pin])
         .ok();
 }
+
+/// Item 6: `schedule --help` and docs/cli.md showed `… | crontab -`,
+/// which replaces the user's whole crontab; the README warned against it.
+#[test]
+fn no_example_pipes_into_crontab() {
+    let help = Env::new().run(&["schedule", "--help"]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let cli = std::fs::read_to_string(root.join("docs/cli.md")).unwrap();
+    for (what, text) in [
+        ("help", help.ok()),
+        ("README.md", &readme),
+        ("docs/cli.md", &cli),
+    ] {
+        assert!(text.contains("crontab -e"), "{what}");
+        for l in text.lines().filter(|l| l.contains("| crontab -")) {
+            assert!(l.contains("never"), "{what} pipes into crontab: {l}");
+        }
+    }
+}
