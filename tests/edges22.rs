@@ -217,3 +217,50 @@ fn no_example_pipes_into_crontab() {
         }
     }
 }
+
+/// Item 7: a passphrase file others may read was used without a word.
+/// Item 8: the hint said PINCTL_PASSPHRASE came first; the file wins.
+#[test]
+fn the_passphrase_file_wins_and_an_open_one_is_named() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    let file = env.path().join("pass.txt");
+    std::fs::write(&file, format!("{PASS}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let export = |env: &Env, out: &str| {
+        env.run(&[
+            "--passphrase-file",
+            "pass.txt",
+            "key",
+            "export",
+            "backup1",
+            "--out",
+            out,
+        ])
+    };
+    let r = export(&env, "k1.pem");
+    r.ok();
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("warning: ") && l.contains("pass.txt") && l.contains("0644")),
+        "{}",
+        r.stderr
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let r = export(&env, "k2.pem");
+    r.ok();
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    // The file wins over the variable, and the hint says so.
+    std::fs::write(&file, "not the passphrase\n").unwrap();
+    let r = export(&env, "k3.pem");
+    r.fails_with("wrong passphrase");
+    let hint = r.stderr.lines().find(|l| l.starts_with("hint:")).unwrap();
+    let (f, v) = (
+        hint.find("--passphrase-file").unwrap(),
+        hint.find("PINCTL_PASSPHRASE").unwrap(),
+    );
+    assert!(f < v, "{hint}");
+}
