@@ -720,6 +720,9 @@ where
     };
     let mut out = Out::stdout();
     let result = dispatch(cli, &mut out);
+    if result.is_ok() && crate::store::wrote_a_site() {
+        out.warnings.extend(commands::clock_ahead_warning());
+    }
     let code = finish(result, &out);
     // Warnings on standard error, after the report or the error line.
     use std::io::Write as _;

@@ -16,6 +16,15 @@ use crate::state::{
     parse_site, sha256_hex, to_yaml, ParseError, Role, Site, MAX_SITE_FILE, SITE_FILE, VERSION,
 };
 
+/// Set once this process has written a site file (for the warning about
+/// a `PINCTL_NOW` ahead of the real clock).
+static WROTE_A_SITE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process has written a site file.
+pub fn wrote_a_site() -> bool {
+    WROTE_A_SITE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The state folder.
 pub struct Store {
     pub root: PathBuf,
@@ -421,7 +430,9 @@ impl Store {
         let mut current = site.clone();
         current.version = VERSION;
         let text = to_yaml(&current)?;
-        write_atomic(&self.site_file(&site.domain), text.as_bytes(), false)
+        write_atomic(&self.site_file(&site.domain), text.as_bytes(), false)?;
+        WROTE_A_SITE.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// Writes a new file into a site's folder atomically; never replaces an
@@ -481,6 +492,7 @@ impl Store {
                 source: e,
             }
         })?;
+        WROTE_A_SITE.store(true, std::sync::atomic::Ordering::Relaxed);
         sync_dir(&self.root)
     }
 }

@@ -264,3 +264,31 @@ fn the_passphrase_file_wins_and_an_open_one_is_named() {
     );
     assert!(f < v, "{hint}");
 }
+
+/// Item 9: a write at a `PINCTL_NOW` ahead of the real clock recorded
+/// events from the future without a word; writes at the real time are
+/// then refused until that date.
+#[test]
+fn a_write_ahead_of_the_real_clock_says_until_when_writes_are_refused() {
+    let mut env = site_env();
+    at(&mut env, "2099-01-01T00:00:00Z");
+    let r = env.run(&["init", "example.com", "--format", "json"]);
+    one_json_document_and_a_warning(&r, "refused until 2099-01-01T00:00:00Z");
+    // A read says nothing; a write at the real time is refused, as warned.
+    let r = env.run(&["status"]);
+    r.ok();
+    assert!(
+        !r.stderr.contains("ahead of the real clock"),
+        "{}",
+        r.stderr
+    );
+    env.vars.retain(|(k, _)| k != "PINCTL_NOW");
+    env.run(&[
+        "ca-pin",
+        "add",
+        "x",
+        "--pin",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    ])
+    .fails_with("before the last recorded event");
+}

@@ -58,6 +58,23 @@ impl Ctx {
     }
 }
 
+/// After a write at a `PINCTL_NOW` ahead of the real clock: the state now
+/// holds events from the future, and a write at an earlier "now" is
+/// refused (publications would overlap), so say until when.
+pub fn clock_ahead_warning() -> Option<String> {
+    std::env::var_os("PINCTL_NOW")?;
+    let now = Ctx::now_from_env().ok()?;
+    let real = Utc::now();
+    (now > real).then(|| {
+        format!(
+            "PINCTL_NOW ({}) is ahead of the real clock ({}): this write is recorded at that time, so writes at the real time will be refused until {}",
+            ts(now),
+            ts(real),
+            ts(now)
+        )
+    })
+}
+
 /// Every time pinctl prints: UTC, RFC 3339, `Z`.
 pub fn ts(t: DateTime<Utc>) -> String {
     crate::text::rfc3339(t)
