@@ -3,7 +3,7 @@
 //! decryption with a passphrase or identity file. Where the passphrase comes
 //! from is `secret`'s business.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::str::FromStr as _;
 
 use age::secrecy::SecretString;
