@@ -292,3 +292,81 @@ fn a_write_ahead_of_the_real_clock_says_until_when_writes_are_refused() {
     ])
     .fails_with("before the last recorded event");
 }
+
+/// A site whose primary is retired and may be destroyed at 2030-01-02,
+/// with one offline copy of its archive in `copies/`.
+fn destroyable() -> Env {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    std::fs::create_dir(env.path().join("copies")).unwrap();
+    env.run(&[
+        "archive",
+        "copy",
+        "primary",
+        "--to",
+        "copies",
+        "--location",
+        "safe A",
+    ])
+    .ok();
+    env.run(&["policy", "--enforce", "--max-age", "86400"]).ok();
+    env.run(&["publish"]).ok();
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    env.run(&["publish"]).ok();
+    env.run(&["publish"]).ok();
+    at(&mut env, "2030-01-02T00:00:00Z");
+    env
+}
+
+/// Item 12: the offline copies left to destroy were not shown when the
+/// unlink failed, and the unlink was not made durable (no fsync of the
+/// folder after it).
+#[test]
+fn key_destroy_syncs_the_folder_and_names_the_copies_whatever_happens() {
+    let mut env = destroyable();
+    env.set("PINCTL_FAILPOINT", "unlink");
+    let r = env.run(&["key", "destroy", "primary"]);
+    r.fails_with("could not be deleted");
+    assert!(
+        r.stderr.contains("primary.key.age") && r.stderr.contains("safe A"),
+        "{}",
+        r.stderr
+    );
+
+    if !have(
+        "strace",
+        "key_destroy_syncs_the_folder_and_names_the_copies_whatever_happens",
+    ) {
+        return;
+    }
+    let env = destroyable();
+    let mut c = std::process::Command::new("strace");
+    c.args([
+        "-f",
+        "-e",
+        "trace=unlink,unlinkat,fsync,fdatasync",
+        "-o",
+        "trace.txt",
+        BIN,
+        "key",
+        "destroy",
+        "primary",
+    ])
+    .current_dir(env.path())
+    .env_remove("PINCTL_FAILPOINT");
+    for (k, v) in &env.vars {
+        c.env(k, v);
+    }
+    let r = Run::from(c.output().unwrap());
+    r.ok();
+    let trace = std::fs::read_to_string(env.path().join("trace.txt")).unwrap();
+    let unlink = trace
+        .lines()
+        .position(|l| l.contains("unlink") && l.contains("primary.key.age\""))
+        .unwrap_or_else(|| panic!("no unlink of the archive:\n{trace}"));
+    assert!(
+        trace.lines().skip(unlink + 1).any(|l| l.contains("fsync(")),
+        "no fsync after the unlink:\n{trace}"
+    );
+}
