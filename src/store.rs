@@ -446,10 +446,15 @@ impl Store {
         secret: bool,
     ) -> Result<()> {
         let path = self.site_dir(domain).join(name);
-        if path.exists() {
-            return Err(Error::state(&path, "already exists; refusing to overwrite"));
-        }
-        write_atomic(&path, data, secret)
+        // Created new in one step (a link that fails if anything, even a
+        // dangling symbolic link, holds the name): an `exists()` check
+        // before a plain write missed dangling links and raced.
+        crate::fsutil::write_new_atomic(&path, data, secret).map_err(|e| match e {
+            Error::Write { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Error::state(&path, "already exists; refusing to overwrite")
+            }
+            e => e,
+        })
     }
 
     /// Creates a whole new site in one step: every file is written into a

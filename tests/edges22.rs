@@ -370,3 +370,32 @@ fn key_destroy_syncs_the_folder_and_names_the_copies_whatever_happens() {
         "no fsync after the unlink:\n{trace}"
     );
 }
+
+/// Item 13: `Store::add_file` checked `exists()` and then wrote, so a
+/// dangling symbolic link in the site folder was replaced (and a file made
+/// in between would have been); it now creates the file new or refuses.
+#[test]
+fn a_new_state_file_never_replaces_what_holds_its_name() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    let site = env.path().join("state/example.com");
+    let csr = std::fs::read_to_string(site.join("primary.csr.pem")).unwrap();
+    let ca = TestCa::new("Test CA");
+    std::fs::write(
+        env.path().join("p.pem"),
+        ca.sign(&csr, (2029, 1, 1), (2031, 1, 1)),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/nonexistent/elsewhere", site.join("primary.cert.pem")).unwrap();
+    let before = snapshot(&env.path().join("state"));
+    env.run(&["cert", "add", "p.pem"])
+        .fails_with("refusing to overwrite");
+    assert_eq!(snapshot(&env.path().join("state")), before);
+    assert!(site
+        .join("primary.cert.pem")
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
