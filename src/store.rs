@@ -56,24 +56,60 @@ impl Store {
         self.site_dir(domain).join(SITE_FILE)
     }
 
-    /// Domains of the sites in the folder, sorted.
+    /// Domains of the sites in the folder, sorted. A folder that holds a
+    /// `site.yaml` pinctl cannot read is an error, not left out: a check
+    /// that skipped it would say OK about a site it never saw.
     pub fn sites(&self) -> Result<Vec<String>> {
+        let read = |path: &Path, e| Error::Read {
+            path: path.to_path_buf(),
+            source: e,
+        };
         let rd = match fs::read_dir(&self.root) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(Error::Read {
-                    path: self.root.clone(),
-                    source: e,
-                })
-            }
+            Err(e) => return Err(read(&self.root, e)),
         };
-        let mut out: Vec<String> = rd
-            .flatten()
-            .filter(|e| e.path().join(SITE_FILE).is_file())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| !n.starts_with('.'))
-            .collect();
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| read(&self.root, e))?;
+            let name = entry.file_name();
+            if name.as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            let dir = entry.path();
+            // Folders (or links to folders) only: the report store and
+            // other files live beside the sites.
+            match fs::metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(read(&dir, e)),
+            }
+            let file = dir.join(SITE_FILE);
+            let unreadable = |why: String| {
+                Error::state(
+                    &dir,
+                    format!(
+                        "a site folder pinctl cannot read ({why}); no site in it was looked at"
+                    ),
+                )
+            };
+            match fs::metadata(&file) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => return Err(unreadable(format!("{SITE_FILE} is not a file"))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if file.symlink_metadata().is_ok() {
+                        return Err(unreadable(format!("{SITE_FILE} is a link to nothing")));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(unreadable(format!("{SITE_FILE}: {e}"))),
+            }
+            match name.to_str() {
+                Some(n) => out.push(n.to_string()),
+                None => return Err(unreadable("its name is not UTF-8".into())),
+            }
+        }
         out.sort();
         Ok(out)
     }

@@ -399,3 +399,37 @@ fn a_new_state_file_never_replaces_what_holds_its_name() {
         .file_type()
         .is_symlink());
 }
+
+/// Item 14: `Store::sites()` left out site folders it could not read, so
+/// `check` said OK about a site it never saw.
+#[test]
+fn a_site_folder_that_cannot_be_read_is_unknown_not_left_out() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    let broken = env.path().join("state/broken.example");
+    std::fs::create_dir(&broken).unwrap();
+    for make in [
+        |p: &std::path::Path| std::fs::create_dir(p.join("site.yaml")).unwrap(),
+        |p: &std::path::Path| std::os::unix::fs::symlink("gone.yaml", p.join("site.yaml")).unwrap(),
+    ] {
+        make(&broken);
+        let r = env.run(&["check"]);
+        assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.starts_with("PINCTL UNKNOWN"), "{}", r.stdout);
+        assert!(r.stdout.contains("broken.example"), "{}", r.stdout);
+        let r = env.run(&["check", "--format", "json"]);
+        assert_eq!(r.code, 3);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["status"], "UNKNOWN");
+        env.run(&["status"]).fails_with("broken.example");
+        let p = broken.join("site.yaml");
+        if p.is_dir() {
+            std::fs::remove_dir(&p).unwrap();
+        } else {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    // A folder without a site file is not a site.
+    env.run(&["status"]).ok();
+}
