@@ -433,3 +433,26 @@ fn a_site_folder_that_cannot_be_read_is_unknown_not_left_out() {
     // A folder without a site file is not a site.
     env.run(&["status"]).ok();
 }
+
+/// Item 15: `check --live` appends its findings after every site's own,
+/// and the summary deduplicated the unsorted list: "4 site(s)" for 2.
+#[test]
+fn check_live_counts_each_site_once() {
+    let mut env = site_env();
+    at(&mut env, "2030-01-01T00:00:00Z");
+    for site in ["a.example", "b.example"] {
+        env.run(&["init", site]).ok();
+        env.run(&[
+            "--site",
+            site,
+            "policy",
+            "--endpoint",
+            "https://127.0.0.1:1/",
+        ])
+        .ok();
+    }
+    let r = env.run(&["check", "--live"]);
+    let first = r.stdout.lines().next().unwrap_or("");
+    assert!(first.ends_with("in 2 site(s)"), "{}", r.stdout);
+    assert!(r.stdout.contains("b.example"), "{}", r.stdout);
+}
