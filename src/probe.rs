@@ -325,7 +325,7 @@ pub fn judge(o: &Observed, site: Option<&Site>) -> Vec<String> {
         }
         match (site.live(), &served) {
             (Some(live), Some(h)) => {
-                let same = h.pins == live.pins
+                let same = header::same_pins(&h.pins, &live.pins)
                     && h.mode == live.mode
                     && h.include_subdomains == live.include_subdomains
                     && h.report_uri == live.report_uri
@@ -340,4 +340,46 @@ pub fn judge(o: &Observed, site: Option<&Site>) -> Vec<String> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The live header served with its pins in another order was judged
+    /// a different header.
+    #[test]
+    fn the_live_header_with_its_pins_reordered_is_the_same_header() {
+        let site = crate::state::parse_site(include_bytes!(
+            "../tests/fixtures/state-v2/example.com/site.yaml"
+        ))
+        .unwrap();
+        let live = site.live().unwrap();
+        let mut pins = live.pins.clone();
+        pins.reverse();
+        assert_ne!(pins, live.pins);
+        let value = pins
+            .iter()
+            .map(|p| format!("pin-sha256=\"{p}\""))
+            .chain([format!("max-age={}", live.max_age)])
+            .collect::<Vec<_>>()
+            .join("; ");
+        let observed = Observed {
+            host: site.domain.clone(),
+            chain_pins: vec![site.active().unwrap().pin.clone()],
+            status: "HTTP/1.1 200 OK".into(),
+            headers: vec![("Public-Key-Pins".into(), value)],
+        };
+        let problems = judge(&observed, Some(&site));
+        assert!(problems.is_empty(), "{problems:?}");
+        // A pin fewer is another header.
+        let mut fewer = observed;
+        fewer.headers[0].1 =
+            fewer.headers[0]
+                .1
+                .replacen(&format!("pin-sha256=\"{}\"; ", pins[0]), "", 1);
+        assert!(judge(&fewer, Some(&site))
+            .iter()
+            .any(|p| p.contains("differs from the live publication")));
+    }
 }
