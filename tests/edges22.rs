@@ -456,3 +456,20 @@ fn check_live_counts_each_site_once() {
     assert!(first.ends_with("in 2 site(s)"), "{}", r.stdout);
     assert!(r.stdout.contains("b.example"), "{}", r.stdout);
 }
+
+/// Item 17: `verify https://[::1]/` was refused as "not an https:// URL":
+/// URLs were split by hand at the last colon.
+#[test]
+fn verify_takes_an_ipv6_url() {
+    let env = Env::new();
+    let r = env.run(&["verify", "https://[::1]:8443/", "--connect", "127.0.0.1:1"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("not an https:// URL"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot connect to 127.0.0.1:1"),
+        "{}",
+        r.stderr
+    );
+    env.run(&["verify", "https://example.com:99999/"])
+        .fails_with("not an https:// URL");
+}
