@@ -288,7 +288,7 @@ mod tests {
     impl std::io::Read for Trickle {
         fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
             self.calls += 1;
-            if self.calls % 5 == 0 {
+            if self.calls.is_multiple_of(5) {
                 return Err(std::io::ErrorKind::Interrupted.into());
             }
             let n = (self.calls % 7 + 1)
