@@ -7,7 +7,7 @@ use super::report::emit;
 use super::{ts, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Retention};
-use crate::state::{Channel, ChannelKind, EventKind, Site, WEB};
+use crate::state::{check_name, Channel, ChannelKind, EventKind, NameKind, Site, WEB};
 
 /// The options of `channel add`.
 #[derive(Debug, Clone)]
@@ -134,16 +134,7 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
             "web is every site's channel (the header); it is not added".into(),
         ));
     }
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(Error::Usage(format!(
-            "invalid channel name {name:?} (letters, digits, - and _)"
-        )));
-    }
+    check_name(NameKind::Channel, &name).map_err(Error::Usage)?;
     c.check()
         .map_err(|m| Error::Usage(format!("channel {name}: {m}")))?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;

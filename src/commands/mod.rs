@@ -59,6 +59,23 @@ impl Ctx {
     }
 }
 
+/// After a write at a `PINCTL_NOW` ahead of the real clock: the state now
+/// holds events from the future, and a write at an earlier "now" is
+/// refused (publications would overlap), so say until when.
+pub fn clock_ahead_warning() -> Option<String> {
+    std::env::var_os("PINCTL_NOW")?;
+    let now = Ctx::now_from_env().ok()?;
+    let real = Utc::now();
+    (now > real).then(|| {
+        format!(
+            "PINCTL_NOW ({}) is ahead of the real clock ({}): this write is recorded at that time, so writes at the real time will be refused until {}",
+            ts(now),
+            ts(real),
+            ts(now)
+        )
+    })
+}
+
 /// Every time pinctl prints: UTC, RFC 3339, `Z`.
 pub fn ts(t: DateTime<Utc>) -> String {
     crate::text::rfc3339(t)
@@ -74,6 +91,10 @@ pub struct Out {
     pub buf: String,
     /// Printed after `buf`, in order.
     pub tail: Vec<String>,
+    /// Warnings, printed on standard error as `warning: …` lines (never
+    /// on standard output, which holds only the report: with `--format
+    /// json`, exactly one JSON document).
+    pub warnings: Vec<String>,
 }
 
 impl Out {
@@ -84,6 +105,11 @@ impl Out {
     pub fn line(&mut self, s: impl AsRef<str>) {
         self.buf.push_str(s.as_ref());
         self.buf.push('\n');
+    }
+
+    /// A warning for standard error; `w` is the text after `warning: `.
+    pub fn warn(&mut self, w: impl Into<String>) {
+        self.warnings.push(w.into());
     }
 
     /// Appends whole parts, which are printed after the buffer: copies
