@@ -1,36 +1,26 @@
 //! pinctl: the life of an HTTP Public Key Pinning (RFC 7469) deployment.
 //!
 //! `cli` turns the command line into plain option structs; `commands` runs
-//! them on the modules below, which each own one concept.
+//! them on the layers below, each a package of the workspace
+//! (docs/design.md#crates): `pinctl_core` (the pure model),
+//! `pinctl_store` (the state folder) and `pinctl_reports` (the collector).
+//! Their modules are re-exported here under their own names, so that a
+//! command says `crate::lifecycle` wherever the module lives. What only
+//! the binary does is here too: `probe` (TLS to the servers) and `secret`
+//! (passphrases from a file, the environment or the terminal).
 #![forbid(unsafe_code)]
 
-pub mod archive;
-pub mod artifact;
-pub mod chain;
-pub mod check;
 pub mod cli;
 pub mod commands;
-pub mod csr;
-pub mod dn;
-pub mod error;
-pub mod failpoint;
-pub mod fsutil;
-pub mod header;
-pub mod keyring;
-pub mod keys;
-pub mod lifecycle;
-pub mod pem_scan;
-pub mod pin;
-pub mod plan;
 pub mod probe;
-pub mod reports;
 pub mod secret;
-pub mod shipped;
-pub mod snippet;
-pub mod state;
-pub mod store;
-pub mod text;
-pub mod timeline;
+
+pub use pinctl_core::{
+    artifact, chain, check, csr, dn, error, header, keys, lifecycle, pem_scan, pin, plan, report,
+    shipped, snippet, state, text, timeline,
+};
+pub use pinctl_reports as reports;
+pub use pinctl_store::{archive, failpoint, fsutil, keyring, pin_file, store};
 
 pub use error::{Error, Result};
 

@@ -130,7 +130,7 @@ pub fn archive_verify(
         ));
     }
     keyring::open_archive(
-        ctx.passphrase_file.as_deref(),
+        || crate::secret::passphrase(ctx.passphrase_file.as_deref(), false),
         &site,
         &key,
         &path,

@@ -26,7 +26,7 @@ pub fn ca_pin_add(
             None,
         ),
         (None, Some(f)) => {
-            let infos = crate::pin::pins_of_file(f)?;
+            let infos = crate::pin_file::pins_of_file(f)?;
             if infos.len() != 1 {
                 return Err(Error::input(
                     f.display().to_string(),

@@ -41,7 +41,7 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     let sites = ctx.store.load_many(&domains)?;
     // Violation reports, when the collector stored any: those of the last
     // days are findings; those since the live header hold the ramp back.
-    let rows = super::reports::rows(
+    let rows = super::reports::findings(
         &crate::reports::store::Location::File(ctx.store.root.join(crate::reports::store::FILE)),
         None,
         None,

@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 
 use super::report::{emit, FileLine, InitReport, KeyLine};
+use super::terminal::{generate_with_progress, protection};
 use super::{ts, Ctx, Out};
 use crate::archive::{self};
 use crate::error::{Error, Result};
 use crate::header::Mode;
-use crate::keyring::{self, package_keys, protection, ReadCert};
+use crate::keyring::{self, package_keys, ReadCert};
 use crate::keys::{KeyType, PrivateKey};
 use crate::lifecycle::{self, SafeFrom};
 use crate::state::{self, Encryption, EventKind, Method, Policy, Role, Site};
@@ -217,7 +218,7 @@ fn make_keys(
         types.push(o.key_type);
     }
     types.extend(std::iter::repeat_n(backup_type, o.backups as usize));
-    let mut made = keyring::generate_with_progress(&types)?.into_iter();
+    let mut made = generate_with_progress(&types)?.into_iter();
     let mut named = Vec::new();
     let primary = match imported {
         Some(k) => k,

@@ -34,7 +34,7 @@ pub fn key_export(
     }
     let archive_path = ctx.store.site_dir(&domain).join(&key.archive);
     let k = keyring::open_archive(
-        ctx.passphrase_file.as_deref(),
+        || crate::secret::passphrase(ctx.passphrase_file.as_deref(), false),
         &site,
         key,
         &archive_path,

@@ -29,6 +29,7 @@ pub mod rotate;
 pub mod schedule;
 pub mod snippet;
 pub mod status;
+pub mod terminal;
 pub mod timeline;
 pub mod verify;
 
@@ -138,7 +139,7 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
     };
     let mut all = Vec::new();
     for f in files {
-        let pins = crate::pin::pins_of_file_with(f, detail)?;
+        let pins = crate::pin_file::pins_of_file_with(f, detail)?;
         // One file's pins are taken as they are: copying megabytes of them
         // costs page faults.
         if all.is_empty() {
@@ -277,7 +278,7 @@ pub fn lint(
 ) -> Result<i32> {
     let chain_pins: Option<Vec<crate::pin::Pin>> = match chain {
         Some(p) => Some(
-            crate::pin::pins_of_file(p)?
+            crate::pin_file::pins_of_file(p)?
                 .into_iter()
                 .map(|i| i.pin)
                 .collect(),

@@ -25,7 +25,7 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
             planner::promotion(&site, &site_dir(ctx, &domain), n, ctx.now)
         }
         None => {
-            let rows = super::reports::rows(
+            let rows = super::reports::findings(
                 &crate::reports::store::Location::File(
                     ctx.store.root.join(crate::reports::store::FILE),
                 ),

@@ -138,6 +138,15 @@ pub fn rows(at: &Location, since: Option<DateTime<Utc>>, site: Option<&str>) -> 
     }
 }
 
+/// As [`rows`], as the findings `check` and `plan` judge.
+pub fn findings(
+    at: &Location,
+    since: Option<DateTime<Utc>>,
+    site: Option<&str>,
+) -> Result<Vec<crate::report::ReportFinding>> {
+    Ok(rows(at, since, site)?.iter().map(Into::into).collect())
+}
+
 /// The rows `list` and `summary` show: of `--site` when given, last seen
 /// since `--since`, from `--database` or the state folder's file.
 fn selected(ctx: &Ctx, since: Option<&str>, database_arg: Option<&str>) -> Result<Vec<Row>> {

@@ -3,9 +3,10 @@
 //! the folder as it was.
 
 use super::report::{blocker_lines, emit, safe_text, LockedOut, RotateReport};
+use super::terminal::{generate_with_progress, protection};
 use super::{site_dir, ts, Ctx, Out};
 use crate::error::{Error, Result};
-use crate::keyring::{self, package_keys, protection};
+use crate::keyring::{self, package_keys};
 use crate::lifecycle::{self, RotateRefusal};
 use crate::state::{EventKind, Method, Role};
 
@@ -105,7 +106,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
             .ok_or_else(|| Error::Usage(name.to_string()))?;
         let path = ctx.store.site_dir(&domain).join(&k.archive);
         keyring::open_archive(
-            ctx.passphrase_file.as_deref(),
+            || crate::secret::passphrase(ctx.passphrase_file.as_deref(), false),
             &before,
             k,
             &path,
@@ -114,7 +115,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         )?;
     }
     let types = vec![new_type; r.new_backups.len()];
-    let made = keyring::generate_with_progress(&types)?;
+    let made = generate_with_progress(&types)?;
     let named = r
         .new_backups
         .iter()

@@ -6,6 +6,26 @@ use super::{Ctx, Out};
 use crate::error::{Error, Result};
 use crate::header::{self, Mode};
 use crate::lifecycle::{self};
+use crate::snippet::Templates;
+
+/// The largest template file pinctl reads.
+const MAX_TEMPLATE: u64 = 1 << 20;
+
+/// The `--templates` folder, whose files replace the embedded templates.
+struct TemplateDir<'a>(&'a Path);
+
+impl Templates for TemplateDir<'_> {
+    fn label(&self, file: &str) -> String {
+        self.0.join(file).display().to_string()
+    }
+
+    fn read(&self, file: &str) -> Result<String> {
+        let path = self.0.join(file);
+        let data = crate::fsutil::read_capped(&path, MAX_TEMPLATE)?;
+        String::from_utf8(data.to_vec())
+            .map_err(|_| Error::input(path.display().to_string(), "not UTF-8 text"))
+    }
+}
 
 /// `pinctl snippet`: for the site's desired header, or any `--header`
 /// value (validated as `lint` does).
@@ -18,6 +38,8 @@ pub fn snippet(
     out: &mut Out,
 ) -> Result<i32> {
     use crate::snippet::{render, Server};
+    let dir = templates.map(TemplateDir);
+    let templates = dir.as_ref().map(|d| d as &dyn Templates);
     let servers: Vec<Server> = if server == "all" {
         Server::ALL.to_vec()
     } else {
@@ -109,6 +131,8 @@ pub fn channel_artifact(
             "--expires is for android and trustkit channels; {channel} is not one"
         )));
     }
+    let dir = templates.map(TemplateDir);
+    let templates = dir.as_ref().map(|d| d as &dyn Templates);
     let text = crate::artifact::render(&site, channel, ctx.now, expires, lang, templates)?;
     let kind = site.channel_kind(channel).unwrap_or_default();
     if !matches!(

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::{Class, Report};
-use crate::error::{Error, Result};
+use pinctl_core::error::{Error, Result};
+use pinctl_core::report::{Class, Report, ReportFinding};
 
 /// The default database file in the state folder.
 pub const FILE: &str = "reports.sqlite";
@@ -47,6 +47,24 @@ pub struct Row {
     pub known_pins: Vec<String>,
 }
 
+impl From<&Row> for ReportFinding {
+    fn from(r: &Row) -> ReportFinding {
+        ReportFinding {
+            site: r.site.clone(),
+            hostname: r.hostname.clone(),
+            port: r.port,
+            class: r.class,
+            source: r.source.clone(),
+            app: r.app.clone(),
+            count: r.count,
+            first_seen: r.first_seen.clone(),
+            last_seen: r.last_seen.clone(),
+            served_pins: r.served_pins.clone(),
+            served_subjects: r.served_subjects.clone(),
+        }
+    }
+}
+
 /// Where reports are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -70,6 +88,7 @@ impl Location {
 
 enum Backend {
     Sqlite(Connection),
+    #[cfg(feature = "postgres")]
     Postgres(postgres::Client),
 }
 
@@ -78,6 +97,7 @@ pub struct Store {
     label: String,
 }
 
+#[cfg(feature = "postgres")]
 const PG_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS reports (
     key TEXT PRIMARY KEY, site TEXT, class TEXT NOT NULL, hostname TEXT NOT NULL,
     port INTEGER NOT NULL, noted_hostname TEXT, source TEXT NOT NULL, app TEXT,
@@ -86,6 +106,7 @@ const PG_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS reports (
     last_seen TEXT NOT NULL, sample TEXT NOT NULL);
   CREATE INDEX IF NOT EXISTS reports_last_seen ON reports(last_seen);";
 
+#[cfg(feature = "postgres")]
 fn pg_err(label: &str, e: postgres::Error) -> Error {
     Error::input(label, format!("report database: {e}"))
 }
@@ -94,7 +115,7 @@ fn db_err(label: &str, e: rusqlite::Error) -> Error {
     Error::input(label, format!("report database: {e}"))
 }
 
-fn join(v: &[crate::pin::Pin]) -> String {
+fn join(v: &[pinctl_core::pin::Pin]) -> String {
     v.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ")
 }
 
@@ -110,6 +131,12 @@ impl Store {
     pub fn open_at(location: &Location) -> Result<Store> {
         match location {
             Location::File(p) => Store::open(p),
+            #[cfg(not(feature = "postgres"))]
+            Location::Postgres(_) => Err(Error::input(
+                location.label(),
+                "this pinctl was built without PostgreSQL (cargo feature `postgres`); use a SQLite file",
+            )),
+            #[cfg(feature = "postgres")]
             Location::Postgres(url) => {
                 let label = location.label();
                 let mut client = postgres::Client::connect(url, postgres::NoTls)
@@ -173,6 +200,7 @@ impl Store {
         let label = self.label.clone();
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
+            #[cfg(feature = "postgres")]
             Backend::Postgres(client) => return pg_insert(client, &label, batch),
         };
         let tx = conn.transaction().map_err(|e| db_err(&label, e))?;
@@ -202,7 +230,7 @@ impl Store {
                     r.served_subjects.join("\n"),
                     join(&r.validated),
                     join(&r.known),
-                    crate::text::rfc3339(i.at),
+                    pinctl_core::text::rfc3339(i.at),
                     i.sample,
                 ])
                 .map_err(|e| db_err(&label, e))?;
@@ -214,9 +242,10 @@ impl Store {
     /// The reports last seen at or after `since`, of `site` when given,
     /// most frequent first.
     pub fn list(&mut self, since: Option<DateTime<Utc>>, site: Option<&str>) -> Result<Vec<Row>> {
-        let since = since.map(crate::text::rfc3339).unwrap_or_default();
+        let since = since.map(pinctl_core::text::rfc3339).unwrap_or_default();
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
+            #[cfg(feature = "postgres")]
             Backend::Postgres(client) => return pg_list(client, &self.label, &since, site),
         };
         let mut st = conn
@@ -261,6 +290,7 @@ impl Store {
     pub fn total(&mut self) -> Result<u64> {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
+            #[cfg(feature = "postgres")]
             Backend::Postgres(client) => {
                 return client
                     .query_one("SELECT COALESCE(SUM(count), 0)::BIGINT FROM reports", &[])
@@ -277,6 +307,7 @@ impl Store {
     }
 }
 
+#[cfg(feature = "postgres")]
 fn pg_insert(client: &mut postgres::Client, label: &str, batch: &[Incoming]) -> Result<()> {
     let mut tx = client.transaction().map_err(|e| pg_err(label, e))?;
     let st = tx
@@ -298,7 +329,7 @@ fn pg_insert(client: &mut postgres::Client, label: &str, batch: &[Incoming]) -> 
         let r = &i.report;
         let (served, validated, known) = (join(&r.served), join(&r.validated), join(&r.known));
         let subjects = r.served_subjects.join("\n");
-        let at = crate::text::rfc3339(i.at);
+        let at = pinctl_core::text::rfc3339(i.at);
         tx.execute(
             &st,
             &[
@@ -323,6 +354,7 @@ fn pg_insert(client: &mut postgres::Client, label: &str, batch: &[Incoming]) -> 
     tx.commit().map_err(|e| pg_err(label, e))
 }
 
+#[cfg(feature = "postgres")]
 fn pg_list(
     client: &mut postgres::Client,
     label: &str,

@@ -4,9 +4,6 @@
 //! which duplicates are counted, ignoring timestamps as Chrome and
 //! TrustKit do. The HTTP collector is `serve`, the database `store`.
 
-pub mod serve;
-pub mod store;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,6 +19,24 @@ pub const MAX_CHAIN: usize = 16;
 pub const MAX_PINS: usize = 64;
 /// The stored sample of a report is cut at this many bytes.
 pub const MAX_SAMPLE: usize = 4 << 10;
+
+/// One deduplicated report as `check` and `plan` judge it: what the
+/// report store keeps (`pinctl-reports` converts its rows to this), so
+/// that the pure model never sees the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportFinding {
+    pub site: Option<String>,
+    pub hostname: String,
+    pub port: u16,
+    pub class: Class,
+    pub source: String,
+    pub app: Option<String>,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub served_pins: Vec<String>,
+    pub served_subjects: Vec<String>,
+}
 
 /// What a report says happened, as `check` and `reports list` count it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]

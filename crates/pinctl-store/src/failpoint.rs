@@ -8,7 +8,7 @@
 //! crate's dev-dependency on itself): what users build and run has no
 //! such switch, and these functions do nothing.
 
-use crate::error::Result;
+use pinctl_core::error::Result;
 #[cfg(feature = "failpoints")]
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -9,7 +9,7 @@ use std::str::FromStr as _;
 use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use pinctl_core::error::{Error, Result};
 
 /// The age CLI's scrypt work factor. The crate would otherwise calibrate to
 /// the machine (and a debug build calibrates far lower): a weak archive.

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir, set_mode, sync_dir, write_atomic};
-use crate::state::{
+use pinctl_core::error::{Error, Result};
+use pinctl_core::state::{
     parse_site, sha256_hex, to_yaml, ParseError, Role, Site, MAX_SITE_FILE, SITE_FILE, VERSION,
 };
 
@@ -132,7 +132,7 @@ impl Store {
         if let Some(d) = want {
             // Host names are case-insensitive; the state keeps lower case
             // and no trailing dot, by the rule `init` applies.
-            let d = crate::state::normalize_domain(d).map_err(Error::Usage)?;
+            let d = pinctl_core::state::normalize_domain(d).map_err(Error::Usage)?;
             let d = d.as_str();
             if !self.site_file(d).is_file() {
                 return Err(Error::state(
@@ -189,18 +189,18 @@ impl Store {
 
     /// What the other sites of the folder mean for `site`: the ancestors
     /// and descendants it shares clients with (includeSubDomains).
-    pub fn related(&self, site: &Site) -> Result<crate::state::Related> {
+    pub fn related(&self, site: &Site) -> Result<pinctl_core::state::Related> {
         // Any site may be related by a SAN, so every site file is read.
         let mut others = Vec::new();
         for d in self.sites()? {
             if d != site.domain {
                 let o = self.read_site(&d)?;
-                if crate::lifecycle::near(site, &o) {
+                if pinctl_core::lifecycle::near(site, &o) {
                     others.push(o);
                 }
             }
         }
-        Ok(crate::lifecycle::relate(site, &others))
+        Ok(pinctl_core::lifecycle::relate(site, &others))
     }
 
     /// Loads a site, checks its invariants and files, and relates it to
@@ -245,13 +245,13 @@ impl Store {
             }
         }
         let all: Vec<&Site> = sites.iter().chain(&others).collect();
-        let near = crate::lifecycle::neighbours(&all, sites.len());
+        let near = pinctl_core::lifecycle::neighbours(&all, sites.len());
         let related: Vec<_> = near
             .iter()
             .enumerate()
             .map(|(i, js)| {
                 let near: Vec<Site> = js.iter().map(|j| all[*j].clone()).collect();
-                crate::lifecycle::relate(all[i], &near)
+                pinctl_core::lifecycle::relate(all[i], &near)
             })
             .collect();
         for (s, r) in sites.iter_mut().zip(related) {
@@ -300,7 +300,7 @@ impl Store {
             let csr = fs::read(&cp).map_err(|e| {
                 Error::state(&cp, format!("CSR of key {} cannot be read: {e}", k.name))
             })?;
-            let pins = crate::pin::read_pins(&cp.display().to_string(), &csr)?;
+            let pins = pinctl_core::pin::read_pins(&cp.display().to_string(), &csr)?;
             if pins.first().map(|p| p.pin.as_str()) != Some(k.pin.as_str()) {
                 return Err(Error::state(
                     &path,
@@ -319,8 +319,8 @@ impl Store {
                 let p = dir.join(&c.file);
                 c.issuer_pin = fs::read(&p)
                     .ok()
-                    .and_then(|d| crate::chain::links(&p.display().to_string(), &d).ok())
-                    .and_then(|l| crate::chain::credit(&l).issuer);
+                    .and_then(|d| pinctl_core::chain::links(&p.display().to_string(), &d).ok())
+                    .and_then(|l| pinctl_core::chain::credit(&l).issuer);
             }
         }
         Ok(site)

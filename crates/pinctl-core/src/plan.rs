@@ -84,8 +84,8 @@ pub struct Unexpected {
 impl Unexpected {
     /// Counts the unexpected reports of `site` last seen since its live
     /// header was published.
-    pub fn of(site: &Site, rows: &[crate::reports::store::Row]) -> Unexpected {
-        use crate::reports::Class;
+    pub fn of(site: &Site, rows: &[crate::report::ReportFinding]) -> Unexpected {
+        use crate::report::Class;
         let Some(live) = site.live() else {
             return Unexpected::default();
         };

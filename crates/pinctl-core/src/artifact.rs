@@ -6,8 +6,6 @@
 //! expiration that has not passed and is not within Android lint's 10
 //! days).
 
-use std::path::Path;
-
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, ErrorKind};
@@ -194,7 +192,7 @@ pub fn render(
     now: DateTime<Utc>,
     expires: Option<chrono::NaiveDate>,
     lang: Option<Lang>,
-    templates: Option<&Path>,
+    templates: Option<&dyn crate::snippet::Templates>,
 ) -> Result<String> {
     let p = lifecycle::desired_publication(site, channel, now, None, expires)
         .ok_or_else(|| Error::Usage(format!("{} has no channel named {channel}", site.domain)))?;
@@ -216,25 +214,34 @@ pub fn render(
         }
     };
     let (file, embedded): (&str, &str) = match (p.kind, lang) {
-        (ChannelKind::Dns, _) => ("dns.zone.j2", include_str!("../templates/dns.zone.j2")),
+        (ChannelKind::Dns, _) => (
+            "dns.zone.j2",
+            include_str!("../../../templates/dns.zone.j2"),
+        ),
         (ChannelKind::Android, _) => (
             "android.xml.j2",
-            include_str!("../templates/android.xml.j2"),
+            include_str!("../../../templates/android.xml.j2"),
         ),
         (ChannelKind::Trustkit, Lang::Xml) => (
             "trustkit-android.xml.j2",
-            include_str!("../templates/trustkit-android.xml.j2"),
+            include_str!("../../../templates/trustkit-android.xml.j2"),
         ),
         (ChannelKind::Trustkit, _) => (
             "trustkit.plist.j2",
-            include_str!("../templates/trustkit.plist.j2"),
+            include_str!("../../../templates/trustkit.plist.j2"),
         ),
-        (ChannelKind::Ios, _) => ("ios.plist.j2", include_str!("../templates/ios.plist.j2")),
+        (ChannelKind::Ios, _) => (
+            "ios.plist.j2",
+            include_str!("../../../templates/ios.plist.j2"),
+        ),
         (ChannelKind::Okhttp, Lang::Java) => (
             "okhttp.java.j2",
-            include_str!("../templates/okhttp.java.j2"),
+            include_str!("../../../templates/okhttp.java.j2"),
         ),
-        (ChannelKind::Okhttp, _) => ("okhttp.kt.j2", include_str!("../templates/okhttp.kt.j2")),
+        (ChannelKind::Okhttp, _) => (
+            "okhttp.kt.j2",
+            include_str!("../../../templates/okhttp.kt.j2"),
+        ),
         (ChannelKind::Web, _) => {
             return Err(Error::Usage(
                 "the web channel's artifact is the header: pinctl snippet --server SERVER".into(),

@@ -4,7 +4,6 @@
 //! files is left to the caller.
 
 use base64::Engine as _;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -166,33 +165,6 @@ impl PartialEq<&str> for Pin {
     }
 }
 
-/// Pins of every object in `path`.
-pub fn pins_of_file(path: &Path) -> Result<Vec<PinInfo>> {
-    pins_of_file_with(path, Detail::Full)
-}
-
-/// As [`pins_of_file`], finding out only what `detail` asks for.
-pub fn pins_of_file_with(path: &Path, detail: Detail) -> Result<Vec<PinInfo>> {
-    let label = if path == Path::new("-") {
-        "<stdin>".to_string()
-    } else {
-        path.display().to_string()
-    };
-    if let Some(reader) = crate::fsutil::ChunkReader::open(path, STREAM_FROM)? {
-        if let Some(pins) = read_pem_stream(&label, reader, detail, CHUNK)? {
-            return Ok(pins);
-        }
-    }
-    let mut data = crate::fsutil::read_input(path)?;
-    // A PEM bundle without a private key is public: no need to wipe
-    // megabytes of certificates when they are dropped.
-    if crate::pem_scan::is_pem(&data) && memchr::memmem::find(&data, b"PRIVATE").is_none() {
-        let public = std::mem::take(&mut *data);
-        return read_pins_with(&label, &public, detail);
-    }
-    read_pins_with(&label, &data, detail)
-}
-
 /// The SHA-256 of the empty string, base64: a pin made when the key was
 /// missing. RFC 7469 gives no special meaning to it, so it is always a bug.
 pub const EMPTY_INPUT_PIN: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
@@ -260,8 +232,9 @@ pub fn read_pins_with(label: &str, data: &[u8], detail: Detail) -> Result<Vec<Pi
 const PARALLEL_FROM: usize = 1 << 20;
 
 /// Files from this size are pinned as they are read, a chunk at a time.
-const STREAM_FROM: u64 = 4 << 20;
-const CHUNK: usize = 256 << 10;
+pub const STREAM_FROM: u64 = 4 << 20;
+/// How much [`read_pem_stream`] reads at a time.
+pub const CHUNK: usize = 256 << 10;
 
 /// What one part of a PEM text gives: its pins and how many blocks it
 /// held, or the number and label of the block that failed (no label when
@@ -355,9 +328,18 @@ fn read_pem_in(label: &str, data: &[u8], detail: Detail, cores: usize) -> Result
     merge_parts(label, results)
 }
 
-/// The file being read by [`read_pem_stream`]'s workers, one at a time.
-struct Feed {
-    reader: crate::fsutil::ChunkReader,
+/// A text read a chunk at a time by [`read_pem_stream`]: a big file,
+/// which `pinctl-store` opens (this crate reads no file), or bytes in
+/// memory.
+pub trait Chunks: Send {
+    /// Appends up to `n` more bytes to `buf` (growing it only through
+    /// [`crate::wipe::reserve_wiped`]); 0 at the end.
+    fn read_chunk(&mut self, buf: &mut zeroize::Zeroizing<Vec<u8>>, n: usize) -> Result<usize>;
+}
+
+/// The text being read by [`read_pem_stream`]'s workers, one at a time.
+struct Feed<R> {
+    reader: R,
     /// What the last part left over: a block begun and not yet whole.
     carry: zeroize::Zeroizing<Vec<u8>>,
     /// How much is read at a time.
@@ -366,7 +348,7 @@ struct Feed {
     done: bool,
 }
 
-impl Feed {
+impl<R: Chunks> Feed<R> {
     /// Fills `buf` with the next part of the text, cut just before a
     /// BEGIN line; its number and whether more follows. None at the end.
     fn next_part(
@@ -379,7 +361,7 @@ impl Feed {
         buf.clear();
         // Room is made before the copies, so that no key is left in freed
         // memory by a buffer that grows.
-        crate::fsutil::reserve_wiped(buf, self.carry.len() + self.chunk);
+        crate::wipe::reserve_wiped(buf, self.carry.len() + self.chunk);
         buf.extend_from_slice(&self.carry);
         self.carry.clear();
         let n = self.next;
@@ -390,7 +372,7 @@ impl Feed {
                 return Ok(Some((n, false)));
             }
             if let Some(cut) = crate::pem_scan::last_cut(buf) {
-                crate::fsutil::reserve_wiped(&mut self.carry, buf.len() - cut);
+                crate::wipe::reserve_wiped(&mut self.carry, buf.len() - cut);
                 self.carry.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 return Ok(Some((n, true)));
@@ -404,9 +386,9 @@ impl Feed {
 /// that reading overlaps the work and buffers are reused. The answer is
 /// the one [`read_pem`] gives for the whole text, errors included. None
 /// when the file does not start like PEM: it is then read whole.
-fn read_pem_stream(
+pub fn read_pem_stream<R: Chunks>(
     label: &str,
-    reader: crate::fsutil::ChunkReader,
+    reader: R,
     detail: Detail,
     chunk: usize,
 ) -> Result<Option<Vec<PinInfo>>> {
@@ -918,17 +900,17 @@ mod tests {
     fn pem_piece() -> impl Strategy<Value = Vec<u8>> {
         let f = |b: &'static [u8]| Just(b.to_vec());
         prop_oneof![
-            f(include_bytes!("../tests/fixtures/p256.cert.pem")),
-            f(include_bytes!("../tests/fixtures/ed25519.cert.pem")),
-            f(include_bytes!("../tests/fixtures/rsa2048.csr.pem")),
-            f(include_bytes!("../tests/fixtures/p256.pkcs8.pem")),
+            f(include_bytes!("../../../tests/fixtures/p256.cert.pem")),
+            f(include_bytes!("../../../tests/fixtures/ed25519.cert.pem")),
+            f(include_bytes!("../../../tests/fixtures/rsa2048.csr.pem")),
+            f(include_bytes!("../../../tests/fixtures/p256.pkcs8.pem")),
             f(include_bytes!(
-                "../tests/fixtures/p384.sec1-with-params.pem"
+                "../../../tests/fixtures/p384.sec1-with-params.pem"
             )),
             f(include_bytes!(
-                "../tests/fixtures/fail_legacy_encrypted.pem"
+                "../../../tests/fixtures/fail_legacy_encrypted.pem"
             )),
-            f(include_bytes!("../tests/fixtures/fail_pkcs7.pem")),
+            f(include_bytes!("../../../tests/fixtures/fail_pkcs7.pem")),
             f(b"-----BEGIN CERTIFICATE-----\n"),
             f(b"-----END CERTIFICATE-----\n"),
             f(b"-----BEGIN CERTIFICATE-----"),
@@ -952,6 +934,19 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
+    /// Bytes in memory, read a chunk at a time as a file would be.
+    struct Mem<'a>(&'a [u8]);
+
+    impl Chunks for Mem<'_> {
+        fn read_chunk(&mut self, buf: &mut zeroize::Zeroizing<Vec<u8>>, n: usize) -> Result<usize> {
+            let k = n.min(self.0.len());
+            crate::wipe::reserve_wiped(buf, k);
+            buf.extend_from_slice(&self.0[..k]);
+            self.0 = &self.0[k..];
+            Ok(k)
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(600))]
         /// A text read in parts on several cores, or a chunk at a time as
@@ -969,11 +964,8 @@ mod tests {
                 &outcome(read_pem_in("in", &data, Detail::Summary, parts)),
                 &whole
             );
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("in");
-            std::fs::write(&path, &data).unwrap();
-            let reader = crate::fsutil::ChunkReader::open(&path, 0).unwrap().unwrap();
-            match read_pem_stream("in", reader, Detail::Summary, chunk) {
+            // pinctl-store's file reader is tested on files there.
+            match read_pem_stream("in", Mem(&data), Detail::Summary, chunk) {
                 Ok(Some(pins)) => prop_assert_eq!(outcome(Ok(pins)), whole),
                 Err(e) => prop_assert_eq!(Err(e.to_string()), whole),
                 // Not PEM in its first chunk: read whole by the caller.

@@ -11,7 +11,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use pinctl_core::error::{Error, Result};
+pub use pinctl_core::wipe::reserve_wiped;
 
 /// Creates `dir` (and parents) with mode 0700 if missing, and takes group
 /// and other permissions away from an existing one (a state folder that
@@ -203,12 +204,14 @@ impl ChunkReader {
             read: 0,
         }))
     }
+}
 
+impl pinctl_core::pin::Chunks for ChunkReader {
     /// Appends up to `n` more bytes to `buf`; 0 at the end of the file.
     /// The buffer grows into fresh memory and the old one is wiped, since
     /// the file may hold a private key. A file that has grown past
     /// [`MAX_INPUT`] is an error, as [`read_input`] says.
-    pub fn read_chunk(&mut self, buf: &mut Zeroizing<Vec<u8>>, n: usize) -> Result<usize> {
+    fn read_chunk(&mut self, buf: &mut Zeroizing<Vec<u8>>, n: usize) -> Result<usize> {
         reserve_wiped(buf, n);
         // With the room made above, this never grows the buffer.
         let filled = (&mut self.file)
@@ -258,20 +261,6 @@ pub fn read_to_end_wiped(r: &mut impl std::io::Read, buf: &mut Vec<u8>) -> std::
             }
         }
     }
-}
-
-/// Makes room for `additional` more bytes in `buf`, keeping its content:
-/// when it must grow, the content moves to fresh memory and the old memory
-/// is wiped (a plain `reserve` would free it as it is, key and all).
-pub fn reserve_wiped(buf: &mut Vec<u8>, additional: usize) {
-    use zeroize::Zeroize as _;
-    if buf.capacity() - buf.len() >= additional {
-        return;
-    }
-    let mut bigger = Vec::with_capacity((buf.len() + additional).max(2 * buf.capacity()));
-    bigger.extend_from_slice(buf);
-    buf.zeroize();
-    *buf = bigger;
 }
 
 #[cfg(test)]

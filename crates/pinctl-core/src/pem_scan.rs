@@ -8,7 +8,7 @@ use base64::Engine as _;
 use memchr::memmem;
 use zeroize::{Zeroize as _, Zeroizing};
 
-use crate::fsutil::reserve_wiped;
+use crate::wipe::reserve_wiped;
 
 /// One `-----BEGIN LABEL-----` … `-----END LABEL-----` block.
 pub struct Block {

@@ -1,32 +1,17 @@
-//! A site's keys as files: making keys (with a spinner on a terminal),
-//! their CSRs and sealed archives, opening an archive again and checking
+//! A site's keys as files: their CSRs and sealed archives, opening an archive again and checking
 //! it holds the recorded key, and reading a certificate issued for one of
-//! them. Commands decide when; the state records what.
+//! them. Commands decide when (and ask for passphrases, show progress);
+//! the state records what.
 
-use std::io::IsTerminal as _;
-use std::io::Write as _;
 use std::path::Path;
 
-use crate::archive::{self, Protection};
-use crate::csr;
-use crate::error::{Error, Result};
-use crate::keys::{self, KeyType, PrivateKey};
-use crate::state::{self, Cert, Encryption, Key, Method, Role, Site};
+use age::secrecy::SecretString;
 
-/// How the site's archives are protected, from the state and the user.
-pub fn protection(
-    passphrase_file: Option<&Path>,
-    enc: &Encryption,
-    confirm: bool,
-) -> Result<Protection> {
-    match enc.method {
-        Method::Recipients => Ok(Protection::Recipients(enc.recipients.clone())),
-        Method::Passphrase => Ok(Protection::Passphrase(crate::secret::passphrase(
-            passphrase_file,
-            confirm,
-        )?)),
-    }
-}
+use crate::archive::{self, Protection};
+use pinctl_core::csr;
+use pinctl_core::error::{Error, Result};
+use pinctl_core::keys::PrivateKey;
+use pinctl_core::state::{self, Cert, Key, Method, Role, Site};
 
 /// A new key with its files, ready to be written.
 pub struct NewKey {
@@ -90,34 +75,6 @@ pub fn package_keys(
     })
 }
 
-/// Generates keys, with a spinner on a terminal while RSA keys are made.
-pub fn generate_with_progress(types: &[KeyType]) -> Result<Vec<PrivateKey>> {
-    // Only for a person at a terminal: scripts and logs get nothing.
-    let show = types.iter().any(|t| t.is_rsa())
-        && std::io::stderr().is_terminal()
-        && std::io::stdout().is_terminal();
-    if !show {
-        return keys::generate_all(types);
-    }
-    let done = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let frames = ['|', '/', '-', '\\'];
-            let mut i = 0;
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                eprint!("\rmaking {} keys {}", types.len(), frames[i % 4]);
-                let _ = std::io::stderr().flush();
-                i += 1;
-                std::thread::sleep(std::time::Duration::from_millis(120));
-            }
-            eprint!("\r\x1b[K");
-        });
-        let r = keys::generate_all(types);
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
-        r
-    })
-}
-
 /// A certificate read for the state: the record, the bytes to store, and
 /// what the operator must be told about its chain.
 pub struct ReadCert {
@@ -136,10 +93,10 @@ pub fn read_cert(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<ReadCert> {
     let label = path.display().to_string();
-    let infos = crate::pin::pins_of_file(path)?;
+    let infos = crate::pin_file::pins_of_file(path)?;
     if infos
         .iter()
-        .any(|i| i.kind != crate::pin::Kind::Certificate)
+        .any(|i| i.kind != pinctl_core::pin::Kind::Certificate)
     {
         return Err(Error::input(
             &label,
@@ -161,9 +118,9 @@ pub fn read_cert(
             )
         })?;
     let data = crate::fsutil::read_input(path)?.to_vec();
-    let links = crate::chain::links(&label, &data)?;
+    let links = pinctl_core::chain::links(&label, &data)?;
     let names = links.first().map(|l| l.names.clone()).unwrap_or_default();
-    let credit = crate::chain::credit(&links);
+    let credit = pinctl_core::chain::credit(&links);
     let mut warnings = credit.warnings;
     for c in &site.ca_pins {
         if credit.ca_pins.contains(&c.pin) && credit.issuer.as_ref() != Some(&c.pin) {
@@ -193,9 +150,10 @@ pub fn read_cert(
 
 /// Decrypts a key's archive (from the state folder or a copy) and checks
 /// that it holds the key the state records. `passphrase` is the one the
-/// command already read, if any: a command asks for a secret once.
+/// command already read, if any: a command asks for a secret once; else
+/// `ask` gets it (commands prompt, this crate does not).
 pub fn open_archive(
-    passphrase_file: Option<&Path>,
+    ask: impl FnOnce() -> Result<SecretString>,
     site: &Site,
     key: &Key,
     path: &Path,
@@ -210,7 +168,7 @@ pub fn open_archive(
             let p = match passphrase {
                 Some(Protection::Passphrase(p)) => p,
                 _ => {
-                    read = crate::secret::passphrase(passphrase_file, false)?;
+                    read = ask()?;
                     &read
                 }
             };

@@ -3,8 +3,6 @@
 //! filter of each server, written and tested once here. A value a server's
 //! syntax cannot carry safely is refused with the reason.
 
-use std::path::Path;
-
 use minijinja::{Environment, ErrorKind};
 
 use crate::error::{Error, Result};
@@ -65,12 +63,12 @@ impl Server {
 
     fn embedded(self) -> &'static str {
         match self {
-            Server::Apache => include_str!("../templates/apache.conf.j2"),
-            Server::Nginx => include_str!("../templates/nginx.conf.j2"),
-            Server::Lighttpd => include_str!("../templates/lighttpd.conf.j2"),
-            Server::Iis => include_str!("../templates/iis.config.j2"),
-            Server::Caddy => include_str!("../templates/caddy.j2"),
-            Server::Haproxy => include_str!("../templates/haproxy.cfg.j2"),
+            Server::Apache => include_str!("../../../templates/apache.conf.j2"),
+            Server::Nginx => include_str!("../../../templates/nginx.conf.j2"),
+            Server::Lighttpd => include_str!("../../../templates/lighttpd.conf.j2"),
+            Server::Iis => include_str!("../../../templates/iis.config.j2"),
+            Server::Caddy => include_str!("../../../templates/caddy.j2"),
+            Server::Haproxy => include_str!("../../../templates/haproxy.cfg.j2"),
         }
     }
 
@@ -224,13 +222,13 @@ pub fn appcmd(site: &str, name: &str, v: &str) -> String {
 
 /// The most instructions a template may run.
 const TEMPLATE_FUEL: u64 = 100_000;
-/// The largest template file pinctl reads.
-const MAX_TEMPLATE: u64 = 1 << 20;
-
-fn read_template(path: &Path) -> Result<String> {
-    let data = crate::fsutil::read_capped(path, MAX_TEMPLATE)?;
-    String::from_utf8(data.to_vec())
-        .map_err(|_| Error::input(path.display().to_string(), "not UTF-8 text"))
+/// A folder of templates that replace the embedded ones (`--templates`).
+/// The binary reads it: this crate reads no file.
+pub trait Templates {
+    /// How errors name `file`: its path in the folder.
+    fn label(&self, file: &str) -> String;
+    /// The text of `file`.
+    fn read(&self, file: &str) -> Result<String>;
 }
 
 /// Renders the snippet for `server`; `templates` overrides the embedded
@@ -239,7 +237,7 @@ pub fn render(
     server: Server,
     header: &Header,
     site: &str,
-    templates: Option<&Path>,
+    templates: Option<&dyn Templates>,
 ) -> Result<String> {
     let value = header.value();
     let name = header.mode.header_name();
@@ -263,12 +261,12 @@ pub fn render(
 pub fn render_template(
     file: &str,
     embedded: &str,
-    templates: Option<&Path>,
+    templates: Option<&dyn Templates>,
     what: &str,
     ctx: minijinja::Value,
 ) -> Result<String> {
     let source = match templates {
-        Some(dir) => read_template(&dir.join(file))?,
+        Some(dir) => dir.read(file)?,
         None => embedded.to_string(),
     };
     let mut env = Environment::new();
@@ -286,7 +284,7 @@ pub fn render_template(
     env.add_filter("haproxy_quote", |v: String| haproxy_quote(&v));
     crate::artifact::add_filters(&mut env);
     let label = templates
-        .map(|d| d.join(file).display().to_string())
+        .map(|d| d.label(file))
         .unwrap_or_else(|| format!("templates/{file} (embedded)"));
     env.add_template_owned(file.to_string(), source)
         .map_err(|e| Error::input(&label, format!("broken template: {}", describe(&e))))?;

@@ -554,8 +554,8 @@ pub const REPORT_WINDOW_DAYS: i64 = 7;
 /// site's own misconfiguration is CRITICAL under enforce (clients are
 /// locked out now) and a WARNING under Report-Only; stale pinsets are
 /// reported as OK lines.
-pub fn report_findings(site: &Site, rows: &[crate::reports::store::Row]) -> Vec<Finding> {
-    use crate::reports::Class;
+pub fn report_findings(site: &Site, rows: &[crate::report::ReportFinding]) -> Vec<Finding> {
+    use crate::report::Class;
     let mut f = Findings {
         site,
         out: Vec::new(),

@@ -21,16 +21,16 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{oneshot, Semaphore};
 
-use super::store::{Incoming, Store};
-use super::{classify, dedup_key, parse, MAX_BODY, MAX_SAMPLE};
-use crate::error::{Error, Result};
-use crate::state::Site;
+use crate::store::{Incoming, Store};
+use pinctl_core::error::{Error, Result};
+use pinctl_core::report::{classify, dedup_key, parse, MAX_BODY, MAX_SAMPLE};
+use pinctl_core::state::Site;
 
 /// How the collector runs.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub listen: SocketAddr,
-    pub database: super::store::Location,
+    pub database: crate::store::Location,
     /// Time to receive a request's headers.
     pub header_timeout: Duration,
     /// Time to receive a request's body.
@@ -246,7 +246,7 @@ where
 /// The private key of a PEM block, borrowed: the DER rustls reads is the
 /// block's own buffer, which is wiped when the block is dropped (a
 /// `PrivateKeyDer` that owns a copy is never wiped).
-fn key_der(b: &crate::pem_scan::Block) -> Option<rustls::pki_types::PrivateKeyDer<'_>> {
+fn key_der(b: &pinctl_core::pem_scan::Block) -> Option<rustls::pki_types::PrivateKeyDer<'_>> {
     use rustls::pki_types::{
         PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
     };
@@ -269,8 +269,8 @@ pub fn tls_config(
 ) -> Result<Arc<rustls::ServerConfig>> {
     use rustls::pki_types::CertificateDer;
     let label = |p: &std::path::Path| p.display().to_string();
-    let data = crate::fsutil::read_input(cert)?;
-    let chain: Vec<CertificateDer<'static>> = crate::pem_scan::blocks(&data)
+    let data = pinctl_store::fsutil::read_input(cert)?;
+    let chain: Vec<CertificateDer<'static>> = pinctl_core::pem_scan::blocks(&data)
         .map_err(|e| Error::input(label(cert), e))?
         .into_iter()
         .filter(|b| b.label == "CERTIFICATE")
@@ -279,8 +279,8 @@ pub fn tls_config(
     if chain.is_empty() {
         return Err(Error::input(label(cert), "no PEM certificate in the file"));
     }
-    let data = crate::fsutil::read_input(key)?;
-    let blocks = crate::pem_scan::blocks(&data).map_err(|e| Error::input(label(key), e))?;
+    let data = pinctl_store::fsutil::read_input(key)?;
+    let blocks = pinctl_core::pem_scan::blocks(&data).map_err(|e| Error::input(label(key), e))?;
     let der = blocks
         .iter()
         .find_map(key_der)
@@ -428,10 +428,11 @@ mod tests {
     #[test]
     fn the_tls_key_is_read_from_the_wiped_pem_buffer_not_a_copy() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
             .join("tests/fixtures")
             .join("p256.pkcs8.pem");
         let pem = std::fs::read(path).unwrap();
-        let blocks = crate::pem_scan::blocks(&pem).unwrap();
+        let blocks = pinctl_core::pem_scan::blocks(&pem).unwrap();
         let b = &blocks[0];
         assert!(b.secret);
         let der = key_der(b).unwrap();

@@ -1,0 +1,12 @@
+//! pinctl-reports: the violation report collector (docs/design.md#collector).
+//! `serve` is the HTTP server (tokio, hyper, rustls), `store` the database
+//! (SQLite; PostgreSQL with the `postgres` feature). Parsing, classifying
+//! and deduplicating reports is pure and lives in `pinctl_core::report`,
+//! re-exported here so that `pinctl_reports::parse` and the collector read
+//! as one thing.
+#![forbid(unsafe_code)]
+
+pub mod serve;
+pub mod store;
+
+pub use pinctl_core::report::*;
