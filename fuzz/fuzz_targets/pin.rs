@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pinctl::pin::{read_pins_with, Detail};
+use pinctl_core::pin::{read_pins_with, Detail};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(full) = read_pins_with("fuzz", data, Detail::Full) else {
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         serde_json::to_value(&full).unwrap()
     );
     if let Ok(quick) = read_pins_with("fuzz", data, Detail::PinOnly) {
-        let pins = |v: &[pinctl::pin::PinInfo]| v.iter().map(|p| p.pin.clone()).collect::<Vec<_>>();
+        let pins = |v: &[pinctl_core::pin::PinInfo]| v.iter().map(|p| p.pin.clone()).collect::<Vec<_>>();
         assert_eq!(pins(&quick), pins(&full));
     }
 });

@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pinctl::shipped::read;
-use pinctl::state::ChannelKind;
+use pinctl_core::shipped::read;
+use pinctl_core::state::ChannelKind;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&k, file)) = data.split_first() else {
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!s.pins.is_empty() || !s.ca_pins.is_empty());
         for list in [&s.pins, &s.ca_pins] {
             for (i, p) in list.iter().enumerate() {
-                assert!(pinctl::pin::Pin::parse(p.as_str()).is_ok());
+                assert!(pinctl_core::pin::Pin::parse(p.as_str()).is_ok());
                 assert!(!list[..i].contains(p));
             }
         }

@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(site) = pinctl::state::parse_site(data) {
-        let text = pinctl::state::to_yaml(&site).expect("serialise");
-        let again = pinctl::state::parse_site(text.as_bytes()).expect("reload");
+    if let Ok(site) = pinctl_core::state::parse_site(data) {
+        let text = pinctl_core::state::to_yaml(&site).expect("serialise");
+        let again = pinctl_core::state::parse_site(text.as_bytes()).expect("reload");
         assert_eq!(again, site);
     }
 });
