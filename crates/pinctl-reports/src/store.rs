@@ -126,6 +126,12 @@ fn split(s: &str) -> Vec<String> {
         .collect()
 }
 
+// Without the `postgres` feature SQLite is the only backend, and the
+// matches on it below have one arm.
+#[cfg_attr(
+    not(feature = "postgres"),
+    allow(clippy::infallible_destructuring_match)
+)]
 impl Store {
     /// Opens (or creates) the store at `location`.
     pub fn open_at(location: &Location) -> Result<Store> {
