@@ -1,7 +1,8 @@
 //! Pins (RFC 7469 section 2.4): reading keys, CSRs, public keys and
 //! certificates in PEM or DER, finding each object's SubjectPublicKeyInfo
 //! and hashing it. Everything here is pure: bytes in, pins out; reading
-//! files is left to the caller.
+//! files is left to the caller (`pinctl_store::pin_file`), which streams a
+//! big one through [`Chunks`].
 
 use base64::Engine as _;
 

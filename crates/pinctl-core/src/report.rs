@@ -2,7 +2,8 @@
 //! strictly from bodies of bounded size, classified against the state
 //! (pure: the sites come in as values), and reduced to the key under
 //! which duplicates are counted, ignoring timestamps as Chrome and
-//! TrustKit do. The HTTP collector is `serve`, the database `store`.
+//! TrustKit do. The HTTP collector and the database are `pinctl-reports`'
+//! (`serve`, `store`), which converts stored rows to [`ReportFinding`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! Server configuration snippets: the templates in `templates/` (embedded,
-//! or overridden from a folder), rendered with minijinja, and the quoting
-//! filter of each server, written and tested once here. A value a server's
+//! or overridden by the files a [`Templates`] gives), rendered with
+//! minijinja, and the quoting filter of each server, written and tested once here. A value a server's
 //! syntax cannot carry safely is refused with the reason.
 
 use minijinja::{Environment, ErrorKind};

@@ -1,6 +1,6 @@
 //! The schema of a site's state: the versioned YAML types, their
 //! invariants, parsing and serialising. Reading and writing the folder is
-//! `store`'s; the bytes on disk are `fsutil`'s.
+//! `pinctl_store::store`'s; the bytes on disk are `pinctl_store::fsutil`'s.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
