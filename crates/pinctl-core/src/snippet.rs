@@ -1,7 +1,8 @@
 //! Server configuration snippets: the templates in `templates/` (embedded,
 //! or overridden by the files a [`Templates`] gives), rendered with
-//! minijinja, and the quoting filter of each server, written and tested once here. A value a server's
-//! syntax cannot carry safely is refused with the reason.
+//! minijinja, and the quoting filter of each server, written and tested
+//! once here. A value a server's syntax cannot carry safely is refused
+//! with the reason.
 
 use minijinja::{Environment, ErrorKind};
 
