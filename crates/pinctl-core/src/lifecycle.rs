@@ -454,9 +454,7 @@ pub fn moved_on(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
 /// the site's: browsers may hold it, so rotations must be judged against
 /// it (docs/design.md#what-clients-held-before-pinctl).
 pub fn import_served(site: &mut Site, h: &Header, since: DateTime<Utc>, now: DateTime<Utc>) {
-    let mut p = web_publication(h, since.min(now));
-    p.include_subdomains = h.include_subdomains;
-    site.publications.push(p);
+    site.publications.push(web_publication(h, since.min(now)));
     site.policy.mode = h.mode;
     site.policy.max_age = h.max_age.unwrap_or(0);
     site.policy.include_subdomains = h.include_subdomains;
@@ -940,7 +938,8 @@ pub fn relate(site: &Site, others: &[Site]) -> Related {
                 });
             }
         }
-        if let Some(host) = theirs.iter().find(|h| mine.iter().any(|m| under(h, m))) {
+        // Every name of it below one of ours: reach may differ by depth.
+        for host in theirs.iter().filter(|h| mine.iter().any(|m| under(h, m))) {
             for k in served_keys(o) {
                 r.below.push(ServedBelow {
                     domain: o.domain.clone(),
