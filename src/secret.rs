@@ -15,10 +15,6 @@ use crate::error::{Error, Result};
 /// archives, where a typo would lock the keys away).
 pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString> {
     if let Some(path) = file {
-        if let Some(w) = too_open(path) {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "warning: {w}");
-        }
         let raw = crate::fsutil::read_capped(path, 1 << 16)?;
         let text = std::str::from_utf8(&raw).map_err(|_| {
             Error::input(
@@ -34,6 +30,11 @@ pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString> {
                 path.display().to_string(),
                 "the passphrase file is empty",
             ));
+        }
+        // Said once the file is read: a failure stays one `error:` line.
+        if let Some(w) = too_open(path) {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "warning: {w}");
         }
         return Ok(SecretString::from(text.to_string()));
     }

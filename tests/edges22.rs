@@ -43,12 +43,19 @@ fn write_commands_print_one_json_document_and_warn_on_stderr() {
     assert!(r.stderr.contains("warning: max-age"), "{}", r.stderr);
     let r = env.run(&["channel", "add", "okhttp", "--format", "json"]);
     one_json_document_and_a_warning(&r, "without --horizon");
+    let pins = env
+        .run(&["snippet", "--channel", "okhttp"])
+        .ok()
+        .to_string();
+    std::fs::write(env.path().join("Pins.java"), pins).unwrap();
     let r = env.run(&[
         "publish",
         "--channel",
         "okhttp",
         "--release",
         "1",
+        "--from",
+        "Pins.java",
         "--format",
         "json",
     ]);
