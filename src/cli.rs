@@ -780,6 +780,7 @@ where
     };
     let mut out = Out::stdout();
     let result = dispatch(cli, &mut out);
+    out.warnings.extend(crate::secret::take_warnings());
     if result.is_ok() && crate::store::wrote_a_site() {
         out.warnings.extend(commands::clock_ahead_warning());
     }

@@ -238,21 +238,23 @@ impl ChunkReader {
 /// buffer on the stack. Size `buf` up front where the length is known.
 pub fn read_to_end_wiped(r: &mut impl std::io::Read, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     let start = buf.len();
-    let mut filled = start;
     loop {
-        if filled == buf.len() {
+        if buf.len() == buf.capacity() {
             reserve_wiped(buf, buf.capacity().max(8192));
-            // Zeroed once per growth, not once per read: zeroing what is
-            // left at every read made a long input quadratic.
-            buf.resize(buf.capacity(), 0);
         }
+        let filled = buf.len();
+        // Within the capacity: no reallocation. A window at a time: zeroing
+        // all the spare room before each read would cost the square of a
+        // long input.
+        let window = (buf.capacity() - filled).min(1 << 16);
+        buf.resize(filled + window, 0);
         match r.read(&mut buf[filled..]) {
             Ok(0) => {
                 buf.truncate(filled);
                 return Ok(filled - start);
             }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Ok(n) => buf.truncate(filled + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(filled),
             Err(e) => {
                 buf.truncate(filled);
                 return Err(e);
