@@ -193,7 +193,7 @@ impl Store {
                 let p = dir.join(&c.file);
                 c.names = fs::read(&p)
                     .ok()
-                    .and_then(|d| crate::chain::links(&p.display().to_string(), &d).ok())
+                    .and_then(|d| pinctl_core::chain::links(&p.display().to_string(), &d).ok())
                     .and_then(|l| l.into_iter().next())
                     .map(|l| l.names)
                     .unwrap_or_default();
