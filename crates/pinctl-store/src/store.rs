@@ -206,7 +206,7 @@ impl Store {
     /// on `name` (its domain, a `--san` or a certificate's name), if any.
     pub fn site_serving(&self, name: &str, except: &str) -> Result<Option<String>> {
         for d in self.sites()? {
-            if d != except && crate::lifecycle::names(&self.read_site(&d)?).contains(&name) {
+            if d != except && pinctl_core::lifecycle::names(&self.read_site(&d)?).contains(&name) {
                 return Ok(Some(d));
             }
         }
