@@ -19,6 +19,7 @@ mod crash;
 mod edges;
 mod harness;
 mod init;
+mod blackbox;
 mod lifecycle;
 mod limits;
 mod lint;
