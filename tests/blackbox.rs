@@ -1760,3 +1760,253 @@ fn blackbox_random_operator_sequences_lock_no_client_out() {
         start.elapsed()
     );
 }
+
+// ---------------------------------------------------------------------
+// Scripted sequences: each of the six lockouts the fixes close, and the
+// converse of the Android expiration. Each runs through the same
+// simulator and judge as the random sequences.
+
+fn scripted(name: &str) -> Sim {
+    let mut sim = Sim::new(name, 7);
+    sim.setup(Some(30));
+    sim.judge(sim.clock);
+    sim
+}
+
+impl Sim {
+    /// Runs `f` at `t` (RFC 3339), then judges the record.
+    fn step(&mut self, t: &str, f: impl FnOnce(&mut Sim, T)) {
+        let t = at(t);
+        self.clock = self.clock.max(t);
+        f(self, t);
+        let now = self.sites.iter().map(|s| s.last).max().unwrap().max(t);
+        self.judge(now);
+    }
+}
+
+/// (1) A DNS-first rollover: the new RRset goes into the zone right after
+/// `rotate`, the servers keep the old key (they switch later, or never).
+#[test]
+fn blackbox_dns_first_rollover_keeps_the_served_key_in_the_zone() {
+    let mut sim = scripted("dns-first rollover");
+    sim.step("2030-01-02T00:00:00Z", |s, t| {
+        s.web(S0, t, &["--enforce", "--max-age", "86400"]);
+        s.dns(S0, t);
+    });
+    sim.step("2030-01-05T00:00:00Z", |s, t| {
+        s.rotate(S0, t, "backup1", false);
+        s.dns(S0, t);
+    });
+    // A day later the zone is refreshed again; the servers still send
+    // primary.
+    sim.step("2030-01-06T00:00:00Z", |s, t| {
+        s.dns(S0, t);
+    });
+    sim.step("2030-01-20T00:00:00Z", |s, t| {
+        s.dns(S0, t);
+        s.deployed(S0, t);
+    });
+    sim.step("2030-01-21T00:00:00Z", |s, t| {
+        s.dns(S0, t);
+        s.web(S0, t, &[]);
+    });
+}
+
+/// (2) The file is written, then the key rotates, then the store ships
+/// that same file weeks later.
+#[test]
+fn blackbox_a_release_holds_the_pins_of_the_file_that_shipped() {
+    let mut sim = scripted("snippet, rotate, ship");
+    let mut f = 0;
+    sim.step("2030-01-02T00:00:00Z", |s, t| {
+        s.web(S0, t, &["--enforce", "--max-age", "86400"]);
+        f = s.write_app(S0, "android", t).unwrap();
+    });
+    sim.step("2030-01-03T00:00:00Z", |s, t| {
+        s.rotate(S0, t, "backup1", false);
+        s.web(S0, t, &[]);
+    });
+    sim.step("2030-01-20T00:00:00Z", |s, t| {
+        s.ship(f, t);
+    });
+    sim.step("2030-01-21T00:00:00Z", |s, t| {
+        s.web(S0, t, &[]);
+        if s.rotate(S0, t, "backup3", false) {
+            s.web(S0, t, &[]);
+        }
+    });
+}
+
+/// (3) example.com's includeSubDomains pinset (SAN example.net) reaches
+/// api.example.net.
+#[test]
+fn blackbox_include_subdomains_reaches_sites_under_a_san() {
+    let mut sim = scripted("includeSubDomains under a SAN");
+    sim.step("2030-01-02T00:00:00Z", |s, t| {
+        s.web(S0, t, &["--enforce", "--max-age", "2592000"]);
+    });
+    sim.step("2030-01-03T00:00:00Z", |s, t| {
+        // A renewal from a CA example.com does not pin, for a backup.
+        s.cert(S1, "backup2", false, t);
+    });
+    sim.step("2030-01-04T00:00:00Z", |s, t| {
+        if s.rotate(S1, t, "backup2", false) {
+            s.web(S1, t, &[]);
+        }
+    });
+    sim.step("2030-01-05T00:00:00Z", |s, t| {
+        // The served key's certificate renewed from a CA example.com
+        // does not pin.
+        let k = s.sites[S1].served_key().unwrap().to_string();
+        s.cert(S1, &k, false, t);
+    });
+}
+
+/// (4) Two operators, clocks minutes apart: the parent's first enforce
+/// header at 12:05, the child's rotation stamped 12:01 (and the other
+/// order).
+#[test]
+fn blackbox_skewed_clocks_of_related_sites() {
+    let mut sim = scripted("skewed clocks, parent first");
+    sim.step("2030-01-01T00:00:00Z", |s, t| {
+        s.cert(S3, "backup2", false, t);
+    });
+    sim.step("2030-01-02T12:05:00Z", |s, t| {
+        s.web(S0, t, &["--enforce", "--max-age", "2592000"]);
+    });
+    sim.step("2030-01-02T12:01:00Z", |s, t| {
+        if s.rotate(S3, t, "backup2", false) {
+            s.web(S3, t + MIN, &[]);
+        }
+    });
+}
+
+/// (4) The other order: the child's rotation stamped 12:05, then the
+/// parent's first enforce header stamped 12:01.
+#[test]
+fn blackbox_skewed_clocks_of_related_sites_child_first() {
+    let mut sim = scripted("skewed clocks, child first");
+    sim.step("2030-01-01T00:00:00Z", |s, t| {
+        s.cert(S3, "backup2", false, t);
+    });
+    sim.step("2030-01-02T12:05:00Z", |s, t| {
+        if s.rotate(S3, t, "backup2", false) {
+            s.web(S3, t + MIN, &[]);
+        }
+    });
+    sim.step("2030-01-02T12:01:00Z", |s, t| {
+        s.web(S0, t, &["--enforce", "--max-age", "2592000"]);
+    });
+}
+
+/// (5) example.org's header was served before pinctl knew the site.
+#[test]
+fn blackbox_import_remembers_the_header_already_served() {
+    let mut sim = scripted("import of a served header");
+    sim.step("2030-01-02T00:00:00Z", |s, t| {
+        if s.rotate(S2, t, "backup1", false) {
+            s.web(S2, t, &[]);
+        }
+    });
+    sim.step("2030-01-03T00:00:00Z", |s, t| {
+        s.web(S2, t, &[]);
+        s.deployed(S2, t);
+    });
+}
+
+/// (6) A forced promotion: `check` is CRITICAL while the simulator knows
+/// a client is locked out.
+#[test]
+fn blackbox_check_is_critical_after_a_forced_lockout() {
+    let mut sim = scripted("forced promotion");
+    sim.step("2030-01-02T00:00:00Z", |s, t| {
+        s.web(S0, t, &["--enforce", "--max-age", "2592000"]);
+    });
+    sim.step("2030-01-03T00:00:00Z", |s, t| {
+        assert!(s.rotate(S0, t, "backup1", false));
+        s.web(S0, t, &[]);
+    });
+    sim.step("2030-01-04T00:00:00Z", |s, t| {
+        s.web(S0, t, &[]);
+        assert!(!s.rotate(S0, t, "backup3", false), "{}", s.log.join("\n"));
+        assert!(s.rotate(S0, t, "backup3", true));
+    });
+    sim.step("2030-01-05T00:00:00Z", |s, t| {
+        s.deployed(S0, t);
+        s.web(S0, t, &[]);
+        assert_eq!(s.sites[S0].served_key(), Some("backup3"));
+    });
+    sim.step("2030-01-20T00:00:00Z", |_, _| {});
+}
+
+/// The converse the issue asks for: a promotion refused while a shipped
+/// Android release's pin-set may still be enforced goes through once its
+/// expiration date's 12:00 UTC has passed (the last zone, UTC−12).
+#[test]
+fn blackbox_a_promotion_refused_for_a_release_goes_through_once_it_expired() {
+    let mut sim = scripted("android expiration");
+    let mut f = 0;
+    sim.step("2030-01-01T00:00:00Z", |s, t| {
+        s.web(S0, t, &["--enforce", "--max-age", "300"]);
+        f = s.write_app(S0, "android", t).unwrap();
+    });
+    assert_eq!(sim.pending[f].1.expiration.as_deref(), Some("2030-03-02"));
+    sim.step("2030-01-01T01:00:00Z", |s, t| {
+        assert!(s.ship(f, t), "{}", s.log.join("\n"));
+    });
+    sim.step("2030-01-02T00:00:00Z", |s, t| {
+        assert!(s.rotate(S0, t, "backup1", false));
+        s.web(S0, t, &[]);
+        s.web(S0, t + HOUR, &[]);
+    });
+    for when in [
+        "2030-02-20T00:00:00Z",
+        "2030-03-01T12:00:00Z",
+        "2030-03-02T11:59:59Z",
+    ] {
+        sim.step(when, |s, t| {
+            assert!(
+                !s.rotate(S0, t, "backup3", false),
+                "promoted at {when} while devices at UTC-12 still pin release 1:\n{}",
+                s.log.join("\n")
+            );
+        });
+    }
+    sim.step("2030-03-02T12:00:00Z", |s, t| {
+        assert!(
+            s.rotate(S0, t, "backup3", false),
+            "refused after the release expired everywhere:\n{}",
+            s.log.join("\n")
+        );
+        s.web(S0, t, &[]);
+    });
+    sim.step("2030-03-03T00:00:00Z", |s, t| {
+        s.web(S0, t, &[]);
+    });
+}
+
+/// Not a test of pinctl: runs many seeds, each to its first failure, and
+/// prints which seed found what (PINCTL_BLACKBOX_EXPLORE=N seeds).
+#[test]
+fn blackbox_explore() {
+    let Some(n) = std::env::var("PINCTL_BLACKBOX_EXPLORE")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    for seed in 1..=n {
+        let r = std::panic::catch_unwind(|| random_run(seed, 45));
+        match r {
+            Ok(_) => eprintln!("EXPLORE seed {seed}: ok"),
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default();
+                let first = msg.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                eprintln!("EXPLORE seed {seed}: {first}");
+            }
+        }
+    }
+}
