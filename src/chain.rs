@@ -17,6 +17,8 @@ pub struct Link {
     /// Whether this certificate's key verifies the signature of the one
     /// before it in the file (false for the first).
     pub signs_previous: bool,
+    /// The DNS names of its subjectAltName, lower case.
+    pub names: Vec<String>,
 }
 
 /// What a file's chain is worth.
@@ -97,9 +99,28 @@ pub fn links(label: &str, data: &[u8]) -> Result<Vec<Link>> {
             subject: cert.subject().to_string(),
             is_ca: cert.is_ca(),
             signs_previous,
+            names: dns_names(cert),
         });
     }
     Ok(out)
+}
+
+/// The DNS names of a certificate's subjectAltName extension.
+fn dns_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = Vec::new();
+    for n in &san.value.general_names {
+        if let GeneralName::DNSName(d) = n {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            if !d.is_empty() && !v.contains(&d) {
+                v.push(d);
+            }
+        }
+    }
+    v
 }
 
 /// The DER of every certificate in `data` (PEM blocks, or one DER object).
@@ -129,6 +150,7 @@ mod tests {
             subject: format!("CN={n}"),
             is_ca: ca,
             signs_previous: signs,
+            names: vec![],
         }
     }
 

@@ -107,12 +107,52 @@ pub fn check_site_with(
         return f.out;
     };
     certificates(&mut f, site, active, now, warn_days);
+    locked_out(&mut f, site, now);
     publication(&mut f, site, active);
     backups_and_keys(&mut f, site, now);
     history(&mut f, site, now);
     ramp(&mut f, site, now, unexpected);
     channels(&mut f, site, active, now, warn_days);
     f.out
+}
+
+/// CRITICAL for every key the servers may serve (the active key, or one
+/// nothing has shown replaced) that a pinset clients may hold rejects:
+/// those clients are locked out now, whatever led there (a `--force`, an
+/// old release, a step pinctl was not told about).
+fn locked_out(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
+    for k in lifecycle::served_keys(site) {
+        for b in lifecycle::blockers(site, k, now) {
+            let whose = match &b.site {
+                Some(d) => format!("{}'s {} (reaching this site)", d, b.label()),
+                None => b.label(),
+            };
+            let until = if b.forever {
+                "for ever (it never expires)".to_string()
+            } else {
+                match b.retained_until {
+                    Some(t) => format!("until {}", fmt(t)),
+                    None => "while it is current, and after it for its retention".into(),
+                }
+            };
+            let serves = if k.role == Role::Active {
+                format!("the active key {}", k.name)
+            } else {
+                format!(
+                    "key {} ({}; nothing shows the servers moved off it: pinctl deployed or publish)",
+                    k.name,
+                    k.role.as_str()
+                )
+            };
+            f.add(
+                Severity::Critical,
+                Some(&k.name),
+                "served-key-locked-out",
+                format!("{whose} lacks {serves}: clients that hold it are locked out {until}"),
+                b.retained_until,
+            );
+        }
+    }
 }
 
 /// Findings about the channels besides web: the active key in what each
@@ -325,7 +365,7 @@ fn publication(f: &mut Findings<'_>, site: &Site, active: &crate::state::Key) {
         let published = site
             .events
             .iter()
-            .rposition(|e| e.event == crate::state::EventKind::Publish);
+            .rposition(|e| e.event == crate::state::EventKind::Publish && e.channel.is_none());
         if promoted > published {
             f.add(
                 Severity::Warning,
@@ -646,6 +686,7 @@ mod tests {
                 not_after,
                 chain_pins: vec![],
                 issuer_pin: None,
+                names: vec![],
                 added: created,
             });
             s.keys[1].copies.push(crate::state::Copy {

@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::commands::init::InitOptions;
 use crate::commands::policy::PolicyChange;
 use crate::commands::{
-    self, archive, ca_pin, cert, channel, check, init, key, plan, policy, publish, reports, rotate,
-    schedule, snippet, status, timeline, verify, Ctx, Out,
+    self, archive, ca_pin, cert, channel, check, deployed, init, key, plan, policy, publish,
+    reports, rotate, schedule, snippet, status, timeline, verify, Ctx, Out,
 };
 use crate::header::{MaxAge, Mode};
 use crate::keys::KeyType;
@@ -437,7 +437,7 @@ enum Command {
     },
     /// Adopt a key already in service as `primary`, then make backups as init does.
     #[command(
-        after_help = "Example:\n  pinctl import example.com --key /etc/ssl/private/example.key --cert /etc/ssl/certs/example.pem"
+        after_help = "Examples:\n  pinctl import example.com --key /etc/ssl/private/example.key --cert /etc/ssl/certs/example.pem --from-url https://example.com/\n  pinctl import example.com --key live.key --cert live.pem --served-header 'pin-sha256=\"…\"; pin-sha256=\"…\"; max-age=2592000' --served-since 2030-01-10T00:00:00Z\n\nA deployment that already sends Public-Key-Pins must say so (--served-header or\n--from-url): browsers hold that header for its max-age, and rotations are judged\nagainst it."
     )]
     Import {
         /// The site's host name (lower case; IDNs as punycode).
@@ -448,6 +448,24 @@ enum Command {
         /// Its certificate (or chain, leaf first).
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         cert: Option<PathBuf>,
+        /// The Public-Key-Pins header the servers already send (the value, with or without the field name): recorded as live, since browsers may hold it.
+        #[arg(long)]
+        served_header: Option<String>,
+        /// When that header was first served (RFC 3339; default: now).
+        #[arg(long, value_parser = time_arg)]
+        served_since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Probe this https URL for the header served (as verify does); it must serve the imported key.
+        #[arg(long)]
+        from_url: Option<String>,
+        /// With --from-url: connect to this address (host:port) instead of the URL's host.
+        #[arg(long, requires = "from_url")]
+        connect: Option<String>,
+        /// With --from-url: verify the server with this CA file.
+        #[arg(long, requires = "from_url", value_hint = clap::ValueHint::FilePath)]
+        ca_file: Option<PathBuf>,
+        /// With --from-url: do not verify the server's certificate.
+        #[arg(long, requires = "from_url")]
+        insecure: bool,
         #[command(flatten)]
         args: SiteArgs,
     },
@@ -495,6 +513,35 @@ enum Command {
         /// android/trustkit: the pin-set expiration the release carries (YYYY-MM-DD); default: the channel's --expires-after from now.
         #[arg(long, value_parser = date_arg)]
         expires: Option<chrono::NaiveDate>,
+        /// App channels: the file that shipped in the release (Network Security Config, TrustKit or iOS plist, OkHttp Java or Kotlin source); its pins and expiration are what is recorded.
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        from: Option<PathBuf>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Record that the servers now serve a key (the active one): evidence that they moved off the previous key, for sites whose servers send no header (DANE only, apps).
+    #[command(
+        after_help = "Examples:\n  pinctl deployed backup1                       # the operator's word, now\n  pinctl deployed backup1 --at 2030-04-02T10:00:00Z\n  pinctl deployed backup1 --from-url https://mail.example.com/   # only if the server is seen serving it\n\nA TLSA RRset or an app release is not evidence that servers switched keys\n(RFC 7671 section 8.1 publishes the RRset first); until this, a web publish,\nor a probe says so, pinctl keeps treating the previous key as served."
+    )]
+    Deployed {
+        /// The key now served (default: the active key).
+        key: Option<String>,
+        /// When the servers started serving it (RFC 3339; default: now).
+        #[arg(long, value_parser = time_arg)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Probe this https URL and record the key only if the server presents it.
+        #[arg(long)]
+        from_url: Option<String>,
+        /// With --from-url: connect to this address (host:port) instead of the URL's host.
+        #[arg(long, requires = "from_url")]
+        connect: Option<String>,
+        /// With --from-url: verify the server with this CA file.
+        #[arg(long, requires = "from_url", value_hint = clap::ValueHint::FilePath)]
+        ca_file: Option<PathBuf>,
+        /// With --from-url: do not verify the server's certificate.
+        #[arg(long, requires = "from_url")]
+        insecure: bool,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -770,6 +817,7 @@ fn site_options(
         armor: a.armor,
         import_key: key,
         import_cert: cert,
+        served: Default::default(),
     })
 }
 
@@ -828,6 +876,7 @@ impl Command {
         let f = match self {
             Command::Init { args, .. } | Command::Import { args, .. } => Some(args.format),
             Command::Publish { format, .. }
+            | Command::Deployed { format, .. }
             | Command::Rotate { format, .. }
             | Command::Key(KeyCommand::Export { format, .. })
             | Command::Key(KeyCommand::Destroy { format, .. })
@@ -875,6 +924,13 @@ fn date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
     ok.then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         .flatten()
         .ok_or_else(|| format!("{s:?} is not a date of the form YYYY-MM-DD"))
+}
+
+/// An instant, in RFC 3339 (as `PINCTL_NOW`).
+fn time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2030-04-02T10:00:00Z ({e})"))
 }
 
 /// `--max-age`: delta-seconds as clients read them (an overflow clamps).
@@ -947,8 +1003,27 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             domain,
             key,
             cert,
+            served_header,
+            served_since,
+            from_url,
+            connect,
+            ca_file,
+            insecure,
             args,
-        } => init::init(&ctx()?, &site_options(domain, args, Some(key), cert)?, out),
+        } => {
+            let mut o = site_options(domain, args, Some(key), cert)?;
+            o.served = init::Served {
+                header: served_header,
+                since: served_since,
+                probe: from_url.map(|url| crate::probe::Target {
+                    url,
+                    connect,
+                    ca_file,
+                    insecure,
+                }),
+            };
+            init::init(&ctx()?, &o, out)
+        }
         Command::Status { format } => status::status(&ctx()?, format == Format::Json, out),
         Command::Key(KeyCommand::Export {
             name,
@@ -1038,6 +1113,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             channel,
             release,
             expires,
+            from,
             ..
         } => publish::publish(
             &ctx()?,
@@ -1046,7 +1122,28 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 channel,
                 release,
                 expires,
+                from,
             },
+            out,
+        ),
+        Command::Deployed {
+            key,
+            at,
+            from_url,
+            connect,
+            ca_file,
+            insecure,
+            ..
+        } => deployed::deployed(
+            &ctx()?,
+            key.as_deref(),
+            at,
+            from_url.map(|url| crate::probe::Target {
+                url,
+                connect,
+                ca_file,
+                insecure,
+            }),
             out,
         ),
         Command::Rotate {

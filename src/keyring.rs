@@ -161,7 +161,9 @@ pub fn read_cert(
             )
         })?;
     let data = crate::fsutil::read_input(path)?.to_vec();
-    let credit = crate::chain::credit(&crate::chain::links(&label, &data)?);
+    let links = crate::chain::links(&label, &data)?;
+    let names = links.first().map(|l| l.names.clone()).unwrap_or_default();
+    let credit = crate::chain::credit(&links);
     let mut warnings = credit.warnings;
     for c in &site.ca_pins {
         if credit.ca_pins.contains(&c.pin) && credit.issuer.as_ref() != Some(&c.pin) {
@@ -179,6 +181,7 @@ pub fn read_cert(
         not_after: leaf.not_after.unwrap_or(now),
         chain_pins: credit.ca_pins,
         issuer_pin: credit.issuer,
+        names,
         added: now,
     };
     Ok(ReadCert {

@@ -25,6 +25,7 @@ pub mod plan;
 pub mod probe;
 pub mod reports;
 pub mod secret;
+pub mod shipped;
 pub mod snippet;
 pub mod state;
 pub mod store;

@@ -8,9 +8,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::header::{Header, Mode};
 use crate::pin::Pin;
+use crate::shipped::Shipped;
 use crate::state::{
-    Cert, ChannelKind, EventKind, Inherited, Key, Publication, Reach, Related, Role, ServedBelow,
-    Site, WEB,
+    Cert, ChannelKind, Event, EventKind, Inherited, Key, Publication, Reach, Related, Role,
+    ServedBelow, Site, WEB,
 };
 
 /// How long clients may hold a publication's pins.
@@ -250,16 +251,95 @@ pub fn pinsets(site: &Site) -> impl Iterator<Item = Pinset<'_>> {
 /// Whether clients that note `p` for `parent` apply it to `host`, by the
 /// platform's reach: any depth (the header, Android, TrustKit, OkHttp
 /// `**.`) or one label (iOS, OkHttp `*.`). Pinsets that retain nothing
-/// reach nothing.
+/// reach nothing. A wildcard `parent` (`*.x`, a certificate's name) is
+/// served on every name one label below `x`, so it reaches what lies
+/// below those.
 pub fn reaches(p: &Publication, host: &str, parent: &str) -> bool {
-    if retention(p) == Retention::Nothing || !is_below(host, parent) {
+    if retention(p) == Retention::Nothing {
         return false;
     }
+    let (base, extra) = match parent.strip_prefix("*.") {
+        Some(b) => (b, 1),
+        None => (parent, 0),
+    };
+    if !is_below(host, base) {
+        return false;
+    }
+    let depth = host[..host.len() - base.len() - 1].split('.').count();
     match p.reach() {
         Reach::Host => false,
-        Reach::AnyDepth => true,
-        Reach::OneLabel => !host[..host.len() - parent.len() - 1].contains('.'),
+        Reach::AnyDepth => depth > extra,
+        Reach::OneLabel => depth == extra + 1,
     }
+}
+
+/// Every name the site's header is served on: its domain, its `--san`
+/// names and the names of its certificates (docs/design.md#where-a-header-is-served).
+pub fn names(site: &Site) -> Vec<&str> {
+    let mut v: Vec<&str> = vec![site.domain.as_str()];
+    let more = site
+        .sans
+        .iter()
+        .chain(site.certificates.iter().flat_map(|c| &c.names));
+    for n in more {
+        if !v.contains(&n.as_str()) {
+            v.push(n.as_str());
+        }
+    }
+    v
+}
+
+/// Whether `host` lies below `name` (a wildcard `*.x` stands for `x`'s
+/// subdomains), so that a pinset served on `name` may reach it.
+fn under(host: &str, name: &str) -> bool {
+    is_below(host, name.strip_prefix("*.").unwrap_or(name))
+}
+
+/// The names `host` lies below: every suffix after one of its dots.
+fn suffixes(host: &str) -> impl Iterator<Item = &str> {
+    host.match_indices('.').map(move |(i, _)| &host[i + 1..])
+}
+
+/// For each of the first `n` sites of `all`, the indices of the other
+/// sites that are [`near`] it, through an index of their names rather than
+/// by comparing every pair (a fleet has thousands).
+pub fn neighbours(all: &[&Site], n: usize) -> Vec<Vec<usize>> {
+    use std::collections::HashMap;
+    let strip = |m: &str| m.strip_prefix("*.").unwrap_or(m).to_string();
+    let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_parent: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (j, s) in all.iter().enumerate() {
+        for m in names(s) {
+            by_name.entry(strip(m)).or_default().push(j);
+            for up in suffixes(m) {
+                by_parent.entry(up).or_default().push(j);
+            }
+        }
+    }
+    (0..n.min(all.len()))
+        .map(|i| {
+            let mut v: Vec<usize> = Vec::new();
+            for m in names(all[i]) {
+                let below = by_parent.get(strip(m).as_str());
+                let above = suffixes(m).filter_map(|up| by_name.get(up));
+                for j in below.into_iter().chain(above).flatten() {
+                    if *j != i && !v.contains(j) {
+                        v.push(*j);
+                    }
+                }
+            }
+            v.sort_unstable();
+            v
+        })
+        .collect()
+}
+
+/// Whether a pinset of one site may reach the other, by any of their
+/// names: which sites a step on `a` must read.
+pub fn near(a: &Site, b: &Site) -> bool {
+    let (na, nb) = (names(a), names(b));
+    na.iter()
+        .any(|x| nb.iter().any(|y| under(x, y) || under(y, x)))
 }
 
 fn blocker(ps: &Pinset<'_>) -> Blocker {
@@ -317,18 +397,28 @@ pub fn safe_from(site: &Site, key: &Key) -> SafeFrom {
 }
 
 /// Whether a retired key's pin stays in the desired header: retired by a
-/// planned rotation that has not been published yet, so that a failed
-/// deployment of the new key can roll back.
+/// planned rotation whose new key nothing has shown deployed yet, so that
+/// a failed deployment can roll back.
 fn kept_retired(site: &Site, k: &Key) -> bool {
-    k.role == Role::Retired && first_publish_in_role(site, k).is_none()
+    k.role == Role::Retired && moved_on(site, k).is_none()
 }
 
-/// When the first header (or TLSA RRset) was published after `k` took its
-/// current role: the server-side publication that says the new active key
-/// is deployed. An app release says nothing about what the server serves,
-/// so it does not count. The history's order decides, not the timestamps:
-/// a script may rotate and publish within one second, in either order.
-pub fn first_publish_in_role(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
+/// Whether an event shows which key the servers serve: a web publication
+/// (the header goes out from the same servers, after the key, as plans
+/// order it) or `pinctl deployed` (the operator's word or a probe that
+/// saw the key). A TLSA RRset is not: RFC 7671 section 8.1 has it
+/// published before the switch; nor is an app release
+/// (docs/design.md#evidence).
+pub fn shows_served_key(e: &Event) -> bool {
+    (e.event == EventKind::Publish && e.channel.is_none()) || e.event == EventKind::Deployed
+}
+
+/// When the ledger first shows the servers serving what followed `k`'s
+/// taking its current role: for a retired or compromised key, that its
+/// successor is deployed; for the active key, that it is. The history's
+/// order decides, not the timestamps: a script may rotate and publish
+/// within one second, in either order.
+pub fn moved_on(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
     let role_event = site
         .events
         .iter()
@@ -336,38 +426,121 @@ pub fn first_publish_in_role(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
     match role_event {
         Some(i) => site.events[i + 1..]
             .iter()
-            .find(|e| e.event == EventKind::Publish)
+            .find(|e| shows_served_key(e))
             .map(|e| e.at),
-        // A key that never changed role: it has had it since it was made.
-        None => site
-            .publications
-            .iter()
-            .find(|p| !p.kind.is_app() && p.from >= k.role_since)
-            .map(|p| p.from),
+        // A key that never changed role: it has had it since it was made
+        // (or imported while served).
+        None => {
+            let deployed = site
+                .events
+                .iter()
+                .find(|e| e.event == EventKind::Deployed && e.key.as_deref() == Some(&k.name))
+                .map(|e| e.at);
+            let web = site
+                .publications
+                .iter()
+                .find(|p| p.kind == ChannelKind::Web && p.from >= k.role_since)
+                .map(|p| p.from);
+            match (deployed, web) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
     }
 }
 
+/// Records, for a site being imported, the header its servers already
+/// serve as a live web publication from `since`, and takes its policy as
+/// the site's: browsers may hold it, so rotations must be judged against
+/// it (docs/design.md#what-clients-held-before-pinctl).
+pub fn import_served(site: &mut Site, h: &Header, since: DateTime<Utc>, now: DateTime<Utc>) {
+    let mut p = web_publication(h, since.min(now));
+    p.include_subdomains = h.include_subdomains;
+    site.publications.push(p);
+    site.policy.mode = h.mode;
+    site.policy.max_age = h.max_age.unwrap_or(0);
+    site.policy.include_subdomains = h.include_subdomains;
+    site.policy.report_uri = h.report_uri.clone();
+    site.log(
+        now,
+        EventKind::Publish,
+        None,
+        Some(format!(
+            "served before import since {}: {}",
+            crate::text::rfc3339(since),
+            h.line()
+        )),
+    );
+}
+
+/// Why `deployed` refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployRefusal {
+    UnknownKey(String),
+    /// Only the active key can be what the servers are told to serve.
+    NotActive(String, Role),
+    /// The moment given is before the key became active, or after now.
+    BadTime(DateTime<Utc>),
+}
+
+/// Records evidence that the servers serve `name` (the active key) from
+/// `at`: from then on the key it replaced no longer counts as served.
+/// Returns false when the ledger already shows it (nothing recorded).
+pub fn deploy(
+    site: &mut Site,
+    name: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    how: String,
+) -> Result<bool, DeployRefusal> {
+    let key = site
+        .key(name)
+        .ok_or_else(|| DeployRefusal::UnknownKey(name.to_string()))?;
+    if key.role != Role::Active {
+        return Err(DeployRefusal::NotActive(name.to_string(), key.role));
+    }
+    if at < key.role_since || at > now {
+        return Err(DeployRefusal::BadTime(key.role_since));
+    }
+    if moved_on(site, key).is_some() {
+        return Ok(false);
+    }
+    site.log(at, EventKind::Deployed, Some(name), Some(how));
+    Ok(true)
+}
+
 /// The keys a site may be serving now: the active key, and a retired or
-/// compromised key whose successor has not been published yet (it may
-/// still be deployed).
+/// compromised key whose successor nothing has shown deployed yet.
 pub fn served_keys(site: &Site) -> Vec<&Key> {
     site.keys
         .iter()
         .filter(|k| {
             k.role == Role::Active
                 || (matches!(k.role, Role::Retired | Role::Compromised)
-                    && first_publish_in_role(site, k).is_none())
+                    && moved_on(site, k).is_none())
         })
         .collect()
 }
 
 /// The site's keys that every desired pinset holds: the active key, the
 /// backups and a retired key still needed for roll-back, in the order the
-/// keys were made.
-fn desired_key_pins(site: &Site) -> Vec<Pin> {
+/// keys were made. With `served`, every key the servers may still serve
+/// too (a compromised one included): an RRset or an app release that
+/// lacked it would fail clients at once, unlike a header, which clients
+/// only note when it matches the chain they see.
+fn desired_key_pins(site: &Site, served: bool) -> Vec<Pin> {
+    let serving = if served {
+        served_keys(site)
+    } else {
+        Vec::new()
+    };
     site.keys
         .iter()
-        .filter(|k| matches!(k.role, Role::Active | Role::Backup) || kept_retired(site, k))
+        .filter(|k| {
+            matches!(k.role, Role::Active | Role::Backup)
+                || kept_retired(site, k)
+                || serving.iter().any(|s| s.name == k.name)
+        })
         .map(|k| k.pin.clone())
         .collect()
 }
@@ -387,7 +560,7 @@ fn desired_ca_pins(site: &Site, keys: &[Pin]) -> Vec<Pin> {
 /// still needed for roll-back (in the order the keys were made), external
 /// pins, and the policy.
 pub fn desired_header(site: &Site) -> Header {
-    let mut pins = desired_key_pins(site);
+    let mut pins = desired_key_pins(site, false);
     let ca = desired_ca_pins(site, &pins);
     pins.extend(ca);
     Header {
@@ -455,9 +628,10 @@ pub fn desired_publication(
         return Some(web_publication(&desired_header(site), now));
     }
     let c = site.channel(channel)?;
-    let keys = desired_key_pins(site);
+    let keys = desired_key_pins(site, true);
     let ca = desired_ca_pins(site, &keys);
     let mut p = web_publication(&desired_header(site), now);
+    p.pins = keys.iter().chain(&ca).cloned().collect();
     p.channel = Some(c.name.clone());
     p.kind = c.kind;
     p.mode = Mode::Enforce;
@@ -513,7 +687,7 @@ pub fn lockout_accepted_at(site: &Site, key: &Key) -> Option<DateTime<Utc>> {
         .filter(|e| e.key.as_deref() == Some(key.name.as_str()) && e.event.is_forced())
         .map(|e| e.at)
         .max();
-    forced.max(first_publish_in_role(site, key))
+    forced.max(moved_on(site, key))
 }
 
 /// Why `publish` refused.
@@ -542,6 +716,9 @@ pub enum PublishRefusal {
     /// An app pin-set that has expired or expires within
     /// [`MIN_EXPIRY_DAYS`] (Android lint's `PinSetExpiry`).
     ExpiresTooSoon(NaiveDate),
+    /// A shipped file with fewer than two distinct pins: no backup, and
+    /// TrustKit refuses it.
+    TooFewPins(usize),
 }
 
 /// An app release's pin-set must expire at least this many days after it
@@ -566,23 +743,46 @@ pub enum PublishOutcome {
 /// Records that the desired header is served from `now` on, after checking
 /// that it cannot lock anyone out.
 pub fn publish(site: &mut Site, now: DateTime<Utc>) -> Result<PublishOutcome, PublishRefusal> {
-    publish_in(site, WEB, now, None, None)
+    publish_in(site, WEB, now, None, None, None)
 }
 
 /// Records that the desired pinset of `channel` is published from `now`
 /// on (served, in the zone, or shipped as app release `release`), after
 /// checking that it cannot lock anyone out: it accepts the active key and
 /// holds a backup, every subdomain site it reaches is accepted, and the
-/// active key is safe under every pinset clients hold.
+/// active key is safe under every pinset clients hold. With `shipped`,
+/// an app release records the pins of the file that shipped, not the
+/// desired ones (docs/design.md#evidence).
 pub fn publish_in(
     site: &mut Site,
     channel: &str,
     now: DateTime<Utc>,
     release: Option<&str>,
     expires: Option<NaiveDate>,
+    shipped: Option<&Shipped>,
 ) -> Result<PublishOutcome, PublishRefusal> {
-    let new = desired_publication(site, channel, now, release, expires)
+    let mut new = desired_publication(site, channel, now, release, expires)
         .ok_or_else(|| PublishRefusal::UnknownChannel(channel.to_string()))?;
+    if let Some(f) = shipped {
+        new.pins = f.pins.clone();
+        new.ca_pins = f.ca_pins.clone();
+        new.include_subdomains = f.include_subdomains;
+        new.one_label = f.one_label;
+        if new.kind.expires() {
+            new.expires = f.expires;
+        }
+        // A file that only reports (TrustKit's TSKEnforcePinning false)
+        // makes installs hold nothing.
+        if !f.enforced {
+            new.mode = Mode::ReportOnly;
+        }
+        let mut distinct: Vec<&Pin> = new.pins.iter().chain(&new.ca_pins).collect();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() < 2 {
+            return Err(PublishRefusal::TooFewPins(distinct.len()));
+        }
+    }
     let latest = site.latest_in(channel).map(|(_, p)| p);
     if new.kind.is_app() {
         let label = new.release.as_deref();
@@ -616,10 +816,10 @@ pub fn publish_in(
     {
         return Err(PublishRefusal::NoBackupPin);
     }
-    // A header or RRset published is the server saying the active key is
-    // out; an app release is not, so it must accept whatever the server
-    // may still serve.
-    if new.kind.is_app() {
+    // Only a header published says the servers moved to the active key;
+    // an RRset or an app release must accept whatever they may still
+    // serve.
+    if new.kind != ChannelKind::Web {
         if let Some(k) = served_keys(site)
             .into_iter()
             .find(|k| !accepts_key(&new, site, k))
@@ -627,8 +827,11 @@ pub fn publish_in(
             return Err(PublishRefusal::ServedKeyNotInPinset(k.name.clone()));
         }
     }
+    let mine = names(site);
     for b in &site.related.below {
-        if reaches(&new, &b.domain, &site.domain) && !matches(&new, &b.leaf, b.issuer.as_ref()) {
+        if mine.iter().any(|m| reaches(&new, &b.host, m))
+            && !matches(&new, &b.leaf, b.issuer.as_ref())
+        {
             return Err(PublishRefusal::SubdomainNotAccepted {
                 domain: b.domain.clone(),
                 key: b.key.clone(),
@@ -664,6 +867,9 @@ pub fn publish_in(
         EventKind::Publish
     };
     site.log(now, event, None, Some(detail));
+    if let Some(e) = site.events.last_mut() {
+        e.channel = (channel != WEB).then(|| channel.to_string());
+    }
     // Closing the live publication may have set its retention end.
     let still_locked_out = blockers(site, &active, now);
     Ok(PublishOutcome::Published {
@@ -710,30 +916,42 @@ pub fn publication_summary(p: &Publication) -> String {
     s
 }
 
-/// What other sites in the state mean for `site`: the publications of its
-/// ancestors that reach it, at any depth, and the keys its descendants
-/// serve.
+/// What other sites in the state mean for `site`: the publications of
+/// sites that reach any of its names, at any depth, the keys served by
+/// sites below any of its names, and the newest event among them.
 pub fn relate(site: &Site, others: &[Site]) -> Related {
     let mut r = Related::default();
+    let mine = names(site);
     for o in others {
-        if is_below(&site.domain, &o.domain) {
-            for (i, p) in o.publications.iter().enumerate() {
-                if reaches(p, &site.domain, &o.domain) {
-                    r.inherited.push(Inherited {
-                        domain: o.domain.clone(),
-                        number: i + 1,
-                        publication: p.clone(),
-                    });
-                }
+        if o.domain == site.domain {
+            continue;
+        }
+        let theirs = names(o);
+        for (i, p) in o.publications.iter().enumerate() {
+            if mine.iter().any(|h| theirs.iter().any(|m| reaches(p, h, m))) {
+                r.inherited.push(Inherited {
+                    domain: o.domain.clone(),
+                    number: i + 1,
+                    publication: p.clone(),
+                });
             }
-        } else if is_below(&o.domain, &site.domain) {
+        }
+        if let Some(host) = theirs.iter().find(|h| mine.iter().any(|m| under(h, m))) {
             for k in served_keys(o) {
                 r.below.push(ServedBelow {
                     domain: o.domain.clone(),
+                    host: host.to_string(),
                     key: k.name.clone(),
                     leaf: k.pin.clone(),
                     issuer: served_cert(o, &k.name).and_then(|c| c.issuer_pin.clone()),
                 });
+            }
+        }
+        // The caller hands over the sites near this one (`neighbours`):
+        // their history is what a step on this one reads.
+        if let Some(t) = o.events.iter().map(|e| e.at).max() {
+            if r.newest.as_ref().is_none_or(|(n, _)| t > *n) {
+                r.newest = Some((t, o.domain.clone()));
             }
         }
     }

@@ -149,7 +149,7 @@ fn channel_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
             let (action, command) = match c.kind {
                 ChannelKind::Dns => (
                     format!(
-                        "Add the TLSA records of the active key and every backup ({}) to the zone now; a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
+                        "Put the TLSA records of the served key(s) and every backup ({}) in the zone now (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
                         pins.join(", "),
                         want.ttl.unwrap_or(0).saturating_mul(2)
                     ),
@@ -165,7 +165,7 @@ fn channel_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
                             None => String::new(),
                         }
                     ),
-                    format!("pinctl snippet --channel {name}  # then, once it ships: pinctl publish --channel {name} --release LABEL"),
+                    format!("pinctl snippet --channel {name} > FILE  # then, once FILE ships: pinctl publish --channel {name} --release LABEL --from FILE"),
                 ),
             };
             b.add(StepKind::Publish, None, action, Some(command));
@@ -181,7 +181,7 @@ fn channel_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
                         "{} pins until {d}: ship a release with a later expiration before then",
                         p.label(i + 1)
                     ),
-                    Some(format!("pinctl snippet --channel {name}  # then: pinctl publish --channel {name} --release LABEL")),
+                    Some(format!("pinctl snippet --channel {name} > FILE  # then, once FILE ships: pinctl publish --channel {name} --release LABEL --from FILE")),
                 );
             }
         }
@@ -488,12 +488,15 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             Some("pinctl cert add CERT.pem".into()),
         );
     }
+    // Only a header published, `deployed` or a probe shows the servers
+    // moved (docs/design.md#evidence); until then the old key counts as
+    // served and keeps its pin everywhere.
     b.add(
         StepKind::Deploy,
         Some(start),
-        format!("Deploy {name}'s key and certificate on every server of {domain}"),
+        format!("Deploy {name}'s key and certificate on every server of {domain}, then record it (until then the old key counts as served: RRsets and releases must keep it)"),
         Some(format!(
-            "pinctl key export {name} --out /etc/ssl/private/{domain}.key"
+            "pinctl key export {name} --out /etc/ssl/private/{domain}.key  # then: pinctl deployed {name} --from-url https://{domain}/ (or the header's pinctl publish below)"
         )),
     );
     // Before a rotation, or after a planned one, the old pin stays for a

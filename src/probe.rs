@@ -21,6 +21,7 @@ use crate::state::Site;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where and how to connect.
+#[derive(Clone)]
 pub struct Target {
     pub url: String,
     pub connect: Option<String>,

@@ -17,9 +17,11 @@ use crate::pin::Pin;
 /// each certificate judged again from its stored file). Version 3 added
 /// channels: `channels`, and a publication's `channel`, `kind` and the
 /// fields of its kind; a publication without them is the `web` header,
-/// so older files read as they are. Every older file is written back as
-/// the current version.
-pub const VERSION: u32 = 3;
+/// so older files read as they are. Version 4 added the channel of each
+/// `publish` and `release` event (read from a version-3 event's detail),
+/// the `deployed` event, and the names a certificate covers. Every older
+/// file is written back as the current version.
+pub const VERSION: u32 = 4;
 
 /// The largest site file pinctl reads: far above any real history.
 pub const MAX_SITE_FILE: u64 = 16 << 20;
@@ -64,6 +66,9 @@ pub struct Related {
     /// Keys that descendant sites serve, or will serve once published:
     /// an includeSubDomains header of this site must accept each.
     pub below: Vec<ServedBelow>,
+    /// The newest event of any site related to this one, with its domain:
+    /// a step may not be dated before it (docs/design.md#time).
+    pub newest: Option<(DateTime<Utc>, String)>,
 }
 
 /// A publication of an ancestor site.
@@ -79,6 +84,8 @@ pub struct Inherited {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedBelow {
     pub domain: String,
+    /// The name of that site that lies below one of this site's names.
+    pub host: String,
     pub key: String,
     pub leaf: Pin,
     /// The verified direct issuer of the certificate it is served with.
@@ -231,6 +238,10 @@ pub struct Cert {
     /// path a client builds contains.
     #[serde(default)]
     pub issuer_pin: Option<Pin>,
+    /// The DNS names the certificate covers (its SANs): a header served
+    /// with it is served on each (docs/design.md#where-a-header-is-served).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
     pub added: DateTime<Utc>,
 }
 
@@ -461,6 +472,10 @@ pub enum EventKind {
     ArchiveCopy,
     ArchiveVerify,
     KeyDestroy,
+    /// Evidence that the servers serve `key` (`pinctl deployed`, or a
+    /// probe that saw it): the only sign besides a web publication that
+    /// they moved off the previous key (docs/design.md#evidence).
+    Deployed,
 }
 
 impl EventKind {
@@ -491,6 +506,10 @@ impl EventKind {
 pub struct Event {
     pub at: DateTime<Utc>,
     pub event: EventKind,
+    /// The channel of a `publish` or `release` event; absent for the web
+    /// header (and for every other event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     #[serde(default)]
     pub key: Option<String>,
     #[serde(default)]
@@ -564,6 +583,7 @@ impl Site {
         self.events.push(Event {
             at,
             event,
+            channel: None,
             key: key.map(str::to_string),
             detail,
         });
@@ -920,8 +940,29 @@ pub fn parse_site(text: &[u8]) -> std::result::Result<Site, ParseError> {
             return Err(format!("not a valid site file: {e}").into());
         }
     };
+    let mut site = site;
+    if site.version < 4 {
+        upgrade_events(&mut site);
+    }
     site.check()?;
     Ok(site)
+}
+
+/// Version 3 recorded a channel's publication only in the event's detail
+/// (`channel NAME: release …` or `channel NAME; pins …`); the header's
+/// detail is the header line.
+fn upgrade_events(site: &mut Site) {
+    for e in &mut site.events {
+        if !matches!(e.event, EventKind::Publish | EventKind::Release) || e.channel.is_some() {
+            continue;
+        }
+        if let Some(rest) = e.detail.as_deref().and_then(|d| d.strip_prefix("channel ")) {
+            let name = rest.split([';', ':']).next().unwrap_or_default().trim();
+            if !name.is_empty() && name != WEB {
+                e.channel = Some(name.to_string());
+            }
+        }
+    }
 }
 
 pub fn to_yaml(site: &Site) -> Result<String> {

@@ -144,12 +144,14 @@ impl Store {
     /// What the other sites of the folder mean for `site`: the ancestors
     /// and descendants it shares clients with (includeSubDomains).
     pub fn related(&self, site: &Site) -> Result<crate::state::Related> {
+        // Any site may be related by a SAN, so every site file is read.
         let mut others = Vec::new();
         for d in self.sites()? {
-            if crate::lifecycle::is_below(&site.domain, &d)
-                || crate::lifecycle::is_below(&d, &site.domain)
-            {
-                others.push(self.read_site(&d)?);
+            if d != site.domain {
+                let o = self.read_site(&d)?;
+                if crate::lifecycle::near(site, &o) {
+                    others.push(o);
+                }
             }
         }
         Ok(crate::lifecycle::relate(site, &others))
@@ -187,30 +189,23 @@ impl Store {
         for part in loaded {
             sites.extend(part?);
         }
-        // Neighbours outside the list are read too (without their files).
+        // Neighbours outside the list are read too (without their files):
+        // any site may be near one of the list through a SAN.
+        let listed: std::collections::HashSet<&String> = domains.iter().collect();
         let mut others = Vec::new();
         for d in self.sites()? {
-            if !domains.contains(&d)
-                && domains
-                    .iter()
-                    .any(|x| crate::lifecycle::is_below(x, &d) || crate::lifecycle::is_below(&d, x))
-            {
+            if !listed.contains(&d) {
                 others.push(self.read_site(&d)?);
             }
         }
-        let related: Vec<_> = sites
+        let all: Vec<&Site> = sites.iter().chain(&others).collect();
+        let near = crate::lifecycle::neighbours(&all, sites.len());
+        let related: Vec<_> = near
             .iter()
-            .map(|s| {
-                let near: Vec<Site> = sites
-                    .iter()
-                    .chain(&others)
-                    .filter(|o| {
-                        crate::lifecycle::is_below(&s.domain, &o.domain)
-                            || crate::lifecycle::is_below(&o.domain, &s.domain)
-                    })
-                    .cloned()
-                    .collect();
-                crate::lifecycle::relate(s, &near)
+            .enumerate()
+            .map(|(i, js)| {
+                let near: Vec<Site> = js.iter().map(|j| all[*j].clone()).collect();
+                crate::lifecycle::relate(all[i], &near)
             })
             .collect();
         for (s, r) in sites.iter_mut().zip(related) {
@@ -393,12 +388,30 @@ impl Store {
     }
 
     fn check_clock(&self, domain: &str, site: &Site, now: DateTime<Utc>) -> Result<()> {
-        if let Some(last) = site.events.iter().map(|e| e.at).max() {
+        // A step reads the history of every site whose pinsets reach this
+        // one or that it reaches (docs/design.md#time): two operators with
+        // skewed clocks must not date a step before what it judged.
+        let own = site
+            .events
+            .iter()
+            .map(|e| e.at)
+            .max()
+            .map(|t| (t, domain.to_string()));
+        let newest = match (own, site.related.newest.clone()) {
+            (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        if let Some((last, whose)) = newest {
             if now < last {
+                let of = if whose == domain {
+                    String::new()
+                } else {
+                    format!(" of {whose}, whose pinsets this step depends on")
+                };
                 return Err(Error::state(
                     self.site_file(domain),
                     format!(
-                        "\"now\" ({}) is before the last recorded event ({}); check the clock or PINCTL_NOW",
+                        "\"now\" ({}) is before the last recorded event{of} ({}); check the clock or PINCTL_NOW",
                         now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                     ),

@@ -23,6 +23,7 @@ mod blackbox;
 mod lifecycle;
 mod limits;
 mod lint;
+mod lockouts;
 mod pin;
 mod reports;
 mod schemas;

@@ -30,6 +30,103 @@ pub struct InitOptions {
     /// `import`: the key already in service, and optionally its certificate.
     pub import_key: Option<PathBuf>,
     pub import_cert: Option<PathBuf>,
+    /// `import`: the header the servers already send, as given or probed.
+    pub served: Served,
+}
+
+/// What `import` is told about the header already served.
+#[derive(Clone, Default)]
+pub struct Served {
+    /// `--served-header`: the value, with or without the field name.
+    pub header: Option<String>,
+    /// `--served-since`: when it was first served (default: now).
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// `--from-url`: probe the server for it.
+    pub probe: Option<crate::probe::Target>,
+}
+
+/// The header the servers already send, read before anything is made:
+/// None when they send none. A probe must see the imported key.
+fn served_header(
+    o: &InitOptions,
+    key_pin: Option<&crate::pin::Pin>,
+    notes: &mut Vec<String>,
+) -> Result<Option<crate::header::Header>> {
+    let s = &o.served;
+    let (text, from) = match (&s.header, &s.probe) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(
+                "give --served-header or --from-url, not both".into(),
+            ))
+        }
+        (Some(h), None) => (h.clone(), "--served-header".to_string()),
+        (None, Some(t)) => {
+            crate::probe::refuse_credentials(&t.url)?;
+            let seen = crate::probe::fetch(t)?;
+            let url = crate::probe::redact(&t.url);
+            if seen.chain_pins.first() != key_pin {
+                return Err(Error::Refused(format!(
+                    "refused: {url} serves a key (pin {}) that is not the imported key; import the key that server serves",
+                    seen.chain_pins.first().map(|p| p.to_string()).unwrap_or_else(|| "none".into())
+                )));
+            }
+            let pick = |name: &str| {
+                seen.headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(n, v)| format!("{n}: {v}"))
+            };
+            match pick("public-key-pins").or_else(|| pick("public-key-pins-report-only")) {
+                Some(h) => (h, url),
+                None => {
+                    notes.push(format!(
+                        "{url} sends no Public-Key-Pins header: nothing recorded as held"
+                    ));
+                    return Ok(None);
+                }
+            }
+        }
+        (None, None) => {
+            if o.import_key.is_some() {
+                notes.push("clients may hold a Public-Key-Pins header pinctl does not know: if the site sends one, or did within its max-age, import it with --served-header VALUE (or --from-url URL), or rotations will be judged without it".into());
+            }
+            return Ok(None);
+        }
+    };
+    let line = if text
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("public-key-pins")
+    {
+        text.trim().to_string()
+    } else {
+        format!("Public-Key-Pins: {}", text.trim())
+    };
+    let lint = crate::header::lint(
+        &line,
+        &crate::header::LintOptions {
+            chain_pins: None,
+            host: Some(&o.domain),
+        },
+    );
+    if !lint.is_valid() {
+        let why: Vec<&str> = lint
+            .problems
+            .iter()
+            .filter(|p| p.severity == crate::header::Severity::Error)
+            .map(|p| p.message.as_str())
+            .collect();
+        return Err(Error::Usage(format!(
+            "{from}: not a valid Public-Key-Pins header ({}); browsers ignore it, so nothing of it is held: import without it",
+            why.join("; ")
+        )));
+    }
+    if key_pin.is_some_and(|k| !lint.header.pins.contains(k)) {
+        notes.push(format!(
+            "the served header ({from}) lacks the imported key's pin: only its CA pins can make browsers note it"
+        ));
+    }
+    Ok(Some(lint.header))
 }
 
 fn collect_recipients(o: &InitOptions) -> Result<Vec<String>> {
@@ -202,6 +299,19 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         recipients,
         armor: o.armor,
     };
+    if o.import_key.is_none()
+        && (o.served.header.is_some() || o.served.probe.is_some() || o.served.since.is_some())
+    {
+        return Err(Error::Usage(
+            "--served-header, --served-since and --from-url are for import".into(),
+        ));
+    }
+    if o.served.since.is_some_and(|t| t > ctx.now) {
+        return Err(Error::Usage("--served-since is in the future".into()));
+    }
+    let mut served_notes = Vec::new();
+    let imported_pin = imported.as_ref().map(|k| k.pin()).transpose()?;
+    let served = served_header(o, imported_pin.as_ref(), &mut served_notes)?;
     let protection = protection(ctx.passphrase_file.as_deref(), &encryption, true)?;
 
     let named = make_keys(o, imported)?;
@@ -258,6 +368,18 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         files.push(("primary.cert.pem".into(), data, false));
         site.log(now, EventKind::CertAdd, Some("primary"), None);
     }
+    if let Some(h) = &served {
+        lifecycle::import_served(&mut site, h, o.served.since.unwrap_or(now), now);
+    }
+    if let Some(t) = &o.served.probe {
+        site.log(
+            now,
+            EventKind::Deployed,
+            Some("primary"),
+            Some(format!("probe of {} saw it", crate::probe::redact(&t.url))),
+        );
+    }
+    cert_warnings.extend(served_notes);
     site.check()
         .map_err(|m| Error::Internal(format!("the new state is inconsistent: {m}")))?;
 

@@ -17,6 +17,7 @@ pub mod ca_pin;
 pub mod cert;
 pub mod channel;
 pub mod check;
+pub mod deployed;
 pub mod init;
 pub mod key;
 pub mod plan;

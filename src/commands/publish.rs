@@ -19,6 +19,8 @@ pub struct PublishOptions {
     pub channel: Option<String>,
     pub release: Option<String>,
     pub expires: Option<NaiveDate>,
+    /// The artifact that shipped (app channels; required there).
+    pub from: Option<std::path::PathBuf>,
 }
 
 /// `pinctl publish`.
@@ -53,6 +55,7 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             "--expires is for android and trustkit channels; {channel} is a {kind} channel"
         )));
     }
+    let shipped = shipped(&site.domain, channel, kind, opts)?;
     let policy_mode = site.policy.mode;
     if opts.report_only {
         site.policy.mode = Mode::ReportOnly;
@@ -63,6 +66,7 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
         ctx.now,
         opts.release.as_deref(),
         opts.expires,
+        shipped.as_ref(),
     );
     site.policy.mode = policy_mode;
     let active = site.active().map(|k| k.name.clone()).unwrap_or_default();
@@ -139,7 +143,12 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             "refused: the {channel} pinset reaches subdomains (includeSubDomains) but does not hold the pin of key {key} served by {sub}; clients that note it would be locked out of {sub} (add {sub}'s keys to the pinset, e.g. with ca-pin add, or drop includeSubDomains)"
         ))),
         Err(PublishRefusal::ServedKeyNotInPinset(k)) => Err(Error::Refused(format!(
-            "refused: the server may still serve {k} (no header or TLSA RRset has been published since {active} became active), and this release would not accept it: deploy {active}, record it with pinctl publish (or publish --channel for the RRset), then ship the release"
+            "refused: the servers may still serve {k} (nothing shows they moved to {active}: no header published since, no pinctl deployed), and {} would not accept it: deploy {active}, record it with pinctl deployed {active} (or pinctl publish once its header is out), then publish this",
+            match &opts.from {
+                Some(f) => format!("{} as shipped", f.display()),
+                None if kind == ChannelKind::Dns => format!("the {channel} RRset"),
+                None => "this release".to_string(),
+            }
         ))),
         Err(PublishRefusal::UnknownChannel(c)) => Err(Error::Usage(format!("{domain} has no channel named {c}"))),
         Err(PublishRefusal::ReleaseExists(r)) => Err(Error::Refused(format!(
@@ -150,9 +159,17 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             lifecycle::MIN_EXPIRY_DAYS,
             ts(ctx.now)
         ))),
+        Err(PublishRefusal::TooFewPins(n)) => Err(Error::Refused(format!(
+            "refused: {} holds {n} distinct pin(s) for {domain}; a pinset needs at least two (the served key and a backup), or clients ignore it (TrustKit: \"this might brick your App\")",
+            opts.from.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+        ))),
         Err(PublishRefusal::NoActiveKey) => Err(Error::Refused("refused: the site has no active key".into())),
         Err(PublishRefusal::ActiveNotInPinset) => Err(Error::Refused(format!(
-            "refused: the desired {channel} pinset does not hold the active key {active} (nor a CA key of its chain that the {kind} channel matches); publishing it would be ignored or lock clients out"
+            "refused: {} does not hold the active key {active} (nor a CA key of its chain that the {kind} channel matches); publishing it would be ignored or lock clients out",
+            match &opts.from {
+                Some(f) => format!("{} as shipped", f.display()),
+                None => format!("the desired {channel} pinset"),
+            }
         ))),
         Err(PublishRefusal::NoBackupPin) => Err(Error::Refused(format!(
             "refused: the desired {channel} pinset has no pin outside the active key's chain (no backup); browsers ignore such a header (RFC 7469 section 4.3) and TrustKit refuses it"
@@ -162,5 +179,60 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             blocker_lines(&site, &active, &blockers),
             safe_text(safe_from, &blockers)
         ))),
+    }
+}
+
+/// What the file that shipped holds, for an app release: `--from` is
+/// required there, since a release holds the pins of the file that
+/// shipped in it, which may be weeks older than the state
+/// (docs/design.md#evidence).
+fn shipped(
+    domain: &str,
+    channel: &str,
+    kind: ChannelKind,
+    opts: &PublishOptions,
+) -> Result<Option<crate::shipped::Shipped>> {
+    let Some(path) = &opts.from else {
+        if kind.is_app() {
+            let label = opts.release.as_deref().unwrap_or("LABEL");
+            return Err(Error::Usage(format!(
+                "an app release holds the pins of the file that shipped in it, not today's: give that file, e.g. pinctl publish --channel {channel} --release {label} --from {} (the file pinctl snippet --channel {channel} wrote)",
+                artifact_hint(kind)
+            )));
+        }
+        return Ok(None);
+    };
+    if !kind.is_app() {
+        return Err(Error::Usage(format!(
+            "--from reads an app release's file; {channel} is a {kind} channel, whose publication pinctl records as it desires it"
+        )));
+    }
+    let label = path.display().to_string();
+    let data = crate::fsutil::read_input(path)?;
+    let got = crate::shipped::read(kind, domain, &data).map_err(|m| Error::input(&label, m))?;
+    if let Some(want) = opts.expires {
+        if got.expires != Some(want) {
+            return Err(Error::input(
+                &label,
+                match got.expires {
+                    Some(d) => format!("the file's pin-set expires {d}, but --expires says {want}"),
+                    None => {
+                        format!("the file's pin-set has no expiration, but --expires says {want}")
+                    }
+                },
+            ));
+        }
+    }
+    Ok(Some(got))
+}
+
+/// Where a channel's file usually lives in an app's source.
+fn artifact_hint(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Android => "app/src/main/res/xml/network_security_config.xml",
+        ChannelKind::Trustkit => "TrustKit.plist",
+        ChannelKind::Ios => "Info.plist",
+        ChannelKind::Okhttp => "Pins.kt",
+        ChannelKind::Web | ChannelKind::Dns => "FILE",
     }
 }

@@ -692,13 +692,14 @@ impl World {
         match p.kind {
             ChannelKind::Web => {}
             ChannelKind::Dns => {
-                // A secondary that saw it at its last second, asked a TTL
+                // A secondary that saw it in its last moment (a client counts
+                // time in less than pinctl's whole seconds), asked a TTL
                 // later by a resolver that keeps it for a TTL more.
                 assert_eq!(i, j, "an RRset binds its own owner name only");
                 let ttl = Duration::seconds(p.ttl.expect("dns ttl") as i64);
                 let last = p
                     .until
-                    .map(|u| u - Duration::seconds(1))
+                    .map(|u| u - Duration::milliseconds(1))
                     .unwrap_or(self.now)
                     .max(p.from);
                 let fetched = (last + ttl).min(self.now);
@@ -717,7 +718,7 @@ impl World {
         }
         let last = p
             .until
-            .map(|u| u - Duration::seconds(1))
+            .map(|u| u - Duration::milliseconds(1))
             .unwrap_or(self.now)
             .max(p.from);
         let served = &self.served_with[&(j, b.number)];
@@ -869,7 +870,14 @@ impl World {
         let release = kind.is_app().then(|| format!("r{}", self.releases));
         let desired = desired_publication(&before, channel, now, release.as_deref(), exp)
             .expect("simulated channel");
-        match publish_in(&mut self.sites[i], channel, now, release.as_deref(), exp) {
+        match publish_in(
+            &mut self.sites[i],
+            channel,
+            now,
+            release.as_deref(),
+            exp,
+            None,
+        ) {
             Ok(PublishOutcome::Published { .. }) => {
                 let s = &self.sites[i];
                 // What `header` and `snippet` showed is what was recorded.
@@ -1062,12 +1070,14 @@ impl World {
             subject: n.into(),
             is_ca: true,
             signs_previous: signs,
+            names: vec![],
         };
         let leaf = crate::chain::Link {
             pin: key.pin.clone(),
             subject: key.name.clone(),
             is_ca: false,
             signs_previous: false,
+            names: vec![],
         };
         let (issuer, links) = match how {
             0 => (ca(0), vec![leaf]),
@@ -1086,6 +1096,7 @@ impl World {
             not_after: add_secs(now, 90 * 86_400),
             chain_pins: credit.ca_pins,
             issuer_pin: credit.issuer,
+            names: vec![],
             added: now,
         };
         let blockers = cert_blockers(s, &cert, now);

@@ -1,0 +1,368 @@
+//! The six lockouts an adversarial trial and a review found, each from
+//! the ledger believing what nobody showed it (docs/design.md#evidence),
+//! driven through the CLI in the order the RFCs and platforms tell
+//! operators to work. Each test failed on the commit before its fix
+//! (2615f6d); the comment on each says how.
+
+use crate::common::*;
+
+fn at(env: &mut Env, when: &str) {
+    env.set("PINCTL_NOW", when);
+}
+
+fn pin_of(env: &Env, site: &str, key: &str) -> String {
+    let s = status_json(env);
+    let site = s["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["site"] == site || x["domain"] == site)
+        .unwrap_or_else(|| panic!("no site {site} in {s}"));
+    site["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == key)
+        .unwrap_or_else(|| panic!("no key {key}"))["pin"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn enforce(env: &Env, site: Option<&str>, max_age: &str) {
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(s) = site {
+        args.extend(["--site", s]);
+    }
+    let mut p = args.clone();
+    p.extend(["policy", "--enforce", "--max-age", max_age]);
+    env.run(&p).ok();
+    let mut q = args;
+    q.push("publish");
+    env.run(&q).ok();
+}
+
+/// 1. A TLSA RRset published first (RFC 7671 section 8.1) is not
+/// evidence that the servers switched keys: the header keeps the old
+/// key's pin and a release may not drop it. Before the fix, `publish
+/// --channel dns` counted as the new key deployed: the desired header
+/// dropped primary at once and the release below was accepted.
+#[test]
+fn a_dns_publication_is_not_evidence_that_servers_switched_keys() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["channel", "add", "dns", "--ttl", "3600"]).ok();
+    env.run(&["channel", "add", "android", "--expires-after", "60"])
+        .ok();
+    enforce(&env, None, "300");
+    env.run(&["publish", "--channel", "dns"]).ok();
+    let primary = pin_of(&env, "example.com", "primary");
+
+    at(&mut env, "2030-03-10T00:00:00Z");
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    // DNS first: the new RRset goes out before the servers switch.
+    env.run(&["publish", "--channel", "dns"]).ok();
+    let header = env.run(&["header"]);
+    assert!(
+        header.ok().contains(&primary),
+        "the header dropped the key the servers still serve: {}",
+        header.ok()
+    );
+    let tlsa = env.run(&["snippet", "--channel", "dns"]);
+    assert!(tlsa.ok().contains("3 1 1"), "{}", tlsa.ok());
+    // A release made now without primary would lock out every install
+    // while the servers still serve it.
+    let status = status_json(&env);
+    let served: Vec<&str> = status["sites"][0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["role"] != "retired")
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(served.contains(&"backup1"));
+    let plan = env.run(&["plan"]);
+    assert!(
+        plan.ok().contains("pinctl deployed backup1"),
+        "the plan names the evidence to record: {}",
+        plan.ok()
+    );
+
+    // Evidence: the header now drops primary's pin.
+    at(&mut env, "2030-03-10T01:00:00Z");
+    let out = env.run(&["deployed", "backup1"]);
+    assert!(out.ok().contains("primary no longer counts as served"), "{}", out.ok());
+    assert!(!env.run(&["header"]).ok().contains(&primary));
+    // Only the active key can be deployed, and not before it was promoted.
+    env.run(&["deployed", "backup2"])
+        .fails_with("only the active key is deployed");
+    env.run(&["deployed", "backup1", "--at", "2030-03-09T00:00:00Z"])
+        .fails_with("outside the time backup1 has been active");
+}
+
+/// 2. A release holds the pins of the file that shipped, which may be
+/// weeks older than the state. Before the fix, `publish --channel android
+/// --release` recorded today's pins, so the promotion of backup3 (absent
+/// from the shipped file) was accepted and locked out every install.
+#[test]
+fn an_app_release_holds_the_pins_of_the_file_that_shipped() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["channel", "add", "android", "--expires-after", "60"])
+        .ok();
+    enforce(&env, None, "300");
+    // The app team takes the config for the next build.
+    let nsc = env.path().join("network_security_config.xml");
+    std::fs::write(&nsc, env.run(&["snippet", "--channel", "android"]).ok()).unwrap();
+
+    at(&mut env, "2030-03-02T00:00:00Z");
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    env.run(&["publish"]).ok();
+    env.run(&["deployed", "backup1"]).ok();
+    env.run(&["publish"]).ok();
+
+    // Store review: the build ships three weeks later with the old file.
+    at(&mut env, "2030-03-23T00:00:00Z");
+    let nsc_arg = nsc.to_str().unwrap();
+    env.run(&["publish", "--channel", "android", "--release", "4.0"])
+        .fails_with("--from");
+    let shipped = env.run(&[
+        "publish", "--channel", "android", "--release", "4.0", "--from", nsc_arg,
+    ]);
+    shipped.ok();
+    let expires = {
+        let s = status_json(&env);
+        let pubs = s["sites"][0]["publications"].as_array().cloned().unwrap_or_default();
+        let rel = pubs
+            .iter()
+            .find(|p| p["release"] == "4.0")
+            .unwrap_or_else(|| panic!("release 4.0 in {s}"))
+            .clone();
+        assert!(
+            !rel["pins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p.as_str() == Some(&pin_of(&env, "example.com", "backup3"))),
+            "the release recorded today's pins, not the shipped file's: {rel}"
+        );
+        rel["expires"].as_str().unwrap().to_string()
+    };
+    assert_eq!(expires, "2030-04-30", "the file's expiration, not one from today");
+
+    let refused = env.run(&["rotate", "--promote", "backup3"]);
+    refused.fails_with("android release 4.0");
+    // The converse: once the shipped pin-set has expired everywhere
+    // (12:00 UTC on its date), the same promotion goes through.
+    at(&mut env, "2030-04-30T11:59:59Z");
+    env.run(&["rotate", "--promote", "backup3", "--dry-run"])
+        .fails_with("android release 4.0");
+    at(&mut env, "2030-04-30T12:00:00Z");
+    env.run(&["rotate", "--promote", "backup3"]).ok();
+}
+
+/// A shipped file is refused when it lacks a key the servers may serve,
+/// holds one pin, or disagrees with --expires; nothing is written.
+#[test]
+fn a_shipped_file_that_would_lock_clients_out_is_refused() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["channel", "add", "android", "--expires-after", "60"])
+        .ok();
+    enforce(&env, None, "300");
+    let nsc = env.path().join("nsc.xml");
+    let text = env.run(&["snippet", "--channel", "android"]).ok().to_string();
+    std::fs::write(&nsc, &text).unwrap();
+    let nsc_arg = nsc.to_str().unwrap();
+    let before = snapshot(&env.path().join("state"));
+    env.run(&[
+        "publish", "--channel", "android", "--release", "1", "--from", nsc_arg, "--expires",
+        "2030-06-01",
+    ])
+    .fails_with("--expires says 2030-06-01");
+    // One pin only: drop every pin line but the first.
+    let mut seen = false;
+    let one: String = text
+        .lines()
+        .filter(|l| {
+            if l.contains("<pin ") {
+                let keep = !seen;
+                seen = true;
+                keep
+            } else {
+                true
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&nsc, one).unwrap();
+    env.run(&["publish", "--channel", "android", "--release", "1", "--from", nsc_arg])
+        .fails_with("distinct pin");
+    // The rotation's new key only, while the servers still serve primary.
+    at(&mut env, "2030-03-02T00:00:00Z");
+    let rotated_before = snapshot(&env.path().join("state"));
+    assert_eq!(before, rotated_before);
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    let primary = pin_of(&env, "example.com", "primary");
+    let without: String = text
+        .lines()
+        .filter(|l| !l.contains(&primary))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&nsc, without).unwrap();
+    let before = snapshot(&env.path().join("state"));
+    env.run(&["publish", "--channel", "android", "--release", "1", "--from", nsc_arg])
+        .fails_with("may still serve primary");
+    assert_eq!(before, snapshot(&env.path().join("state")));
+}
+
+/// 3. The header is served on every name of the site, so
+/// includeSubDomains reaches sites under its SANs. Before the fix,
+/// publishing was refused for api.example.com's sake but not for
+/// api.example.net's.
+#[test]
+fn include_subdomains_reaches_sites_under_every_san() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["init", "example.com", "--san", "example.net", "--include-subdomains"])
+        .ok();
+    env.run(&["init", "api.example.net"]).ok();
+    env.run(&["--site", "example.com", "policy", "--enforce", "--max-age", "300"])
+        .ok();
+    let before = snapshot(&env.path().join("state"));
+    env.run(&["--site", "example.com", "publish"])
+        .fails_with("api.example.net");
+    assert_eq!(before, snapshot(&env.path().join("state")));
+    // Pinning the subdomain's key too makes it acceptable.
+    let api = pin_of(&env, "api.example.net", "primary");
+    env.run(&["--site", "example.com", "ca-pin", "add", "api", "--pin", &api])
+        .ok();
+    env.run(&["--site", "example.com", "publish"]).ok();
+    // And the subdomain's rotation is judged against it.
+    at(&mut env, "2030-03-02T00:00:00Z");
+    env.run(&["--site", "api.example.net", "rotate", "--promote", "backup1"])
+        .fails_with("example.com");
+}
+
+/// 4. "Now" may not run behind the history of a related site. Before the
+/// fix, a child rotated at 12:01 "before" the parent's includeSubDomains
+/// header recorded at 12:05 by an operator whose clock ran ahead, and the
+/// rotation was accepted.
+#[test]
+fn a_step_may_not_be_dated_before_a_related_sites_history() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T12:00:00Z");
+    env.run(&["init", "example.com", "--include-subdomains"]).ok();
+    env.run(&["init", "api.example.com"]).ok();
+    let api = pin_of(&env, "api.example.com", "primary");
+    at(&mut env, "2030-03-01T12:05:00Z");
+    env.run(&["--site", "example.com", "ca-pin", "add", "api", "--pin", &api])
+        .ok();
+    enforce(&env, Some("example.com"), "2592000");
+    // The second operator's clock is four minutes behind.
+    at(&mut env, "2030-03-01T12:01:00Z");
+    let before = snapshot(&env.path().join("state"));
+    env.run(&["--site", "api.example.com", "rotate", "--promote", "backup1"])
+        .fails_with("of example.com");
+    assert_eq!(before, snapshot(&env.path().join("state")));
+    at(&mut env, "2030-03-01T12:06:00Z");
+    env.run(&["--site", "api.example.com", "rotate", "--promote", "backup1"])
+        .fails_with("example.com");
+}
+
+/// 5. Importing a live deployment records the header it already serves.
+/// Before the fix, the ledger started empty and `rotate` was accepted at
+/// once while browsers held the old header for its max-age.
+#[test]
+fn import_records_the_header_already_served() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    let fx = fixtures();
+    let key = fx.join("p256.pkcs8.pem");
+    let cert = fx.join("p256.cert.pem");
+    let live = "bdhRme+uYVLz59K/0qkq7VFNr9EWq8oNi/t4pzkAWWI=";
+    let other = "BKLcEuLhM0/XpleaQwEvP0sy1lh030lDZ3rY9+Ds/iI=";
+    let header = format!("pin-sha256=\"{live}\"; pin-sha256=\"{other}\"; max-age=2592000");
+    let out = env.run(&[
+        "import",
+        "example.com",
+        "--key",
+        key.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--served-header",
+        &header,
+        "--served-since",
+        "2030-01-01T00:00:00Z",
+    ]);
+    out.ok();
+    // The gate judges against it: backup1 is in no header browsers hold.
+    env.run(&["rotate", "--promote", "backup1"])
+        .fails_with("publication 1");
+    // The next header holds the new backups; once it is out and the old
+    // one's max-age has passed, the promotion is safe.
+    env.run(&["publish"]).ok();
+    at(&mut env, "2030-03-31T00:00:00Z");
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+
+    // Without either flag, import warns.
+    let mut env2 = site_env();
+    at(&mut env2, "2030-03-01T00:00:00Z");
+    let out = env2.run(&[
+        "import",
+        "example.com",
+        "--key",
+        key.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+    ]);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("--served-header"), "{all}");
+    // A header that is not one is refused, and nothing is made.
+    let mut env3 = site_env();
+    at(&mut env3, "2030-03-01T00:00:00Z");
+    env3.run(&[
+        "import",
+        "example.com",
+        "--key",
+        key.to_str().unwrap(),
+        "--served-header",
+        "max-age=30",
+    ])
+    .fails_with("not a valid Public-Key-Pins header");
+    assert!(!env3.path().join("state/example.com").exists());
+}
+
+/// 6. `check` is CRITICAL whenever a key the servers may serve is not
+/// accepted by a pinset clients may hold, whatever led there. Before the
+/// fix, it said nothing after a forced promotion.
+#[test]
+fn check_is_critical_when_the_served_key_is_locked_out() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    enforce(&env, None, "2592000");
+    at(&mut env, "2030-03-02T00:00:00Z");
+    env.run(&["rotate", "--promote", "backup1"]).ok();
+    env.run(&["publish"]).ok();
+    env.run(&["rotate", "--promote", "backup3"])
+        .fails_with("publication");
+    env.run(&["rotate", "--promote", "backup3", "--force"]).ok();
+    let out = env.run(&["check", "--format", "json"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "served-key-locked-out")
+        .unwrap_or_else(|| panic!("no served-key-locked-out finding: {v}"))
+        .clone();
+    assert_eq!(f["severity"], "CRITICAL");
+    assert_eq!(f["key"], "backup3");
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("publication 1") && msg.contains("until 2030-04-01"), "{msg}");
+}
