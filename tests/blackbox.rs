@@ -326,6 +326,32 @@ impl Site {
         }
     }
 
+    /// Over-cautious but defensible, so left out of the converse: pinctl
+    /// takes an app release's reach as reaching every name of the site's
+    /// certificates (the domain and each SAN), as the header's does,
+    /// although the shipped file names the domain only (okhttp
+    /// `**.example.com`, iOS `example.com` with NSIncludesSubdomains: no
+    /// platform applies those pins to `api.example.net`). It refuses a
+    /// promotion on api.example.net "for example.com's okhttp release"
+    /// that could lock no install out (found by seed 5 on main 8831d6c).
+    /// It errs on the safe side, and a team that adds the SAN to the app's
+    /// configuration by hand would be covered; so for the converse only,
+    /// release rules are widened to the SANs.
+    fn san_reach(&self, rules: &[HostRule]) -> Vec<HostRule> {
+        let mut out = rules.to_vec();
+        for r in rules {
+            for n in &self.names[1..] {
+                out.push(match r {
+                    HostRule::Exact(d) if *d == self.domain => HostRule::Exact(n.clone()),
+                    HostRule::Below(d) if *d == self.domain => HostRule::Below(n.clone()),
+                    HostRule::OneLabel(d) if *d == self.domain => HostRule::OneLabel(n.clone()),
+                    other => other.clone(),
+                });
+            }
+        }
+        out
+    }
+
     /// Every pinset clients may hold because of this site's publications.
     /// `conservative`: every enforce header counts as noted whatever the
     /// chain was (what pinctl itself assumes; used for the converse).
@@ -461,7 +487,11 @@ impl Site {
                         a.expiration
                     ),
                     from: r.ship,
-                    hosts: a.hosts.clone(),
+                    hosts: if conservative {
+                        self.san_reach(&a.hosts)
+                    } else {
+                        a.hosts.clone()
+                    },
                     matcher: matcher.clone(),
                     held: vec![(r.ship, end)],
                 });
