@@ -1781,10 +1781,9 @@ fn random_run(seed: u64, steps: usize) -> (u32, BTreeMap<String, u32>) {
 
 /// Random operator sequences over four sites (example.com with SAN
 /// example.net and includeSubDomains, api.example.net, shop.example.com,
-/// and the imported example.org) and six channels.
-#[test]
-fn blackbox_random_operator_sequences_lock_no_client_out() {
-    let seeds: Vec<u64> = (1..=16).collect();
+/// and the imported example.org) and six channels; the seeds are split in
+/// three tests so that the harness runs them side by side.
+fn random_seeds(seeds: std::ops::RangeInclusive<u64>) {
     let start = std::time::Instant::now();
     let mut accepted = 0;
     let mut refusals: BTreeMap<String, u32> = BTreeMap::new();
@@ -1799,6 +1798,21 @@ fn blackbox_random_operator_sequences_lock_no_client_out() {
         "blackbox: {accepted} accepted steps, refusals {refusals:?}, {:?}",
         start.elapsed()
     );
+}
+
+#[test]
+fn blackbox_random_operator_sequences_lock_no_client_out_1() {
+    random_seeds(1..=5);
+}
+
+#[test]
+fn blackbox_random_operator_sequences_lock_no_client_out_2() {
+    random_seeds(6..=10);
+}
+
+#[test]
+fn blackbox_random_operator_sequences_lock_no_client_out_3() {
+    random_seeds(11..=15);
 }
 
 // ---------------------------------------------------------------------
