@@ -11,6 +11,7 @@ macro_rules! skipped {
     }};
 }
 
+mod blackbox;
 mod channels;
 mod check;
 mod common;
@@ -19,7 +20,6 @@ mod crash;
 mod edges;
 mod harness;
 mod init;
-mod blackbox;
 mod lifecycle;
 mod limits;
 mod lint;
