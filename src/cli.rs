@@ -527,8 +527,8 @@ enum Command {
     Deployed {
         /// The key now served (default: the active key).
         key: Option<String>,
-        /// When the servers started serving it (RFC 3339; default: now).
-        #[arg(long, value_parser = time_arg)]
+        /// When the servers started serving it (RFC 3339; default: now). Not with --from-url: a probe shows only now.
+        #[arg(long, value_parser = time_arg, conflicts_with = "from_url")]
         at: Option<chrono::DateTime<chrono::Utc>>,
         /// Probe this https URL and record the key only if the server presents it.
         #[arg(long)]

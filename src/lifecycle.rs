@@ -525,9 +525,9 @@ pub fn served_keys(site: &Site) -> Vec<&Key> {
 /// The site's keys that every desired pinset holds: the active key, the
 /// backups and a retired key still needed for roll-back, in the order the
 /// keys were made. With `served`, every key the servers may still serve
-/// too (a compromised one included): an RRset or an app release that
-/// lacked it would fail clients at once, unlike a header, which clients
-/// only note when it matches the chain they see.
+/// too (a compromised one included): an RRset that lacked it would fail
+/// clients at once, unlike a header, which clients only note when it
+/// matches the chain they see.
 fn desired_key_pins(site: &Site, served: bool) -> Vec<Pin> {
     let serving = if served {
         served_keys(site)
@@ -628,7 +628,11 @@ pub fn desired_publication(
         return Some(web_publication(&desired_header(site), now));
     }
     let c = site.channel(channel)?;
-    let keys = desired_key_pins(site, true);
+    // A compromised key the servers may still serve keeps its TLSA record
+    // (dropping it first would fail DANE clients at once), but never goes
+    // into an app release, which installs keep for months: the release
+    // waits for the switch instead.
+    let keys = desired_key_pins(site, c.kind == ChannelKind::Dns);
     let ca = desired_ca_pins(site, &keys);
     let mut p = web_publication(&desired_header(site), now);
     p.pins = keys.iter().chain(&ca).cloned().collect();

@@ -149,7 +149,7 @@ fn channel_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
             let (action, command) = match c.kind {
                 ChannelKind::Dns => (
                     format!(
-                        "Put the TLSA records of the served key(s) and every backup ({}) in the zone now (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
+                        "Add the TLSA records of the served key(s) and every backup ({}) to the zone now (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
                         pins.join(", "),
                         want.ttl.unwrap_or(0).saturating_mul(2)
                     ),
@@ -237,6 +237,30 @@ fn header_steps(
             || l.include_subdomains != desired.include_subdomains
             || l.report_uri != desired.report_uri
     });
+    // Until something shows the servers moved to the active key, the
+    // key it replaced counts as served (docs/design.md#evidence): say
+    // which command records the move.
+    let stale: Vec<&str> = lifecycle::served_keys(site)
+        .iter()
+        .filter(|k| k.name != active.name)
+        .map(|k| k.name.as_str())
+        .collect();
+    if !stale.is_empty() {
+        b.add(
+            StepKind::Deploy,
+            None,
+            format!(
+                "Deploy {}'s key and certificate on every server of {}, then record it: until then {} still counts as served, so the header keeps its pin and no TLSA RRset or app release may drop it",
+                active.name,
+                site.domain,
+                stale.join(", ")
+            ),
+            Some(format!(
+                "pinctl deployed {} --from-url https://{}/  # or, on the operator's word: pinctl deployed {}; publishing the header records it too",
+                active.name, site.domain, active.name
+            )),
+        );
+    }
     if pending {
         let blockers = lifecycle::blockers(site, active, now);
         let when = match lifecycle::safe_from(site, active) {

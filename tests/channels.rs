@@ -44,6 +44,32 @@ fn pins_of(env: &Env) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Ships app release `release` through `channel` as an app team does: the
+/// file `snippet --channel` writes now is the one that ships, recorded
+/// with `publish --from`. A snippet that fails is the answer.
+fn ship_release(env: &Env, channel: &str, release: &str, extra: &[&str]) -> Run {
+    let mut s = vec!["snippet", "--channel", channel];
+    s.extend(extra);
+    let r = env.run(&s);
+    if r.code != 0 {
+        return r;
+    }
+    let file = env.path().join(format!("{channel}-{release}.artifact"));
+    std::fs::write(&file, &r.stdout).unwrap();
+    let f = file.to_str().unwrap().to_string();
+    let mut p = vec![
+        "publish",
+        "--channel",
+        channel,
+        "--release",
+        release,
+        "--from",
+        &f,
+    ];
+    p.extend(extra);
+    env.run(&p)
+}
+
 /// Months of one site: a TLSA RRset and two app channels publish; a
 /// promotion is refused while an app release or RRset without the key is
 /// held, naming it and the date, and goes through on that date.
@@ -51,25 +77,20 @@ fn pins_of(env: &Env) -> Vec<(String, String)> {
 fn a_site_rotates_under_a_tlsa_rrset_and_two_app_channels() {
     let mut env = channels_env();
     env.run(&["publish", "--channel", "dns"]).ok();
-    env.run(&["publish", "--channel", "android", "--release", "4.0"])
-        .ok();
-    env.run(&["publish", "--channel", "ios", "--release", "3.0"])
-        .ok();
+    ship_release(&env, "android", "4.0", &[]).ok();
+    ship_release(&env, "ios", "3.0", &[]).ok();
     // A release without a label, and a label twice, are refused.
     env.run(&["publish", "--channel", "ios"])
         .fails_with("--release");
-    env.run(&["publish", "--channel", "ios", "--release", "3.0"])
-        .fails_with("shipped a release 3.0 already");
+    ship_release(&env, "ios", "3.0", &[]).fails_with("shipped a release 3.0 already");
     // backup1 is in every pinset: promoting it is safe now.
     at(&mut env, "2030-01-10T00:00:00Z");
     env.run(&["rotate", "--promote", "backup1"]).ok();
     // The new backup3 is in no RRset nor release yet.
     at(&mut env, "2030-01-10T01:00:00Z");
     env.run(&["publish", "--channel", "dns"]).ok();
-    env.run(&["publish", "--channel", "android", "--release", "4.1"])
-        .ok();
-    env.run(&["publish", "--channel", "ios", "--release", "3.1"])
-        .ok();
+    ship_release(&env, "android", "4.1", &[]).ok();
+    ship_release(&env, "ios", "3.1", &[]).ok();
     let r = env.run(&["rotate", "--promote", "backup3", "--dry-run"]);
     // Android 4.0 (expiring 2030-03-02) and iOS 3.0 (held to 30 days
     // after 3.1 shipped) lack backup3, and so does the first RRset.
@@ -100,18 +121,9 @@ fn a_site_rotates_under_a_tlsa_rrset_and_two_app_channels() {
 fn forever_and_too_soon_are_said_before_they_ship() {
     let env = channels_env();
     env.run(&["channel", "add", "okhttp"]).ok();
-    let r = env.run(&["publish", "--channel", "okhttp", "--release", "1"]);
+    let r = ship_release(&env, "okhttp", "1", &[]);
     assert!(r.ok().contains("never stops being held"), "{}", r.ok());
-    env.run(&[
-        "publish",
-        "--channel",
-        "android",
-        "--release",
-        "9",
-        "--expires",
-        "2030-01-05",
-    ])
-    .fails_with("PinSetExpiry");
+    ship_release(&env, "android", "9", &["--expires", "2030-01-05"]).fails_with("PinSetExpiry");
     env.run(&["snippet", "--channel", "android", "--expires", "2030-01-05"])
         .fails_with("PinSetExpiry");
     let o = env
@@ -229,7 +241,7 @@ print(json.dumps({\"ios\": i, \"tk\": t}))'",
 }
 
 /// A version-2 state (before channels) reads as it is, with its
-/// publications as the web channel's, and is written as version 3 on the
+/// publications as the web channel's, and is written as version 4 on the
 /// next change, its publications unchanged.
 #[test]
 fn a_version_2_state_is_read_and_upgraded_on_the_next_write() {
@@ -239,7 +251,7 @@ fn a_version_2_state_is_read_and_upgraded_on_the_next_write() {
     env.run(&["publish"]).ok();
     let site = env.path().join("state/example.com/site.yaml");
     let v3 = std::fs::read_to_string(&site).unwrap();
-    let v2 = v3.replacen("version: 3", "version: 2", 1);
+    let v2 = v3.replacen("version: 4", "version: 2", 1);
     std::fs::write(&site, &v2).unwrap();
     env.run(&["status"]).ok();
     env.run(&["channel", "list"]).ok();
@@ -250,7 +262,7 @@ fn a_version_2_state_is_read_and_upgraded_on_the_next_write() {
     );
     env.run(&["channel", "add", "dns", "--ttl", "600"]).ok();
     let upgraded = std::fs::read_to_string(&site).unwrap();
-    assert!(upgraded.starts_with("version: 3\n"));
+    assert!(upgraded.starts_with("version: 4\n"));
     let pubs =
         |y: &str| y[y.find("publications:").unwrap()..y.find("events:").unwrap()].to_string();
     assert_eq!(
@@ -283,11 +295,9 @@ fn codes(env: &Env) -> Vec<(String, String)> {
 fn check_and_plan_speak_for_every_channel() {
     let mut env = channels_env();
     env.run(&["publish", "--channel", "dns"]).ok();
-    env.run(&["publish", "--channel", "android", "--release", "4.1"])
-        .ok();
+    ship_release(&env, "android", "4.1", &[]).ok();
     env.run(&["channel", "add", "okhttp"]).ok();
-    env.run(&["publish", "--channel", "okhttp", "--release", "2.0"])
-        .ok();
+    ship_release(&env, "okhttp", "2.0", &[]).ok();
     let c = codes(&env);
     let has = |c: &[(String, String)], code: &str, needle: &str| {
         c.iter().any(|(k, m)| k == code && m.contains(needle))
@@ -725,8 +735,7 @@ fn the_timeline_draws_every_channel_and_renders() {
     let test = "the_timeline_draws_every_channel_and_renders";
     let mut env = channels_env();
     env.run(&["publish", "--channel", "dns"]).ok();
-    env.run(&["publish", "--channel", "android", "--release", "4.0"])
-        .ok();
+    ship_release(&env, "android", "4.0", &[]).ok();
     at(&mut env, "2030-01-10T00:00:00Z");
     env.run(&["rotate", "--promote", "backup1"]).ok();
     env.run(&["publish", "--channel", "dns"]).ok();
@@ -769,7 +778,7 @@ fn the_timeline_draws_every_channel_and_renders() {
 
 /// The committed version-1 and version-2 states (tests/fixtures) load
 /// as they are, take a channel, publish through it, and are written back
-/// as version 3 with their history intact.
+/// as version 4 with their history intact.
 #[test]
 fn the_version_1_and_2_fixtures_upgrade_to_channels() {
     for v in ["1", "2"] {
@@ -794,7 +803,7 @@ fn the_version_1_and_2_fixtures_upgrade_to_channels() {
         env.run(&["channel", "add", "dns", "--ttl", "300"]).ok();
         env.run(&["publish", "--channel", "dns"]).ok();
         let after = std::fs::read_to_string(&site).unwrap();
-        assert!(after.starts_with("version: 3\n"), "v{v}");
+        assert!(after.starts_with("version: 4\n"), "v{v}");
         let web = |y: &str| {
             let p = &y[y.find("publications:").unwrap()..y.find("\nevents:").unwrap()];
             p[..p.find("- channel: dns").unwrap_or(p.len())]
@@ -817,25 +826,27 @@ fn the_version_1_and_2_fixtures_upgrade_to_channels() {
     }
 }
 
-/// After a compromise the old key leaves every pinset at once, so an app
-/// release must wait until a header or RRset says the new key is served:
-/// before that, its installs could meet the old key.
+/// After a compromise the old key leaves the header at once, but an app
+/// release (or an RRset) must keep it until something shows the new key
+/// served — a header published, or `pinctl deployed` — since before that
+/// installs could meet the old key. An RRset is no such evidence: RFC
+/// 7671 section 8.1 publishes it before the switch.
 #[test]
 fn an_app_release_waits_for_the_server_after_a_compromise() {
     let env = channels_env();
     env.run(&["publish", "--channel", "dns"]).ok();
-    env.run(&["publish", "--channel", "android", "--release", "4.0"])
-        .ok();
+    ship_release(&env, "android", "4.0", &[]).ok();
     let r = env.run(&["rotate", "--promote", "backup1", "--compromised"]);
     assert!(
         r.ok().contains("The new backup(s) become safe to promote"),
         "{}",
         r.ok()
     );
-    env.run(&["publish", "--channel", "android", "--release", "4.1"])
-        .fails_with("the server may still serve primary");
+    ship_release(&env, "android", "4.1", &[]).fails_with("may still serve primary");
     env.run(&["publish", "--channel", "dns"]).ok();
-    let r = env.run(&["publish", "--channel", "android", "--release", "4.1"]);
+    ship_release(&env, "android", "4.1", &[]).fails_with("may still serve primary");
+    env.run(&["deployed", "backup1"]).ok();
+    let r = ship_release(&env, "android", "4.1", &[]);
     assert!(
         !r.ok().contains(&pins_of(&env)[0].1),
         "primary's pin is gone"
@@ -862,10 +873,8 @@ fn a_year_of_the_header_a_tlsa_rrset_and_two_app_channels() {
     env.run(&["channel", "add", "ios", "--horizon", "30"]).ok();
     let ship = |env: &Env, v: &str| {
         env.run(&["publish", "--channel", "dns"]).ok();
-        env.run(&["publish", "--channel", "android", "--release", v])
-            .ok();
-        env.run(&["publish", "--channel", "ios", "--release", v])
-            .ok();
+        ship_release(&env, "android", v, &[]).ok();
+        ship_release(&env, "ios", v, &[]).ok();
     };
     env.run(&["publish"]).ok();
     ship(&env, "1.0");

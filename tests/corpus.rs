@@ -319,17 +319,17 @@ fn bad_input_corpus() {
     );
     c.yaml_fails(
         "s-newer",
-        &|y| y.replacen("version: 3", "version: 4", 1),
+        &|y| y.replacen("version: 4", "version: 5", 1),
         "newer than this pinctl",
     );
     c.yaml_fails(
         "s-zero",
-        &|y| y.replacen("version: 3", "version: 0", 1),
+        &|y| y.replacen("version: 4", "version: 0", 1),
         "version 0",
     );
     c.yaml_fails(
         "s-noversion",
-        &|y| y.replacen("version: 3", "version: one", 1),
+        &|y| y.replacen("version: 4", "version: one", 1),
         "no numeric `version:`",
     );
     c.yaml_fails(

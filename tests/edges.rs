@@ -599,7 +599,7 @@ fn a_version_1_state_is_read_and_upgraded_on_the_next_write() {
     let site = env.path().join("state/example.com/site.yaml");
     let yaml = std::fs::read_to_string(&site).unwrap();
     let v1: String = yaml
-        .replacen("version: 3", "version: 1", 1)
+        .replacen("version: 4", "version: 1", 1)
         .lines()
         .filter(|l| !l.trim_start().starts_with("sealed_to:"))
         .map(|l| format!("{l}\n"))
@@ -614,7 +614,7 @@ fn a_version_1_state_is_read_and_upgraded_on_the_next_write() {
     );
     env.run(&["policy", "--max-age", "600"]).ok();
     let upgraded = std::fs::read_to_string(&site).unwrap();
-    assert!(upgraded.starts_with("version: 3\n"), "{upgraded}");
+    assert!(upgraded.starts_with("version: 4\n"), "{upgraded}");
     // Archives from before version 2 recorded no recipients: no warning.
     assert_eq!(finding(&check_json(&env), "recipients-changed"), None);
 }

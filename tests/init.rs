@@ -533,7 +533,7 @@ fn bad_input_changes_nothing() {
     let damaged: Vec<(String, &str)> = vec![
         ("keys: [unclosed".to_string(), "not a valid site file"),
         (
-            yaml.replacen("version: 3", "version: 7", 1),
+            yaml.replacen("version: 4", "version: 7", 1),
             "newer than this pinctl",
         ),
         (

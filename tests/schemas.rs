@@ -106,9 +106,23 @@ fn every_json_command_has_a_schema_and_its_output_fits_it() {
         "channel-add",
         &with(&["channel", "add", "ios", "--name", "ios-app"]),
     );
+    // A release records the file that shipped.
+    let nsc = env
+        .run(&["--site", "example.com", "snippet", "--channel", "android"])
+        .ok()
+        .to_string();
+    std::fs::write(env.path().join("nsc.xml"), nsc).unwrap();
     run(
         "publish",
-        &with(&["publish", "--channel", "android", "--release", "1.0"]),
+        &with(&[
+            "publish",
+            "--channel",
+            "android",
+            "--release",
+            "1.0",
+            "--from",
+            "nsc.xml",
+        ]),
     );
     run("channel-list", &["channel", "list"]);
     run("reports-list", &["reports", "list"]);
@@ -120,6 +134,7 @@ fn every_json_command_has_a_schema_and_its_output_fits_it() {
         &with(&["rotate", "--promote", "backup1", "--dry-run"]),
     );
     run("rotate", &with(&["rotate", "--promote", "backup1"]));
+    run("deployed", &with(&["deployed", "backup1"]));
     run("publish", &with(&["publish"]));
     run("plan", &with(&["plan", "--promote", "backup2"]));
     std::fs::create_dir(env.path().join("usb")).unwrap();
