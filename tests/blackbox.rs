@@ -1155,6 +1155,21 @@ impl Sim {
             self.sites[s].certs.push((t, key.into(), pin));
             true
         } else {
+            if o.code == 1 {
+                // The servers would use that chain for the key from now
+                // on: a lockout if a held pinset then rejects the served
+                // key, or the active key once it is deployed.
+                let with_cert = |mut w: Vec<Site>| {
+                    w[s].certs.push((t, key.into(), pin.clone()));
+                    w
+                };
+                let base = self.may_serve(self.sites.clone(), s, t);
+                let justified = self.new_lockouts(&self.sites, &with_cert(self.sites.clone()))
+                    || self.new_lockouts(&base, &with_cert(base.clone()));
+                self.refused(s, t, "cert add", &o.stderr, true);
+                self.converse(s, t, &format!("cert add ({key})"), justified, &o.stderr);
+                return false;
+            }
             self.refused(s, t, "cert add", &o.stderr, false);
             false
         }
