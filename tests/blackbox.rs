@@ -292,6 +292,10 @@ struct Site {
     releases: Vec<Release>,
     /// (time, key) promoted with --force.
     forced: Vec<(T, String)>,
+    /// (time, key) marked compromised: its pin leaves what is published at
+    /// once, though the servers send it until they switch; what that does
+    /// to clients after the compromise is accepted, as with --force.
+    compromised: Vec<(T, String)>,
     /// app channel → horizon in days (None: for ever); android/trustkit None.
     horizons: BTreeMap<String, Option<i64>>,
     app_channels: Vec<String>,
@@ -317,6 +321,7 @@ impl Site {
             rrsets: vec![],
             releases: vec![],
             forced: vec![],
+            compromised: vec![],
             horizons: BTreeMap::new(),
             app_channels: vec![],
             dns: false,
@@ -596,8 +601,11 @@ fn lockouts(sites: &[Site], conservative: bool) -> Vec<Lockout> {
                             let st = (*a).max(*c);
                             let en = (*b).min(*d);
                             if st < en {
-                                let excused =
-                                    x.forced.iter().any(|(tf, k)| k == key && p.from <= *tf);
+                                let excused = x
+                                    .forced
+                                    .iter()
+                                    .any(|(tf, k)| k == key && p.from <= *tf)
+                                    || x.compromised.iter().any(|(tc, k)| k == key && st >= *tc);
                                 out.push(Lockout {
                                     at: st,
                                     until: en,
@@ -1433,13 +1441,24 @@ impl Sim {
     }
 
     fn rotate(&mut self, s: usize, t: T, key: &str, force: bool) -> bool {
+        self.rotate_with(s, t, key, force, false)
+    }
+
+    fn rotate_with(&mut self, s: usize, t: T, key: &str, force: bool, compromised: bool) -> bool {
         let mut a = vec!["rotate", "--promote", key];
         if force {
             a.push("--force");
         }
+        if compromised {
+            a.push("--compromised");
+        }
         let o = self.run(Some(s), t, &a);
         if o.code == 0 {
             self.accepted += 1;
+            if compromised {
+                let old = self.sites[s].active.clone();
+                self.sites[s].compromised.push((t, old));
+            }
             self.sites[s].active = key.into();
             if force {
                 self.sites[s].forced.push((t, key.into()));
@@ -1809,9 +1828,10 @@ impl Sim {
                 let k = self.rng.pick(&b).clone();
                 // Sometimes the operator forces a refused promotion, and
                 // often deploys it at once.
-                if !self.rotate(s, t, &k, false)
+                let compromised = self.rng.chance(8);
+                if !self.rotate_with(s, t, &k, false, compromised)
                     && self.rng.chance(12)
-                    && self.rotate(s, t, &k, true)
+                    && self.rotate_with(s, t, &k, true, compromised)
                     && self.rng.chance(60)
                 {
                     self.web(s, t, &[]);
