@@ -21,7 +21,7 @@ at 2030-01-01T00:00:00Z
 "$P" channel add dns --ttl 3600 >/dev/null
 "$P" channel add android --expires-after 90 --include-subdomains >/dev/null
 "$P" publish --channel dns >/dev/null
-"$P" publish --channel android --release 1.0 >/dev/null
+"$P" snippet --channel android > android-1.0.artifact; "$P" publish --channel android --release 1.0 --from android-1.0.artifact >/dev/null
 ca() { # sign a CSR with a throwaway CA: $1 key name
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
     -subj /CN=Bench-CA -days 5000 -addext basicConstraints=critical,CA:TRUE -out ca.pem 2>/dev/null
@@ -42,11 +42,11 @@ for age in 300 86400 604800 2592000; do
 done
 at 2030-03-01T00:00:00Z; "$P" rotate --promote backup1 >/dev/null; "$P" publish >/dev/null
 at 2030-03-02T00:00:00Z; "$P" publish >/dev/null
-"$P" publish --channel dns >/dev/null; "$P" publish --channel android --release 2.0 >/dev/null
+"$P" publish --channel dns >/dev/null; "$P" snippet --channel android > android-2.0.artifact; "$P" publish --channel android --release 2.0 --from android-2.0.artifact >/dev/null
 ca backup1; "$P" cert add backup1-chain.pem >/dev/null
 at 2030-06-01T00:00:00Z; "$P" rotate --promote backup2 >/dev/null; "$P" publish >/dev/null
 at 2030-06-02T00:00:00Z; "$P" publish >/dev/null
-"$P" publish --channel dns >/dev/null; "$P" publish --channel android --release 3.0 >/dev/null
+"$P" publish --channel dns >/dev/null; "$P" snippet --channel android > android-3.0.artifact; "$P" publish --channel android --release 3.0 --from android-3.0.artifact >/dev/null
 at 2030-07-01T00:00:00Z; "$P" policy --max-age 5184000 >/dev/null; "$P" publish >/dev/null
 at 2030-08-01T00:00:00Z; "$P" policy --max-age 2592000 >/dev/null; "$P" publish >/dev/null
 pubs=$(grep -c -E "^- (mode|channel):" seed/seed.example/site.yaml || true)

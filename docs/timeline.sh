@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Draws docs/timeline.svg: DESIGN.md's worked example (max-age 30 days)
-# with a TLSA RRset and Android and iOS releases alongside the header.
+# Draws docs/timeline.svg: the worked example (max-age 30 days) of
+# docs/design.md#a-worked-example, with a TLSA RRset and Android and iOS
+# releases alongside the header.
 # Run from the repository root after `cargo build --release`.
 set -euo pipefail
 pinctl=${PINCTL:-$PWD/target/release/pinctl}
@@ -20,16 +21,16 @@ at 2030-03-01T00:00:00Z
 at 2030-03-10T00:00:00Z
 "$pinctl" policy --enforce --max-age 2592000 >/dev/null
 "$pinctl" publish >/dev/null
-"$pinctl" publish --channel android --release 4.0 >/dev/null
-"$pinctl" publish --channel ios --release 3.0 >/dev/null
+"$pinctl" snippet --channel android > android-4.0.artifact; "$pinctl" publish --channel android --release 4.0 --from android-4.0.artifact >/dev/null
+"$pinctl" snippet --channel ios > ios-3.0.artifact; "$pinctl" publish --channel ios --release 3.0 --from ios-3.0.artifact >/dev/null
 at 2030-04-01T00:00:00Z
 "$pinctl" rotate --promote backup1 >/dev/null
 "$pinctl" publish >/dev/null
 "$pinctl" publish --channel dns >/dev/null
 at 2030-04-02T00:00:00Z
 "$pinctl" publish >/dev/null
-"$pinctl" publish --channel android --release 4.1 >/dev/null
-"$pinctl" publish --channel ios --release 3.1 >/dev/null
+"$pinctl" snippet --channel android > android-4.1.artifact; "$pinctl" publish --channel android --release 4.1 --from android-4.1.artifact >/dev/null
+"$pinctl" snippet --channel ios > ios-3.1.artifact; "$pinctl" publish --channel ios --release 3.1 --from ios-3.1.artifact >/dev/null
 at 2030-04-20T00:00:00Z
 "$pinctl" rotate --promote backup2 --compromised >/dev/null
 "$pinctl" publish >/dev/null

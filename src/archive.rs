@@ -3,7 +3,7 @@
 //! decryption with a passphrase or identity file. Where the passphrase comes
 //! from is `secret`'s business.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::str::FromStr as _;
 
 use age::secrecy::SecretString;
@@ -136,7 +136,9 @@ pub fn decrypt(label: &str, data: &[u8], key: Key<'_>) -> Result<Zeroizing<Vec<u
     let reader = age::armor::ArmoredReader::new(data);
     let decryptor =
         age::Decryptor::new(reader).map_err(|e| err(format!("not a readable age archive: {e}")))?;
-    let mut plain = Zeroizing::new(Vec::new());
+    // age's ciphertext is longer than its plaintext: sized up front, the
+    // buffer never grows, so no reallocation leaves an unwiped copy.
+    let mut plain = Zeroizing::new(Vec::with_capacity(data.len()));
     let result = match key {
         Key::Passphrase(p) => {
             if !decryptor.is_scrypt() {
@@ -146,8 +148,8 @@ pub fn decrypt(label: &str, data: &[u8], key: Key<'_>) -> Result<Zeroizing<Vec<u
             id.set_max_work_factor(22);
             decryptor
                 .decrypt(std::iter::once(&id as &dyn age::Identity))
-                .map_err(|e| describe(label, e, true))?
-                .read_to_end(&mut plain)
+                .map_err(|e| describe(label, e, true))
+                .map(|mut r| crate::fsutil::read_to_end_wiped(&mut r, &mut plain))?
         }
         Key::Identities(ids) => {
             if decryptor.is_scrypt() {
@@ -155,8 +157,8 @@ pub fn decrypt(label: &str, data: &[u8], key: Key<'_>) -> Result<Zeroizing<Vec<u
             }
             decryptor
                 .decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
-                .map_err(|e| describe(label, e, false))?
-                .read_to_end(&mut plain)
+                .map_err(|e| describe(label, e, false))
+                .map(|mut r| crate::fsutil::read_to_end_wiped(&mut r, &mut plain))?
         }
     };
     result.map_err(|e| err(format!("the archive is damaged or was tampered with ({e})")))?;
@@ -200,6 +202,9 @@ mod tests {
             let ids: Vec<Box<dyn age::Identity + Send + Sync>> = vec![Box::new(id.clone())];
             let pt = decrypt("a", &ct, Key::Identities(&ids)).unwrap();
             assert_eq!(&pt[..], b"secret key");
+            // Sized up front and never grown: a reallocation would leave
+            // an unwiped copy of the key behind.
+            assert_eq!(pt.capacity(), ct.len());
             let mut bad = ct.clone();
             let n = bad.len() - 5;
             bad[n] ^= 1;

@@ -307,6 +307,7 @@ pub fn render(
             publish_words => publish_words,
             hosts => hosts,
             pattern_notes => notes,
+            swizzle => if c.and_then(|c| c.swizzle).unwrap_or(true) { "true" } else { "false" },
         },
     )
 }
@@ -353,5 +354,81 @@ mod tests {
         for f in [xml_comment, code_comment, zone_comment] {
             assert!(f("a\nb").is_err());
         }
+    }
+
+    fn site_with(kind: ChannelKind, f: impl Fn(&mut crate::state::Channel)) -> Site {
+        use crate::lifecycle::tests::{channel, pin_of, site_at, t};
+        let at = t("2030-01-01T00:00:00Z");
+        let mut site = site_at(at);
+        let mut c = channel("app", kind, at);
+        if kind == ChannelKind::Dns {
+            c.ttl = Some(3600);
+        }
+        f(&mut c);
+        site.channels.push(c);
+        site.ca_pins.push(crate::state::CaPin {
+            name: "root".into(),
+            pin: pin_of("root"),
+            added: at,
+            subject: None,
+        });
+        site
+    }
+
+    fn now() -> DateTime<Utc> {
+        crate::lifecycle::tests::t("2030-01-01T00:00:00Z")
+    }
+
+    /// TrustKit's swizzling is written as the channel chose it (yes when
+    /// unset), and no domain reports to TrustKit's default server.
+    #[test]
+    fn the_trustkit_plist_states_swizzling_and_keeps_reports_home() {
+        for (swizzle, want) in [(None, "true"), (Some(true), "true"), (Some(false), "false")] {
+            let site = site_with(ChannelKind::Trustkit, |c| c.swizzle = swizzle);
+            let out = render(&site, "app", now(), None, None, None).unwrap();
+            assert!(
+                out.contains(&format!(
+                    "<key>TSKSwizzleNetworkDelegates</key>\n    <{want}/>"
+                )),
+                "{out}"
+            );
+            assert!(out.contains("<key>TSKDisableDefaultReportUri</key>\n        <true/>"));
+            let xml = render(&site, "app", now(), None, Some(Lang::Xml), None).unwrap();
+            assert!(xml.contains(r#"disableDefaultReportUri="true""#), "{xml}");
+        }
+    }
+
+    /// A DANE-TA record says that a root matches only when servers send it.
+    #[test]
+    fn a_ca_record_says_when_it_matches() {
+        let site = site_with(ChannelKind::Dns, |_| {});
+        let out = render(&site, "app", now(), None, None, None).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        let ca = lines
+            .iter()
+            .position(|l| l.contains(" IN TLSA 2 1 1 "))
+            .unwrap();
+        assert!(lines[ca - 1].contains("RFC 7671 section 5.2.2"), "{out}");
+        assert!(lines[ca - 2].contains("root CA"), "{out}");
+        assert_eq!(out.matches("5.2.2").count(), 1, "{out}");
+    }
+
+    /// kotlinc 1.3 (Debian's) refuses a trailing comma in an argument list.
+    #[test]
+    fn kotlin_argument_lists_end_without_a_comma() {
+        let site = site_with(ChannelKind::Okhttp, |c| c.include_subdomains = true);
+        let out = render(&site, "app", now(), None, Some(Lang::Kotlin), None).unwrap();
+        let code: Vec<&str> = out
+            .lines()
+            .map(|l| l.split(" //").next().unwrap_or("").trim_end())
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect();
+        for w in code.windows(2) {
+            assert!(
+                !(w[0].ends_with(',') && w[1].trim() == ")"),
+                "trailing comma before `)`:\n{out}"
+            );
+        }
+        assert_eq!(out.matches(".add(").count(), 2, "{out}");
     }
 }

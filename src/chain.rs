@@ -1,7 +1,8 @@
 //! Certificate chains as files give them (leaf first): which certificate
 //! signed which, checked with x509-parser's signature verification (ring),
 //! and the one CA key a chain may earn credit for in safety decisions —
-//! the leaf's verified direct issuer (DESIGN: "Which CA pins count").
+//! the leaf's verified direct issuer (docs/design.md#safety-rule,
+//! "Which CA pins count").
 //! Reading PEM and hashing keys are `pin`'s; using the credit is
 //! `lifecycle`'s.
 

@@ -161,7 +161,7 @@ enum CaPinCommand {
         after_help = "Examples:\n  pinctl ca-pin add letsencrypt-r11 --from r11.pem\n  pinctl ca-pin add other-ca --pin 'base64…='"
     )]
     Add {
-        /// A name for the pin (letters, digits, - and _).
+        /// A name for the pin (1 to 64 letters, digits, - and _).
         name: String,
         /// The pin itself: base64 of the SHA-256 of the CA's public key.
         #[arg(long, conflicts_with = "from", required_unless_present = "from")]
@@ -204,20 +204,20 @@ enum ReportsCommand {
         /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL several collectors share.
         #[arg(long)]
         database: Option<String>,
-        /// Seconds a client has to send a request's headers.
-        #[arg(long, default_value_t = 10)]
+        /// Seconds a client has to send a request's headers (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = at_least_one::<u64>)]
         header_timeout: u64,
-        /// Seconds a client has to send a request's body.
-        #[arg(long, default_value_t = 10)]
+        /// Seconds a client has to send a request's body (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = at_least_one::<u64>)]
         body_timeout: u64,
-        /// Connections served at once.
-        #[arg(long, default_value_t = 1024)]
+        /// Connections served at once (at least 1).
+        #[arg(long, default_value_t = 1024, value_parser = at_least_one::<usize>)]
         max_connections: usize,
-        /// Reports per second allowed from one address (then 429).
-        #[arg(long, default_value_t = 50.0)]
+        /// Reports per second allowed from one address (then 429; above 0).
+        #[arg(long, default_value_t = 50.0, value_parser = above_zero)]
         rate: f64,
-        /// Reports one address may send at once before the rate applies.
-        #[arg(long, default_value_t = 200.0)]
+        /// Reports one address may send at once before the rate applies (above 0).
+        #[arg(long, default_value_t = 200.0, value_parser = above_zero)]
         burst: f64,
         /// Serve TLS directly with this PEM certificate chain (leaf first) instead of behind a proxy.
         #[arg(long, requires = "tls_key", value_hint = clap::ValueHint::FilePath)]
@@ -294,20 +294,27 @@ impl From<ChannelKindArg> for crate::state::ChannelKind {
     }
 }
 
+/// A yes-or-no option value.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum YesNo {
+    Yes,
+    No,
+}
+
 #[derive(Subcommand)]
 enum ChannelCommand {
     /// Add a channel: DANE TLSA records, or an app platform's pinning.
     #[command(
-        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
+        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add trustkit --expires-after 60 --swizzle no\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
     )]
     Add {
         /// dns, android, trustkit, ios or okhttp.
         #[arg(value_enum)]
         kind: ChannelKindArg,
-        /// Its name (default: the kind).
+        /// Its name (default: the kind; 1 to 64 letters, digits, - and _).
         #[arg(long)]
         name: Option<String>,
-        /// dns: the RRset's TTL in seconds (required).
+        /// dns: the RRset's TTL in seconds (required; 1 to 2147483647, RFC 2181 section 8).
         #[arg(long, required_if_eq("kind", "dns"))]
         ttl: Option<u64>,
         /// dns: the TLS port of the TLSA owner name (default 443).
@@ -316,7 +323,7 @@ enum ChannelCommand {
         /// android/trustkit: each release's pin-set expires this many days after it ships.
         #[arg(long = "expires-after", value_name = "DAYS")]
         expires_after: Option<u32>,
-        /// ios/okhttp: old builds are refused this many days after a newer one ships; without it, what a release pins is held for ever.
+        /// ios/okhttp: old builds are refused this many days (at least 1) after a newer one ships; without it, what a release pins is held for ever.
         #[arg(long, value_name = "DAYS")]
         horizon: Option<u32>,
         /// Apps: the pins apply to subdomains too (iOS: one label; Android, TrustKit, OkHttp `**.`: any depth).
@@ -325,6 +332,9 @@ enum ChannelCommand {
         /// okhttp: `*.` (one label, OkHttp 3.x) instead of `**.` (any depth).
         #[arg(long, requires = "include_subdomains")]
         one_label: bool,
+        /// trustkit: TSKSwizzleNetworkDelegates. yes: TrustKit hooks the app's NSURLSession/NSURLConnection delegates and checks pins itself; no: the app calls TrustKit's validator from its own challenge handlers [default: yes].
+        #[arg(long, value_enum, value_name = "YES|NO")]
+        swizzle: Option<YesNo>,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -385,7 +395,7 @@ enum ArchiveCommand {
         /// The folder to copy it to (a USB stick, a mounted safe).
         #[arg(long, value_hint = clap::ValueHint::DirPath)]
         to: PathBuf,
-        /// A label for the place, as the plan and status will name it.
+        /// A label for the place, as the plan and status will name it (1 to 200 characters, no control characters).
         #[arg(long)]
         location: String,
         /// Output: text for people, json for scripts.
@@ -507,7 +517,7 @@ enum Command {
         /// The channel it was published through (default: web, the header).
         #[arg(long)]
         channel: Option<String>,
-        /// App channels: the release that shipped the pinset (e.g. its version).
+        /// App channels: the release that shipped the pinset (e.g. its version; 1 to 200 characters, no control characters).
         #[arg(long)]
         release: Option<String>,
         /// android/trustkit: the pin-set expiration the release carries (YYYY-MM-DD); default: the channel's --expires-after from now.
@@ -602,7 +612,7 @@ enum Command {
     },
     /// Print a crontab line or systemd units that run `pinctl check` daily.
     #[command(
-        after_help = "Examples:\n  pinctl schedule --cron --at 07:30 | crontab -\n  pinctl schedule --systemd"
+        after_help = "Examples:\n  pinctl schedule --cron --at 07:30   # add the lines it prints with `crontab -e`\n                                     # (never `| crontab -`: it replaces the whole crontab)\n  pinctl schedule --systemd"
     )]
     Schedule {
         /// Print the crontab lines (add them with `crontab -e`).
@@ -767,6 +777,22 @@ where
     };
     let mut out = Out::stdout();
     let result = dispatch(cli, &mut out);
+    if result.is_ok() && crate::store::wrote_a_site() {
+        out.warnings.extend(commands::clock_ahead_warning());
+    }
+    let code = finish(result, &out);
+    // Warnings on standard error, after the report or the error line.
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    for w in &out.warnings {
+        let _ = writeln!(stderr, "warning: {w}");
+    }
+    code
+}
+
+/// Prints the report (or the error line and its hint) and returns the
+/// exit code.
+fn finish(result: crate::Result<i32>, out: &Out) -> i32 {
     match result {
         Ok(code) => {
             // A reader that closed the pipe (`pinctl status | head -1`)
@@ -802,7 +828,11 @@ fn site_options(
     a: SiteArgs,
     key: Option<PathBuf>,
     cert: Option<PathBuf>,
+    out: &mut Out,
 ) -> crate::Result<InitOptions> {
+    if let Some(w) = &a.max_age.overflow {
+        out.warn(w);
+    }
     Ok(InitOptions {
         domain,
         sans: a.sans,
@@ -933,6 +963,31 @@ fn time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .map_err(|e| format!("{s:?} is not an RFC 3339 time such as 2030-04-02T10:00:00Z ({e})"))
 }
 
+/// A count or a number of seconds that 0 would make meaningless (a
+/// collector that serves no connection, a timeout that has passed
+/// before the request starts): refused, not silently raised to 1.
+fn at_least_one<T: std::str::FromStr + PartialEq + From<u8>>(s: &str) -> Result<T, String> {
+    let v: T = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if v == T::from(0) {
+        return Err("0 would refuse everything; give at least 1".into());
+    }
+    Ok(v)
+}
+
+/// `--rate`, `--burst`: a finite number above 0 (0 would answer every
+/// report 429).
+fn above_zero(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err(format!(
+            "{s} would refuse every report (429); give a number above 0"
+        )),
+        Err(_) => Err(format!("{s:?} is not a number")),
+    }
+}
+
 /// `--max-age`: delta-seconds as clients read them (an overflow clamps).
 fn max_age_arg(s: &str) -> Result<MaxAge, String> {
     crate::header::parse_max_age(s)
@@ -997,7 +1052,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             out,
         ),
         Command::Init { domain, args } => {
-            init::init(&ctx()?, &site_options(domain, args, None, None)?, out)
+            init::init(&ctx()?, &site_options(domain, args, None, None, out)?, out)
         }
         Command::Import {
             domain,
@@ -1011,7 +1066,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             insecure,
             args,
         } => {
-            let mut o = site_options(domain, args, Some(key), cert)?;
+            let mut o = site_options(domain, args, Some(key), cert, out)?;
             o.served = init::Served {
                 header: served_header,
                 since: served_since,
@@ -1037,7 +1092,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
         }
         Command::Policy { args, format } => {
             if let Some(w) = args.max_age.as_ref().and_then(|m| m.overflow.as_ref()) {
-                out.line(format!("warning: {w}"));
+                out.warn(w);
             }
             policy::policy(&ctx()?, &args.into_change(), format == Format::Json, out)
         }
@@ -1115,17 +1170,23 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             expires,
             from,
             ..
-        } => publish::publish(
-            &ctx()?,
-            &publish::PublishOptions {
-                report_only,
-                channel,
-                release,
-                expires,
-                from,
-            },
-            out,
-        ),
+        } => {
+            if let Some(r) = &release {
+                crate::state::check_name(crate::state::NameKind::Release, r)
+                    .map_err(|m| crate::Error::Usage(format!("--release: {m}")))?;
+            }
+            publish::publish(
+                &ctx()?,
+                &publish::PublishOptions {
+                    report_only,
+                    channel,
+                    release,
+                    expires,
+                    from,
+                },
+                out,
+            )
+        }
         Command::Deployed {
             key,
             at,
@@ -1185,6 +1246,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             horizon,
             include_subdomains,
             one_label,
+            swizzle,
             ..
         }) => channel::channel_add(
             &ctx()?,
@@ -1197,6 +1259,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 horizon_days: horizon,
                 include_subdomains,
                 one_label,
+                swizzle: swizzle.map(|s| s == YesNo::Yes),
             },
             out,
         ),

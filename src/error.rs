@@ -75,7 +75,7 @@ impl Error {
                 "another pinctl is changing this state folder; run the command again when it has finished",
             ),
             Error::WrongPassphrase { .. } => Some(
-                "the passphrase comes from PINCTL_PASSPHRASE, --passphrase-file or the terminal, in that order",
+                "the passphrase comes from --passphrase-file, else PINCTL_PASSPHRASE, else the terminal",
             ),
             Error::NewerState { .. } => {
                 Some("the state was written by a newer pinctl; upgrade instead of editing the file")

@@ -1,7 +1,8 @@
 //! Crash-safety and concurrency testing: `PINCTL_FAILPOINT=write:K` makes
 //! pinctl abort the process right before its K-th file write lands, as a
 //! crash would; `PINCTL_FAILPOINT=hold-lock:MS` keeps the state lock for MS
-//! milliseconds after taking it, so that tests can race a second command.
+//! milliseconds after taking it, so that tests can race a second command;
+//! `PINCTL_FAILPOINT=unlink` makes deleting a file fail.
 //!
 //! Only with the `failpoints` feature, which the test build turns on (the
 //! crate's dev-dependency on itself): what users build and run has no
@@ -35,6 +36,16 @@ pub fn hit(_kind: &str) -> Result<()> {
 
 #[cfg(not(feature = "failpoints"))]
 pub fn hold_lock() {}
+
+/// Deletes a file; `PINCTL_FAILPOINT=unlink` makes the deletion fail, as
+/// a read-only mount would.
+pub fn remove_file(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(feature = "failpoints")]
+    if std::env::var("PINCTL_FAILPOINT").as_deref() == Ok("unlink") {
+        return Err(std::io::Error::from_raw_os_error(libc::EROFS));
+    }
+    std::fs::remove_file(path)
+}
 
 /// Sleeps while holding the lock when the failpoint asks for it.
 #[cfg(feature = "failpoints")]

@@ -146,10 +146,9 @@ pub fn read_capped(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>> {
         path.display().to_string()
     };
     if path == Path::new("-") {
-        std::io::stdin()
-            .take(max + 1)
-            .read_to_end(&mut buf)
-            .map_err(read)?;
+        // Of unknown length: grown by wiping copies, never by `read_to_end`.
+        reserve_wiped(&mut buf, 1 << 16);
+        read_to_end_wiped(&mut std::io::stdin().lock().take(max + 1), &mut buf).map_err(read)?;
     } else {
         let meta = std::fs::metadata(path).map_err(read)?;
         if meta.is_dir() {
@@ -233,6 +232,34 @@ impl ChunkReader {
     }
 }
 
+/// Reads `r` to its end onto `buf`, which grows only through
+/// [`reserve_wiped`]: unlike `read_to_end`, no reallocation leaves an
+/// unwiped copy of what was read so far, and nothing passes through a
+/// buffer on the stack. Size `buf` up front where the length is known.
+pub fn read_to_end_wiped(r: &mut impl std::io::Read, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let start = buf.len();
+    loop {
+        if buf.len() == buf.capacity() {
+            reserve_wiped(buf, buf.capacity().max(8192));
+        }
+        let filled = buf.len();
+        // Within the capacity: no reallocation.
+        buf.resize(buf.capacity(), 0);
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => {
+                buf.truncate(filled);
+                return Ok(filled - start);
+            }
+            Ok(n) => buf.truncate(filled + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(filled),
+            Err(e) => {
+                buf.truncate(filled);
+                return Err(e);
+            }
+        }
+    }
+}
+
 /// Makes room for `additional` more bytes in `buf`, keeping its content:
 /// when it must grow, the content moves to fresh memory and the old memory
 /// is wiped (a plain `reserve` would free it as it is, key and all).
@@ -245,4 +272,56 @@ pub fn reserve_wiped(buf: &mut Vec<u8>, additional: usize) {
     bigger.extend_from_slice(buf);
     buf.zeroize();
     *buf = bigger;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out a few bytes a call, with an interruption now and then.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+        calls: usize,
+    }
+
+    impl std::io::Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(5) {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = (self.calls % 7 + 1)
+                .min(out.len())
+                .min(self.data.len() - self.at);
+            out[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_to_end_wiped_reads_everything_into_room_made_up_front() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut r = Trickle {
+            data: data.clone(),
+            at: 0,
+            calls: 0,
+        };
+        let mut buf = Vec::with_capacity(data.len() + 1);
+        let before = buf.as_ptr();
+        assert_eq!(read_to_end_wiped(&mut r, &mut buf).unwrap(), data.len());
+        assert_eq!(buf, data);
+        // Sized up front: never moved, so no copy was left behind.
+        assert_eq!(buf.as_ptr(), before);
+        let mut r = Trickle {
+            data: data.clone(),
+            at: 0,
+            calls: 0,
+        };
+        let mut grown = vec![1, 2, 3];
+        read_to_end_wiped(&mut r, &mut grown).unwrap();
+        assert_eq!(&grown[..3], &[1, 2, 3]);
+        assert_eq!(&grown[3..], &data[..]);
+    }
 }

@@ -44,6 +44,14 @@ pub struct Header {
     pub report_uri: Option<String>,
 }
 
+/// Whether two pin lists are the same pinset: RFC 7469 section 2.1.1
+/// makes the pins a set, so their order (or a repeat) means nothing to a
+/// client.
+pub fn same_pins(a: &[Pin], b: &[Pin]) -> bool {
+    use std::collections::BTreeSet;
+    a.iter().collect::<BTreeSet<&Pin>>() == b.iter().collect::<BTreeSet<&Pin>>()
+}
+
 impl Header {
     /// The header value in canonical order: pins, max-age,
     /// includeSubDomains, report-uri.

@@ -1,8 +1,8 @@
-//! The lifecycle model of DESIGN.md, pure: which pinset each channel
-//! should publish, what clients may still hold (retention, by the rule of
-//! each channel's kind), when a key is safe to serve, and the state changes
-//! of publish, rotate and policy. Time comes in as an argument; nothing
-//! here reads a clock or a file.
+//! The lifecycle model (docs/design.md#lifecycle), pure: which pinset
+//! each channel should publish, what clients may still hold (retention,
+//! by the rule of each channel's kind), when a key is safe to serve, and
+//! the state changes of publish, rotate and policy. Time comes in as an
+//! argument; nothing here reads a clock or a file.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -28,7 +28,7 @@ pub enum Retention {
 }
 
 /// Until when clients may hold a publication, by its channel's kind
-/// (DESIGN.md's table):
+/// (docs/design.md#channels, the table):
 /// - web: `(until or ∞) + max-age`; Report-Only and max-age=0 hold
 ///   nothing (max-age=0 makes clients forget);
 /// - dns: `(until or ∞) + 2×TTL` (RFC 7671 section 8.1: caches and
@@ -124,9 +124,9 @@ pub fn served_cert<'a>(site: &'a Site, name: &str) -> Option<&'a Cert> {
     site.certificates.iter().rev().find(|c| c.key == name)
 }
 
-/// The pins that identify `key` in a pinset, as DESIGN's "safety rule at
-/// its edges" counts them: its own, and the verified direct issuer of the
-/// certificate it is served with. Any issuer certificate a client may
+/// The pins that identify `key` in a pinset, as the safety rule counts
+/// them (docs/design.md#safety-rule): its own, and the verified direct
+/// issuer of the certificate it is served with. Any issuer certificate a client may
 /// choose carries that issuer's key, so both are in every path it builds;
 /// keys higher up are not.
 pub fn identity_pins<'a>(site: &'a Site, key: &'a Key) -> Vec<&'a Pin> {
@@ -454,9 +454,7 @@ pub fn moved_on(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
 /// the site's: browsers may hold it, so rotations must be judged against
 /// it (docs/design.md#what-clients-held-before-pinctl).
 pub fn import_served(site: &mut Site, h: &Header, since: DateTime<Utc>, now: DateTime<Utc>) {
-    let mut p = web_publication(h, since.min(now));
-    p.include_subdomains = h.include_subdomains;
-    site.publications.push(p);
+    site.publications.push(web_publication(h, since.min(now)));
     site.policy.mode = h.mode;
     site.policy.max_age = h.max_age.unwrap_or(0);
     site.policy.include_subdomains = h.include_subdomains;
@@ -940,7 +938,8 @@ pub fn relate(site: &Site, others: &[Site]) -> Related {
                 });
             }
         }
-        if let Some(host) = theirs.iter().find(|h| mine.iter().any(|m| under(h, m))) {
+        // Every name of it below one of ours: reach may differ by depth.
+        for host in theirs.iter().filter(|h| mine.iter().any(|m| under(h, m))) {
             for k in served_keys(o) {
                 r.below.push(ServedBelow {
                     domain: o.domain.clone(),

@@ -59,25 +59,53 @@ pub fn refuse_credentials(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// An https URL's host (lower case; an IPv6 address without its
+/// brackets), port and request target, read by the `http` crate's
+/// parser (RFC 3986): `https://[::1]:8443/x?y` included.
 fn parse_url(url: &str) -> Result<(String, u16, String)> {
     refuse_credentials(url)?;
-    let bad = || Error::Usage(format!("{url:?} is not an https:// URL"));
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("HTTPS://"))
-        .ok_or_else(bad)?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
-        None => (authority, 443),
-    };
-    if host.is_empty() {
-        return Err(bad());
+    let bad = |why: String| Error::Usage(format!("{url:?} is not an https:// URL ({why})"));
+    // The fragment is the client's own: never sent.
+    let without_fragment = url.split('#').next().unwrap_or(url);
+    let uri: http::Uri = without_fragment
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
+    if !uri
+        .scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case("https"))
+    {
+        return Err(bad("the scheme must be https".into()));
     }
-    Ok((host.to_ascii_lowercase(), port, path.to_string()))
+    let authority = uri.authority().ok_or_else(|| bad("no host".into()))?;
+    let bracketed = authority.host();
+    // What follows the host is nothing or `:PORT` (the userinfo was
+    // refused above).
+    let port = match authority
+        .as_str()
+        .rsplit_once(bracketed)
+        .map_or("", |(_, rest)| rest)
+        .strip_prefix(':')
+    {
+        None => 443,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad(format!("port {p:?} is not 1 to 65535")))?,
+    };
+    let host = bracketed
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(bracketed);
+    if host.is_empty() {
+        return Err(bad("no host".into()));
+    }
+    let target = match uri.path_and_query().map(|p| p.as_str()) {
+        Some(p) if p.starts_with('/') => p.to_string(),
+        Some(p) if !p.is_empty() => format!("/{p}"),
+        _ => "/".to_string(),
+    };
+    Ok((host.to_ascii_lowercase(), port, target))
 }
 
 /// Records the chain, then verifies it (or not, with --insecure).
@@ -199,10 +227,16 @@ pub fn fetch(t: &Target) -> Result<Observed> {
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone())
         .with_no_client_auth();
+    // An IPv6 address takes its brackets back before the port.
+    let authority = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
     let addr_text = t
         .connect
         .clone()
-        .unwrap_or_else(|| format!("{host}:{port}"));
+        .unwrap_or_else(|| format!("{authority}:{port}"));
     let net = |m: String| Error::Network(format!("{}: {m}", redact(&t.url)));
     let addr = addr_text
         .to_socket_addrs()
@@ -219,7 +253,7 @@ pub fn fetch(t: &Target) -> Result<Observed> {
         .map_err(|e| net(format!("TLS set-up failed: {e}")))?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: pinctl\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: pinctl\r\nConnection: close\r\n\r\n"
     );
     tls.write_all(request.as_bytes())
         .map_err(|e| net(describe_io(&e)))?;
@@ -326,7 +360,7 @@ pub fn judge(o: &Observed, site: Option<&Site>) -> Vec<String> {
         }
         match (site.live(), &served) {
             (Some(live), Some(h)) => {
-                let same = h.pins == live.pins
+                let same = header::same_pins(&h.pins, &live.pins)
                     && h.mode == live.mode
                     && h.include_subdomains == live.include_subdomains
                     && h.report_uri == live.report_uri
@@ -341,4 +375,76 @@ pub fn judge(o: &Observed, site: Option<&Site>) -> Vec<String> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `verify https://[::1]/` failed: the URL was parsed by hand.
+    #[test]
+    fn urls_are_parsed_as_rfc_3986_says() {
+        let ok = |u: &str| parse_url(u).unwrap();
+        assert_eq!(ok("https://[::1]/"), ("::1".into(), 443, "/".into()));
+        assert_eq!(
+            ok("https://[2001:DB8::1]:8443/x?y=1#top"),
+            ("2001:db8::1".into(), 8443, "/x?y=1".into())
+        );
+        assert_eq!(
+            ok("HTTPS://Example.COM"),
+            ("example.com".into(), 443, "/".into())
+        );
+        assert_eq!(
+            ok("https://example.com:444?q"),
+            ("example.com".into(), 444, "/?q".into())
+        );
+        for bad in [
+            "http://example.com/",
+            "https://",
+            "https://example.com:99999/",
+            "https://example.com:/",
+            "example.com",
+            "https://exa mple.com/",
+            "https://user:pw@example.com/",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The live header served with its pins in another order was judged
+    /// a different header.
+    #[test]
+    fn the_live_header_with_its_pins_reordered_is_the_same_header() {
+        let site = crate::state::parse_site(include_bytes!(
+            "../tests/fixtures/state-v2/example.com/site.yaml"
+        ))
+        .unwrap();
+        let live = site.live().unwrap();
+        let mut pins = live.pins.clone();
+        pins.reverse();
+        assert_ne!(pins, live.pins);
+        let value = pins
+            .iter()
+            .map(|p| format!("pin-sha256=\"{p}\""))
+            .chain([format!("max-age={}", live.max_age)])
+            .collect::<Vec<_>>()
+            .join("; ");
+        let observed = Observed {
+            host: site.domain.clone(),
+            chain_pins: vec![site.active().unwrap().pin.clone()],
+            status: "HTTP/1.1 200 OK".into(),
+            headers: vec![("Public-Key-Pins".into(), value)],
+        };
+        let problems = judge(&observed, Some(&site));
+        assert!(problems.is_empty(), "{problems:?}");
+        // A pin fewer is another header.
+        let mut fewer = observed;
+        fewer.headers[0].1 =
+            fewer.headers[0]
+                .1
+                .replacen(&format!("pin-sha256=\"{}\"; ", pins[0]), "", 1);
+        assert!(judge(&fewer, Some(&site))
+            .iter()
+            .any(|p| p.contains("differs from the live publication")));
+    }
 }

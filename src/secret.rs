@@ -1,6 +1,7 @@
-//! Where passphrases come from: `PINCTL_PASSPHRASE`, `--passphrase-file`,
-//! or a prompt on the terminal — never a command-line value. Passphrases
-//! are held in `SecretString`s, which wipe themselves on drop.
+//! Where passphrases come from: `--passphrase-file`, else
+//! `PINCTL_PASSPHRASE`, else a prompt on the terminal — never a
+//! command-line value. Passphrases are held in `SecretString`s, which
+//! wipe themselves on drop.
 
 use std::io::IsTerminal as _;
 use std::path::Path;
@@ -14,6 +15,10 @@ use crate::error::{Error, Result};
 /// archives, where a typo would lock the keys away).
 pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString> {
     if let Some(path) = file {
+        if let Some(w) = too_open(path) {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "warning: {w}");
+        }
         let raw = crate::fsutil::read_capped(path, 1 << 16)?;
         let text = std::str::from_utf8(&raw).map_err(|_| {
             Error::input(
@@ -63,6 +68,24 @@ pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString> {
         }
     }
     Ok(SecretString::from(first.to_string()))
+}
+
+/// A passphrase file that group or others may read, as ssh refuses such
+/// a key file: said once a process, with the file and its mode.
+fn too_open(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if path == Path::new("-") {
+        return None;
+    }
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    if mode & 0o044 == 0 || SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    Some(format!(
+        "{}: the passphrase file is readable by group or others (mode {mode:04o}); chmod 600 it",
+        path.display()
+    ))
 }
 
 /// Compares without an early exit, so timing does not tell how much of a

@@ -45,8 +45,18 @@ const MAX_PLIST_VALUES: u64 = 200_000;
 /// XML nodes read from one Network Security Config.
 const MAX_XML_NODES: u32 = 200_000;
 
+/// How deep domain-configs may nest: real files nest once or twice, and
+/// each lookup walks up the nesting.
+const MAX_NESTING: usize = 32;
+
 /// What `file` (its bytes) pins for `domain`, read the way the platform reads it.
 pub fn read(kind: ChannelKind, domain: &str, bytes: &[u8]) -> Result<Shipped, String> {
+    // A reason may quote the file (a domain, a key): its control
+    // characters are escaped, and it stays on one line.
+    read_raw(kind, domain, bytes).map_err(|e| crate::text::printable(&e).into_owned())
+}
+
+fn read_raw(kind: ChannelKind, domain: &str, bytes: &[u8]) -> Result<Shipped, String> {
     if bytes.len() > MAX_BYTES {
         return Err(format!(
             "the file is {} bytes; pinctl reads app configurations up to {} MiB",
@@ -119,13 +129,10 @@ fn date(s: &str) -> Result<NaiveDate, String> {
 
 /// Keeps the first of equal pins: the platforms hold them in sets.
 fn dedup(pins: Vec<Pin>) -> Vec<Pin> {
-    let mut out: Vec<Pin> = Vec::with_capacity(pins.len());
-    for p in pins {
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::with_capacity(pins.len());
+    pins.into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
 }
 
 /// The name of the first element of an XML text, skipping the
@@ -236,7 +243,10 @@ fn bplist_bounds(b: &[u8]) -> Result<(), String> {
     // The objects an array or dictionary refers to (keys and values).
     let children = |i: usize| -> Result<Vec<usize>, String> {
         let off = offsets[i];
-        let marker = *b.get(off).ok_or_else(broken)?;
+        if off >= end {
+            return Err(broken());
+        }
+        let marker = b[off];
         let per = match marker >> 4 {
             0xA => 1,
             0xD => 2,
@@ -499,7 +509,7 @@ fn trustkit_plist(domain: &str, v: &plist::Value) -> Result<Shipped, String> {
 /// Who reads a Network Security Config file.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nsc {
-    /// Android's framework (`XmlConfigSource`).
+    /// The Android framework's own parser.
     Framework,
     /// TrustKit-Android's own parser of the same file, which differs:
     /// `digest` must be exactly `SHA-256`, only the last `<domain>` of a
@@ -609,17 +619,26 @@ fn nsc(domain: &str, text: &str, who: Nsc) -> Result<Shipped, String> {
         }
         pin_set(n, who)?;
     }
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     // (name, includeSubdomains as written, its domain-config)
     let mut rules: Vec<(String, Option<bool>, roxmltree::Node)> = Vec::new();
+    // Document order visits a domain-config after the one around it.
+    let mut depth: std::collections::HashMap<roxmltree::NodeId, usize> = Default::default();
     for c in &configs {
-        let parent = c
-            .parent_element()
-            .map(|p| p.tag_name().name())
-            .unwrap_or("");
-        if parent != "domain-config" && parent != "network-security-config" {
-            return Err(format!("<domain-config> is not allowed in <{parent}>"));
+        let parent = c.parent_element();
+        let name = parent.map(|p| p.tag_name().name()).unwrap_or("");
+        if name != "domain-config" && name != "network-security-config" {
+            return Err(format!("<domain-config> is not allowed in <{name}>"));
         }
+        let d = 1 + parent
+            .and_then(|p| depth.get(&p.id()).copied())
+            .unwrap_or(0);
+        if d > MAX_NESTING {
+            return Err(format!(
+                "domain-configs nest more than {MAX_NESTING} deep; pinctl reads no deeper"
+            ));
+        }
+        depth.insert(c.id(), d);
         if c.children().filter(|x| is(x, "pin-set")).count() > 1 {
             return Err("a <domain-config> holds more than one <pin-set>".into());
         }
@@ -636,11 +655,8 @@ fn nsc(domain: &str, text: &str, who: Nsc) -> Result<Shipped, String> {
                 // Java's Boolean.parseBoolean: "true" in any case, else false.
                 (Some(v), Nsc::TrustKit) => Some(v.eq_ignore_ascii_case("true")),
             };
-            if who == Nsc::Framework {
-                if seen.contains(&name) {
-                    return Err(format!("{name} has already been specified"));
-                }
-                seen.push(name.clone());
+            if who == Nsc::Framework && !seen.insert(name.clone()) {
+                return Err(format!("{name} has already been specified"));
             }
             rules.push((name, include, *c));
         }
@@ -652,6 +668,9 @@ fn nsc(domain: &str, text: &str, who: Nsc) -> Result<Shipped, String> {
             rules.extend(last);
         }
     }
+    // TrustKit-Android: one rule per domain-config, found by its node.
+    let by_config: std::collections::HashMap<roxmltree::NodeId, Option<bool>> =
+        rules.iter().map(|r| (r.2.id(), r.1)).collect();
     let include_of = |rule: &(String, Option<bool>, roxmltree::Node)| -> bool {
         match who {
             Nsc::Framework => rule.1.unwrap_or(false),
@@ -661,7 +680,7 @@ fn nsc(domain: &str, text: &str, who: Nsc) -> Result<Shipped, String> {
                     lineage(rule.2)
                         .iter()
                         .skip(1)
-                        .find_map(|p| rules.iter().filter(|r| r.2 == *p).find_map(|r| r.1))
+                        .find_map(|p| by_config.get(&p.id()).copied().flatten())
                 })
                 .unwrap_or(false),
         }
@@ -1160,7 +1179,8 @@ mod code {
         // Two probes tell how far below the domain the pins reach.
         let one = pins_for(&format!("pinctl-probe.{domain}"));
         let two = pins_for(&format!("pinctl-probe.pinctl-probe.{domain}"));
-        let same = |v: &[Pin]| v.len() == host.len() && v.iter().all(|p| host.contains(p));
+        let set: std::collections::HashSet<&Pin> = host.iter().collect();
+        let same = |v: &[Pin]| v.len() == host.len() && v.iter().all(|p| set.contains(p));
         for (v, depth) in [(&one, "one label"), (&two, "two labels")] {
             if !v.is_empty() && !same(v) {
                 return Err(format!(
@@ -1182,5 +1202,589 @@ mod code {
     #[cfg(test)]
     pub(super) fn tokens(src: &str) -> Result<usize, String> {
         lex(src).map(|t| t.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::{render, Lang};
+    use crate::lifecycle::tests::{channel, pin_of, site_at, t};
+    use crate::state::Site;
+
+    const A: &str = "d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=";
+    const B: &str = "E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=";
+    const C: &str = "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=";
+
+    fn p(s: &str) -> Pin {
+        Pin::parse(s).unwrap()
+    }
+
+    fn site_with(kind: ChannelKind, include: bool, one_label: bool) -> Site {
+        let at = t("2030-01-01T00:00:00Z");
+        let mut site = site_at(at);
+        let mut c = channel("app", kind, at);
+        c.include_subdomains = include;
+        c.one_label = one_label;
+        site.channels.push(c);
+        site.ca_pins.push(crate::state::CaPin {
+            name: "root".into(),
+            pin: pin_of("root"),
+            added: at,
+            subject: None,
+        });
+        site
+    }
+
+    /// Every channel's snippet, as pinctl renders it, reads back to the
+    /// pinset it was rendered from.
+    #[test]
+    fn every_rendered_snippet_reads_back_to_its_pinset() {
+        let now = t("2030-01-01T00:00:00Z");
+        let date = NaiveDate::from_ymd_opt(2030, 6, 1).unwrap();
+        let cases = [
+            (ChannelKind::Android, None, true),
+            (ChannelKind::Trustkit, Some(Lang::Plist), true),
+            (ChannelKind::Trustkit, Some(Lang::Xml), true),
+            (ChannelKind::Ios, None, false),
+            (ChannelKind::Okhttp, Some(Lang::Kotlin), false),
+            (ChannelKind::Okhttp, Some(Lang::Java), false),
+        ];
+        let mut n = 0;
+        for (kind, lang, expiring) in cases {
+            for include in [false, true] {
+                for one_label in [false, true] {
+                    if one_label && kind != ChannelKind::Okhttp {
+                        continue;
+                    }
+                    let site = site_with(kind, include, one_label);
+                    let expires = expiring.then_some(date);
+                    let text = render(&site, "app", now, expires, lang, None).unwrap();
+                    let want =
+                        crate::lifecycle::desired_publication(&site, "app", now, None, expires)
+                            .unwrap();
+                    let got = read(kind, "example.com", text.as_bytes())
+                        .unwrap_or_else(|e| panic!("{kind} {lang:?}: {e}\n{text}"));
+                    let label = format!("{kind} {lang:?} include={include} one_label={one_label}");
+                    assert_eq!(got.pins, want.pins, "{label}");
+                    assert_eq!(got.ca_pins, want.ca_pins, "{label}");
+                    assert_eq!(got.expires, want.expires, "{label}");
+                    assert_eq!(got.include_subdomains, include, "{label}");
+                    assert_eq!(got.one_label, include && one_label, "{label}");
+                    assert!(got.enforced, "{label}");
+                    assert!(got.pins.len() >= 3, "{label}: {got:?}");
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, 16);
+    }
+
+    fn to_binary(xml: &[u8]) -> Vec<u8> {
+        let v = plist::Value::from_reader_xml(xml).unwrap();
+        let mut out = Vec::new();
+        v.to_writer_binary(&mut out).unwrap();
+        assert!(out.starts_with(b"bplist00"));
+        out
+    }
+
+    /// An IPA's Info.plist is binary: it reads as the XML one does.
+    #[test]
+    fn a_binary_plist_reads_as_the_xml_one() {
+        let now = t("2030-01-01T00:00:00Z");
+        let date = NaiveDate::from_ymd_opt(2030, 6, 1).unwrap();
+        for (kind, expires) in [
+            (ChannelKind::Ios, None),
+            (ChannelKind::Trustkit, Some(date)),
+        ] {
+            let site = site_with(kind, true, false);
+            let text = render(&site, "app", now, expires, None, None).unwrap();
+            let xml = read(kind, "example.com", text.as_bytes()).unwrap();
+            let bin = read(kind, "example.com", &to_binary(text.as_bytes())).unwrap();
+            assert_eq!(xml, bin, "{kind}");
+        }
+        // A whole Info.plist, binary, with other keys around the pins.
+        let info = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict>
+<key>CFBundleIdentifier</key><string>com.example.app</string>
+<key>UIRequiredDeviceCapabilities</key><array><string>arm64</string></array>
+<key>NSAppTransportSecurity</key><dict>
+ <key>NSAllowsArbitraryLoads</key><false/>
+ <key>NSPinnedDomains</key><dict>
+  <key>Example.COM</key><dict>
+   <key>NSIncludesSubdomains</key><true/>
+   <key>NSPinnedCAIdentities</key><array><dict><key>SPKI-SHA256-BASE64</key><string>{C}</string></dict></array>
+   <key>NSPinnedLeafIdentities</key><array>
+    <dict><key>SPKI-SHA256-BASE64</key><string>{A}</string></dict>
+    <dict><key>SPKI-SHA256-BASE64</key><string>{B}</string></dict>
+   </array></dict>
+  <key>other.example.net</key><dict>
+   <key>NSPinnedLeafIdentities</key><array><dict><key>SPKI-SHA256-BASE64</key><string>{C}</string></dict></array></dict>
+ </dict></dict>
+<key>TSKConfiguration</key><dict>
+ <key>TSKSwizzleNetworkDelegates</key><true/>
+ <key>TSKPinnedDomains</key><dict>
+  <key>example.com</key><dict>
+   <key>TSKEnforcePinning</key><false/>
+   <key>TSKPublicKeyHashes</key><array><string>{A}</string></array>
+  </dict></dict></dict>
+</dict></plist>"#
+        );
+        let bin = to_binary(info.as_bytes());
+        for bytes in [info.as_bytes(), &bin[..]] {
+            let ios = read(ChannelKind::Ios, "example.com", bytes).unwrap();
+            assert_eq!(ios.pins, vec![p(A), p(B)]);
+            assert_eq!(ios.ca_pins, vec![p(C)]);
+            assert!(ios.include_subdomains);
+            // NSIncludesSubdomains reaches one label: api. is covered by
+            // the parent, its own subdomains are not.
+            let api = read(ChannelKind::Ios, "api.example.com", bytes).unwrap();
+            assert_eq!(api.pins, vec![p(A), p(B)]);
+            assert!(!api.include_subdomains);
+            let e = read(ChannelKind::Ios, "a.b.example.com", bytes).unwrap_err();
+            assert_eq!(e, "no NSPinnedDomains entry pins a.b.example.com");
+            // TrustKit with enforcement off needs one pin and only reports.
+            let tk = read(ChannelKind::Trustkit, "example.com", bytes).unwrap();
+            assert_eq!((tk.pins, tk.enforced), (vec![p(A)], false));
+        }
+    }
+
+    /// Several domains, nested domain-configs inheriting the pin-set as
+    /// the Android framework does, and the most specific rule winning.
+    #[test]
+    fn android_nested_domain_configs_inherit_the_pin_set() {
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<!-- a comment -->
+<network-security-config>
+  <base-config cleartextTrafficPermitted="false"/>
+  <domain-config>
+    <domain includeSubdomains="true">example.com</domain>
+    <domain includeSubdomains="false">  EXAMPLE.org </domain>
+    <pin-set expiration="2031-02-03">
+      <pin digest="sha-256">
+        {A}
+      </pin>
+      <pin digest="SHA-256">{B}</pin><!-- backup -->
+      <pin digest="SHA-256">{A}</pin>
+    </pin-set>
+    <domain-config>
+      <domain includeSubdomains="false">inherit.example.com</domain>
+      <trust-anchors><certificates src="system"/></trust-anchors>
+    </domain-config>
+    <domain-config>
+      <domain includeSubdomains="true">own.example.com</domain>
+      <pin-set><pin digest="SHA-256">{C}</pin><pin digest="SHA-256">{B}</pin></pin-set>
+    </domain-config>
+  </domain-config>
+  <domain-config><domain includeSubdomains="true">bare.example.net</domain></domain-config>
+  <debug-overrides><trust-anchors><certificates src="user"/></trust-anchors></debug-overrides>
+</network-security-config>"#
+        );
+        let r = |d: &str| read(ChannelKind::Android, d, xml.as_bytes());
+        let date = NaiveDate::from_ymd_opt(2031, 2, 3);
+        let top = r("example.com").unwrap();
+        assert_eq!(
+            (top.pins.clone(), top.expires, top.include_subdomains),
+            (vec![p(A), p(B)], date, true)
+        );
+        assert!(!r("example.org").unwrap().include_subdomains);
+        assert_eq!(r("inherit.example.com").unwrap().pins, vec![p(A), p(B)]);
+        assert!(!r("inherit.example.com").unwrap().include_subdomains);
+        let own = r("own.example.com").unwrap();
+        assert_eq!((own.pins, own.expires), (vec![p(C), p(B)], None));
+        // Below own.example.com its rule wins; elsewhere the parent's.
+        assert_eq!(r("x.y.own.example.com").unwrap().pins, vec![p(C), p(B)]);
+        let deep = r("x.y.example.com").unwrap();
+        assert_eq!(
+            (deep.pins, deep.include_subdomains),
+            (vec![p(A), p(B)], true)
+        );
+        assert_eq!(
+            r("api.example.org").unwrap_err(),
+            "no domain-config pins api.example.org"
+        );
+        assert_eq!(
+            r("bare.example.net").unwrap_err(),
+            "no <pin-set> applies to bare.example.net"
+        );
+    }
+
+    /// TrustKit-Android reads the same file differently from the framework.
+    #[test]
+    fn trustkit_android_reads_its_own_way() {
+        let xml = |digest: &str, enforce: &str| {
+            format!(
+                r#"<network-security-config>
+  <domain-config>
+    <domain includeSubdomains="true">example.com</domain>
+    <pin-set expiration="2031-01-01"><pin digest="{digest}">{A}</pin><pin digest="SHA-256">{B}</pin></pin-set>
+    <trustkit-config {enforce} disableDefaultReportUri="true"/>
+    <domain-config>
+      <domain>first.example.com</domain>
+      <domain>api.example.com</domain>
+      <pin-set><pin digest="SHA-256">{C}</pin><pin digest="SHA-256">{B}</pin></pin-set>
+    </domain-config>
+  </domain-config>
+</network-security-config>"#
+            )
+        };
+        let file = xml("SHA-256", r#"enforcePinning="true""#);
+        let tk = |d: &str| read(ChannelKind::Trustkit, d, file.as_bytes());
+        let top = tk("example.com").unwrap();
+        assert!(top.enforced && top.include_subdomains);
+        // The nested config inherits the expiration apart from its pins,
+        // and includeSubdomains; only its last <domain> counts.
+        let api = tk("api.example.com").unwrap();
+        assert_eq!(
+            (api.pins, api.expires, api.include_subdomains),
+            (vec![p(C), p(B)], NaiveDate::from_ymd_opt(2031, 1, 1), true)
+        );
+        assert_eq!(tk("first.example.com").unwrap().pins, vec![p(A), p(B)]);
+        // The framework keeps every <domain> and the whole inherited pin-set.
+        let fw = read(ChannelKind::Android, "first.example.com", file.as_bytes()).unwrap();
+        assert_eq!(
+            (fw.pins, fw.expires, fw.include_subdomains),
+            (vec![p(C), p(B)], None, false)
+        );
+        // enforcePinning is off unless set.
+        let off = xml("SHA-256", "");
+        assert!(
+            !read(ChannelKind::Trustkit, "example.com", off.as_bytes())
+                .unwrap()
+                .enforced
+        );
+        // The framework takes the digest's name in any case, TrustKit not.
+        let lower = xml("sha-256", "");
+        read(ChannelKind::Android, "example.com", lower.as_bytes()).unwrap();
+        let e = read(ChannelKind::Trustkit, "example.com", lower.as_bytes()).unwrap_err();
+        assert!(e.contains("pin 1 has digest \"sha-256\""), "{e}");
+    }
+
+    const JAVA: &str = r#"
+package com.example;
+
+import okhttp3.CertificatePinner; // CertificatePinner.Builder() in a comment
+/* .add("example.com", "sha256/not-this") */
+class Pins {
+    static final String X = "CertificatePinner.Builder().add(\"example.com\")";
+    char q = '"';
+    CertificatePinner pinner = new CertificatePinner
+        .Builder ( )
+        .add(  "example.com"  ,
+               "sha256/" + "d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=" /* primary */ ,
+               "sha256/E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g\u003d")
+        .add("**.EXAMPLE.com", "sha256/d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=",
+             "sha256/E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=")
+        .add("other.example.net", "sha256/LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=")
+        .build();
+}
+"#;
+
+    const KOTLIN: &str = r#"
+// Kotlin, trailing commas and a raw string elsewhere
+val banner = """CertificatePinner.Builder().add("x", "y")"""
+/* block /** kdoc-ish */ nested */
+val certificatePinner = CertificatePinner.Builder()
+    .add(
+        "example.com",
+        "sha256/d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=", // primary
+        "sha256/E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=",
+    )
+    .add("*.example.com", "sha256/E9CZ9INDbd+2eRQozYqqbQ2yXLVKB9+xcprMF+44U1g=",
+        "sha256/d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM=")
+    .build()
+"#;
+
+    #[test]
+    fn okhttp_calls_are_read_through_comments_and_odd_whitespace() {
+        let j = read(ChannelKind::Okhttp, "example.com", JAVA.as_bytes()).unwrap();
+        assert_eq!(
+            (j.pins.clone(), j.include_subdomains, j.one_label),
+            (vec![p(A), p(B)], true, false)
+        );
+        let deep = read(ChannelKind::Okhttp, "a.b.example.com", JAVA.as_bytes()).unwrap();
+        assert_eq!(deep.pins, vec![p(A), p(B)]);
+        let other = read(ChannelKind::Okhttp, "other.example.net", JAVA.as_bytes()).unwrap();
+        assert_eq!((other.pins, other.include_subdomains), (vec![p(C)], false));
+        // Kotlin nests block comments: this file has one and is refused.
+        let e = read(ChannelKind::Okhttp, "example.com", KOTLIN.as_bytes()).unwrap_err();
+        assert!(e.contains("line 4") && e.contains("/*"), "{e}");
+        let kt = KOTLIN.replace("/* block /** kdoc-ish */ nested */", "/** kdoc */");
+        let k = read(ChannelKind::Okhttp, "example.com", kt.as_bytes()).unwrap();
+        assert_eq!(
+            (k.pins, k.include_subdomains, k.one_label),
+            (vec![p(A), p(B)], true, true)
+        );
+        assert_eq!(code::tokens("\"\\u0041\" '\\'' `a b`").unwrap(), 3);
+    }
+
+    #[test]
+    fn okhttp_refuses_what_it_cannot_read_unambiguously() {
+        let one = |body: &str| {
+            read(
+                ChannelKind::Okhttp,
+                "example.com",
+                format!("val p = CertificatePinner.Builder()\n{body}\n.build()").as_bytes(),
+            )
+            .unwrap_err()
+        };
+        let pa = format!("\"sha256/{A}\"");
+        let pb = format!("\"sha256/{B}\"");
+        for (body, want) in [
+            (
+                format!(".add(\"example.com\", PIN, {pb})"),
+                "line 2: argument 2 of .add( is not a string literal",
+            ),
+            (
+                format!(".add(\"example.com\", \"sha256/$pin\", {pb})"),
+                "Kotlin string template",
+            ),
+            (
+                format!(".add(host, {pa})"),
+                "argument 1 of .add( is not a string literal",
+            ),
+            (
+                format!(".add(\"example.com\", \"sha1/{A}\")"),
+                "pin 1 is a SHA-1 pin",
+            ),
+            (
+                format!(".add(\"example.com\", \"md5/{A}\")"),
+                "starts with neither sha256/ nor sha1/",
+            ),
+            (
+                ".add(\"example.com\", \"sha256/AAAA\")".into(),
+                "pin 1 is not base64 of 32 bytes",
+            ),
+            (
+                format!(".add(\"ex*mple.com\", {pa})"),
+                "unexpected host pattern",
+            ),
+            (
+                format!(".add(\"example.com\", {pa}).add(\"**.example.com\", {pb})"),
+                "pinned to different pins",
+            ),
+            (
+                format!(".add(\"api.example.com\", {pa})"),
+                "no CertificatePinner .add( pins example.com",
+            ),
+            (
+                ".add(\"example.com\", *pins)".to_string(),
+                "argument 2 of .add( is not a string literal",
+            ),
+        ] {
+            let e = one(&body);
+            assert!(e.contains(want), "{body}: {e}");
+        }
+        let e = read(
+            ChannelKind::Okhttp,
+            "example.com",
+            format!("val b = CertificatePinner.Builder()\nb.add(\"example.com\", {pa})").as_bytes(),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("line 1: this CertificatePinner.Builder() is not one chain"),
+            "{e}"
+        );
+        for (src, want) in [
+            ("class A {}", "no CertificatePinner.Builder() in the file"),
+            ("/* never closed", "line 1: a block comment never ends"),
+            (
+                "val a = 1\nval s = \"open\nx",
+                "line 2: a string is not closed on its line",
+            ),
+        ] {
+            let e = read(ChannelKind::Okhttp, "example.com", src.as_bytes()).unwrap_err();
+            assert!(e.contains(want), "{src}: {e}");
+        }
+    }
+
+    /// Malformed files give one line naming what is wrong.
+    #[test]
+    fn malformed_files_give_a_one_line_reason() {
+        let nsc = |pins: &str, exp: &str| {
+            format!(
+                "<network-security-config><domain-config><domain includeSubdomains=\"false\">example.com</domain><pin-set{exp}>{pins}</pin-set></domain-config></network-security-config>"
+            )
+        };
+        let two = format!("<pin digest=\"SHA-256\">{A}</pin><pin digest=\"SHA-256\">{B}</pin>");
+        let cases: Vec<(ChannelKind, String, &str)> = vec![
+            (ChannelKind::Android, nsc(&two, " expiration=\"2027-13-01\""), "expiration \"2027-13-01\" is not yyyy-MM-dd"),
+            (ChannelKind::Android, nsc(&two, " expiration=\"2027-1-01\""), "is not yyyy-MM-dd"),
+            (ChannelKind::Android, nsc(&format!("<pin digest=\"SHA-256\">{A}</pin><pin digest=\"SHA-256\">AAAA</pin>"), ""), "pin 2 is not base64 of 32 bytes"),
+            (ChannelKind::Android, nsc(&format!("<pin digest=\"SHA-1\">{A}</pin>"), ""), "pin 1 has digest \"SHA-1\""),
+            (ChannelKind::Android, nsc(&format!("<pin>{A}</pin>"), ""), "pin 1 has no digest attribute"),
+            (ChannelKind::Android, nsc("", ""), "the <pin-set> for example.com holds no pin"),
+            (ChannelKind::Android, nsc(&two, "").replace("false", "yes"), "includeSubdomains \"yes\" is not true or false"),
+            (ChannelKind::Android, nsc(&two, "").replace("<pin-set>", "<pin-set></pin-set><pin-set>"), "more than one <pin-set>"),
+            (ChannelKind::Android, nsc(&two, "").replace("</domain-config>", "</domain-config><domain-config><domain>EXAMPLE.com</domain></domain-config>"), "example.com has already been specified"),
+            (ChannelKind::Android, nsc(&two, "").replace("example.com", "example.org"), "no domain-config pins example.com"),
+            (ChannelKind::Android, "<network-security-config><domain-config>".into(), "not well-formed XML"),
+            (ChannelKind::Android, "<manifest/>".into(), "the root element is <manifest>"),
+            (ChannelKind::Android, "<!DOCTYPE x [<!ENTITY a \"b\">]><network-security-config/>".into(), "not well-formed XML"),
+            (ChannelKind::Ios, "<plist><dict></plist>".into(), "not a property list"),
+            (ChannelKind::Ios, "bplist00garbage-garbage-garbage-garbage-garbage".into(), "not a property list"),
+            (ChannelKind::Ios, "<plist version=\"1.0\"><array/></plist>".into(), "top level is not a dictionary"),
+            (ChannelKind::Ios, "<plist version=\"1.0\"><dict/></plist>".into(), "no NSAppTransportSecurity → NSPinnedDomains"),
+            (ChannelKind::Trustkit, format!("<plist version=\"1.0\"><dict><key>TSKPinnedDomains</key><dict><key>example.com</key><dict><key>TSKPublicKeyHashes</key><array><string>{A}</string></array></dict></dict></dict></plist>"), "has 1 distinct pin(s); TrustKit refuses fewer than 2"),
+            (ChannelKind::Trustkit, format!("<plist version=\"1.0\"><dict><key>TSKPinnedDomains</key><dict><key>example.com</key><dict><key>TSKExpirationDate</key><string>2031/01/01</string><key>TSKPublicKeyHashes</key><array><string>{A}</string><string>{B}</string></array></dict></dict></dict></plist>"), "expiration \"2031/01/01\" is not yyyy-MM-dd (TrustKit would ignore it"),
+            (ChannelKind::Trustkit, "<plist version=\"1.0\"><dict><key>TSKPinnedDomains</key><dict><key>example.com</key><dict><key>kSKExcludeSubdomainFromParentPolicy</key><true/></dict></dict></dict></plist>".to_string(), "TrustKit pins nothing for example.com"),
+            (ChannelKind::Android, "\u{3}\u{0}\u{8}\u{0}rest".into(), "compiled Android binary XML"),
+            (ChannelKind::Dns, "x".into(), "a dns channel ships no app file"),
+        ];
+        for (kind, text, want) in cases {
+            let e = read(kind, "example.com", text.as_bytes()).unwrap_err();
+            assert!(e.contains(want), "{kind} {text}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let escape = "<plist version=\"1.0\"><dict><key>NSPinnedDomains</key><dict><key>example.com</key><dict><key>NSIncludesSubdomains</key><string>\u{1b}[31m</string></dict></dict></dict></plist>";
+        let e = read(ChannelKind::Ios, "example.com", escape.as_bytes()).unwrap_err();
+        assert_eq!(
+            e,
+            "NSPinnedDomains → example.com → NSIncludesSubdomains is not a boolean"
+        );
+        let dup = "<network-security-config><domain-config><domain>\u{1b}[2J</domain></domain-config><domain-config><domain>\u{1b}[2J</domain></domain-config></network-security-config>";
+        let e = read(ChannelKind::Android, "example.com", dup.as_bytes()).unwrap_err();
+        assert!(
+            e.starts_with("not well-formed XML") && !e.contains('\u{1b}'),
+            "{e}"
+        );
+        let e = read(ChannelKind::Android, "example.com", &[0xff, 0xfe, 0x00]).unwrap_err();
+        assert!(e.starts_with("not UTF-8 text"), "{e}");
+    }
+
+    /// A binary plist whose objects refer to one another many times, or
+    /// to themselves, is refused before it is expanded.
+    #[test]
+    fn a_binary_plist_bomb_is_refused() {
+        // Object i is an array holding object i+1 twice; the last is empty,
+        // or refers back to the first.
+        let bplist = |looped: bool| {
+            let n = 40usize;
+            let mut b = b"bplist00".to_vec();
+            let mut offsets = Vec::new();
+            for i in 0..n {
+                offsets.push(b.len());
+                match (i + 1 == n, looped) {
+                    (false, _) => b.extend([0xA2, (i + 1) as u8, (i + 1) as u8]),
+                    (true, false) => b.push(0xA0),
+                    (true, true) => b.extend([0xA1, 0]),
+                }
+            }
+            let table = b.len();
+            for o in &offsets {
+                b.extend((*o as u16).to_be_bytes());
+            }
+            b.extend([0, 0, 0, 0, 0, 0, 2, 1]);
+            b.extend((n as u64).to_be_bytes());
+            b.extend(0u64.to_be_bytes());
+            b.extend((table as u64).to_be_bytes());
+            b
+        };
+        let e = read(ChannelKind::Ios, "example.com", &bplist(false)).unwrap_err();
+        assert!(e.contains("expands to more than"), "{e}");
+        let e = read(ChannelKind::Ios, "example.com", &bplist(true)).unwrap_err();
+        assert_eq!(
+            e,
+            "not a property list (a binary plist object contains itself)"
+        );
+        // An object offset at the end of the address space.
+        let mut b = b"bplist00".to_vec();
+        b.extend(u64::MAX.to_be_bytes());
+        b.extend([0, 0, 0, 0, 0, 0, 8, 1]);
+        b.extend(1u64.to_be_bytes());
+        b.extend(0u64.to_be_bytes());
+        b.extend(8u64.to_be_bytes());
+        let e = read(ChannelKind::Ios, "example.com", &b).unwrap_err();
+        assert_eq!(e, "not a property list (a broken binary plist)");
+    }
+
+    /// Many domains, pins and nested configs are read in time that grows
+    /// with the file, not its square.
+    #[test]
+    fn big_files_are_read_quickly() {
+        let start = std::time::Instant::now();
+        let mut xml = String::from("<network-security-config>");
+        for i in 0..20_000 {
+            xml.push_str(&format!(
+                "<domain-config><domain includeSubdomains=\"true\">d{i}.example.com</domain><pin-set><pin digest=\"SHA-256\">{A}</pin><pin digest=\"SHA-256\">{B}</pin></pin-set></domain-config>"
+            ));
+        }
+        xml.push_str("</network-security-config>");
+        let r = read(ChannelKind::Android, "x.d19999.example.com", xml.as_bytes()).unwrap();
+        assert_eq!(r.pins, vec![p(A), p(B)]);
+        let tk = xml.replace("d1", "example.com\"/><x a=\"");
+        let _ = read(ChannelKind::Trustkit, "a.example.com", tk.as_bytes());
+        let mut java = String::from("CertificatePinner.Builder().add(\"example.com\"");
+        for i in 0..60_000u32 {
+            let mut d = [0u8; 32];
+            d[..4].copy_from_slice(&i.to_be_bytes());
+            java.push_str(&format!(", \"sha256/{}\"", Pin::from_digest(&d)));
+        }
+        java.push_str(").build()");
+        let r = read(ChannelKind::Okhttp, "example.com", java.as_bytes()).unwrap();
+        assert_eq!(r.pins.len(), 60_000);
+        let open: String = (0..40)
+            .map(|i| format!("<domain-config><domain>d{i}.example.com</domain>"))
+            .collect();
+        let nested = format!(
+            "<network-security-config>{open}{}</network-security-config>",
+            "</domain-config>".repeat(40)
+        );
+        let e = read(ChannelKind::Android, "example.com", nested.as_bytes()).unwrap_err();
+        assert!(e.contains("nest more than 32 deep"), "{e}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    /// Deep nesting neither overflows the stack nor panics.
+    #[test]
+    fn deep_nesting_is_read_without_overflow() {
+        let deep = format!(
+            "<plist version=\"1.0\">{}{}</plist>",
+            "<array>".repeat(200_000),
+            "</array>".repeat(200_000)
+        );
+        assert!(read(ChannelKind::Ios, "example.com", deep.as_bytes()).is_err());
+        let xml = format!(
+            "<network-security-config>{}</network-security-config>",
+            "<domain-config>".repeat(50_000)
+        );
+        assert!(read(ChannelKind::Android, "example.com", xml.as_bytes()).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// `read` never panics, whatever the bytes and the channel.
+        #[test]
+        fn read_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512), k in 0usize..6) {
+            let _ = read(ChannelKind::ALL[k], "example.com", &bytes);
+        }
+
+        /// Nor on a rendered snippet with a few bytes changed, the inputs
+        /// most likely to reach deep into each reader.
+        #[test]
+        fn read_never_panics_on_damaged_snippets(k in 2usize..6, edits in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY), 1..6), binary in proptest::bool::ANY) {
+            let kind = ChannelKind::ALL[k];
+            let site = site_with(kind, true, false);
+            let now = t("2030-01-01T00:00:00Z");
+            let expires = kind.expires().then(|| NaiveDate::from_ymd_opt(2030, 6, 1).unwrap());
+            let text = render(&site, "app", now, expires, None, None).unwrap();
+            let mut bytes = if binary && matches!(kind, ChannelKind::Ios | ChannelKind::Trustkit) {
+                to_binary(text.as_bytes())
+            } else {
+                text.into_bytes()
+            };
+            for (at, v) in edits {
+                let len = bytes.len();
+                bytes[at % len] = v;
+            }
+            let _ = read(kind, "example.com", &bytes);
+        }
     }
 }

@@ -57,7 +57,7 @@ pub struct Site {
 }
 
 /// Pinsets and keys of other sites that a site's safety depends on
-/// (DESIGN: "includeSubDomains reaches other sites").
+/// (docs/design.md#safety-rule, "includeSubDomains reaches other sites").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Related {
     /// Enforce includeSubDomains publications of ancestor sites: pinsets
@@ -229,8 +229,8 @@ pub struct Cert {
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
     /// Pins of every CA certificate in the file, for the record; they
-    /// give no credit in safety decisions (DESIGN: only the verified
-    /// direct issuer does).
+    /// give no credit in safety decisions: only the verified direct
+    /// issuer does (docs/design.md#safety-rule).
     #[serde(default)]
     pub chain_pins: Vec<Pin>,
     /// The pin of the certificate that follows the leaf in the file and
@@ -245,8 +245,9 @@ pub struct Cert {
     pub added: DateTime<Utc>,
 }
 
-/// The kinds of channel a pinset reaches clients through (DESIGN.md
-/// "Channels"). Each has its own artifact, retention and matching rule.
+/// The kinds of channel a pinset reaches clients through
+/// (docs/design.md#channels). Each has its own artifact, retention and
+/// matching rule.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -345,6 +346,10 @@ pub struct Channel {
     /// okhttp: `*.` (one label) instead of `**.` (any depth).
     #[serde(default, skip_serializing_if = "is_false")]
     pub one_label: bool,
+    /// trustkit: `TSKSwizzleNetworkDelegates`, whether TrustKit hooks the
+    /// app's networking itself; absent (older files too): yes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swizzle: Option<bool>,
     pub added: DateTime<Utc>,
     /// When pinctl stopped planning for it; its publications still count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -678,9 +683,16 @@ impl Site {
         if self.encryption.method == Method::Recipients && self.encryption.recipients.is_empty() {
             return Err("encryption by recipients with no recipients".into());
         }
+        for k in &self.keys {
+            for c in &k.copies {
+                check_name(NameKind::Location, &c.location)
+                    .map_err(|m| format!("key {}: {m}", k.name))?;
+            }
+        }
         for (i, c) in self.ca_pins.iter().enumerate() {
-            if !valid_name(&c.name) || self.ca_pins[..i].iter().any(|o| o.name == c.name) {
-                return Err(format!("invalid or repeated ca-pin name {:?}", c.name));
+            check_name(NameKind::CaPin, &c.name)?;
+            if self.ca_pins[..i].iter().any(|o| o.name == c.name) {
+                return Err(format!("repeated ca-pin name {:?}", c.name));
             }
             if self.keys.iter().any(|k| k.pin == c.pin) {
                 return Err(format!("ca-pin {} has the pin of a site key", c.name));
@@ -698,10 +710,8 @@ impl Site {
             }
         }
         for (i, c) in self.channels.iter().enumerate() {
-            if !valid_name(&c.name)
-                || c.name == WEB
-                || self.channels[..i].iter().any(|o| o.name == c.name)
-            {
+            check_name(NameKind::Channel, &c.name)?;
+            if c.name == WEB || self.channels[..i].iter().any(|o| o.name == c.name) {
                 return Err(format!("invalid or repeated channel name {:?}", c.name));
             }
             c.check().map_err(|m| format!("channel {}: {m}", c.name))?;
@@ -780,18 +790,97 @@ impl Channel {
         only(self.horizon_days.is_some(), k.has_horizon(), "horizon_days")?;
         only(self.include_subdomains, k.is_app(), "include_subdomains")?;
         only(self.one_label, k == ChannelKind::Okhttp, "one_label")?;
+        only(
+            self.swizzle.is_some(),
+            k == ChannelKind::Trustkit,
+            "swizzle",
+        )?;
         match k {
             ChannelKind::Web => Err("web is every site's channel; it is not added".into()),
             ChannelKind::Dns if self.ttl.is_none_or(|t| t == 0) => {
                 Err("a dns channel needs a TTL of at least 1 second".into())
             }
+            // RFC 2181 section 8: a TTL with the top bit set is read as 0.
+            ChannelKind::Dns if self.ttl.is_some_and(|t| t > MAX_TTL) => Err(format!(
+                "a TTL above {MAX_TTL} s (2^31-1) is read as 0 by resolvers (RFC 2181 section 8)"
+            )),
             _ if self.expires_after_days == Some(0) => {
                 Err("expires_after_days must be at least 1".into())
             }
+            _ if self.horizon_days == Some(0) => Err(
+                "horizon_days must be at least 1 (leave --horizon out to hold releases for ever)"
+                    .into(),
+            ),
             _ => Ok(()),
         }
     }
 }
+
+/// A name a user gives that goes into the state; see [`check_name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    CaPin,
+    Channel,
+    /// An offline copy's place (`archive copy --location`).
+    Location,
+    /// An app release (`publish --release`).
+    Release,
+}
+
+impl NameKind {
+    fn what(self) -> &'static str {
+        match self {
+            NameKind::CaPin => "ca-pin name",
+            NameKind::Channel => "channel name",
+            NameKind::Location => "copy location",
+            NameKind::Release => "release label",
+        }
+    }
+}
+
+/// The most characters a location or release label may have.
+pub const MAX_LABEL: usize = 200;
+
+/// The one rule for every name a user gives that goes into the state,
+/// checked where the name comes in and again by [`Site::check`], so the
+/// two never disagree. ca-pin and channel names are typed again on later
+/// command lines and printed in commands to paste: 1 to 64 letters,
+/// digits, `-` and `_`. Locations and release labels are free text
+/// (`bank safe`, `4.1`): 1 to 200 characters, not blank, no control
+/// characters (they are printed to terminals and in artifacts).
+pub fn check_name(kind: NameKind, s: &str) -> std::result::Result<(), String> {
+    let what = kind.what();
+    match kind {
+        NameKind::CaPin | NameKind::Channel => {
+            if valid_name(s) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "invalid {what} {s:?}: 1 to 64 letters, digits, - and _"
+                ))
+            }
+        }
+        NameKind::Location | NameKind::Release => {
+            if s.trim().is_empty() {
+                Err(format!("invalid {what} {s:?}: it is empty"))
+            } else if s.chars().any(char::is_control) {
+                Err(format!(
+                    "invalid {what} {s:?}: no control characters (it is stored in site.yaml and printed)"
+                ))
+            } else if s.chars().count() > MAX_LABEL {
+                Err(format!(
+                    "invalid {what}: {} characters, at most {MAX_LABEL}",
+                    s.chars().count()
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// RFC 2181 section 8: the largest TTL a resolver reads as it is.
+pub const MAX_TTL: u64 = (1 << 31) - 1;
 
 fn valid_name(n: &str) -> bool {
     !n.is_empty()
@@ -858,8 +947,15 @@ pub fn check_domain(d: &str) -> std::result::Result<(), String> {
 
 /// A host name as the user typed it, in the form the state keeps: lower
 /// case (names are case-insensitive), then checked.
+/// A host name as the state keeps it: lower case, without the trailing
+/// dot of an absolute DNS name. `init X.` and `--site X.` both go
+/// through here, so they agree.
 pub fn normalize_domain(d: &str) -> std::result::Result<String, String> {
     let d = d.to_ascii_lowercase();
+    let d = match d.strip_suffix('.') {
+        Some(s) if !s.is_empty() => s.to_string(),
+        _ => d,
+    };
     check_domain(&d)?;
     Ok(d)
 }
@@ -1004,6 +1100,9 @@ mod tests {
             assert!(check_domain(bad).is_err(), "{bad}");
         }
         assert_eq!(normalize_domain("Example.COM").unwrap(), "example.com");
+        assert_eq!(normalize_domain("Example.COM.").unwrap(), "example.com");
+        assert!(normalize_domain(".").is_err());
+        assert!(normalize_domain("example.com..").is_err());
         assert!(check_domain("example.com.")
             .unwrap_err()
             .contains("trailing dot"));

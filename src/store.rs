@@ -16,6 +16,15 @@ use crate::state::{
     parse_site, sha256_hex, to_yaml, ParseError, Role, Site, MAX_SITE_FILE, SITE_FILE, VERSION,
 };
 
+/// Set once this process has written a site file (for the warning about
+/// a `PINCTL_NOW` ahead of the real clock).
+static WROTE_A_SITE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process has written a site file.
+pub fn wrote_a_site() -> bool {
+    WROTE_A_SITE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The state folder.
 pub struct Store {
     pub root: PathBuf,
@@ -47,24 +56,60 @@ impl Store {
         self.site_dir(domain).join(SITE_FILE)
     }
 
-    /// Domains of the sites in the folder, sorted.
+    /// Domains of the sites in the folder, sorted. A folder that holds a
+    /// `site.yaml` pinctl cannot read is an error, not left out: a check
+    /// that skipped it would say OK about a site it never saw.
     pub fn sites(&self) -> Result<Vec<String>> {
+        let read = |path: &Path, e| Error::Read {
+            path: path.to_path_buf(),
+            source: e,
+        };
         let rd = match fs::read_dir(&self.root) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(Error::Read {
-                    path: self.root.clone(),
-                    source: e,
-                })
-            }
+            Err(e) => return Err(read(&self.root, e)),
         };
-        let mut out: Vec<String> = rd
-            .flatten()
-            .filter(|e| e.path().join(SITE_FILE).is_file())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| !n.starts_with('.'))
-            .collect();
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| read(&self.root, e))?;
+            let name = entry.file_name();
+            if name.as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            let dir = entry.path();
+            // Folders (or links to folders) only: the report store and
+            // other files live beside the sites.
+            match fs::metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(read(&dir, e)),
+            }
+            let file = dir.join(SITE_FILE);
+            let unreadable = |why: String| {
+                Error::state(
+                    &dir,
+                    format!(
+                        "a site folder pinctl cannot read ({why}); no site in it was looked at"
+                    ),
+                )
+            };
+            match fs::metadata(&file) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => return Err(unreadable(format!("{SITE_FILE} is not a file"))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if file.symlink_metadata().is_ok() {
+                        return Err(unreadable(format!("{SITE_FILE} is a link to nothing")));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(unreadable(format!("{SITE_FILE}: {e}"))),
+            }
+            match name.to_str() {
+                Some(n) => out.push(n.to_string()),
+                None => return Err(unreadable("its name is not UTF-8".into())),
+            }
+        }
         out.sort();
         Ok(out)
     }
@@ -85,9 +130,10 @@ impl Store {
     /// The site to work on: `want`, or the only one.
     pub fn pick(&self, want: Option<&str>) -> Result<String> {
         if let Some(d) = want {
-            // Host names are case-insensitive; the state keeps lower case.
-            let d = d.to_ascii_lowercase();
-            let d = d.strip_suffix('.').unwrap_or(&d);
+            // Host names are case-insensitive; the state keeps lower case
+            // and no trailing dot, by the rule `init` applies.
+            let d = crate::state::normalize_domain(d).map_err(Error::Usage)?;
+            let d = d.as_str();
             if !self.site_file(d).is_file() {
                 return Err(Error::state(
                     self.root.clone(),
@@ -433,7 +479,9 @@ impl Store {
         let mut current = site.clone();
         current.version = VERSION;
         let text = to_yaml(&current)?;
-        write_atomic(&self.site_file(&site.domain), text.as_bytes(), false)
+        write_atomic(&self.site_file(&site.domain), text.as_bytes(), false)?;
+        WROTE_A_SITE.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// Writes a new file into a site's folder atomically; never replaces an
@@ -447,10 +495,15 @@ impl Store {
         secret: bool,
     ) -> Result<()> {
         let path = self.site_dir(domain).join(name);
-        if path.exists() {
-            return Err(Error::state(&path, "already exists; refusing to overwrite"));
-        }
-        write_atomic(&path, data, secret)
+        // Created new in one step (a link that fails if anything, even a
+        // dangling symbolic link, holds the name): an `exists()` check
+        // before a plain write missed dangling links and raced.
+        crate::fsutil::write_new_atomic(&path, data, secret).map_err(|e| match e {
+            Error::Write { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Error::state(&path, "already exists; refusing to overwrite")
+            }
+            e => e,
+        })
     }
 
     /// Creates a whole new site in one step: every file is written into a
@@ -493,6 +546,7 @@ impl Store {
                 source: e,
             }
         })?;
+        WROTE_A_SITE.store(true, std::sync::atomic::Ordering::Relaxed);
         sync_dir(&self.root)
     }
 }

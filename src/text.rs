@@ -1,13 +1,23 @@
 //! How pinctl writes values, in one place: times as RFC 3339, UTC, whole
-//! seconds, `Z` (every report, message and JSON field), hex, and text from
+//! seconds, `Z` (every report, message and JSON field; `forever` past
+//! year 9999), hex, and text from
 //! outside (certificate names, reports) made safe to print.
 //! Arithmetic on times is `lifecycle`'s (saturating `add_secs`,
 //! `add_days`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// `2030-03-01T00:00:00Z`.
+/// What pinctl writes, in text and JSON alike, for a time that never
+/// comes: a sum that saturated (a clamped max-age, a release held for
+/// ever) lands past year 9999, which RFC 3339 cannot write.
+pub const FOREVER: &str = "forever";
+
+/// `2030-03-01T00:00:00Z`, or [`FOREVER`] past 9999-12-31T23:59:59Z.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
+    use chrono::Datelike as _;
+    if t.year() > 9999 {
+        return FOREVER.to_string();
+    }
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -59,6 +69,17 @@ pub fn push_hex(s: &mut String, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `+262142-12-31T23:59:59Z` was printed: not RFC 3339.
+    #[test]
+    fn times_past_year_9999_are_written_forever() {
+        let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(rfc3339(last), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(last + chrono::Duration::seconds(1)), FOREVER);
+        assert_eq!(rfc3339(DateTime::<Utc>::MAX_UTC), FOREVER);
+    }
 
     #[test]
     fn printable_escapes_control_characters_only() {

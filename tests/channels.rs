@@ -122,7 +122,8 @@ fn forever_and_too_soon_are_said_before_they_ship() {
     let env = channels_env();
     env.run(&["channel", "add", "okhttp"]).ok();
     let r = ship_release(&env, "okhttp", "1", &[]);
-    assert!(r.ok().contains("never stops being held"), "{}", r.ok());
+    r.ok();
+    assert!(r.stderr.contains("never stops being held"), "{}", r.stderr);
     ship_release(&env, "android", "9", &["--expires", "2030-01-05"]).fails_with("PinSetExpiry");
     env.run(&["snippet", "--channel", "android", "--expires", "2030-01-05"])
         .fails_with("PinSetExpiry");
@@ -599,7 +600,7 @@ fn okhttp_pins_exactly_what_the_snippet_says() {
 
 /// The rules of AOSP's `XmlConfigSource` and of Android lint's
 /// `NetworkSecurityConfig`, `PinSetExpiry` and `MissingBackupPin` checks
-/// (research/channels.md section 1), applied with Python's XML parser.
+/// (docs/design.md#lint-rules), applied with Python's XML parser.
 /// Prints one line per violation; `today` is YYYY-MM-DD.
 const ANDROID_RULES: &str = r#"
 import base64, datetime, sys, xml.etree.ElementTree as ET
@@ -873,8 +874,8 @@ fn a_year_of_the_header_a_tlsa_rrset_and_two_app_channels() {
     env.run(&["channel", "add", "ios", "--horizon", "30"]).ok();
     let ship = |env: &Env, v: &str| {
         env.run(&["publish", "--channel", "dns"]).ok();
-        ship_release(&env, "android", v, &[]).ok();
-        ship_release(&env, "ios", v, &[]).ok();
+        ship_release(env, "android", v, &[]).ok();
+        ship_release(env, "ios", v, &[]).ok();
     };
     env.run(&["publish"]).ok();
     ship(&env, "1.0");
@@ -946,4 +947,241 @@ fn a_year_of_the_header_a_tlsa_rrset_and_two_app_channels() {
     // web: report-only, 2 ramp steps, 2 per rotation; dns: 4 RRsets
     // (the one of 1.3 unchanged); android and ios: 4 releases each.
     assert_eq!(pubs, [7, 3, 4, 4], "{list}");
+}
+
+/// The Kotlin snippet compiles with Debian's kotlinc 1.3 against its
+/// OkHttp 3.13, which refuses a trailing comma in an argument list.
+#[test]
+fn the_kotlin_snippet_compiles_with_kotlinc() {
+    let test = "the_kotlin_snippet_compiles_with_kotlinc";
+    if !have("kotlinc", test) {
+        return;
+    }
+    let jar = "/usr/share/java/okhttp.jar";
+    if !std::path::Path::new(jar).is_file() {
+        if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
+            panic!("{test}: libokhttp-java is required (PINCTL_REQUIRE_SERVERS=1)");
+        }
+        skipped!("SKIPPED {test}: {jar} (libokhttp-java) missing");
+        return;
+    }
+    let env = channels_env();
+    env.run(&["channel", "add", "okhttp", "--include-subdomains"])
+        .ok();
+    let snippet = env
+        .run(&["snippet", "--channel", "okhttp"])
+        .ok()
+        .to_string();
+    let program = format!(
+        "import okhttp3.CertificatePinner\n\nfun main() {{\n{snippet}    println(certificatePinner.hashCode())\n}}\n"
+    );
+    std::fs::write(env.path().join("Pins.kt"), program).unwrap();
+    sh(
+        env.path(),
+        &format!(
+            "kotlinc Pins.kt -cp {jar} -d out 2>kotlinc.err || {{ cat kotlinc.err >&2; exit 1; }}"
+        ),
+    );
+    assert!(env.path().join("out/PinsKt.class").is_file());
+}
+
+/// TrustKit's own rules for a configuration (what it checks when the app
+/// starts, raising "TrustKit configuration invalid"), and pinctl's
+/// two additions (TSKSwizzleNetworkDelegates and TSKDisableDefaultReportUri
+/// written out), applied with Python's plistlib. One line per violation.
+const TRUSTKIT_RULES: &str = r#"
+import base64, datetime, plistlib, re, sys, urllib.parse
+bad = []
+top = plistlib.load(open(sys.argv[1], "rb"))
+cfg = top.get("TSKConfiguration", top)
+def boolean(d, k, where):
+    if k in d and not isinstance(d[k], bool):
+        bad.append("%s: %s is not a boolean" % (where, k))
+if not isinstance(cfg.get("TSKSwizzleNetworkDelegates"), bool):
+    bad.append("TSKSwizzleNetworkDelegates is not set (TrustKit 1.3 and 1.4 require it)")
+domains = cfg.get("TSKPinnedDomains")
+if not isinstance(domains, dict) or not domains:
+    bad.append("no pinned domains")
+    domains = {}
+# A registrable domain: two labels at least; includeSubdomains not on a
+# public suffix (the few that tests could meet).
+suffixes = {"com", "net", "org", "appspot.com", "co.uk", "github.io"}
+for name, policy in domains.items():
+    if name.count(".") < 1 or not re.fullmatch(r"[a-z0-9.-]+", name):
+        bad.append("%s: invalid domain" % name)
+    if policy.get("kSKExcludeSubdomainFromParentPolicy") is True:
+        if len(policy) > 1:
+            bad.append("%s: kSKExcludeSubdomainFromParentPolicy with other keys" % name)
+        continue
+    for k in ("TSKIncludeSubdomains", "TSKEnforcePinning", "TSKDisableDefaultReportUri"):
+        boolean(policy, k, name)
+    if policy.get("TSKIncludeSubdomains") is True and name in suffixes:
+        bad.append("%s: includeSubdomains for a domain suffix" % name)
+    if "TSKExpirationDate" in policy:
+        d = policy["TSKExpirationDate"]
+        try:
+            if not (isinstance(d, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", d)):
+                raise ValueError(d)
+            datetime.date.fromisoformat(d)
+        except ValueError:
+            bad.append("%s: expiration date %r is not yyyy-MM-dd" % (name, d))
+    for uri in policy.get("TSKReportUris", []):
+        u = urllib.parse.urlsplit(uri) if isinstance(uri, str) else None
+        if u is None or not u.scheme or not u.netloc or re.search(r"\s", uri):
+            bad.append("%s: invalid report URI %r" % (name, uri))
+    if policy.get("TSKDisableDefaultReportUri") is not True:
+        bad.append("%s: reports also go to TrustKit's default server" % name)
+    pins = set()
+    for p in policy.get("TSKPublicKeyHashes", []):
+        try:
+            raw = base64.b64decode(p, validate=True)
+        except Exception:
+            raw = b""
+        if len(raw) != 32:
+            bad.append("%s: invalid pin %r" % (name, p))
+        else:
+            pins.add(raw)
+    need = 2 if policy.get("TSKEnforcePinning", True) else 1
+    if len(pins) < need:
+        bad.append("%s: less than %d pins" % (name, need))
+print("\n".join(bad))
+"#;
+
+/// The TrustKit plist passes TrustKit's rules with either swizzling
+/// choice, and the checker catches each broken rule.
+#[test]
+fn trustkit_plists_pass_trustkits_own_rules() {
+    let test = "trustkit_plists_pass_trustkits_own_rules";
+    if !have("python3", test) {
+        return;
+    }
+    let env = channels_env();
+    env.run(&["policy", "--report-uri", "https://reports.example.com/r"])
+        .ok();
+    env.run(&["channel", "add", "trustkit", "--expires-after", "45"])
+        .ok();
+    env.run(&[
+        "channel",
+        "add",
+        "trustkit",
+        "--name",
+        "tk-manual",
+        "--include-subdomains",
+        "--swizzle",
+        "no",
+    ])
+    .ok();
+    env.run(&[
+        "channel",
+        "add",
+        "ios",
+        "--name",
+        "ios2",
+        "--swizzle",
+        "yes",
+    ])
+    .fails_with("swizzle does not apply to a ios channel");
+    let list = env.run(&["channel", "list"]).ok().to_string();
+    assert!(
+        list.contains("swizzle=yes") && list.contains("swizzle=no"),
+        "{list}"
+    );
+    let d = env.path();
+    std::fs::write(d.join("rules.py"), TRUSTKIT_RULES).unwrap();
+    let check = |file: &str| {
+        sh(d, &format!("python3 rules.py {file}"))
+            .trim()
+            .to_string()
+    };
+    for (channel, swizzle) in [("trustkit", "<true/>"), ("tk-manual", "<false/>")] {
+        let plist = env.run(&["snippet", "--channel", channel]).ok().to_string();
+        assert!(
+            plist.contains(&format!(
+                "<key>TSKSwizzleNetworkDelegates</key>\n    {swizzle}"
+            )),
+            "{plist}"
+        );
+        std::fs::write(d.join("tk.plist"), &plist).unwrap();
+        assert_eq!(check("tk.plist"), "", "{channel}");
+    }
+    let plist = env
+        .run(&["snippet", "--channel", "trustkit"])
+        .ok()
+        .to_string();
+    let first = plist
+        .lines()
+        .find(|l| l.trim().starts_with("<string>") && l.contains('='))
+        .unwrap()
+        .trim()
+        .to_string();
+    let broken = plist
+        .replace("<key>TSKSwizzleNetworkDelegates</key>\n    <true/>", "")
+        .replace("<key>TSKDisableDefaultReportUri</key>\n        <true/>", "")
+        .replace("2030-02-15", "2030/02/15")
+        .replace("https://reports.example.com/r", "not a uri")
+        .replacen(&first, "<string>AAAA</string>", 1)
+        .replace(
+            "<key>TSKEnforcePinning</key>\n        <true/>",
+            "<key>TSKEnforcePinning</key>\n        <string>yes</string>",
+        );
+    std::fs::write(d.join("broken.plist"), &broken).unwrap();
+    let found = check("broken.plist");
+    for rule in [
+        "TSKSwizzleNetworkDelegates is not set",
+        "reports also go to TrustKit's default server",
+        "expiration date '2030/02/15' is not yyyy-MM-dd",
+        "invalid report URI 'not a uri'",
+        "invalid pin 'AAAA'",
+        "TSKEnforcePinning is not a boolean",
+    ] {
+        assert!(found.contains(rule), "{rule} not caught:\n{found}");
+    }
+    // The domain rules, on the channel that includes subdomains.
+    let manual = env
+        .run(&["snippet", "--channel", "tk-manual"])
+        .ok()
+        .to_string();
+    for (name, text, rules) in [
+        (
+            "suffix.plist",
+            manual.replace("<key>example.com</key>", "<key>com</key>"),
+            &[
+                "com: invalid domain",
+                "com: includeSubdomains for a domain suffix",
+            ][..],
+        ),
+        (
+            "exclude.plist",
+            manual.replace(
+                "<key>TSKEnforcePinning</key>",
+                "<key>kSKExcludeSubdomainFromParentPolicy</key><true/><key>TSKEnforcePinning</key>",
+            ),
+            &["kSKExcludeSubdomainFromParentPolicy with other keys"],
+        ),
+        (
+            "none.plist",
+            manual.replace("<key>TSKPinnedDomains</key>", "<key>TSKPinnedDomainz</key>"),
+            &["no pinned domains"],
+        ),
+    ] {
+        std::fs::write(d.join(name), &text).unwrap();
+        let found = check(name);
+        for rule in rules {
+            assert!(
+                found.contains(rule),
+                "{rule} not caught in {name}:\n{found}"
+            );
+        }
+    }
+    // Fewer than two distinct pins while enforcing.
+    let pins: Vec<&str> = plist
+        .lines()
+        .filter(|l| l.trim().starts_with("<string>") && l.contains('='))
+        .collect();
+    let mut one = plist.clone();
+    for p in &pins[1..] {
+        one = one.replace(p, pins[0]);
+    }
+    std::fs::write(d.join("one.plist"), &one).unwrap();
+    assert!(check("one.plist").contains("example.com: less than 2 pins"));
 }

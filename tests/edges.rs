@@ -101,7 +101,11 @@ fn a_chain_that_does_not_link_up_earns_no_ca_credit() {
     sh(&d, "cat b3.pem one-int.pem > b3-lying.pem");
     let out = env.run(&["cert", "add", "b3-lying.pem"]);
     let text = out.ok();
-    assert!(text.contains("did not sign the leaf"), "{text}");
+    assert!(
+        out.stderr.contains("did not sign the leaf"),
+        "{}",
+        out.stderr
+    );
     assert!(text.contains("only its own key counts"), "{text}");
     let s = status_json(&env);
     let certs = s["sites"][0]["certificates"].as_array().unwrap();
@@ -121,17 +125,23 @@ fn a_chain_that_does_not_link_up_earns_no_ca_credit() {
     // Reordered (root before the intermediate): warned, no credit.
     issue(&d, "one", "state/example.com/backup2.csr.pem", "b2.pem");
     sh(&d, "cat b2.pem one-root.pem one-int.pem > b2-reordered.pem");
-    let text = env
-        .run(&["cert", "add", "b2-reordered.pem"])
-        .ok()
-        .to_string();
-    assert!(text.contains("did not sign the leaf"), "{text}");
+    let reordered = env.run(&["cert", "add", "b2-reordered.pem"]);
+    reordered.ok();
+    assert!(
+        reordered.stderr.contains("did not sign the leaf"),
+        "{}",
+        reordered.stderr
+    );
     // In order, with the root: the intermediate counts, the root does not.
     sh(&d, "cat b2.pem one-int.pem one-root.pem > b2-full.pem");
     assert!(openssl_links(&d, "b2.pem", "one-int.pem"));
-    let text = env.run(&["cert", "add", "b2-full.pem"]).ok().to_string();
-    assert!(text.contains("verified direct issuer"), "{text}");
-    assert!(text.contains("count for nothing"), "{text}");
+    let full = env.run(&["cert", "add", "b2-full.pem"]);
+    assert!(
+        full.ok().contains("verified direct issuer"),
+        "{}",
+        full.stdout
+    );
+    assert!(full.stderr.contains("count for nothing"), "{}", full.stderr);
     let int_pin = sh(&d, "openssl x509 -in one-int.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64");
     let s = status_json(&env);
     let certs = s["sites"][0]["certificates"].as_array().unwrap();
@@ -198,10 +208,11 @@ fn include_subdomains_binds_subdomain_sites_both_ways() {
     )
     .ok();
     let out = run(&env, with(&parent, &["publish"]));
+    out.ok();
     assert!(
-        out.ok().contains("also those pinctl does not manage"),
+        out.stderr.contains("also those pinctl does not manage"),
         "{}",
-        out.stdout
+        out.stderr
     );
 
     // The child may no longer promote a backup its parent's pinset lacks.
@@ -266,29 +277,35 @@ fn a_compromise_forced_through_is_published_at_once() {
     // publication 1 lacks it.
     env.run(&["rotate", "--promote", "backup3", "--compromised"])
         .fails_with("would lock out visitors");
-    let text = env
-        .run(&["rotate", "--promote", "backup3", "--compromised", "--force"])
-        .ok()
-        .to_string();
-    assert!(text.contains("warning: forced"), "{text}");
+    let forced = env.run(&["rotate", "--promote", "backup3", "--compromised", "--force"]);
+    forced.ok();
+    assert!(
+        forced.stderr.contains("warning: forced"),
+        "{}",
+        forced.stderr
+    );
     let header = env.run(&["header"]).ok().trim().to_string();
     let leaked = status_json(&env)["sites"][0]["keys"][1]["pin"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(!header.contains(&leaked));
-    let text = env.run(&["publish"]).ok().to_string();
+    let published = env.run(&["publish"]);
+    let text = published.ok().to_string();
     assert!(text.contains(&header), "{text}");
     assert!(
-        text.contains("locked out until 2030-01-31T00:00:00Z"),
-        "{text}"
+        published
+            .stderr
+            .contains("locked out until 2030-01-31T00:00:00Z"),
+        "{}",
+        published.stderr
     );
     let s = status_json(&env);
     assert_eq!(s["sites"][0]["live"]["header"], header.as_str());
 }
 
 /// Item 4: `header`, `snippet`, `publish` and `status` show one header at
-/// every step of the DESIGN worked example.
+/// every step of the worked example (docs/design.md#a-worked-example).
 #[test]
 fn every_surface_shows_the_header_that_is_recorded() {
     let mut env = site_env();
@@ -551,11 +568,9 @@ fn edited_recipients_are_refused_until_confirmed() {
         finding(&check_json(&env), "recipients-changed"),
         Some("WARNING".into())
     );
-    let text = env
-        .run(&["rotate", "--promote", "backup1", "--accept-recipients"])
-        .ok()
-        .to_string();
-    assert!(text.contains("sealed to"), "{text}");
+    let rotated = env.run(&["rotate", "--promote", "backup1", "--accept-recipients"]);
+    rotated.ok();
+    assert!(rotated.stderr.contains("sealed to"), "{}", rotated.stderr);
     assert_eq!(finding(&check_json(&env), "recipients-changed"), None);
 }
 

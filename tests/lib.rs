@@ -18,6 +18,7 @@ mod common;
 mod corpus;
 mod crash;
 mod edges;
+mod edges22;
 mod harness;
 mod init;
 mod lifecycle;

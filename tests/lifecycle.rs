@@ -153,7 +153,11 @@ fn a_year_in_the_life_of_a_site() {
     let out = env.run(&["rotate", "--promote", "backup2", "--compromised"]);
     let text = out.ok();
     assert!(text.contains("backup3 is marked compromised"), "{text}");
-    assert!(text.contains("until 2030-05-10T00:00:00Z"), "{text}");
+    assert!(
+        out.stderr.contains("until 2030-05-10T00:00:00Z"),
+        "{}",
+        out.stderr
+    );
     let header = env.run(&["header"]).ok().to_string();
     assert!(!header.contains(&pin("backup3")));
     env.run(&["publish"]).ok();
@@ -186,7 +190,8 @@ fn forced_promotion_names_who_is_locked_out_and_publish_records_the_next_header(
     // backup3 was made after the first publication, which is live until
     // now and held for a day after.
     let out = env.run(&["rotate", "--promote", "backup3", "--force"]);
-    let text = out.ok();
+    out.ok();
+    let text = &out.stderr;
     assert!(
         text.contains("warning: forced: visitors who saw publication 1"),
         "{text}"
@@ -199,6 +204,7 @@ fn forced_promotion_names_who_is_locked_out_and_publish_records_the_next_header(
     let published = env.run(&["publish"]);
     let text = published.ok();
     assert!(text.contains(&header), "{text}");
+    let text = &published.stderr;
     assert!(
         text.contains("accepted earlier with --force: visitors who saw publication 1 (from 2030-01-01T00:00:00Z) are locked out until 2030-01-02T00:00:00Z"),
         "{text}"

@@ -42,7 +42,7 @@ fn enforce(env: &Env, site: Option<&str>, max_age: &str) {
     env.run(&q).ok();
 }
 
-/// 1. A TLSA RRset published first (RFC 7671 section 8.1) is not
+/// Lockout 1: A TLSA RRset published first (RFC 7671 section 8.1) is not
 /// evidence that the servers switched keys: the header keeps the old
 /// key's pin and a release may not drop it. Before the fix, `publish
 /// --channel dns` counted as the new key deployed: the desired header
@@ -105,7 +105,7 @@ fn a_dns_publication_is_not_evidence_that_servers_switched_keys() {
         .fails_with("outside the time backup1 has been active");
 }
 
-/// 2. A release holds the pins of the file that shipped, which may be
+/// Lockout 2: A release holds the pins of the file that shipped, which may be
 /// weeks older than the state. Before the fix, `publish --channel android
 /// --release` recorded today's pins, so the promotion of backup3 (absent
 /// from the shipped file) was accepted and locked out every install.
@@ -264,7 +264,7 @@ fn a_shipped_file_that_would_lock_clients_out_is_refused() {
     assert_eq!(before, snapshot(&env.path().join("state")));
 }
 
-/// 3. The header is served on every name of the site, so
+/// Lockout 3: The header is served on every name of the site, so
 /// includeSubDomains reaches sites under its SANs. Before the fix,
 /// publishing was refused for api.example.com's sake but not for
 /// api.example.net's.
@@ -319,7 +319,7 @@ fn include_subdomains_reaches_sites_under_every_san() {
     .fails_with("example.com");
 }
 
-/// 4. "Now" may not run behind the history of a related site. Before the
+/// Lockout 4: "Now" may not run behind the history of a related site. Before the
 /// fix, a child rotated at 12:01 "before" the parent's includeSubDomains
 /// header recorded at 12:05 by an operator whose clock ran ahead, and the
 /// rotation was accepted.
@@ -366,7 +366,7 @@ fn a_step_may_not_be_dated_before_a_related_sites_history() {
     .fails_with("example.com");
 }
 
-/// 5. Importing a live deployment records the header it already serves.
+/// Lockout 5: Importing a live deployment records the header it already serves.
 /// Before the fix, the ledger started empty and `rotate` was accepted at
 /// once while browsers held the old header for its max-age.
 #[test]
@@ -429,7 +429,7 @@ fn import_records_the_header_already_served() {
     assert!(!env3.path().join("state/example.com").exists());
 }
 
-/// 6. `check` is CRITICAL whenever a key the servers may serve is not
+/// Lockout 6: `check` is CRITICAL whenever a key the servers may serve is not
 /// accepted by a pinset clients may hold, whatever led there. Before the
 /// fix, it said nothing after a forced promotion.
 #[test]

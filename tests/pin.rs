@@ -417,3 +417,49 @@ fn a_report_s_names_are_stored_printable() {
     assert_eq!(r.served_subjects, ["CN=pinctl test C\\u{1}"]);
     assert_eq!(r.app.as_deref(), Some("com.example\\u{1b}[2J"));
 }
+
+/// `pin --format tlsa` writes what GnuTLS's `danetool --tlsa-rr` writes:
+/// DANE-EE `3 1 1` for a leaf certificate and a public key, DANE-TA
+/// `2 1 1` for a CA certificate (a CA printed as `3 1 1` matched nothing).
+#[test]
+fn tlsa_records_match_danetool() {
+    let test = "tlsa_records_match_danetool";
+    if !have("danetool", test) {
+        return;
+    }
+    let env = Env::new();
+    for (file, load, ca) in [
+        ("leaf.cert.pem", "--load-certificate", false),
+        ("ca.cert.pem", "--load-certificate", true),
+        ("rsa2048.pub.pem", "--load-pubkey", false),
+    ] {
+        let path = fixtures().join(file);
+        let theirs = sh(
+            env.path(),
+            &format!(
+                "danetool --tlsa-rr --host example.com {load} '{}'{}",
+                path.display(),
+                if ca { " --ca" } else { "" }
+            ),
+        );
+        // `_443._tcp.example.com. IN TLSA ( 02 01 01 <hex> )`
+        let inner = theirs
+            .split('(')
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .unwrap_or_else(|| panic!("{file}: {theirs}"));
+        let fields: Vec<String> = inner
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, f)| {
+                if i < 3 {
+                    f.trim_start_matches('0').to_string()
+                } else {
+                    f.to_lowercase()
+                }
+            })
+            .collect();
+        let ours = env.run(&["pin", "--format", "tlsa", path.to_str().unwrap()]);
+        assert_eq!(ours.ok().trim(), fields.join(" "), "{file}");
+    }
+}

@@ -34,19 +34,11 @@ pub fn archive_copy(
     location: &str,
     out: &mut Out,
 ) -> Result<i32> {
+    crate::state::check_name(crate::state::NameKind::Location, location)
+        .map_err(|m| Error::Usage(format!("--location: {m}")))?;
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let key = site.require_key(name)?.clone();
-    if location.chars().any(char::is_control) || location.chars().count() > 200 {
-        return Err(Error::Usage(
-            "--location: at most 200 characters, and no control characters (it is stored in site.yaml and printed)".into(),
-        ));
-    }
-    if location.trim().is_empty() {
-        return Err(Error::Usage(
-            "--location must name the place (e.g. 'safe A')".into(),
-        ));
-    }
     if !to.is_dir() {
         return Err(Error::Usage(format!("{}: not a folder", to.display())));
     }

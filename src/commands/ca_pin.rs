@@ -18,6 +18,7 @@ pub fn ca_pin_add(
     from: Option<&Path>,
     out: &mut Out,
 ) -> Result<i32> {
+    crate::state::check_name(crate::state::NameKind::CaPin, name).map_err(Error::Usage)?;
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (pin, subject) = match (pin, from) {
         (Some(p), None) => (
@@ -54,15 +55,6 @@ pub fn ca_pin_add(
             ))
         }
     };
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(Error::Usage(format!(
-            "invalid ca-pin name {name:?} (letters, digits, - and _)"
-        )));
-    }
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     if site.ca_pins.iter().any(|c| c.name == name) {
         return Err(Error::Usage(format!(

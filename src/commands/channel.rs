@@ -7,7 +7,7 @@ use super::report::emit;
 use super::{ts, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Retention};
-use crate::state::{Channel, ChannelKind, EventKind, Site, WEB};
+use crate::state::{check_name, Channel, ChannelKind, EventKind, NameKind, Site, WEB};
 
 /// The options of `channel add`.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct ChannelOptions {
     pub horizon_days: Option<u32>,
     pub include_subdomains: bool,
     pub one_label: bool,
+    /// trustkit: `TSKSwizzleNetworkDelegates`.
+    pub swizzle: Option<bool>,
 }
 
 /// One channel as `channel list` shows it.
@@ -75,6 +77,10 @@ fn options(c: &Channel) -> Vec<String> {
     if let Some(h) = c.horizon_days {
         v.push(format!("horizon={h}d"));
     }
+    if c.kind == ChannelKind::Trustkit {
+        let yes = c.swizzle.unwrap_or(true);
+        v.push(format!("swizzle={}", if yes { "yes" } else { "no" }));
+    }
     if c.include_subdomains {
         v.push(if c.one_label || c.kind == ChannelKind::Ios {
             "subdomains=one-label".into()
@@ -119,6 +125,7 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
         horizon_days: o.horizon_days,
         include_subdomains: o.include_subdomains,
         one_label: o.one_label,
+        swizzle: o.swizzle,
         added: ctx.now,
         retired: None,
     };
@@ -127,16 +134,7 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
             "web is every site's channel (the header); it is not added".into(),
         ));
     }
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(Error::Usage(format!(
-            "invalid channel name {name:?} (letters, digits, - and _)"
-        )));
-    }
+    check_name(NameKind::Channel, &name).map_err(Error::Usage)?;
     c.check()
         .map_err(|m| Error::Usage(format!("channel {name}: {m}")))?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;

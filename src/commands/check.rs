@@ -83,8 +83,10 @@ fn report(findings: &[Finding], o: &CheckOptions, out: &mut Out) -> Result<i32> 
         .iter()
         .filter(|f| f.severity == Severity::Warning)
         .count();
-    let mut sites: Vec<&str> = findings.iter().map(|f| f.site.as_str()).collect();
-    sites.dedup();
+    // `--live` appends its findings after every site's own: count the
+    // distinct sites, not the runs of one.
+    let sites: std::collections::BTreeSet<&str> =
+        findings.iter().map(|f| f.site.as_str()).collect();
     let summary = if crit + warn == 0 {
         format!("{} site(s) checked, all fine", sites.len())
     } else {

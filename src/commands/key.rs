@@ -99,23 +99,37 @@ pub fn key_destroy(ctx: &Ctx, name: &str, force: bool, out: &mut Out) -> Result<
         Some(key.archive.clone()),
     );
     ctx.store.save(&lock, &site)?;
-    let path = ctx.store.site_dir(&domain).join(&key.archive);
-    match std::fs::remove_file(&path) {
+    let dir = ctx.store.site_dir(&domain);
+    let path = dir.join(&key.archive);
+    let copies_to_destroy: Vec<String> = key
+        .copies
+        .iter()
+        .map(|c| format!("{} ({})", c.path, c.location))
+        .collect();
+    match crate::failpoint::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::Write { path, source: e }),
+        Err(e) => {
+            // The copies are left to destroy whatever happened here.
+            for c in &copies_to_destroy {
+                out.warn(format!("destroy {name}'s offline copy too: {c}"));
+            }
+            return Err(Error::state(
+                &path,
+                format!("{name} is recorded as destroyed, but its archive could not be deleted ({e}); delete it by hand"),
+            ));
+        }
     }
+    // The unlink lasts only once the folder is synced: a crash could
+    // otherwise bring the archive back.
+    crate::fsutil::sync_dir(&dir)?;
     drop(lock);
     let report = KeyReport {
         site: domain,
         key: name.to_string(),
         action: "destroyed",
         path: path.display().to_string(),
-        copies_to_destroy: key
-            .copies
-            .iter()
-            .map(|c| format!("{} ({})", c.path, c.location))
-            .collect(),
+        copies_to_destroy,
     };
     let text = report.text();
     emit(ctx.json, &report, text, out)?;

@@ -59,6 +59,23 @@ impl Ctx {
     }
 }
 
+/// After a write at a `PINCTL_NOW` ahead of the real clock: the state now
+/// holds events from the future, and a write at an earlier "now" is
+/// refused (publications would overlap), so say until when.
+pub fn clock_ahead_warning() -> Option<String> {
+    std::env::var_os("PINCTL_NOW")?;
+    let now = Ctx::now_from_env().ok()?;
+    let real = Utc::now();
+    (now > real).then(|| {
+        format!(
+            "PINCTL_NOW ({}) is ahead of the real clock ({}): this write is recorded at that time, so writes at the real time will be refused until {}",
+            ts(now),
+            ts(real),
+            ts(now)
+        )
+    })
+}
+
 /// Every time pinctl prints: UTC, RFC 3339, `Z`.
 pub fn ts(t: DateTime<Utc>) -> String {
     crate::text::rfc3339(t)
@@ -74,6 +91,10 @@ pub struct Out {
     pub buf: String,
     /// Printed after `buf`, in order.
     pub tail: Vec<String>,
+    /// Warnings, printed on standard error as `warning: …` lines (never
+    /// on standard output, which holds only the report: with `--format
+    /// json`, exactly one JSON document).
+    pub warnings: Vec<String>,
 }
 
 impl Out {
@@ -84,6 +105,11 @@ impl Out {
     pub fn line(&mut self, s: impl AsRef<str>) {
         self.buf.push_str(s.as_ref());
         self.buf.push('\n');
+    }
+
+    /// A warning for standard error; `w` is the text after `warning: `.
+    pub fn warn(&mut self, w: impl Into<String>) {
+        self.warnings.push(w.into());
     }
 
     /// Appends whole parts, which are printed after the buffer: copies
@@ -104,10 +130,11 @@ pub enum PinFormat {
 
 /// `pinctl pin`.
 pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Result<i32> {
-    // Header and TLSA forms need only the pins: no full parse.
+    // The header form needs only the pins: no full parse. TLSA needs the
+    // CA flag too (a CA is DANE-TA, usage 2), which the summary reads.
     let detail = match format {
-        PinFormat::Header | PinFormat::Tlsa => crate::pin::Detail::PinOnly,
-        PinFormat::Text | PinFormat::Json => crate::pin::Detail::Summary,
+        PinFormat::Header => crate::pin::Detail::PinOnly,
+        PinFormat::Tlsa | PinFormat::Text | PinFormat::Json => crate::pin::Detail::Summary,
     };
     let mut all = Vec::new();
     for f in files {
@@ -167,11 +194,17 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
     Ok(0)
 }
 
-/// `pin --format tlsa`: one `3 1 1` line a pin.
+/// `pin --format tlsa`: one line a pin, `2 1 1` (DANE-TA) for a CA
+/// certificate and `3 1 1` (DANE-EE) for a leaf or a key (RFC 7218
+/// section 2.1), as `danetool --tlsa-rr` writes them.
 fn tlsa_lines(pins: &[crate::pin::PinInfo]) -> String {
     let mut s = String::with_capacity(pins.len() * 72);
     for i in pins {
-        s.push_str("3 1 1 ");
+        s.push_str(if i.is_ca == Some(true) {
+            "2 1 1 "
+        } else {
+            "3 1 1 "
+        });
         crate::text::push_hex(&mut s, &i.digest);
         s.push('\n');
     }

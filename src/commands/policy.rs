@@ -89,10 +89,10 @@ pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) ->
     site.log(ctx.now, EventKind::Policy, None, Some(detail));
     ctx.store.save(&lock, &site)?;
     print_policy(&site, as_json, out)?;
+    for w in policy_warnings(&site) {
+        out.warn(w);
+    }
     if !as_json {
-        for w in policy_warnings(&site) {
-            out.line(format!("warning: {w}"));
-        }
         out.line("Run `pinctl publish` once the new header is deployed.");
     }
     Ok(0)

@@ -78,18 +78,23 @@ impl LockedOut {
 }
 
 /// Prints a report: JSON, or the text lines the command wrote from it.
+/// The `warning: ` lines go to standard error in both forms: a script
+/// reading the JSON gets one document, and still sees the warnings.
 pub fn emit<T: Serialize>(
     ctx_json: bool,
     report: &T,
     text: Vec<String>,
     out: &mut Out,
 ) -> Result<()> {
-    if ctx_json {
-        out.line(json(report)?);
-    } else {
-        for l in text {
+    for l in text {
+        if let Some(w) = l.trim_start().strip_prefix("warning: ") {
+            out.warn(w);
+        } else if !ctx_json {
             out.line(l);
         }
+    }
+    if ctx_json {
+        out.line(json(report)?);
     }
     Ok(())
 }

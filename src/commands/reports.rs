@@ -38,15 +38,18 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> std::result::Result<DateTime<
             return Ok(t.and_utc());
         }
     }
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| {
+    // By characters, not bytes: the unit may be any character a user
+    // types (`7д` once split a Cyrillic letter in two and panicked).
+    let mut chars = s.chars();
+    let unit = chars.next_back();
+    let n: i64 = chars.as_str().parse().map_err(|_| {
         format!("{s:?} is not a time (RFC 3339), a date (YYYY-MM-DD) or a duration (90m, 24h, 7d)")
     })?;
     let secs = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3_600),
-        "d" => n.saturating_mul(86_400),
+        Some('s') => n,
+        Some('m') => n.saturating_mul(60),
+        Some('h') => n.saturating_mul(3_600),
+        Some('d') => n.saturating_mul(86_400),
         _ => return Err(format!("{s:?}: a duration ends in s, m, h or d")),
     };
     Ok(chrono::Duration::try_seconds(secs)
@@ -308,4 +311,52 @@ Restart=on-failure\n\
 WantedBy=multi-user.target\n"
     ));
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2030-03-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// `7д` split a Cyrillic letter in two and panicked.
+    #[test]
+    fn since_with_a_multibyte_unit_is_an_error_not_a_panic() {
+        let e = parse_since("7д", now()).unwrap_err();
+        assert!(e.contains("7д"), "{e}");
+        assert!(parse_since("д", now()).is_err());
+        assert!(parse_since("", now()).is_err());
+    }
+
+    proptest! {
+        /// Any text at all: an answer or an error, never a panic.
+        #[test]
+        fn since_never_panics(s in "\\PC{0,12}", d in "[-+]?[0-9]{0,25}[smhdд]?") {
+            let _ = parse_since(&s, now());
+            let _ = parse_since(&d, now());
+        }
+
+        /// A duration written as pinctl documents it reads back as that
+        /// many seconds before now.
+        #[test]
+        fn since_durations_round_trip(n in 0i64..1_000_000, unit in prop::sample::select(vec![('s', 1i64), ('m', 60), ('h', 3_600), ('d', 86_400)])) {
+            let t = parse_since(&format!("{n}{}", unit.0), now()).unwrap();
+            prop_assert_eq!(now() - t, chrono::Duration::seconds(n * unit.1));
+        }
+
+        /// A time printed as pinctl prints times, and a date, read back.
+        #[test]
+        fn since_dates_and_times_round_trip(secs in -62_135_596_800i64..253_402_300_799) {
+            let t = DateTime::<Utc>::from_timestamp(secs, 0).unwrap();
+            prop_assert_eq!(parse_since(&crate::text::rfc3339(t), now()).unwrap(), t);
+            let day = t.date_naive();
+            let midnight = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+            prop_assert_eq!(parse_since(&day.format("%Y-%m-%d").to_string(), now()).unwrap(), midnight);
+        }
+    }
 }

@@ -17,7 +17,7 @@ fn safe_from_text(sf: SafeFrom, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-/// JSON for `status`: the shape CLI.md promises.
+/// JSON for `status`: the shape docs/cli.md promises.
 pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
     let keys: Vec<_> = site
         .keys

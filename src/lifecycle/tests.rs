@@ -1,5 +1,5 @@
-//! The worked example of DESIGN.md, step by step, without any file; the
-//! rules at their edges; and the client simulator that proves, over random
+//! The worked example (docs/design.md#a-worked-example), step by step,
+//! without any file; the rules at their edges; and the client simulator that proves, over random
 //! sequences across several sites and every channel (browsers, resolvers
 //! caching TLSA RRsets behind lagging secondaries, app installs that never
 //! update, in every time zone), that no accepted step locks a client out
@@ -98,6 +98,7 @@ pub fn channel(name: &str, kind: ChannelKind, at: DateTime<Utc>) -> crate::state
         horizon_days: None,
         include_subdomains: false,
         one_label: false,
+        swizzle: None,
         added: at,
         retired: None,
     }

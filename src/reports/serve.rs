@@ -243,16 +243,31 @@ where
         .await;
 }
 
+/// The private key of a PEM block, borrowed: the DER rustls reads is the
+/// block's own buffer, which is wiped when the block is dropped (a
+/// `PrivateKeyDer` that owns a copy is never wiped).
+fn key_der(b: &crate::pem_scan::Block) -> Option<rustls::pki_types::PrivateKeyDer<'_>> {
+    use rustls::pki_types::{
+        PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+    };
+    let der = &b.der[..];
+    match b.label.as_str() {
+        "PRIVATE KEY" => Some(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))),
+        "EC PRIVATE KEY" => Some(PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der))),
+        "RSA PRIVATE KEY" => Some(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der))),
+        _ => None,
+    }
+}
+
 /// A TLS configuration from a PEM certificate chain (leaf first) and a
-/// PEM private key (PKCS#8, SEC1 or PKCS#1); the key's bytes are wiped
-/// once rustls has its own copy.
+/// PEM private key (PKCS#8, SEC1 or PKCS#1). The file's bytes and the
+/// decoded DER are wiped once ring has parsed the key; ring's own parsed
+/// key lives, unwiped, as long as the collector (docs/security.md).
 pub fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> Result<Arc<rustls::ServerConfig>> {
-    use rustls::pki_types::{
-        CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
-    };
+    use rustls::pki_types::CertificateDer;
     let label = |p: &std::path::Path| p.display().to_string();
     let data = crate::fsutil::read_input(cert)?;
     let chain: Vec<CertificateDer<'static>> = crate::pem_scan::blocks(&data)
@@ -268,25 +283,29 @@ pub fn tls_config(
     let blocks = crate::pem_scan::blocks(&data).map_err(|e| Error::input(label(key), e))?;
     let der = blocks
         .iter()
-        .find_map(|b| match b.label.as_str() {
-            "PRIVATE KEY" => Some(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-                b.der.clone(),
-            ))),
-            "EC PRIVATE KEY" => Some(PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(b.der.clone()))),
-            "RSA PRIVATE KEY" => Some(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(
-                b.der.clone(),
-            ))),
-            _ => None,
-        })
+        .find_map(key_der)
         .ok_or_else(|| Error::input(label(key), "no unencrypted PEM private key in the file"))?;
+    // By reference: `with_single_cert` takes an owned key and drops it
+    // unwiped.
+    let signing = rustls::crypto::ring::sign::any_supported_type(&der)
+        .map_err(|e| Error::input(label(key), format!("not a usable TLS key: {e}")))?;
+    let certified = rustls::sign::CertifiedKey::new(chain, signing);
+    match certified.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+        Err(e) => {
+            return Err(Error::input(
+                label(key),
+                format!("does not go with {}: {e}", label(cert)),
+            ))
+        }
+    }
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .map_err(|e| Error::Internal(format!("TLS: {e}")))?
     .with_no_client_auth()
-    .with_single_cert(chain, der)
-    .map_err(|e| Error::input(label(key), format!("does not go with {}: {e}", label(cert))))?;
+    .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
     Ok(Arc::new(config))
 }
 
@@ -398,4 +417,25 @@ pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
         }
         Ok::<(), Error>(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key rustls read was a `PrivateKeyDer` copy that nothing wiped:
+    /// it is now the PEM block's own buffer, wiped when the block drops.
+    #[test]
+    fn the_tls_key_is_read_from_the_wiped_pem_buffer_not_a_copy() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join("p256.pkcs8.pem");
+        let pem = std::fs::read(path).unwrap();
+        let blocks = crate::pem_scan::blocks(&pem).unwrap();
+        let b = &blocks[0];
+        assert!(b.secret);
+        let der = key_der(b).unwrap();
+        assert_eq!(der.secret_der().as_ptr(), b.der.as_ptr());
+        assert!(rustls::crypto::ring::sign::any_supported_type(&der).is_ok());
+    }
 }

@@ -168,7 +168,8 @@ pub fn sh(dir: &Path, script: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// The openssl pipeline's pin of a PEM private key (DESIGN.md).
+/// The openssl pipeline's pin of a PEM private key
+/// (docs/design.md#domain-facts).
 pub fn openssl_pin_of_key(dir: &Path, key: &str) -> String {
     sh(
         dir,
