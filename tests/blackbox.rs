@@ -49,8 +49,8 @@
 //! apart. Seeds 1–15 × 45 steps run in about a minute and a half on two
 //! busy cores (three tests side by side; ~40 s of CPU).
 //!
-//! After a forced step (or a compromise), a lockout of pinsets published
-//! before it is accepted; while the simulator knows any client is locked
+//! After a forced step, a lockout of the promoted key by pinsets published
+//! before it is accepted (a compromise accepts none); while the simulator knows any client is locked
 //! out, `pinctl check` must exit 2 (CRITICAL).
 //!
 //! The converse: when pinctl refuses a step (exit 1), the simulator
@@ -338,9 +338,10 @@ struct Site {
     releases: Vec<Release>,
     /// (time, key) promoted with --force.
     forced: Vec<(T, String)>,
-    /// (time, key) marked compromised: its pin leaves what is published at
-    /// once, though the servers send it until they switch; what that does
-    /// to clients after the compromise is accepted, as with --force.
+    /// (time, key) marked compromised. Its pin leaves what is published
+    /// at once, but the servers send it until they switch: a compromise
+    /// accepts no lockout (the promoted key must be safe), so a pinset
+    /// without the leaked key while it is still served is one.
     compromised: Vec<(T, String)>,
     /// Keys made active since the last evidence that the servers moved:
     /// any of them may have been deployed without a word to pinctl.
@@ -625,7 +626,7 @@ impl Lockout {
                 ts(self.until)
             },
             if self.excused {
-                " (accepted with --force or a compromise)"
+                " (accepted with --force)"
             } else {
                 ""
             }
@@ -651,11 +652,8 @@ fn lockouts(sites: &[Site], conservative: bool) -> Vec<Lockout> {
                             let st = (*a).max(*c);
                             let en = (*b).min(*d);
                             if st < en {
-                                let excused = x
-                                    .forced
-                                    .iter()
-                                    .any(|(tf, k)| k == key && p.from <= *tf)
-                                    || x.compromised.iter().any(|(tc, k)| k == key && st >= *tc);
+                                let excused =
+                                    x.forced.iter().any(|(tf, k)| k == key && p.from <= *tf);
                                 out.push(Lockout {
                                     at: st,
                                     until: en,
