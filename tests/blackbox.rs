@@ -2239,6 +2239,30 @@ fn blackbox_a_promotion_refused_for_a_release_goes_through_once_it_expired() {
     });
 }
 
+/// A leaked key under a DNS-first rollover: the compromised key's pin
+/// leaves what is published, but the servers send it until they switch.
+#[test]
+fn blackbox_a_compromise_keeps_the_leaked_key_acceptable_until_the_switch() {
+    let mut sim = scripted("compromise, DNS first");
+    sim.step("2030-01-02T00:00:00Z", |s, t| {
+        s.web(S0, t, &["--enforce", "--max-age", "86400"]);
+        s.dns(S0, t);
+        let f = s.write_app(S0, "android", t).unwrap();
+        s.ship(f, t);
+    });
+    sim.step("2030-01-10T00:00:00Z", |s, t| {
+        assert!(s.rotate_with(S0, t, "backup1", false, true));
+        s.dns(S0, t);
+        let f = s.write_app(S0, "android", t).unwrap();
+        s.ship(f, t + HOUR);
+    });
+    sim.step("2030-01-11T00:00:00Z", |s, t| {
+        s.dns(S0, t);
+        s.deployed(S0, t);
+        s.dns(S0, t + HOUR);
+    });
+}
+
 /// Not a test of pinctl: runs many seeds, each to its first failure, and
 /// prints which seed found what (PINCTL_BLACKBOX_EXPLORE=N seeds).
 #[test]
