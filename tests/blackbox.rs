@@ -94,7 +94,9 @@
 //!    example.com's TLSA RRset #3 (in the zone 2030-01-06 …) reject
 //!    example.com's key primary from 2030-01-06": rotate, RRset published
 //!    (with primary), a day later the RRset again, now without primary,
-//!    while the servers still send it. Random (`PINCTL_BLACKBOX_EXPLORE=40`,
+//!    while the servers still send it. `blackbox_a_compromise…`: the
+//!    RRset published right after `rotate --compromised` (2030-01-10)
+//!    already lacks primary, still sent. Random (`PINCTL_BLACKBOX_EXPLORE=40`,
 //!    first failure of each seed): seeds 2, 3, 4, 6, 7, 12, 14, 16–22,
 //!    26–28, 31, 35–38 (3, 21 and 26 after a compromise: the RRset drops
 //!    the leaked key the servers still send); seed 15 the same way through a TrustKit file
