@@ -2266,7 +2266,8 @@ fn blackbox_a_compromise_keeps_the_leaked_key_acceptable_until_the_switch() {
 }
 
 /// Not a test of pinctl: runs many seeds, each to its first failure, and
-/// prints which seed found what (PINCTL_BLACKBOX_EXPLORE=N seeds).
+/// prints which seed found what (PINCTL_BLACKBOX_EXPLORE=N seeds,
+/// PINCTL_BLACKBOX_STEPS=M steps each, default 45).
 #[test]
 fn blackbox_explore() {
     if let Some(seed) = std::env::var("PINCTL_BLACKBOX_SEED")
@@ -2282,8 +2283,12 @@ fn blackbox_explore() {
     else {
         return;
     };
+    let steps = std::env::var("PINCTL_BLACKBOX_STEPS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(45);
     for seed in 1..=n {
-        let r = std::panic::catch_unwind(|| random_run(seed, 45));
+        let r = std::panic::catch_unwind(|| random_run(seed, steps));
         match r {
             Ok(_) => eprintln!("EXPLORE seed {seed}: ok"),
             Err(e) => {
