@@ -179,7 +179,7 @@ pub fn publish_command(site: &Site, channel: &str, expires: Option<chrono::Naive
     let mut publish = format!("pinctl --site {} publish --channel {channel}", site.domain);
     let kind = site.channel_kind(channel).unwrap_or_default();
     if kind.is_app() {
-        publish.push_str(" --release LABEL");
+        publish.push_str(" --release LABEL --from THIS_FILE");
     }
     if let Some(d) = expires {
         publish.push_str(&format!(" --expires {d}"));

@@ -225,7 +225,7 @@ fn channels(
         if lifecycle::channel_pending(site, name, now) {
             let what = match c.kind {
                 ChannelKind::Dns => format!("the TLSA records of the current keys are not all in the zone: add them (pinctl snippet --channel {name}), then pinctl publish --channel {name}"),
-                _ => format!("no {name} release carries the current pinset: ship one (pinctl snippet --channel {name}), then pinctl publish --channel {name} --release LABEL"),
+                _ => format!("no {name} release carries the current pinset: ship one (pinctl snippet --channel {name} > FILE), then pinctl publish --channel {name} --release LABEL --from FILE"),
             };
             f.add(Severity::Warning, None, "channel-unpublished", what, None);
         } else {

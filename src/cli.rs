@@ -508,7 +508,7 @@ enum Command {
     },
     /// Record that the desired pinset is published (the header served, a TLSA RRset in the zone, an app release shipped); refuses one that could lock clients out.
     #[command(
-        after_help = "Examples:\n  pinctl publish   # right after deploying the header\n  pinctl publish --channel dns   # the TLSA RRset is in the zone\n  pinctl publish --channel android --release 4.1 --expires 2027-06-30"
+        after_help = "Examples:\n  pinctl publish   # right after deploying the header\n  pinctl publish --channel dns   # the TLSA RRset is in the zone\n  pinctl publish --channel android --release 4.1 --from app/src/main/res/xml/network_security_config.xml"
     )]
     Publish {
         /// Record it as served in Report-Only form.
@@ -520,12 +520,15 @@ enum Command {
         /// App channels: the release that shipped the pinset (e.g. its version; 1 to 200 characters, no control characters).
         #[arg(long)]
         release: Option<String>,
-        /// android/trustkit: the pin-set expiration the release carries (YYYY-MM-DD); default: the channel's --expires-after from now.
+        /// android/trustkit: the pin-set expiration the release carries (YYYY-MM-DD); it must be the shipped file's.
         #[arg(long, value_parser = date_arg)]
         expires: Option<chrono::NaiveDate>,
         /// App channels: the file that shipped in the release (Network Security Config, TrustKit or iOS plist, OkHttp Java or Kotlin source); its pins and expiration are what is recorded.
         #[arg(long, value_hint = clap::ValueHint::FilePath)]
         from: Option<PathBuf>,
+        /// Record it although it is refused, because it has shipped or is served already: every later step then counts its clients, and check is CRITICAL while they are locked out.
+        #[arg(long)]
+        force: bool,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -777,6 +780,7 @@ where
     };
     let mut out = Out::stdout();
     let result = dispatch(cli, &mut out);
+    out.warnings.extend(crate::secret::take_warnings());
     if result.is_ok() && crate::store::wrote_a_site() {
         out.warnings.extend(commands::clock_ahead_warning());
     }
@@ -1169,6 +1173,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             release,
             expires,
             from,
+            force,
             ..
         } => {
             if let Some(r) = &release {
@@ -1183,6 +1188,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                     release,
                     expires,
                     from,
+                    force,
                 },
                 out,
             )

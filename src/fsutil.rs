@@ -243,8 +243,11 @@ pub fn read_to_end_wiped(r: &mut impl std::io::Read, buf: &mut Vec<u8>) -> std::
             reserve_wiped(buf, buf.capacity().max(8192));
         }
         let filled = buf.len();
-        // Within the capacity: no reallocation.
-        buf.resize(buf.capacity(), 0);
+        // Within the capacity: no reallocation. A window at a time: zeroing
+        // all the spare room before each read would cost the square of a
+        // long input.
+        let window = (buf.capacity() - filled).min(1 << 16);
+        buf.resize(filled + window, 0);
         match r.read(&mut buf[filled..]) {
             Ok(0) => {
                 buf.truncate(filled);

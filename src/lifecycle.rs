@@ -410,7 +410,8 @@ fn kept_retired(site: &Site, k: &Key) -> bool {
 /// published before the switch; nor is an app release
 /// (docs/design.md#evidence).
 pub fn shows_served_key(e: &Event) -> bool {
-    (e.event == EventKind::Publish && e.channel.is_none()) || e.event == EventKind::Deployed
+    (matches!(e.event, EventKind::Publish | EventKind::PublishForced) && e.channel.is_none())
+        || e.event == EventKind::Deployed
 }
 
 /// When the ledger first shows the servers serving what followed `k`'s
@@ -424,10 +425,37 @@ pub fn moved_on(site: &Site, k: &Key) -> Option<DateTime<Utc>> {
         .iter()
         .rposition(|e| e.key.as_deref() == Some(k.name.as_str()) && e.event.changes_role());
     match role_event {
-        Some(i) => site.events[i + 1..]
-            .iter()
-            .find(|e| shows_served_key(e))
-            .map(|e| e.at),
+        Some(i) => {
+            // A header shows the key the servers then serve only once that
+            // key has a certificate: without one they cannot serve it.
+            let certified =
+                |e: &Event| matches!(e.event, EventKind::CertAdd | EventKind::CertAddForced);
+            let mut active = site.events[..=i]
+                .iter()
+                .rev()
+                .find(|e| e.event.is_promotion())
+                .and_then(|e| e.key.as_deref());
+            let mut with_cert: Vec<&str> = site.events[..=i]
+                .iter()
+                .filter(|e| certified(e))
+                .filter_map(|e| e.key.as_deref())
+                .collect();
+            for e in &site.events[i + 1..] {
+                if e.event.is_promotion() {
+                    active = e.key.as_deref();
+                }
+                if certified(e) {
+                    with_cert.extend(e.key.as_deref());
+                }
+                if shows_served_key(e)
+                    && (e.event == EventKind::Deployed
+                        || active.is_none_or(|a| with_cert.contains(&a)))
+                {
+                    return Some(e.at);
+                }
+            }
+            None
+        }
         // A key that never changed role: it has had it since it was made
         // (or imported while served).
         None => {
@@ -479,6 +507,8 @@ pub enum DeployRefusal {
     NotActive(String, Role),
     /// The moment given is before the key became active, or after now.
     BadTime(DateTime<Utc>),
+    /// No certificate is recorded for it: servers cannot serve it.
+    NoCertificate(String),
 }
 
 /// Records evidence that the servers serve `name` (the active key) from
@@ -499,6 +529,9 @@ pub fn deploy(
     }
     if at < key.role_since || at > now {
         return Err(DeployRefusal::BadTime(key.role_since));
+    }
+    if served_cert(site, name).is_none() {
+        return Err(DeployRefusal::NoCertificate(name.to_string()));
     }
     if moved_on(site, key).is_some() {
         return Ok(false);
@@ -739,13 +772,15 @@ pub enum PublishOutcome {
         /// a lockout accepted earlier (with --force), which publishing
         /// neither causes nor prolongs.
         still_locked_out: Vec<Blocker>,
+        /// The refusal `--force` recorded it over.
+        forced: Option<PublishRefusal>,
     },
 }
 
 /// Records that the desired header is served from `now` on, after checking
 /// that it cannot lock anyone out.
 pub fn publish(site: &mut Site, now: DateTime<Utc>) -> Result<PublishOutcome, PublishRefusal> {
-    publish_in(site, WEB, now, None, None, None)
+    publish_in(site, WEB, now, None, None, None, false)
 }
 
 /// Records that the desired pinset of `channel` is published from `now`
@@ -762,6 +797,7 @@ pub fn publish_in(
     release: Option<&str>,
     expires: Option<NaiveDate>,
     shipped: Option<&Shipped>,
+    force: bool,
 ) -> Result<PublishOutcome, PublishRefusal> {
     let mut new = desired_publication(site, channel, now, release, expires)
         .ok_or_else(|| PublishRefusal::UnknownChannel(channel.to_string()))?;
@@ -777,12 +813,6 @@ pub fn publish_in(
         // makes installs hold nothing.
         if !f.enforced {
             new.mode = Mode::ReportOnly;
-        }
-        let mut distinct: Vec<&Pin> = new.pins.iter().chain(&new.ca_pins).collect();
-        distinct.sort();
-        distinct.dedup();
-        if distinct.len() < 2 {
-            return Err(PublishRefusal::TooFewPins(distinct.len()));
         }
     }
     let latest = site.latest_in(channel).map(|(_, p)| p);
@@ -800,54 +830,15 @@ pub fn publish_in(
             return Ok(PublishOutcome::Unchanged);
         }
     }
-    if let Some(d) = new.expires {
-        if expiry_instant(d) < add_days(now, MIN_EXPIRY_DAYS) {
-            return Err(PublishRefusal::ExpiresTooSoon(d));
-        }
-    }
     let active = site.active().ok_or(PublishRefusal::NoActiveKey)?.clone();
-    if !accepts_key(&new, site, &active) {
-        return Err(PublishRefusal::ActiveNotInPinset);
-    }
-    let own = identity_pins(site, &active);
-    if !new
-        .pins
-        .iter()
-        .chain(&new.ca_pins)
-        .any(|p| !own.contains(&p))
-    {
-        return Err(PublishRefusal::NoBackupPin);
-    }
-    // Only a header published says the servers moved to the active key;
-    // an RRset or an app release must accept whatever they may still
-    // serve.
-    if new.kind != ChannelKind::Web {
-        if let Some(k) = served_keys(site)
-            .into_iter()
-            .find(|k| !accepts_key(&new, site, k))
-        {
-            return Err(PublishRefusal::ServedKeyNotInPinset(k.name.clone()));
-        }
-    }
-    let mine = names(site);
-    for b in &site.related.below {
-        if mine.iter().any(|m| reaches(&new, &b.host, m))
-            && !matches(&new, &b.leaf, b.issuer.as_ref())
-        {
-            return Err(PublishRefusal::SubdomainNotAccepted {
-                domain: b.domain.clone(),
-                key: b.key.clone(),
-            });
-        }
-    }
-    let b = blockers(site, &active, now);
-    let accepted = lockout_accepted_at(site, &active);
-    if b.iter().any(|b| accepted.is_none_or(|a| b.from > a)) {
-        return Err(PublishRefusal::ActiveNotSafe {
-            blockers: b,
-            safe_from: safe_from(site, &active),
-        });
-    }
+    // What has shipped or is served is a fact: with --force it is
+    // recorded although it was refused, so that every later decision
+    // counts it (a ledger without it would be blind to its clients).
+    let forced = match judge(site, &new, &active, now, shipped.is_some()) {
+        Ok(()) => None,
+        Err(r) if force => Some(r),
+        Err(r) => return Err(r),
+    };
     let closed = match site.latest_in(channel) {
         Some((i, p)) if p.until.is_none() => Some(i),
         _ => None,
@@ -863,12 +854,12 @@ pub fn publish_in(
         publication_summary(&new)
     };
     site.publications.push(new);
-    let event = if kind_is_app {
-        EventKind::Release
-    } else {
-        EventKind::Publish
+    let (event, key) = match (&forced, kind_is_app) {
+        (Some(_), _) => (EventKind::PublishForced, Some(active.name.as_str())),
+        (None, true) => (EventKind::Release, None),
+        (None, false) => (EventKind::Publish, None),
     };
-    site.log(now, event, None, Some(detail));
+    site.log(now, event, key, Some(detail));
     if let Some(e) = site.events.last_mut() {
         e.channel = (channel != WEB).then(|| channel.to_string());
     }
@@ -877,7 +868,78 @@ pub fn publish_in(
     Ok(PublishOutcome::Published {
         closed,
         still_locked_out,
+        forced,
     })
+}
+
+/// Whether publication `new` can go out without locking anyone out: it
+/// accepts the active key and holds a backup, accepts every key the
+/// servers may still serve (unless it is the header, which clients note
+/// only when it matches), reaches no subdomain site whose key it lacks,
+/// and the active key is safe under every pinset clients hold.
+fn judge(
+    site: &Site,
+    new: &Publication,
+    active: &Key,
+    now: DateTime<Utc>,
+    shipped: bool,
+) -> Result<(), PublishRefusal> {
+    if shipped {
+        let mut distinct: Vec<&Pin> = new.pins.iter().chain(&new.ca_pins).collect();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() < 2 {
+            return Err(PublishRefusal::TooFewPins(distinct.len()));
+        }
+    }
+    if let Some(d) = new.expires {
+        if expiry_instant(d) < add_days(now, MIN_EXPIRY_DAYS) {
+            return Err(PublishRefusal::ExpiresTooSoon(d));
+        }
+    }
+    if !accepts_key(new, site, active) {
+        return Err(PublishRefusal::ActiveNotInPinset);
+    }
+    let own = identity_pins(site, active);
+    if !new
+        .pins
+        .iter()
+        .chain(&new.ca_pins)
+        .any(|p| !own.contains(&p))
+    {
+        return Err(PublishRefusal::NoBackupPin);
+    }
+    // Only a header published says the servers moved to the active key;
+    // an RRset or an app release must accept whatever they may still
+    // serve.
+    if new.kind != ChannelKind::Web {
+        if let Some(k) = served_keys(site)
+            .into_iter()
+            .find(|k| !accepts_key(new, site, k))
+        {
+            return Err(PublishRefusal::ServedKeyNotInPinset(k.name.clone()));
+        }
+    }
+    let mine = names(site);
+    for b in &site.related.below {
+        if mine.iter().any(|m| reaches(new, &b.host, m))
+            && !matches(new, &b.leaf, b.issuer.as_ref())
+        {
+            return Err(PublishRefusal::SubdomainNotAccepted {
+                domain: b.domain.clone(),
+                key: b.key.clone(),
+            });
+        }
+    }
+    let b = blockers(site, active, now);
+    let accepted = lockout_accepted_at(site, active);
+    if b.iter().any(|b| accepted.is_none_or(|a| b.from > a)) {
+        return Err(PublishRefusal::ActiveNotSafe {
+            blockers: b,
+            safe_from: safe_from(site, active),
+        });
+    }
+    Ok(())
 }
 
 /// Whether channel `channel` (not web) has yet to publish the desired
@@ -891,8 +953,8 @@ pub fn channel_pending(site: &Site, channel: &str, now: DateTime<Utc>) -> bool {
     match site.latest_in(channel) {
         None => true,
         Some((_, got)) => {
-            got.pins != want.pins
-                || got.ca_pins != want.ca_pins
+            !crate::header::same_pins(&got.pins, &want.pins)
+                || !crate::header::same_pins(&got.ca_pins, &want.ca_pins)
                 || got.include_subdomains != want.include_subdomains
                 || got.one_label != want.one_label
                 || (got.kind == ChannelKind::Dns && (got.until.is_some() || got.ttl != want.ttl))

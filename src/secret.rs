@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString> {
     if let Some(path) = file {
         if let Some(w) = too_open(path) {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "warning: {w}");
+            if let Ok(mut pending) = WARNINGS.lock() {
+                pending.push(w);
+            }
         }
         let raw = crate::fsutil::read_capped(path, 1 << 16)?;
         let text = std::str::from_utf8(&raw).map_err(|_| {
@@ -68,6 +69,18 @@ pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<SecretString> {
         }
     }
     Ok(SecretString::from(first.to_string()))
+}
+
+/// Warnings about where a passphrase came from, for the command's
+/// standard error (after its report or its error line).
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes the warnings [`passphrase`] left.
+pub fn take_warnings() -> Vec<String> {
+    WARNINGS
+        .lock()
+        .map(|mut w| std::mem::take(&mut *w))
+        .unwrap_or_default()
 }
 
 /// A passphrase file that group or others may read, as ssh refuses such

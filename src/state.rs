@@ -477,6 +477,10 @@ pub enum EventKind {
     ArchiveCopy,
     ArchiveVerify,
     KeyDestroy,
+    /// A publication recorded over a refusal (`publish --force`): it
+    /// shipped or is served already, and `key` (the active key) is the
+    /// one whose lockout was accepted.
+    PublishForced,
     /// Evidence that the servers serve `key` (`pinctl deployed`, or a
     /// probe that saw it): the only sign besides a web publication that
     /// they moved off the previous key (docs/design.md#evidence).
@@ -486,7 +490,10 @@ pub enum EventKind {
 impl EventKind {
     /// A step that accepted a lockout pinctl had refused.
     pub fn is_forced(self) -> bool {
-        matches!(self, EventKind::PromoteForced | EventKind::CertAddForced)
+        matches!(
+            self,
+            EventKind::PromoteForced | EventKind::CertAddForced | EventKind::PublishForced
+        )
     }
 
     /// A change of which key is active or retired.
@@ -683,12 +690,10 @@ impl Site {
         if self.encryption.method == Method::Recipients && self.encryption.recipients.is_empty() {
             return Err("encryption by recipients with no recipients".into());
         }
-        for k in &self.keys {
-            for c in &k.copies {
-                check_name(NameKind::Location, &c.location)
-                    .map_err(|m| format!("key {}: {m}", k.name))?;
-            }
-        }
+        // Copy locations, release labels, a dns TTL above 2^31-1 and a
+        // horizon of 0 are refused where they come in (`check_name`,
+        // `Channel::check_new`), not here: a state an older pinctl wrote
+        // with them still reads, and each errs on the long side.
         for (i, c) in self.ca_pins.iter().enumerate() {
             check_name(NameKind::CaPin, &c.name)?;
             if self.ca_pins[..i].iter().any(|o| o.name == c.name) {
@@ -770,6 +775,25 @@ impl Site {
 }
 
 impl Channel {
+    /// The rules a new channel must pass besides [`Channel::check`]'s,
+    /// which every saved one passes.
+    pub fn check_new(&self) -> std::result::Result<(), String> {
+        self.check()?;
+        if self.ttl.is_some_and(|t| t > MAX_TTL) {
+            // RFC 2181 section 8: a TTL with the top bit set is read as 0.
+            return Err(format!(
+                "a TTL above {MAX_TTL} s (2^31-1) is read as 0 by resolvers (RFC 2181 section 8)"
+            ));
+        }
+        if self.horizon_days == Some(0) {
+            return Err(
+                "horizon_days must be at least 1 (leave --horizon out to hold releases for ever)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// The options its kind needs, and none of another kind's.
     pub fn check(&self) -> std::result::Result<(), String> {
         let k = self.kind;
@@ -800,17 +824,9 @@ impl Channel {
             ChannelKind::Dns if self.ttl.is_none_or(|t| t == 0) => {
                 Err("a dns channel needs a TTL of at least 1 second".into())
             }
-            // RFC 2181 section 8: a TTL with the top bit set is read as 0.
-            ChannelKind::Dns if self.ttl.is_some_and(|t| t > MAX_TTL) => Err(format!(
-                "a TTL above {MAX_TTL} s (2^31-1) is read as 0 by resolvers (RFC 2181 section 8)"
-            )),
             _ if self.expires_after_days == Some(0) => {
                 Err("expires_after_days must be at least 1".into())
             }
-            _ if self.horizon_days == Some(0) => Err(
-                "horizon_days must be at least 1 (leave --horizon out to hold releases for ever)"
-                    .into(),
-            ),
             _ => Ok(()),
         }
     }

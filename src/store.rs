@@ -167,7 +167,7 @@ impl Store {
             ));
         }
         let text = read_capped(&path)?;
-        let site = parse_site(&text).map_err(|e| match e {
+        let mut site = parse_site(&text).map_err(|e| match e {
             ParseError::Newer(found) => Error::NewerState {
                 path: path.clone(),
                 found,
@@ -183,6 +183,21 @@ impl Store {
                     site.domain
                 ),
             ));
+        }
+        if site.version < 4 {
+            // Before version 4 a certificate's names were not recorded: read
+            // them from the stored files, since a header is served on each
+            // (docs/design.md#where-a-header-is-served). A file that cannot
+            // be read gives none; its key's CSR names are the site's SANs.
+            for c in &mut site.certificates {
+                let p = dir.join(&c.file);
+                c.names = fs::read(&p)
+                    .ok()
+                    .and_then(|d| crate::chain::links(&p.display().to_string(), &d).ok())
+                    .and_then(|l| l.into_iter().next())
+                    .map(|l| l.names)
+                    .unwrap_or_default();
+            }
         }
         Ok(site)
     }

@@ -228,10 +228,12 @@ fn include_subdomains_binds_subdomain_sites_both_ways() {
 
     // A subdomain site made later is told, and its first header refused.
     let out = env.run(&["init", "api.example.com", "--recipient", &r]);
+    out.ok();
     assert!(
-        out.ok().contains("example.com publishes includeSubDomains"),
+        out.stderr
+            .contains("example.com publishes includeSubDomains"),
         "{}",
-        out.stdout
+        out.stderr
     );
     env.run(&["--site", "api.example.com", "publish"])
         .fails_with("example.com's includeSubDomains publication 1");

@@ -41,14 +41,30 @@ fn write_commands_print_one_json_document_and_warn_on_stderr() {
     r.ok();
     assert!(!r.stdout.contains("warning"), "{}", r.stdout);
     assert!(r.stderr.contains("warning: max-age"), "{}", r.stderr);
+    // A read command's warnings too.
+    let r = env.run(&["status"]);
+    assert!(!r.ok().contains("warning"), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("warning: example.com: backup1 has 0 of 2 recorded offline copies"),
+        "{}",
+        r.stderr
+    );
     let r = env.run(&["channel", "add", "okhttp", "--format", "json"]);
     one_json_document_and_a_warning(&r, "without --horizon");
+    let pins = env
+        .run(&["snippet", "--channel", "okhttp"])
+        .ok()
+        .to_string();
+    std::fs::write(env.path().join("Pins.java"), pins).unwrap();
     let r = env.run(&[
         "publish",
         "--channel",
         "okhttp",
         "--release",
         "1",
+        "--from",
+        "Pins.java",
         "--format",
         "json",
     ]);

@@ -29,6 +29,17 @@ fn pin_of(env: &Env, site: &str, key: &str) -> String {
         .to_string()
 }
 
+/// Records a certificate for `key` of example.com, as an operator does
+/// before deploying it: servers cannot serve a key without one.
+fn certify(env: &Env, key: &str) {
+    let ca = TestCa::new("Lockout CA");
+    let csr = std::fs::read_to_string(env.path().join(format!("state/example.com/{key}.csr.pem")))
+        .unwrap();
+    let file = env.path().join(format!("{key}.cert.pem"));
+    std::fs::write(&file, ca.sign(&csr, (2029, 1, 1), (2031, 1, 1)) + &ca.pem).unwrap();
+    env.run(&["cert", "add", file.to_str().unwrap()]).ok();
+}
+
 fn enforce(env: &Env, site: Option<&str>, max_age: &str) {
     let mut args: Vec<&str> = Vec::new();
     if let Some(s) = site {
@@ -40,6 +51,15 @@ fn enforce(env: &Env, site: Option<&str>, max_age: &str) {
     let mut q = args;
     q.push("publish");
     env.run(&q).ok();
+}
+
+/// The TLSA association data of a pin: its SHA-256 in hex.
+fn hex_of(_env: &Env, pin: &str) -> String {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(pin)
+        .unwrap();
+    raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Lockout 1: A TLSA RRset published first (RFC 7671 section 8.1) is not
@@ -89,8 +109,19 @@ fn a_dns_publication_is_not_evidence_that_servers_switched_keys() {
         plan.ok()
     );
 
+    // A header recorded before backup1 has a certificate shows nothing:
+    // no server can serve backup1 yet, so the RRset keeps primary.
+    env.run(&["publish"]).ok();
+    env.run(&["deployed", "backup1"])
+        .fails_with("no certificate is recorded for backup1");
+    assert!(env
+        .run(&["snippet", "--channel", "dns"])
+        .ok()
+        .contains(&hex_of(&env, &primary)));
+
     // Evidence: the header now drops primary's pin.
     at(&mut env, "2030-03-10T01:00:00Z");
+    certify(&env, "backup1");
     let out = env.run(&["deployed", "backup1"]);
     assert!(
         out.ok().contains("primary no longer counts as served"),
@@ -123,6 +154,7 @@ fn an_app_release_holds_the_pins_of_the_file_that_shipped() {
 
     at(&mut env, "2030-03-02T00:00:00Z");
     env.run(&["rotate", "--promote", "backup1"]).ok();
+    certify(&env, "backup1");
     env.run(&["publish"]).ok();
     env.run(&["deployed", "backup1"]).ok();
     env.run(&["publish"]).ok();
@@ -461,4 +493,124 @@ fn check_is_critical_when_the_served_key_is_locked_out() {
         msg.contains("publication 1") && msg.contains("until 2030-04-01"),
         "{msg}"
     );
+}
+
+/// A release that shipped although pinctl refused it is still a fact:
+/// `publish --force` records it, `check` is CRITICAL about the key it
+/// lacks, and the next promotion is judged against it. Without the
+/// record, the ledger would be blind to its installs.
+#[test]
+fn a_refused_release_that_shipped_anyway_is_recorded_with_force() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    env.run(&["channel", "add", "android"]).ok();
+    enforce(&env, None, "300");
+    let text = env
+        .run(&["snippet", "--channel", "android"])
+        .ok()
+        .to_string();
+    let backup1 = pin_of(&env, "example.com", "backup1");
+    // The app team dropped backup1's pin; the build shipped that way.
+    let shipped: String = text
+        .lines()
+        .filter(|l| !l.contains(&backup1))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let file = env.path().join("nsc.xml");
+    std::fs::write(&file, shipped).unwrap();
+    let f = file.to_str().unwrap();
+    // Accepted: it holds primary and backup2 (two pins), so nothing
+    // refuses it; backup1 can no longer be promoted while it is held.
+    env.run(&[
+        "publish",
+        "--channel",
+        "android",
+        "--release",
+        "1.0",
+        "--from",
+        f,
+    ])
+    .ok();
+    env.run(&["rotate", "--promote", "backup1"])
+        .fails_with("android release 1.0");
+    // A file with one pin is refused, and says how to record it anyway.
+    let primary = pin_of(&env, "example.com", "primary");
+    let one: String = text
+        .lines()
+        .filter(|l| !l.contains("<pin ") || l.contains(&primary))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&file, one).unwrap();
+    env.run(&[
+        "publish",
+        "--channel",
+        "android",
+        "--release",
+        "1.1",
+        "--from",
+        f,
+    ])
+    .fails_with("--force");
+    let r = env.run(&[
+        "publish",
+        "--channel",
+        "android",
+        "--release",
+        "1.1",
+        "--from",
+        f,
+        "--force",
+    ]);
+    r.ok();
+    assert!(r.stderr.contains("forced"), "{}", r.stderr);
+    // Its installs hold primary alone for ever: no backup can be promoted.
+    env.run(&["rotate", "--promote", "backup2"])
+        .fails_with("android release 1.1");
+}
+
+/// A state written by version 3 recorded no certificate names: they are
+/// read again from the stored certificate, so includeSubDomains still
+/// reaches sites under them.
+#[test]
+fn a_version_3_state_reads_its_certificates_names_again() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["init", "example.com", "--include-subdomains"])
+        .ok();
+    env.run(&["init", "api.example.net"]).ok();
+    // A certificate that also names example.net (not a --san).
+    let ca = TestCa::new("Names CA");
+    let csr =
+        std::fs::read_to_string(env.path().join("state/example.com/primary.csr.pem")).unwrap();
+    let leaf = ca.sign_with_names(&csr, &["example.com", "example.net"]);
+    std::fs::write(env.path().join("leaf.pem"), leaf + &ca.pem).unwrap();
+    env.run(&["--site", "example.com", "cert", "add", "leaf.pem"])
+        .ok();
+    env.run(&[
+        "--site",
+        "example.com",
+        "policy",
+        "--enforce",
+        "--max-age",
+        "300",
+    ])
+    .ok();
+    env.run(&["--site", "example.com", "publish"])
+        .fails_with("api.example.net");
+    // The same state as version 3 wrote it: no names.
+    let file = env.path().join("state/example.com/site.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let v3: String = yaml
+        .replacen("version: 4", "version: 3", 1)
+        .lines()
+        .filter(|l| {
+            !l.trim_start().starts_with("names:") && !l.trim_start().starts_with("- example.")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!v3.contains("example.net\n"), "{v3}");
+    std::fs::write(&file, v3).unwrap();
+    env.run(&["--site", "example.com", "publish"])
+        .fails_with("api.example.net");
 }

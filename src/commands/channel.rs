@@ -135,7 +135,7 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
         ));
     }
     check_name(NameKind::Channel, &name).map_err(Error::Usage)?;
-    c.check()
+    c.check_new()
         .map_err(|m| Error::Usage(format!("channel {name}: {m}")))?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     if site.channel(&name).is_some() {
@@ -163,11 +163,12 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
         ));
     }
     if c.kind.expires() && c.expires_after_days.is_none() {
-        text.push("warning: without --expires-after, releases carry no pin-set expiration unless publish --expires gives one, and are held for ever".to_string());
+        text.push("warning: without --expires-after, releases carry no pin-set expiration unless snippet --expires gives one, and are held for ever".to_string());
     }
     text.push(format!(
-        "Next: pinctl snippet --channel {name}   # then, once it is out: pinctl publish --channel {name}{}",
-        if c.kind.is_app() { " --release LABEL" } else { "" }
+        "Next: pinctl snippet --channel {name}{}   # then, once it is out: pinctl publish --channel {name}{}",
+        if c.kind.is_app() { " > FILE" } else { "" },
+        if c.kind.is_app() { " --release LABEL --from FILE" } else { "" }
     ));
     emit(ctx.json, &v, text, out)?;
     Ok(0)

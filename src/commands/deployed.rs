@@ -84,9 +84,19 @@ pub fn deployed(
             return Err(Error::Usage(format!("{domain} has no key named {k}")))
         }
         Err(DeployRefusal::NotActive(k, role)) => {
+            let hint = if role == crate::state::Role::Backup {
+                format!(" (promote it first: pinctl rotate --promote {k})")
+            } else {
+                String::new()
+            };
             return Err(Error::Refused(format!(
-                "refused: {k} is {}; only the active key is deployed (promote it first: pinctl rotate --promote {k})",
+                "refused: {k} is {}; only the active key is deployed{hint}",
                 role.as_str()
+            )));
+        }
+        Err(DeployRefusal::NoCertificate(k)) => {
+            return Err(Error::Refused(format!(
+                "refused: no certificate is recorded for {k}, so no server can be serving it: record the one deployed with pinctl cert add CERT.pem"
             )))
         }
         Err(DeployRefusal::BadTime(since)) => {

@@ -161,8 +161,9 @@ fn init_report(
     let mut warnings = Vec::new();
     if let Some(primary) = site.active() {
         let held = lifecycle::blockers(site, primary, ctx.now);
-        if let Some(b) = held.first() {
-            let parent = b.site.clone().unwrap_or_default();
+        // The site's own blockers (an imported header without its key)
+        // are said by `served_header`; these are an ancestor's.
+        if let Some(parent) = held.iter().find_map(|b| b.site.clone()) {
             warnings.push(format!(
                 "{parent} publishes includeSubDomains, so its pinset binds {}: clients that saw {parent} reject {}'s new keys ({}). pinctl refuses {}'s certificates and headers until then; add its keys to {parent}'s pinset (pinctl --site {parent} ca-pin add NAME --pin PIN, then publish there) to serve it sooner",
                 site.domain,

@@ -21,6 +21,8 @@ pub struct PublishOptions {
     pub expires: Option<NaiveDate>,
     /// The artifact that shipped (app channels; required there).
     pub from: Option<std::path::PathBuf>,
+    /// Record it although it is refused: it has shipped or is served.
+    pub force: bool,
 }
 
 /// `pinctl publish`.
@@ -67,9 +69,9 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
         opts.release.as_deref(),
         opts.expires,
         shipped.as_ref(),
+        opts.force,
     );
     site.policy.mode = policy_mode;
-    let active = site.active().map(|k| k.name.clone()).unwrap_or_default();
     let mut report = PublishReport {
         site: site.domain.clone(),
         at: ts(ctx.now),
@@ -91,7 +93,11 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             emit(ctx.json, &report, text, out)?;
             Ok(0)
         }
-        Ok(PublishOutcome::Published { closed, still_locked_out }) => {
+        Ok(PublishOutcome::Published {
+            closed,
+            still_locked_out,
+            forced,
+        }) => {
             ctx.store.save(&lock, &site)?;
             let Some(live) = site.publications.last() else {
                 return Err(Error::Internal("publish opened no publication".into()));
@@ -103,7 +109,12 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             if kind == ChannelKind::Web {
                 report.header = Some(lifecycle::header_of(live).line());
             }
-            report.pins = live.pins.iter().chain(&live.ca_pins).map(|p| p.to_string()).collect();
+            report.pins = live
+                .pins
+                .iter()
+                .chain(&live.ca_pins)
+                .map(|p| p.to_string())
+                .collect();
             report.expires = live.expires.map(|d| d.to_string());
             report.closed = closed.map(|n| {
                 let prev = &site.publications[n - 1];
@@ -120,6 +131,12 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
                 }
             });
             report.still_locked_out = LockedOut::list(&site.domain, &still_locked_out);
+            if let Some(r) = &forced {
+                report.warnings.push(format!(
+                    "forced: recorded although {}; pinctl check is CRITICAL while its clients are locked out",
+                    refusal_text(&site, channel, kind, opts, ctx.now, r)
+                ));
+            }
             if live.reach() != crate::state::Reach::Host
                 && lifecycle::retention(live) != Retention::Nothing
             {
@@ -139,46 +156,76 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             emit(ctx.json, &report, text, out)?;
             Ok(0)
         }
-        Err(PublishRefusal::SubdomainNotAccepted { domain: sub, key }) => Err(Error::Refused(format!(
-            "refused: the {channel} pinset reaches subdomains (includeSubDomains) but does not hold the pin of key {key} served by {sub}; clients that note it would be locked out of {sub} (add {sub}'s keys to the pinset, e.g. with ca-pin add, or drop includeSubDomains)"
-        ))),
-        Err(PublishRefusal::ServedKeyNotInPinset(k)) => Err(Error::Refused(format!(
-            "refused: the servers may still serve {k} (nothing shows they moved to {active}: no header published since, no pinctl deployed), and {} would not accept it: deploy {active}, record it with pinctl deployed {active} (or pinctl publish once its header is out), then publish this",
-            match &opts.from {
-                Some(f) => format!("{} as shipped", f.display()),
-                None if kind == ChannelKind::Dns => format!("the {channel} RRset"),
-                None => "this release".to_string(),
+        Err(PublishRefusal::UnknownChannel(c)) => {
+            Err(Error::Usage(format!("{domain} has no channel named {c}")))
+        }
+        Err(r) => {
+            let mut m = format!(
+                "refused: {}",
+                refusal_text(&site, channel, kind, opts, ctx.now, &r)
+            );
+            if kind.is_app()
+                && !matches!(
+                    r,
+                    PublishRefusal::ReleaseExists(_) | PublishRefusal::NoActiveKey
+                )
+            {
+                m.push_str("; if this release has shipped already, record it anyway with --force, so that every later step counts its installs");
             }
-        ))),
-        Err(PublishRefusal::UnknownChannel(c)) => Err(Error::Usage(format!("{domain} has no channel named {c}"))),
-        Err(PublishRefusal::ReleaseExists(r)) => Err(Error::Refused(format!(
-            "refused: channel {channel} has shipped a release {r} already; releases are labelled once"
-        ))),
-        Err(PublishRefusal::ExpiresTooSoon(d)) => Err(Error::Refused(format!(
-            "refused: the pin-set would expire on {d}, less than {} days after {} (Android lint PinSetExpiry; an expired pin-set pins nothing)",
+            Err(Error::Refused(m))
+        }
+    }
+}
+
+/// Why a publication was refused, in words (after `refused: `, or after
+/// `forced: ` when `--force` recorded it anyway).
+fn refusal_text(
+    site: &crate::state::Site,
+    channel: &str,
+    kind: ChannelKind,
+    opts: &PublishOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    r: &PublishRefusal,
+) -> String {
+    let domain = &site.domain;
+    let active = site.active().map(|k| k.name.clone()).unwrap_or_default();
+    let what = match &opts.from {
+        Some(f) => format!("{} as shipped", f.display()),
+        None if kind == ChannelKind::Dns => format!("the {channel} RRset"),
+        None if kind.is_app() => "this release".to_string(),
+        None => format!("the desired {channel} pinset"),
+    };
+    match r {
+        PublishRefusal::SubdomainNotAccepted { domain: sub, key } => format!(
+            "the {channel} pinset reaches subdomains (includeSubDomains) but does not hold the pin of key {key} served by {sub}; clients that note it would be locked out of {sub} (add {sub}'s keys to the pinset, e.g. with ca-pin add, or drop includeSubDomains)"
+        ),
+        PublishRefusal::ServedKeyNotInPinset(k) => format!(
+            "the servers may still serve {k} (nothing shows they moved to {active}: no header published since its certificate was recorded, no pinctl deployed), and {what} would not accept it: deploy {active}, record it with pinctl deployed {active} (or pinctl publish once its header is out), then publish this"
+        ),
+        PublishRefusal::UnknownChannel(c) => format!("{domain} has no channel named {c}"),
+        PublishRefusal::ReleaseExists(r) => format!(
+            "channel {channel} has shipped a release {r} already; releases are labelled once"
+        ),
+        PublishRefusal::ExpiresTooSoon(d) => format!(
+            "the pin-set would expire on {d}, less than {} days after {} (Android lint PinSetExpiry; an expired pin-set pins nothing)",
             lifecycle::MIN_EXPIRY_DAYS,
-            ts(ctx.now)
-        ))),
-        Err(PublishRefusal::TooFewPins(n)) => Err(Error::Refused(format!(
-            "refused: {} holds {n} distinct pin(s) for {domain}; a pinset needs at least two (the served key and a backup), or clients ignore it (TrustKit: \"this might brick your App\")",
-            opts.from.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
-        ))),
-        Err(PublishRefusal::NoActiveKey) => Err(Error::Refused("refused: the site has no active key".into())),
-        Err(PublishRefusal::ActiveNotInPinset) => Err(Error::Refused(format!(
-            "refused: {} does not hold the active key {active} (nor a CA key of its chain that the {kind} channel matches); publishing it would be ignored or lock clients out",
-            match &opts.from {
-                Some(f) => format!("{} as shipped", f.display()),
-                None => format!("the desired {channel} pinset"),
-            }
-        ))),
-        Err(PublishRefusal::NoBackupPin) => Err(Error::Refused(format!(
-            "refused: the desired {channel} pinset has no pin outside the active key's chain (no backup); browsers ignore such a header (RFC 7469 section 4.3) and TrustKit refuses it"
-        ))),
-        Err(PublishRefusal::ActiveNotSafe { blockers, safe_from }) => Err(Error::Refused(format!(
-            "refused: serving the active key {active} would lock out clients: {}; {}",
-            blocker_lines(&site, &active, &blockers),
-            safe_text(safe_from, &blockers)
-        ))),
+            ts(now)
+        ),
+        PublishRefusal::TooFewPins(n) => format!(
+            "{what} holds {n} distinct pin(s) for {domain}; a pinset needs at least two, the served key and a backup (TrustKit refuses fewer: \"this might brick your App\"; Android enforces it, so no key outside it can ever be served)"
+        ),
+        PublishRefusal::NoActiveKey => "the site has no active key".into(),
+        PublishRefusal::ActiveNotInPinset => format!(
+            "{what} does not hold the active key {active} (nor a CA key of its chain that the {kind} channel matches); publishing it would be ignored or lock clients out"
+        ),
+        PublishRefusal::NoBackupPin => format!(
+            "{what} has no pin outside the active key's chain (no backup); browsers ignore such a header (RFC 7469 section 4.3) and TrustKit refuses it"
+        ),
+        PublishRefusal::ActiveNotSafe { blockers, safe_from } => format!(
+            "serving the active key {active} would lock out clients: {}; {}",
+            blocker_lines(site, &active, blockers),
+            safe_text(*safe_from, blockers)
+        ),
     }
 }
 

@@ -79,9 +79,35 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
 }
 
 /// `pinctl status`.
+/// What `status` warns about, on standard error in either format.
+fn warnings(site: &Site, out: &mut Out) {
+    if let Some((old, new)) = site.recipients_changed() {
+        out.warn(format!(
+            "{}: site.yaml seals new archives to {} but the existing ones were sealed to {}",
+            site.domain,
+            state::describe_recipients(&new),
+            state::describe_recipients(&old)
+        ));
+    }
+    for k in site.backups() {
+        if k.copies.len() < 2 {
+            out.warn(format!(
+                "{}: {} has {} of 2 recorded offline copies (pinctl archive copy {} --to DIR --location LABEL)",
+                site.domain,
+                k.name,
+                k.copies.len(),
+                k.name
+            ));
+        }
+    }
+}
+
 pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
     let domains = ctx.store.chosen(ctx.site.as_deref())?;
     let sites: Vec<Site> = ctx.store.load_many(&domains)?;
+    for site in &sites {
+        warnings(site, out);
+    }
     if as_json {
         let v = json!({ "sites": sites.iter().map(|s| site_json(s, ctx.now)).collect::<Vec<_>>() });
         out.line(json(&v)?);
@@ -168,28 +194,11 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
                 out.line(format!("  {} was destroyed on {}", k.name, ts(at)));
             }
         }
-        if let Some((old, new)) = site.recipients_changed() {
-            out.line(format!(
-                "  warning: site.yaml seals new archives to {} but the existing ones were sealed to {}",
-                state::describe_recipients(&new),
-                state::describe_recipients(&old)
-            ));
-        }
         if let Some(end) = lifecycle::last_retention_end(site).filter(|e| *e > ctx.now) {
             out.line(format!(
                 "  clients may hold earlier pinsets until {}",
                 ts(end)
             ));
-        }
-        for k in site.backups() {
-            if k.copies.len() < 2 {
-                out.line(format!(
-                    "  warning: {} has {} of 2 recorded offline copies (pinctl archive copy {} --to DIR --location LABEL)",
-                    k.name,
-                    k.copies.len(),
-                    k.name
-                ));
-            }
         }
     }
     Ok(0)

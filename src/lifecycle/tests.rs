@@ -127,7 +127,8 @@ fn worked_example_of_the_design() {
         publish(&mut s, d),
         Ok(PublishOutcome::Published {
             closed: None,
-            still_locked_out: vec![]
+            still_locked_out: vec![],
+            forced: None,
         })
     );
     assert_eq!(
@@ -878,6 +879,7 @@ impl World {
             release.as_deref(),
             exp,
             None,
+            false,
         ) {
             Ok(PublishOutcome::Published { .. }) => {
                 let s = &self.sites[i];
@@ -889,9 +891,12 @@ impl World {
                 if !kind.is_app() {
                     self.serving[i] = true;
                 }
-                // A header or an RRset published says the active key is
-                // deployed; an app release says nothing of the server.
-                if !kind.is_app() {
+                // The operator deploys the active key before the header
+                // goes out from the same servers — once it has a
+                // certificate. An RRset goes out before the switch (RFC
+                // 7671 section 8.1) and an app release says nothing of the
+                // server.
+                if kind == ChannelKind::Web && s.certificates.iter().any(|c| c.key == key) {
                     self.servers[i].key = key;
                 }
                 if kind == ChannelKind::Web {

@@ -316,6 +316,20 @@ impl TestCa {
         TestCa { key, params, pem }
     }
 
+    /// Signs `csr_pem` for other DNS names than it asks for (a CA that
+    /// adds names), valid 2029 to 2031.
+    pub fn sign_with_names(&self, csr_pem: &str, names: &[&str]) -> String {
+        let mut csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem).unwrap();
+        csr.params.subject_alt_names = names
+            .iter()
+            .map(|n| rcgen::SanType::DnsName((*n).try_into().unwrap()))
+            .collect();
+        csr.params.not_before = rcgen::date_time_ymd(2029, 1, 1);
+        csr.params.not_after = rcgen::date_time_ymd(2031, 1, 1);
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        csr.signed_by(&issuer).unwrap().pem()
+    }
+
     /// Signs `csr_pem`; dates as (year, month, day).
     pub fn sign(&self, csr_pem: &str, from: (i32, u8, u8), to: (i32, u8, u8)) -> String {
         let mut csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem).unwrap();
