@@ -1401,10 +1401,31 @@ impl Sim {
     fn switch(&mut self, s: usize, t: T, why: &str) {
         let active = self.sites[s].active.clone();
         if self.sites[s].served_key() != Some(active.as_str()) {
+            let old = self.sites[s].served_key().map(String::from);
             self.sites[s].serving.push((t, active.clone()));
-            self.sites[s].unevidenced.clear();
+            // A header is evidence only once the key has a recorded
+            // certificate (main since 72179b9); the servers may have moved
+            // with one nobody recorded: pinctl still counts the old key.
+            let evidence =
+                !self.feats.deployed || self.sites[s].certs.iter().any(|c| c.1 == active);
+            let site = &mut self.sites[s];
+            if evidence {
+                site.unevidenced.clear();
+            } else if let Some(o) = old {
+                if !site.unevidenced.contains(&o) {
+                    site.unevidenced.push(o);
+                }
+            }
             let d = self.sites[s].domain.clone();
-            self.note(t, format!("{d}'s servers now send key {active} ({why})"));
+            let unrecorded = if evidence {
+                ""
+            } else {
+                "; its certificate unrecorded"
+            };
+            self.note(
+                t,
+                format!("{d}'s servers now send key {active} ({why}{unrecorded})"),
+            );
         }
     }
 
@@ -1564,6 +1585,12 @@ impl Sim {
     fn deployed(&mut self, s: usize, t: T) -> bool {
         let active = self.sites[s].active.clone();
         if !self.feats.deployed || self.sites[s].served_key() == Some(active.as_str()) {
+            return false;
+        }
+        // No deployment without a certificate: get one and record it.
+        if !self.sites[s].certs.iter().any(|c| c.1 == active)
+            && !self.cert(s, &active, s == S1 || s == S3, t)
+        {
             return false;
         }
         let o = self.run(Some(s), t, &["deployed", &active]);
