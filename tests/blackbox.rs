@@ -656,8 +656,20 @@ fn lockouts(sites: &[Site], conservative: bool) -> Vec<Lockout> {
                             let st = (*a).max(*c);
                             let en = (*b).min(*d);
                             if st < en {
-                                let excused =
-                                    x.forced.iter().any(|(tf, k)| k == key && p.from <= *tf);
+                                // A force accepts the lockout of the key it
+                                // promoted by pinsets published before it,
+                                // for as long as it lasts: not once the
+                                // pinset accepted the served chain again
+                                // (a new certificate) and another change
+                                // broke it anew.
+                                let excused = x.forced.iter().any(|(tf, k)| {
+                                    k == key
+                                        && p.from <= *tf
+                                        && chains[xi]
+                                            .iter()
+                                            .filter(|w| w.1 > *tf && w.0 <= *a && w.2 == *k)
+                                            .all(|w| !p.matcher.accepts(&w.3))
+                                });
                                 out.push(Lockout {
                                     at: st,
                                     until: en,
@@ -2302,11 +2314,15 @@ fn blackbox_a_compromise_keeps_the_leaked_key_acceptable_until_the_switch() {
 /// PINCTL_BLACKBOX_STEPS=M steps each, default 45).
 #[test]
 fn blackbox_explore() {
+    let steps = std::env::var("PINCTL_BLACKBOX_STEPS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(45);
     if let Some(seed) = std::env::var("PINCTL_BLACKBOX_SEED")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
     {
-        random_run(seed, 45);
+        random_run(seed, steps);
         return;
     }
     let Some(n) = std::env::var("PINCTL_BLACKBOX_EXPLORE")
@@ -2315,10 +2331,6 @@ fn blackbox_explore() {
     else {
         return;
     };
-    let steps = std::env::var("PINCTL_BLACKBOX_STEPS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(45);
     for seed in 1..=n {
         let r = std::panic::catch_unwind(|| random_run(seed, steps));
         match r {
