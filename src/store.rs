@@ -202,6 +202,17 @@ impl Store {
         Ok(site)
     }
 
+    /// The site of the folder, other than `except`, whose header is served
+    /// on `name` (its domain, a `--san` or a certificate's name), if any.
+    pub fn site_serving(&self, name: &str, except: &str) -> Result<Option<String>> {
+        for d in self.sites()? {
+            if d != except && crate::lifecycle::names(&self.read_site(&d)?).contains(&name) {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
+    }
+
     /// What the other sites of the folder mean for `site`: the ancestors
     /// and descendants it shares clients with (includeSubDomains).
     pub fn related(&self, site: &Site) -> Result<crate::state::Related> {

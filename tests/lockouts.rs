@@ -614,3 +614,20 @@ fn a_version_3_state_reads_its_certificates_names_again() {
     env.run(&["--site", "example.com", "publish"])
         .fails_with("api.example.net");
 }
+
+/// One host name belongs to one site: a second site for a name another
+/// serves would publish a second header for it, each judged without the
+/// other.
+#[test]
+fn a_name_another_site_serves_is_refused() {
+    let mut env = site_env();
+    at(&mut env, "2030-03-01T00:00:00Z");
+    env.run(&["init", "example.com", "--san", "www.example.com"])
+        .ok();
+    let before = snapshot(&env.path().join("state"));
+    env.run(&["init", "www.example.com"])
+        .fails_with("already a name of site example.com");
+    env.run(&["init", "example.org", "--san", "example.com"])
+        .fails_with("already a name of site example.com");
+    assert_eq!(before, snapshot(&env.path().join("state")));
+}

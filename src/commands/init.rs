@@ -269,6 +269,15 @@ fn checked(ctx: &Ctx, o: &InitOptions) -> Result<InitOptions> {
     if let Some(u) = &o.report_uri {
         super::policy::check_report_uri(u)?;
     }
+    // A host name belongs to one site: two would publish two headers for
+    // it, and pinctl would judge each without the other.
+    for n in std::iter::once(&o.domain).chain(&o.sans) {
+        if let Some(other) = ctx.store.site_serving(n, &o.domain)? {
+            return Err(Error::Usage(format!(
+                "{n} is already a name of site {other} (its domain, a --san or a certificate's name); one host name belongs to one site"
+            )));
+        }
+    }
     if ctx.store.site_dir(&o.domain).exists() {
         return Err(Error::state(
             ctx.store.site_dir(&o.domain),
