@@ -140,9 +140,10 @@
 //!
 //! Against main (the fixes, up to edb2c63) every test here passes;
 //! `PINCTL_BLACKBOX_EXPLORE=80` (45 steps) on c440724 found no lockout
-//! and no needless refusal beyond the defensible classes above, nor did
-//! 30 seeds × 120 steps, but for one refused `cert add` on
-//! shop.example.com (seed 18) that no longer happens after 72179b9.
+//! and no needless refusal beyond the defensible classes above; nor did
+//! 30 seeds × 120 steps on edb2c63 (one refusal first judged needless,
+//! seed 18's `cert add` on shop.example.com, was right: the simulator
+//! excused too wide a lockout after a force, fixed since).
 
 use crate::common::*;
 use std::collections::BTreeMap;
