@@ -4,7 +4,7 @@
 //! each server held and from when, the TLSA RRsets it put into its zones,
 //! the artifact files it wrote and when it shipped each one to devices —
 //! and judges clients from that record alone, by the platforms' rules
-//! (DESIGN.md, research/channels.md), never by asking pinctl what was
+//! (docs/design.md#channels and #evidence), never by asking pinctl what was
 //! deployed. It reads pinctl's state only for key names and their pins.
 //!
 //! Clients:
