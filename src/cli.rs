@@ -433,6 +433,52 @@ enum Format {
     Json,
 }
 
+/// How a probe connects (`--connect`, `--ca-file`, `--insecure`), as
+/// `verify` does.
+#[derive(clap::Args)]
+struct ProbeHow {
+    /// With --from-url: connect to this address (host:port) instead of the URL's host.
+    #[arg(long, requires = "from_url")]
+    connect: Option<String>,
+    /// With --from-url: verify the server with this CA file.
+    #[arg(long, requires = "from_url", value_hint = clap::ValueHint::FilePath)]
+    ca_file: Option<PathBuf>,
+    /// With --from-url: do not verify the server's certificate.
+    #[arg(long, requires = "from_url")]
+    insecure: bool,
+}
+
+impl ProbeHow {
+    fn target(self, url: Option<String>) -> Option<crate::probe::Target> {
+        url.map(|url| crate::probe::Target {
+            url,
+            connect: self.connect,
+            ca_file: self.ca_file,
+            insecure: self.insecure,
+        })
+    }
+}
+
+/// `import --from-url` and how to connect.
+#[derive(clap::Args)]
+struct ImportProbe {
+    /// Probe this https URL for the header served (as verify does); it must serve the imported key.
+    #[arg(long)]
+    from_url: Option<String>,
+    #[command(flatten)]
+    how: ProbeHow,
+}
+
+/// `deployed --from-url` and how to connect.
+#[derive(clap::Args)]
+struct DeployedProbe {
+    /// Probe this https URL and record the key only if the server presents it.
+    #[arg(long)]
+    from_url: Option<String>,
+    #[command(flatten)]
+    how: ProbeHow,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Set a site up: primary and backup keys, CSRs, age archives, state.
@@ -464,18 +510,8 @@ enum Command {
         /// When that header was first served (RFC 3339; default: now).
         #[arg(long, value_parser = time_arg)]
         served_since: Option<chrono::DateTime<chrono::Utc>>,
-        /// Probe this https URL for the header served (as verify does); it must serve the imported key.
-        #[arg(long)]
-        from_url: Option<String>,
-        /// With --from-url: connect to this address (host:port) instead of the URL's host.
-        #[arg(long, requires = "from_url")]
-        connect: Option<String>,
-        /// With --from-url: verify the server with this CA file.
-        #[arg(long, requires = "from_url", value_hint = clap::ValueHint::FilePath)]
-        ca_file: Option<PathBuf>,
-        /// With --from-url: do not verify the server's certificate.
-        #[arg(long, requires = "from_url")]
-        insecure: bool,
+        #[command(flatten)]
+        probe: ImportProbe,
         #[command(flatten)]
         args: SiteArgs,
     },
@@ -543,18 +579,8 @@ enum Command {
         /// When the servers started serving it (RFC 3339; default: now). Not with --from-url: a probe shows only now.
         #[arg(long, value_parser = time_arg, conflicts_with = "from_url")]
         at: Option<chrono::DateTime<chrono::Utc>>,
-        /// Probe this https URL and record the key only if the server presents it.
-        #[arg(long)]
-        from_url: Option<String>,
-        /// With --from-url: connect to this address (host:port) instead of the URL's host.
-        #[arg(long, requires = "from_url")]
-        connect: Option<String>,
-        /// With --from-url: verify the server with this CA file.
-        #[arg(long, requires = "from_url", value_hint = clap::ValueHint::FilePath)]
-        ca_file: Option<PathBuf>,
-        /// With --from-url: do not verify the server's certificate.
-        #[arg(long, requires = "from_url")]
-        insecure: bool,
+        #[command(flatten)]
+        probe: DeployedProbe,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -1064,22 +1090,14 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             cert,
             served_header,
             served_since,
-            from_url,
-            connect,
-            ca_file,
-            insecure,
+            probe,
             args,
         } => {
             let mut o = site_options(domain, args, Some(key), cert, out)?;
             o.served = init::Served {
                 header: served_header,
                 since: served_since,
-                probe: from_url.map(|url| crate::probe::Target {
-                    url,
-                    connect,
-                    ca_file,
-                    insecure,
-                }),
+                probe: probe.how.target(probe.from_url),
             };
             init::init(&ctx()?, &o, out)
         }
@@ -1193,24 +1211,11 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 out,
             )
         }
-        Command::Deployed {
-            key,
-            at,
-            from_url,
-            connect,
-            ca_file,
-            insecure,
-            ..
-        } => deployed::deployed(
+        Command::Deployed { key, at, probe, .. } => deployed::deployed(
             &ctx()?,
             key.as_deref(),
             at,
-            from_url.map(|url| crate::probe::Target {
-                url,
-                connect,
-                ca_file,
-                insecure,
-            }),
+            probe.how.target(probe.from_url),
             out,
         ),
         Command::Rotate {

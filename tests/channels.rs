@@ -846,6 +846,7 @@ fn an_app_release_waits_for_the_server_after_a_compromise() {
     ship_release(&env, "android", "4.1", &[]).fails_with("may still serve primary");
     env.run(&["publish", "--channel", "dns"]).ok();
     ship_release(&env, "android", "4.1", &[]).fails_with("may still serve primary");
+    certify_key(&env, "example.com", "backup1");
     env.run(&["deployed", "backup1"]).ok();
     let r = ship_release(&env, "android", "4.1", &[]);
     assert!(
@@ -888,6 +889,7 @@ fn a_year_of_the_header_a_tlsa_rrset_and_two_app_channels() {
     // A planned rotation: backup1 is in every pinset.
     at(&mut env, "2030-03-01T00:00:00Z");
     env.run(&["rotate", "--promote", "backup1"]).ok();
+    certify_key(&env, "example.com", "backup1");
     env.run(&["publish"]).ok();
     at(&mut env, "2030-03-01T01:00:00Z");
     env.run(&["publish"]).ok();
@@ -910,6 +912,7 @@ fn a_year_of_the_header_a_tlsa_rrset_and_two_app_channels() {
     );
     at(&mut env, "2030-05-01T12:00:00Z");
     env.run(&["rotate", "--promote", "backup3"]).ok();
+    certify_key(&env, "example.com", "backup3");
     env.run(&["publish"]).ok();
     at(&mut env, "2030-05-01T13:00:00Z");
     env.run(&["publish"]).ok();

@@ -272,6 +272,7 @@ fn a_compromise_forced_through_is_published_at_once() {
         .ok();
     env.run(&["publish"]).ok();
     env.run(&["rotate", "--promote", "backup1"]).ok();
+    certify_key(&env, "example.com", "backup1");
     env.run(&["publish"]).ok();
     env.run(&["publish"]).ok();
     at(&mut env, "2030-01-05T00:00:00Z");
@@ -329,6 +330,9 @@ fn every_surface_shows_the_header_that_is_recorded() {
         at(&mut env, when);
         if !before.is_empty() {
             env.run(before).ok();
+            if before[0] == "rotate" {
+                certify_key(&env, "example.com", before[2]);
+            }
         }
         let header = env.run(&["header"]).ok().trim().to_string();
         let value = header.split_once(": ").unwrap().1.to_string();
@@ -364,6 +368,7 @@ fn key_destroy_records_the_end_of_a_key() {
     env.run(&["rotate", "--promote", "backup1"]).ok();
     env.run(&["key", "destroy", "backup2"])
         .fails_with("only a retired or compromised key");
+    certify_key(&env, "example.com", "backup1");
     env.run(&["publish"]).ok();
     env.run(&["publish"]).ok();
     let plan = json(env.run(&["plan", "--format", "json"]));

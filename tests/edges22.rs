@@ -329,6 +329,7 @@ fn destroyable() -> Env {
     env.run(&["policy", "--enforce", "--max-age", "86400"]).ok();
     env.run(&["publish"]).ok();
     env.run(&["rotate", "--promote", "backup1"]).ok();
+    certify_key(&env, "example.com", "backup1");
     env.run(&["publish"]).ok();
     env.run(&["publish"]).ok();
     at(&mut env, "2030-01-02T00:00:00Z");

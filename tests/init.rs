@@ -439,8 +439,9 @@ fn archive_copies_are_recorded_and_verified() {
         "2030-06-01T00:00:00Z"
     );
     let text = later.run(&["status"]);
-    assert!(text.ok().contains("backup2 has 0 of 2"));
-    assert!(!text.stdout.contains("backup1 has"));
+    text.ok();
+    assert!(text.stderr.contains("backup2 has 0 of 2"));
+    assert!(!text.stderr.contains("backup1 has"));
     // Wrong passphrase on verify: error, state unchanged.
     let before = snapshot(&later.path().join("state"));
     let mut wrong = Env {

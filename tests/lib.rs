@@ -11,6 +11,7 @@ macro_rules! skipped {
     }};
 }
 
+mod blackbox;
 mod channels;
 mod check;
 mod common;

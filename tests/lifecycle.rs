@@ -95,6 +95,7 @@ fn a_year_in_the_life_of_a_site() {
     // The old pin stays until the new key has been published.
     let header = env.run(&["header"]).ok().to_string();
     assert!(header.contains(&pin("primary")) && header.contains(&pin("backup3")));
+    certify_key(&env, "example.com", "backup1");
     env.run(&["publish"]).ok();
     at(&mut env, "2030-03-02T00:00:00Z");
     let header = env.run(&["header"]).ok().to_string();
@@ -144,6 +145,7 @@ fn a_year_in_the_life_of_a_site() {
         .fails_with("2030-03-31T00:00:00Z");
     at(&mut env, "2030-03-31T00:00:00Z");
     env.run(&["rotate", "--promote", "backup3"]).ok();
+    certify_key(&env, "example.com", "backup3");
     env.run(&["publish"]).ok();
     at(&mut env, "2030-04-01T00:00:00Z");
     env.run(&["publish"]).ok();

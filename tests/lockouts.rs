@@ -29,15 +29,10 @@ fn pin_of(env: &Env, site: &str, key: &str) -> String {
         .to_string()
 }
 
-/// Records a certificate for `key` of example.com, as an operator does
-/// before deploying it: servers cannot serve a key without one.
+/// Records a certificate for `key` of example.com (servers cannot serve
+/// a key without one).
 fn certify(env: &Env, key: &str) {
-    let ca = TestCa::new("Lockout CA");
-    let csr = std::fs::read_to_string(env.path().join(format!("state/example.com/{key}.csr.pem")))
-        .unwrap();
-    let file = env.path().join(format!("{key}.cert.pem"));
-    std::fs::write(&file, ca.sign(&csr, (2029, 1, 1), (2031, 1, 1)) + &ca.pem).unwrap();
-    env.run(&["cert", "add", file.to_str().unwrap()]).ok();
+    certify_key(env, "example.com", key);
 }
 
 fn enforce(env: &Env, site: Option<&str>, max_age: &str) {

@@ -134,6 +134,15 @@ fn every_json_command_has_a_schema_and_its_output_fits_it() {
         &with(&["rotate", "--promote", "backup1", "--dry-run"]),
     );
     run("rotate", &with(&["rotate", "--promote", "backup1"]));
+    let csr1 =
+        std::fs::read_to_string(env.path().join("state/example.com/backup1.csr.pem")).unwrap();
+    std::fs::write(
+        env.path().join("b1.pem"),
+        ca.sign(&csr1, (2029, 1, 1), (2031, 1, 1)) + &ca.pem,
+    )
+    .unwrap();
+    env.run(&["--site", "example.com", "cert", "add", "b1.pem"])
+        .ok();
     run("deployed", &with(&["deployed", "backup1"]));
     run("publish", &with(&["publish"]));
     run("plan", &with(&["plan", "--promote", "backup2"]));

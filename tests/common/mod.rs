@@ -340,6 +340,18 @@ impl TestCa {
     }
 }
 
+/// Records a certificate for `key` of `site`, as an operator does before
+/// deploying the key: a header shows a key served only once it has one.
+pub fn certify_key(env: &Env, site: &str, key: &str) {
+    let ca = TestCa::new("Deploy CA");
+    let csr =
+        std::fs::read_to_string(env.path().join(format!("state/{site}/{key}.csr.pem"))).unwrap();
+    let file = env.path().join(format!("{site}-{key}.cert.pem"));
+    std::fs::write(&file, ca.sign(&csr, (2020, 1, 1), (2040, 1, 1)) + &ca.pem).unwrap();
+    env.run(&["--site", site, "cert", "add", file.to_str().unwrap()])
+        .ok();
+}
+
 /// Validates `output` (a command's JSON) against `docs/schema/NAME.json`
 /// with a JSON Schema validator; panics with every violation.
 #[track_caller]

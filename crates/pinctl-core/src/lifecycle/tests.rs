@@ -906,9 +906,6 @@ impl World {
                 let id = (i, s.publications.len());
                 let key = s.active().expect("active").name.clone();
                 self.served_with.insert(id, key.clone());
-                if !kind.is_app() {
-                    self.serving[i] = true;
-                }
                 // The operator deploys the active key before the header
                 // goes out from the same servers (this world's servers need
                 // no recorded certificate, so pinctl, which waits for one,
@@ -917,6 +914,7 @@ impl World {
                 // nothing of the server.
                 if kind == ChannelKind::Web {
                     self.servers[i].key = key;
+                    self.serving[i] = true;
                 }
                 if kind == ChannelKind::Web {
                     self.servers[i].header = s.live().cloned().map(|p| (p, id));
