@@ -336,7 +336,7 @@ pub fn judge(o: &Observed, site: Option<&Site>) -> Vec<String> {
         for p in l
             .problems
             .iter()
-            .filter(|p| p.severity == header::Severity::Error)
+            .filter(|p| p.severity == header::LintSeverity::Error)
         {
             problems.push(format!("{n}: {} (browsers ignore this header)", p.message));
         }

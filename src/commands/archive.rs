@@ -10,7 +10,7 @@ use super::{inside, json, ts, Ctx, Out};
 use crate::archive::{self};
 use crate::error::{Error, Result};
 use crate::keyring::{self};
-use crate::state::{self, Copy, EventKind};
+use crate::state::{self, EventKind, OfflineCopy};
 
 /// Creates a new file with mode 0600 in one step (temporary file, fsync,
 /// link into place); never follows or replaces an existing file, and a
@@ -76,7 +76,7 @@ pub fn archive_copy(
         .key_mut(name)
         .ok_or_else(|| Error::Usage(name.to_string()))?;
     k.copies.retain(|c| c.path != path);
-    k.copies.push(Copy {
+    k.copies.push(OfflineCopy {
         location: location.to_string(),
         path: path.clone(),
         sha256: key.archive_sha256.clone(),

@@ -114,7 +114,7 @@ fn served_header(
         let why: Vec<&str> = lint
             .problems
             .iter()
-            .filter(|p| p.severity == crate::header::Severity::Error)
+            .filter(|p| p.severity == crate::header::LintSeverity::Error)
             .map(|p| p.message.as_str())
             .collect();
         return Err(Error::Usage(format!(

@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::header::{self, LintOptions, Severity};
+use crate::header::{self, LintOptions, LintSeverity};
 use crate::store::Store;
 
 pub mod archive;
@@ -83,7 +83,7 @@ pub fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn json(v: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| Error::Crypto(format!("cannot encode JSON: {e}")))
+    serde_json::to_string_pretty(v).map_err(|e| Error::Internal(format!("cannot encode JSON: {e}")))
 }
 
 /// Buffered standard output.
@@ -156,9 +156,9 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
             let parts = in_parts(&all, |n, last, part| {
                 let mut array = Vec::with_capacity(part.len() * 512);
                 serde_json::to_writer_pretty(&mut array, part)
-                    .map_err(|e| Error::Crypto(format!("cannot encode JSON: {e}")))?;
+                    .map_err(|e| Error::Internal(format!("cannot encode JSON: {e}")))?;
                 if !(array.starts_with(b"[\n") && array.ends_with(b"\n]")) {
-                    return Err(Error::Crypto("cannot encode JSON: not an array".into()));
+                    return Err(Error::Internal("cannot encode JSON: not an array".into()));
                 }
                 if n > 0 {
                     array[0] = b',';
@@ -169,7 +169,7 @@ pub fn pin(files: &[std::path::PathBuf], format: PinFormat, out: &mut Out) -> Re
                     array.truncate(array.len() - 2);
                 }
                 String::from_utf8(array)
-                    .map_err(|e| Error::Crypto(format!("cannot encode JSON: {e}")))
+                    .map_err(|e| Error::Internal(format!("cannot encode JSON: {e}")))
             })?;
             out.push_parts(parts);
         }
@@ -262,7 +262,7 @@ fn in_parts<T: Sync>(
             .into_iter()
             .map(|w| {
                 w.join()
-                    .unwrap_or_else(|_| Err(Error::Crypto("a printing thread failed".into())))
+                    .unwrap_or_else(|_| Err(Error::Internal("a printing thread failed".into())))
             })
             .collect()
     })
@@ -312,7 +312,7 @@ pub fn lint(
         let errors = l
             .problems
             .iter()
-            .filter(|p| p.severity == Severity::Error)
+            .filter(|p| p.severity == LintSeverity::Error)
             .count();
         if valid {
             out.line(format!("valid: {}", l.header.line()));

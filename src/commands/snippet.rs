@@ -56,7 +56,7 @@ pub fn snippet(
                 let errors: Vec<String> = l
                     .problems
                     .iter()
-                    .filter(|p| p.severity == header::Severity::Error)
+                    .filter(|p| p.severity == header::LintSeverity::Error)
                     .map(|p| p.message.clone())
                     .collect();
                 return Err(Error::Usage(format!(

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::text::rfc3339 as fmt;
+use crate::text::rfc3339;
 use serde::Serialize;
 
 use crate::header::{self, Mode};
@@ -131,7 +131,7 @@ fn locked_out(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
                 "for ever (it never expires)".to_string()
             } else {
                 match b.retained_until {
-                    Some(t) => format!("until {}", fmt(t)),
+                    Some(t) => format!("until {}", rfc3339(t)),
                     None => "while it is current, and after it for its retention".into(),
                 }
             };
@@ -274,7 +274,7 @@ fn certificates(
                 "the certificate {} of {} expired on {}",
                 c.file,
                 c.key,
-                fmt(c.not_after)
+                rfc3339(c.not_after)
             ),
             Some(c.not_after),
         ),
@@ -291,7 +291,7 @@ fn certificates(
                         "the certificate {} of {} expires on {}, within {warn_days} days",
                         c.file,
                         c.key,
-                        fmt(c.not_after)
+                        rfc3339(c.not_after)
                     ),
                     Some(c.not_after),
                 );
@@ -300,7 +300,7 @@ fn certificates(
                     Severity::Warning,
                     Some(&active.name),
                     "certificate-expiring",
-                    format!("the certificate {} of {} expires on {}, before the live max-age window ends", c.file, c.key, fmt(c.not_after)),
+                    format!("the certificate {} of {} expires on {}, before the live max-age window ends", c.file, c.key, rfc3339(c.not_after)),
                     Some(c.not_after),
                 );
             } else {
@@ -308,7 +308,11 @@ fn certificates(
                     Severity::Ok,
                     Some(&active.name),
                     "certificate",
-                    format!("certificate {} valid until {}", c.file, fmt(c.not_after)),
+                    format!(
+                        "certificate {} valid until {}",
+                        c.file,
+                        rfc3339(c.not_after)
+                    ),
                     None,
                 );
             }
@@ -371,7 +375,7 @@ fn publication(f: &mut Findings<'_>, site: &Site, active: &crate::state::Key) {
                 Severity::Warning,
                 Some(&active.name),
                 "rotation-unpublished",
-                format!("{} was promoted on {} but the header served since {} was recorded before it: deploy and publish", active.name, fmt(active.role_since), fmt(l.from)),
+                format!("{} was promoted on {} but the header served since {} was recorded before it: deploy and publish", active.name, rfc3339(active.role_since), rfc3339(l.from)),
                 Some(active.role_since),
             );
         }
@@ -436,7 +440,7 @@ fn backups_and_keys(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
             None,
             "no-safe-backup",
             match next {
-                Some(t) => format!("no backup is safe to promote before {}: a compromise now would force a lock-out", fmt(t)),
+                Some(t) => format!("no backup is safe to promote before {}: a compromise now would force a lock-out", rfc3339(t)),
                 None => "no backup is in every pinset clients may hold: a compromise now would force a lock-out".into(),
             },
             next,
@@ -475,7 +479,7 @@ fn backups_and_keys(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
                     Severity::Warning,
                     Some(&k.name),
                     "backup-unverified",
-                    format!("{}'s copies were last verified on {}, over a year ago (pinctl archive verify)", k.name, fmt(last)),
+                    format!("{}'s copies were last verified on {}, over a year ago (pinctl archive verify)", k.name, rfc3339(last)),
                     Some(lifecycle::add_days(last, 365)),
                 );
             }
@@ -498,7 +502,7 @@ fn history(f: &mut Findings<'_>, site: &Site, now: DateTime<Utc>) {
                     format!(
                         "compromised key {} may be accepted by clients until {}",
                         k.name,
-                        fmt(t)
+                        rfc3339(t)
                     )
                 },
                 (!forever).then_some(t),
@@ -689,7 +693,7 @@ mod tests {
                 names: vec![],
                 added: created,
             });
-            s.keys[1].copies.push(crate::state::Copy {
+            s.keys[1].copies.push(crate::state::OfflineCopy {
                 location: "safe".into(),
                 path: "/x".into(),
                 sha256: String::new(),

@@ -87,25 +87,25 @@ fn quote_escape(s: &str) -> String {
 /// warnings are valid but risky; notes are informational.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum LintSeverity {
     Error,
     Warning,
     Note,
 }
 
-impl Severity {
+impl LintSeverity {
     pub fn as_str(self) -> &'static str {
         match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "note",
+            LintSeverity::Error => "error",
+            LintSeverity::Warning => "warning",
+            LintSeverity::Note => "note",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    pub severity: Severity,
+    pub severity: LintSeverity,
     pub message: String,
 }
 
@@ -127,7 +127,10 @@ pub struct Lint {
 
 impl Lint {
     pub fn is_valid(&self) -> bool {
-        !self.problems.iter().any(|p| p.severity == Severity::Error)
+        !self
+            .problems
+            .iter()
+            .any(|p| p.severity == LintSeverity::Error)
     }
 }
 
@@ -153,7 +156,7 @@ struct Parsed {
 fn parse_directives(
     directives: Vec<Directive>,
     header: &mut Header,
-    push: &mut impl FnMut(Severity, String),
+    push: &mut impl FnMut(LintSeverity, String),
 ) -> Parsed {
     let (mut seen_age, mut seen_sub, mut seen_uri) = (false, false, false);
     let mut report_host: Option<String> = None;
@@ -164,26 +167,26 @@ fn parse_directives(
                 Some(Value::Quoted(v)) => match check_pin(&v) {
                     Ok(p) => {
                         if header.pins.contains(&p) {
-                            push(Severity::Warning, format!("pin {v} is repeated"));
+                            push(LintSeverity::Warning, format!("pin {v} is repeated"));
                         } else {
                             header.pins.push(p);
                         }
                     }
-                    Err(m) => push(Severity::Error, m),
+                    Err(m) => push(LintSeverity::Error, m),
                 },
                 Some(Value::Token(v)) => push(
-                    Severity::Error,
+                    LintSeverity::Error,
                     format!("pin-sha256 value {v} must be a quoted string (pin-sha256=\"...\")"),
                 ),
-                None => push(Severity::Error, "pin-sha256 without a value".into()),
+                None => push(LintSeverity::Error, "pin-sha256 without a value".into()),
             },
             name if name.starts_with("pin-") => push(
-                Severity::Note,
+                LintSeverity::Note,
                 format!("{} is ignored: only pin-sha256 pins count", d.name),
             ),
             "max-age" => {
                 if seen_age {
-                    push(Severity::Error, "max-age appears more than once".into());
+                    push(LintSeverity::Error, "max-age appears more than once".into());
                     continue;
                 }
                 seen_age = true;
@@ -191,13 +194,13 @@ fn parse_directives(
                     Some(Value::Token(v)) => v,
                     Some(Value::Quoted(v)) => {
                         push(
-                            Severity::Warning,
+                            LintSeverity::Warning,
                             "max-age value is quoted; write max-age=N".into(),
                         );
                         v
                     }
                     None => {
-                        push(Severity::Error, "max-age without a value".into());
+                        push(LintSeverity::Error, "max-age without a value".into());
                         continue;
                     }
                 };
@@ -205,30 +208,36 @@ fn parse_directives(
                     Ok(MaxAge { value, overflow }) => {
                         header.max_age = Some(value);
                         if let Some(w) = overflow {
-                            push(Severity::Warning, w);
+                            push(LintSeverity::Warning, w);
                         }
                     }
-                    Err(m) => push(Severity::Error, m),
+                    Err(m) => push(LintSeverity::Error, m),
                 }
             }
             "includesubdomains" => {
                 if seen_sub {
                     push(
-                        Severity::Error,
+                        LintSeverity::Error,
                         "includeSubDomains appears more than once".into(),
                     );
                     continue;
                 }
                 seen_sub = true;
                 if d.value.is_some() {
-                    push(Severity::Error, "includeSubDomains takes no value".into());
+                    push(
+                        LintSeverity::Error,
+                        "includeSubDomains takes no value".into(),
+                    );
                 } else {
                     header.include_subdomains = true;
                 }
             }
             "report-uri" => {
                 if seen_uri {
-                    push(Severity::Error, "report-uri appears more than once".into());
+                    push(
+                        LintSeverity::Error,
+                        "report-uri appears more than once".into(),
+                    );
                     continue;
                 }
                 seen_uri = true;
@@ -236,22 +245,25 @@ fn parse_directives(
                     Some(Value::Quoted(uri)) => match check_uri(&uri) {
                         Ok(scheme_host) => {
                             if scheme_host.0 != "https" {
-                                push(Severity::Warning, format!("report-uri {uri} is not https"));
+                                push(
+                                    LintSeverity::Warning,
+                                    format!("report-uri {uri} is not https"),
+                                );
                             }
                             report_host = Some(scheme_host.1);
                             header.report_uri = Some(uri);
                         }
-                        Err(m) => push(Severity::Error, m),
+                        Err(m) => push(LintSeverity::Error, m),
                     },
                     Some(Value::Token(v)) => push(
-                        Severity::Error,
+                        LintSeverity::Error,
                         format!("report-uri value {v} must be a quoted string"),
                     ),
-                    None => push(Severity::Error, "report-uri without a value".into()),
+                    None => push(LintSeverity::Error, "report-uri without a value".into()),
                 }
             }
             _ => push(
-                Severity::Note,
+                LintSeverity::Note,
                 format!("unknown directive {} is ignored", d.name),
             ),
         }
@@ -268,7 +280,7 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
     let (mode, value) = match split_name(input) {
         Ok(x) => x,
         Err(m) => {
-            push(Severity::Error, m);
+            push(LintSeverity::Error, m);
             (Mode::Enforce, input)
         }
     };
@@ -282,7 +294,7 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
     let directives = match tokenize(value) {
         Ok(d) => d,
         Err(m) => {
-            push(Severity::Error, m);
+            push(LintSeverity::Error, m);
             return Lint { header, problems };
         }
     };
@@ -292,26 +304,26 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
     } = parse_directives(directives, &mut header, &mut push);
     match (header.mode, header.max_age) {
         (Mode::Enforce, None) if seen_age => {}
-        (Mode::Enforce, None) => push(Severity::Error, "max-age is required".into()),
+        (Mode::Enforce, None) => push(LintSeverity::Error, "max-age is required".into()),
         (_, Some(0)) => push(
-            Severity::Note,
+            LintSeverity::Note,
             "max-age=0 removes the host's pins from clients that noted them".into(),
         ),
         (_, Some(n)) => {
             if let Some(w) = max_age_warning(n) {
-                push(Severity::Warning, w);
+                push(LintSeverity::Warning, w);
             }
         }
         _ => {}
     }
     if let (Some(uri), Some(rh), Some(pinned)) = (&header.report_uri, &report_host, opts.host) {
         if let Some(w) = report_uri_warning(uri, rh, pinned, header.include_subdomains) {
-            push(Severity::Warning, w);
+            push(LintSeverity::Warning, w);
         }
     }
     if header.mode == Mode::ReportOnly && header.report_uri.is_none() {
         push(
-            Severity::Warning,
+            LintSeverity::Warning,
             "Report-Only header without report-uri does nothing".into(),
         );
     }
@@ -324,7 +336,7 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
             ""
         };
         push(
-            Severity::Error,
+            LintSeverity::Error,
             format!(
                 "{} valid pin(s): at least two are required (one for the served key, one backup){why}",
                 header.pins.len()
@@ -335,13 +347,13 @@ pub fn lint(input: &str, opts: &LintOptions<'_>) -> Lint {
         let in_chain = header.pins.iter().filter(|p| chain.contains(p)).count();
         if in_chain == 0 {
             push(
-                Severity::Error,
+                LintSeverity::Error,
                 "no pin matches a key of the served chain: browsers ignore this header".into(),
             );
         }
         if in_chain == header.pins.len() && in_chain > 0 {
             push(
-                Severity::Error,
+                LintSeverity::Error,
                 "every pin is in the served chain: a backup pin outside it is required".into(),
             );
         }
@@ -597,12 +609,12 @@ mod tests {
     fn errors(l: &Lint) -> Vec<&str> {
         l.problems
             .iter()
-            .filter(|p| p.severity == Severity::Error)
+            .filter(|p| p.severity == LintSeverity::Error)
             .map(|p| p.message.as_str())
             .collect()
     }
 
-    fn has(l: &Lint, sev: Severity, needle: &str) -> bool {
+    fn has(l: &Lint, sev: LintSeverity, needle: &str) -> bool {
         l.problems
             .iter()
             .any(|p| p.severity == sev && p.message.contains(needle))
@@ -936,7 +948,7 @@ mod tests {
             },
         );
         assert!(l.is_valid());
-        assert!(has(&l, Severity::Warning, "pinned host"));
+        assert!(has(&l, LintSeverity::Warning, "pinned host"));
     }
 
     #[test]

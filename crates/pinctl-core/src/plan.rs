@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::text::rfc3339 as fmt;
+use crate::text::rfc3339;
 use serde::Serialize;
 
 use crate::header::Mode;
@@ -89,7 +89,7 @@ impl Unexpected {
         let Some(live) = site.live() else {
             return Unexpected::default();
         };
-        let from = fmt(live.from);
+        let from = rfc3339(live.from);
         let mut u = Unexpected::default();
         for r in rows.iter().filter(|r| {
             r.site.as_deref() == Some(site.domain.as_str())
@@ -291,7 +291,7 @@ fn header_steps(
                 Some(end),
                 format!(
                     "Keep serving max-age=0 until {}, when the last client's pins have expired; then remove the header",
-                    fmt(end)
+                    rfc3339(end)
                 ),
                 None,
             ),
@@ -312,7 +312,7 @@ fn header_steps(
                     format!(
                         "; {} unexpected report(s) since this header was published, the last at {}: due once as long has passed without one (pinctl reports list)",
                         unexpected.count,
-                        fmt(last)
+                        rfc3339(last)
                     ),
                 ),
                 _ => (
@@ -419,7 +419,7 @@ fn renewal_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, dir: 
                 "Renew the certificate {} of {} before it expires on {}: get a new one for the CSR {dir}/{} and record it",
                 c.file,
                 c.key,
-                fmt(c.not_after),
+                rfc3339(c.not_after),
                 active.csr
             ),
             Some("pinctl cert add CERT.pem".into()),
@@ -496,7 +496,7 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             Some(start),
             format!(
                 "Promote {name} (from {}; earlier would lock out returning visitors)",
-                fmt(start)
+                rfc3339(start)
             ),
             Some(format!("pinctl rotate --promote {name}")),
         );

@@ -185,7 +185,7 @@ pub struct Key {
     pub archive_sha256: String,
     pub csr: String,
     #[serde(default)]
-    pub copies: Vec<Copy>,
+    pub copies: Vec<OfflineCopy>,
     /// The age recipients the archive was sealed to: empty for a
     /// passphrase; absent for archives made before version 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,7 +199,7 @@ pub struct Key {
 /// An offline copy of a key's archive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Copy {
+pub struct OfflineCopy {
     pub location: String,
     pub path: String,
     pub sha256: String,
