@@ -190,10 +190,7 @@ impl Store {
             // (docs/design.md#where-a-header-is-served). A file that cannot
             // be read gives none; its key's CSR names are the site's SANs.
             for c in &mut site.certificates {
-                let p = dir.join(&c.file);
-                c.names = fs::read(&p)
-                    .ok()
-                    .and_then(|d| pinctl_core::chain::links(&p.display().to_string(), &d).ok())
+                c.names = stored_links(&dir, c)
                     .and_then(|l| l.into_iter().next())
                     .map(|l| l.names)
                     .unwrap_or_default();
@@ -342,11 +339,8 @@ impl Store {
             // the stored files again so that only a verified direct issuer
             // counts (a file that cannot be read earns none).
             for c in &mut site.certificates {
-                let p = dir.join(&c.file);
-                c.issuer_pin = fs::read(&p)
-                    .ok()
-                    .and_then(|d| pinctl_core::chain::links(&p.display().to_string(), &d).ok())
-                    .and_then(|l| pinctl_core::chain::credit(&l).issuer);
+                c.issuer_pin =
+                    stored_links(&dir, c).and_then(|l| pinctl_core::chain::credit(&l).issuer);
             }
         }
         Ok(site)
@@ -575,6 +569,14 @@ impl Store {
         WROTE_A_SITE.store(true, std::sync::atomic::Ordering::Relaxed);
         sync_dir(&self.root)
     }
+}
+
+/// The chain of a recorded certificate's stored file, for judging an
+/// older state again; None when the file cannot be read.
+fn stored_links(dir: &Path, c: &pinctl_core::state::Cert) -> Option<Vec<pinctl_core::chain::Link>> {
+    let p = dir.join(&c.file);
+    let data = fs::read(&p).ok()?;
+    pinctl_core::chain::links(&p.display().to_string(), &data).ok()
 }
 
 /// Reads a state file, refusing one larger than [`MAX_SITE_FILE`].
