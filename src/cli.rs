@@ -219,6 +219,9 @@ enum ReportsCommand {
         /// Reports one address may send at once before the rate applies (above 0).
         #[arg(long, default_value_t = 200.0, value_parser = above_zero)]
         burst: f64,
+        /// A reverse proxy (ADDRESS or ADDRESS/PREFIX, repeatable) whose X-Forwarded-For (or Forwarded: for=) names the client; without it forwarding headers are ignored.
+        #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR", value_parser = trusted_proxy)]
+        trusted_proxy: Vec<crate::reports::client::Cidr>,
         /// Serve TLS directly with this PEM certificate chain (leaf first) instead of behind a proxy.
         #[arg(long, requires = "tls_key", value_hint = clap::ValueHint::FilePath)]
         tls_cert: Option<PathBuf>,
@@ -1018,6 +1021,11 @@ fn above_zero(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--trusted-proxy`: an address or a network.
+fn trusted_proxy(s: &str) -> Result<crate::reports::client::Cidr, String> {
+    crate::reports::client::Cidr::parse(s)
+}
+
 /// `--max-age`: delta-seconds as clients read them (an overflow clamps).
 fn max_age_arg(s: &str) -> Result<MaxAge, String> {
     crate::header::parse_max_age(s)
@@ -1282,6 +1290,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             max_connections,
             rate,
             burst,
+            trusted_proxy,
             tls_cert,
             tls_key,
         }) => reports::serve(
@@ -1294,6 +1303,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 max_connections,
                 rate,
                 burst,
+                trusted_proxies: trusted_proxy,
                 tls: tls_cert.zip(tls_key),
             },
         ),

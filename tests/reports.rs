@@ -735,3 +735,152 @@ fn rate_limits_apply_and_the_state_is_reread() {
         "the new site was not used: {classes:?}"
     );
 }
+
+/// nginx configured with the README's block (its `server` on a free
+/// loopback port with a test certificate) in front of a collector.
+struct Nginx {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Nginx {
+    fn start(env: &Env, upstream: u16) -> Nginx {
+        let readme = include_str!("../README.md");
+        let block = readme
+            .split("```nginx\n")
+            .find(|b| b.contains("proxy_pass http://127.0.0.1:8470"))
+            .and_then(|b| b.split("```").next())
+            .expect("README's nginx block for the collector");
+        let port = crate::harness::free_port();
+        let d = env.path().join("nginx");
+        std::fs::create_dir_all(&d).unwrap();
+        sh(&d, "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -subj /CN=reports.example.net -addext subjectAltName=DNS:reports.example.net -days 3 -out tls.pem 2>/dev/null");
+        let dd = d.display();
+        let server = block
+            .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;\n    ssl_certificate {dd}/tls.pem;\n    ssl_certificate_key {dd}/tls.key;"))
+            .replace("127.0.0.1:8470", &format!("127.0.0.1:{upstream}"));
+        let conf = format!(
+            "pid {dd}/nginx.pid;\nerror_log {dd}/error.log;\nworker_processes 2;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dd}/t1; proxy_temp_path {dd}/t2; fastcgi_temp_path {dd}/t3; uwsgi_temp_path {dd}/t4; scgi_temp_path {dd}/t5;\n{server}}}\n"
+        );
+        std::fs::write(d.join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new("nginx")
+            .args([
+                "-p",
+                &dd.to_string(),
+                "-c",
+                &format!("{dd}/nginx.conf"),
+                "-g",
+                "daemon off;",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Nginx { child, port };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "nginx did not start: {}",
+            std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+        );
+    }
+
+    /// POSTs `body` through nginx with the client's own forwarding
+    /// header (as a client far away, or another proxy, would send it).
+    fn post(&self, env: &Env, body: &str, forwarded_for: &str) -> u16 {
+        let f = env.path().join("nginx/body.json");
+        std::fs::write(&f, body).unwrap();
+        let o = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                &env.path().join("nginx/tls.pem").display().to_string(),
+                "--resolve",
+                &format!("reports.example.net:{}:127.0.0.1", self.port),
+                "-H",
+                &format!("X-Forwarded-For: {forwarded_for}"),
+                "--data-binary",
+                &format!("@{}", f.display()),
+                &format!("https://reports.example.net:{}/hpkp-report", self.port),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).parse().unwrap_or(0)
+    }
+}
+
+/// Behind nginx configured as the README says, each client has its own
+/// rate limit: many clients are all accepted, one flooding client is
+/// limited; without --trusted-proxy forged headers buy nothing.
+#[test]
+fn behind_nginx_each_client_has_its_own_limit() {
+    let test = "behind_nginx_each_client_has_its_own_limit";
+    if !have("nginx", test) || !have("curl", test) || !have("openssl", test) {
+        return;
+    }
+    let env = reporting_site();
+    let body = rfc7469("example.com", &pem(&env, "other.pem"), &[]);
+    let c = start(
+        &env,
+        &[
+            "--rate",
+            "0.01",
+            "--burst",
+            "3",
+            "--trusted-proxy",
+            "127.0.0.1",
+        ],
+    );
+    let nginx = Nginx::start(&env, c.port);
+    // 16 clients, 3 reports each: all within their own burst.
+    for i in 0..16 {
+        for _ in 0..3 {
+            assert_eq!(
+                nginx.post(&env, &body, &format!("198.51.100.{i}")),
+                204,
+                "client {i}"
+            );
+        }
+    }
+    // One of them floods.
+    let flood: Vec<u16> = (0..5)
+        .map(|_| nginx.post(&env, &body, "198.51.100.3"))
+        .collect();
+    assert_eq!(flood, [429; 5]);
+    // IPv6 clients of one /64 share a bucket.
+    let v6: Vec<u16> = (0..4)
+        .map(|i| nginx.post(&env, &body, &format!("2001:db8:0:1::{i}")))
+        .collect();
+    assert_eq!(v6, [204, 204, 204, 429]);
+    // A client that forges a trusted hop after its own address is still itself.
+    assert_eq!(nginx.post(&env, &body, "198.51.100.3, 127.0.0.1"), 429);
+    assert_eq!(total(&env), 16 * 3 + 3);
+    drop(nginx);
+    drop(c);
+
+    // Without --trusted-proxy every client is the proxy.
+    let c = start(&env, &["--rate", "0.01", "--burst", "3"]);
+    let nginx = Nginx::start(&env, c.port);
+    let codes: Vec<u16> = (0..5)
+        .map(|i| nginx.post(&env, &body, &format!("203.0.113.{i}")))
+        .collect();
+    assert_eq!(
+        codes,
+        [204, 204, 204, 429, 429],
+        "forged headers were believed"
+    );
+}

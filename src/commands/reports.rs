@@ -92,6 +92,7 @@ pub struct ServeOptions {
     pub max_connections: usize,
     pub rate: f64,
     pub burst: f64,
+    pub trusted_proxies: Vec<crate::reports::client::Cidr>,
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
@@ -107,6 +108,7 @@ pub fn serve(ctx: &Ctx, o: &ServeOptions) -> Result<i32> {
             max_connections: o.max_connections,
             rate: o.rate,
             burst: o.burst.max(1.0),
+            trusted_proxies: o.trusted_proxies.clone(),
             now: std::env::var_os("PINCTL_NOW").map(|_| ctx.now),
             tls: o
                 .tls
@@ -290,7 +292,7 @@ After=network-online.target\n\
 Wants=network-online.target\n\
 \n\
 [Service]\n\
-ExecStart={exe} --state {state} reports serve --listen {listen}\n\
+ExecStart={exe} --state {state} reports serve --listen {listen} --trusted-proxy 127.0.0.1 --trusted-proxy ::1\n\
 DynamicUser=yes\n\
 ReadWritePaths={state}\n\
 ProtectSystem=strict\n\

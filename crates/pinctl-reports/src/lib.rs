@@ -1,11 +1,13 @@
 //! pinctl-reports: the violation report collector (docs/design.md#collector).
 //! `serve` is the HTTP server (tokio, hyper, rustls), `store` the database
-//! (SQLite; PostgreSQL with the `postgres` feature). Parsing, classifying
+//! (SQLite; PostgreSQL with the `postgres` feature), `client` who sent a
+//! report (proxies, the rate limit). Parsing, classifying
 //! and deduplicating reports is pure and lives in `pinctl_core::report`,
 //! re-exported here so that `pinctl_reports::parse` and the collector read
 //! as one thing.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod serve;
 pub mod store;
 

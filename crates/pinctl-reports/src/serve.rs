@@ -6,7 +6,6 @@
 //! arrival against the state, which is read again when a site file
 //! changes.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
@@ -21,6 +20,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{oneshot, Semaphore};
 
+use crate::client::{client, Limiter};
 use crate::store::{Incoming, Store};
 use pinctl_core::error::{Error, Result};
 use pinctl_core::report::{classify, dedup_key, parse, MAX_BODY, MAX_SAMPLE};
@@ -40,6 +40,9 @@ pub struct Options {
     /// Reports per second per source address, and the burst allowed.
     pub rate: f64,
     pub burst: f64,
+    /// Proxies whose forwarding headers name the client
+    /// (`--trusted-proxy`); empty: the headers are ignored.
+    pub trusted_proxies: Vec<crate::client::Cidr>,
     /// A fixed arrival time (`PINCTL_NOW`), else the clock.
     pub now: Option<DateTime<Utc>>,
     /// Serve TLS directly with this configuration.
@@ -57,33 +60,12 @@ type Job = (Incoming, oneshot::Sender<bool>);
 struct Shared {
     sites: RwLock<Vec<Site>>,
     jobs: Mutex<mpsc::Sender<Job>>,
-    limiter: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    limiter: Limiter,
     opts: Options,
 }
 
-impl Shared {
-    /// A token bucket per source address.
-    fn allow(&self, ip: IpAddr) -> bool {
-        let mut m = match self.limiter.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        let now = Instant::now();
-        if m.len() > 100_000 {
-            m.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
-        }
-        let (tokens, last) = m.entry(ip).or_insert((self.opts.burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.opts.rate)
-            .min(self.opts.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
+/// The most clients the rate limiter remembers at once.
+const LIMITER_ENTRIES: usize = 200_000;
 
 fn answer(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
@@ -105,7 +87,8 @@ async fn handle(
     peer: IpAddr,
     shared: Arc<Shared>,
 ) -> std::result::Result<Response<Full<Bytes>>, Infallible> {
-    if !shared.allow(peer) {
+    let peer = client(peer, req.headers(), &shared.opts.trusted_proxies);
+    if !shared.limiter.allow(peer, Instant::now()) {
         log(peer, StatusCode::TOO_MANY_REQUESTS, "rate limit");
         return Ok(answer(StatusCode::TOO_MANY_REQUESTS, "too many reports"));
     }
@@ -322,7 +305,7 @@ pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
     let shared = Arc::new(Shared {
         sites: RwLock::new(initial),
         jobs: Mutex::new(tx),
-        limiter: Mutex::new(HashMap::new()),
+        limiter: Limiter::new(opts.rate, opts.burst, LIMITER_ENTRIES),
         opts: opts.clone(),
     });
     rt.block_on(async move {
