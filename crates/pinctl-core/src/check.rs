@@ -605,6 +605,13 @@ pub fn report_findings(site: &Site, rows: &[crate::report::ReportFinding]) -> Ve
             }
         );
         match r.class {
+            Class::CompromisedKey => f.add(
+                Severity::Critical,
+                None,
+                "reports-compromised-key",
+                format!("a chain with a key recorded as compromised: whoever holds it is serving it; {what}"),
+                None,
+            ),
             Class::ForeignChain => f.add(
                 Severity::Critical,
                 None,
@@ -624,6 +631,13 @@ pub fn report_findings(site: &Site, rows: &[crate::report::ReportFinding]) -> Ve
                 None,
                 "reports-stale-pinset",
                 format!("clients hold an older pinset: {what}"),
+                None,
+            ),
+            Class::NotedKeyServed => f.add(
+                Severity::Ok,
+                None,
+                "reports-noted-key-served",
+                format!("clients' noted pins include a key of the chain they report (another chain built, or a forged report): {what}"),
                 None,
             ),
             Class::UnknownHost => {}

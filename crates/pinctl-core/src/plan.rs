@@ -93,7 +93,10 @@ impl Unexpected {
         let mut u = Unexpected::default();
         for r in rows.iter().filter(|r| {
             r.site.as_deref() == Some(site.domain.as_str())
-                && matches!(r.class, Class::ForeignChain | Class::Misconfiguration)
+                && matches!(
+                    r.class,
+                    Class::CompromisedKey | Class::ForeignChain | Class::Misconfiguration
+                )
                 && r.last_seen >= from
         }) {
             u.count += r.count;

@@ -43,6 +43,9 @@ pub struct ReportFinding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum Class {
+    /// The chain holds a key the state records as compromised: whoever
+    /// stole it is serving it.
+    CompromisedKey,
     /// The chain holds none of the site's keys nor its verified issuers:
     /// interception, or a mis-issued certificate.
     ForeignChain,
@@ -50,23 +53,31 @@ pub enum Class {
     Misconfiguration,
     /// The client's pins are an older publication's.
     StalePinset,
+    /// The client's noted pins include a key of the chain it reports:
+    /// nothing the operator published explains it (a client that built
+    /// another chain, or a forged report).
+    NotedKeyServed,
     /// The host is none of the state's sites.
     UnknownHost,
 }
 
 impl Class {
-    pub const ALL: [Class; 4] = [
+    pub const ALL: [Class; 6] = [
+        Class::CompromisedKey,
         Class::ForeignChain,
         Class::Misconfiguration,
         Class::StalePinset,
+        Class::NotedKeyServed,
         Class::UnknownHost,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Class::CompromisedKey => "compromised-key",
             Class::ForeignChain => "foreign-chain",
             Class::Misconfiguration => "misconfiguration",
             Class::StalePinset => "stale-pinset",
+            Class::NotedKeyServed => "noted-key-served",
             Class::UnknownHost => "unknown-host",
         }
     }
@@ -289,12 +300,26 @@ pub fn site_of<'a>(r: &Report, sites: &'a [Site]) -> Option<&'a Site> {
         .max_by_key(|s| s.domain.len())
 }
 
-/// Classifies a report against the sites of the state.
+/// Classifies a report against the sites of the state
+/// (docs/design.md#classes): a compromised key in the chain first, then a
+/// chain of none of the site's keys or issuers, then a client holding an
+/// older publication of the channels its source reads (the header for a
+/// browser, app releases for TrustKit), then noted pins that include a
+/// key of the chain; what remains is the operator's misconfiguration.
 pub fn classify(r: &Report, sites: &[Site]) -> (Option<String>, Class) {
+    use crate::state::{ChannelKind, Role};
     let Some(site) = site_of(r, sites) else {
         return (None, Class::UnknownHost);
     };
     let domain = Some(site.domain.clone());
+    let chain: Vec<&Pin> = r.served.iter().chain(&r.validated).collect();
+    if site
+        .keys
+        .iter()
+        .any(|k| k.role == Role::Compromised && chain.contains(&&k.pin))
+    {
+        return (domain, Class::CompromisedKey);
+    }
     let keys: Vec<&Pin> = site.keys.iter().map(|k| &k.pin).collect();
     let issuers: Vec<&Pin> = site
         .certificates
@@ -302,7 +327,6 @@ pub fn classify(r: &Report, sites: &[Site]) -> (Option<String>, Class) {
         .filter_map(|c| c.issuer_pin.as_ref())
         .chain(site.ca_pins.iter().map(|c| &c.pin))
         .collect();
-    let chain: Vec<&Pin> = r.served.iter().chain(&r.validated).collect();
     if !chain
         .iter()
         .any(|p| keys.contains(p) || issuers.contains(p))
@@ -318,12 +342,36 @@ pub fn classify(r: &Report, sites: &[Site]) -> (Option<String>, Class) {
         pins.dedup();
         pins
     };
-    let current: Option<Vec<Pin>> = site.latest_in(crate::state::WEB).map(|(_, p)| pinset(p));
+    // The publications this client could hold: TrustKit apps hold app
+    // releases, browsers the header.
+    let relevant = |p: &&crate::state::Publication| match r.source {
+        Source::Browser => p.kind == ChannelKind::Web,
+        Source::Trustkit => !matches!(p.kind, ChannelKind::Web | ChannelKind::Dns),
+    };
+    let mut channels: Vec<&str> = site
+        .publications
+        .iter()
+        .filter(relevant)
+        .map(|p| p.channel_name())
+        .collect();
+    channels.sort_unstable();
+    channels.dedup();
+    let current: Vec<Vec<Pin>> = channels
+        .iter()
+        .filter_map(|c| site.latest_in(c).map(|(_, p)| pinset(p)))
+        .collect();
     let older = !known.is_empty()
-        && current.as_ref() != Some(&known)
-        && site.publications.iter().any(|p| pinset(p) == known);
+        && !current.contains(&known)
+        && site
+            .publications
+            .iter()
+            .filter(relevant)
+            .any(|p| pinset(p) == known);
     if older {
         return (domain, Class::StalePinset);
+    }
+    if known.iter().any(|p| chain.contains(&p)) {
+        return (domain, Class::NotedKeyServed);
     }
     (domain, Class::Misconfiguration)
 }
@@ -347,4 +395,110 @@ pub fn dedup_key(site: Option<&str>, class: Class, r: &Report) -> String {
         r.app.as_deref().unwrap_or("")
     );
     crate::text::hex(&sha2::Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::Mode;
+    use crate::lifecycle::tests::{pin_of, site_at, t};
+    use crate::state::{ChannelKind, Publication, Role};
+
+    fn report(source: Source, served: &[&str], known: &[&str]) -> Report {
+        Report {
+            hostname: "example.com".into(),
+            port: 443,
+            noted_hostname: None,
+            include_subdomains: None,
+            served: served.iter().map(|n| pin_of(n)).collect(),
+            served_subjects: vec![],
+            validated: vec![],
+            known: known.iter().map(|n| pin_of(n)).collect(),
+            source,
+            app: None,
+        }
+    }
+
+    fn publication(kind: ChannelKind, pins: &[&str], at: &str) -> Publication {
+        Publication {
+            channel: (kind != ChannelKind::Web).then(|| "app".to_string()),
+            kind,
+            release: None,
+            mode: Mode::Enforce,
+            pins: pins.iter().map(|n| pin_of(n)).collect(),
+            ca_pins: vec![],
+            max_age: 0,
+            include_subdomains: false,
+            one_label: false,
+            report_uri: None,
+            ttl: None,
+            expires: None,
+            horizon_days: None,
+            from: t(at),
+            until: None,
+        }
+    }
+
+    fn class(site: &crate::state::Site, r: &Report) -> Class {
+        classify(r, std::slice::from_ref(site)).1
+    }
+
+    /// A stolen key's chain was "misconfiguration", only a WARNING under
+    /// Report-Only.
+    #[test]
+    fn a_chain_with_a_compromised_key_is_its_own_class() {
+        let mut s = site_at(t("2030-01-01T00:00:00Z"));
+        s.keys[0].role = Role::Compromised;
+        let r = report(Source::Browser, &["primary"], &["backup1", "backup2"]);
+        assert_eq!(class(&s, &r), Class::CompromisedKey);
+        // Even when the client still pins it.
+        let r = report(Source::Browser, &["primary"], &["primary", "backup1"]);
+        assert_eq!(class(&s, &r), Class::CompromisedKey);
+        assert_eq!(
+            class(&s, &report(Source::Browser, &["stranger"], &[])),
+            Class::ForeignChain
+        );
+    }
+
+    #[test]
+    fn noted_pins_that_include_the_served_key_are_not_misconfiguration() {
+        let s = site_at(t("2030-01-01T00:00:00Z"));
+        let r = report(Source::Browser, &["primary"], &["primary", "backup1"]);
+        assert_eq!(class(&s, &r), Class::NotedKeyServed);
+        let r = report(Source::Browser, &["primary"], &["backup1", "backup2"]);
+        assert_eq!(class(&s, &r), Class::Misconfiguration);
+    }
+
+    /// TrustKit reports were compared with the header's publications only.
+    #[test]
+    fn trustkit_reports_are_compared_with_app_releases() {
+        let mut s = site_at(t("2030-01-01T00:00:00Z"));
+        s.publications = vec![
+            publication(
+                ChannelKind::Trustkit,
+                &["old1", "old2"],
+                "2030-01-02T00:00:00Z",
+            ),
+            publication(
+                ChannelKind::Trustkit,
+                &["primary", "backup1"],
+                "2030-02-01T00:00:00Z",
+            ),
+            publication(ChannelKind::Web, &["web1", "web2"], "2030-01-02T00:00:00Z"),
+            publication(
+                ChannelKind::Web,
+                &["primary", "backup2"],
+                "2030-02-01T00:00:00Z",
+            ),
+        ];
+        let app = report(Source::Trustkit, &["primary"], &["old1", "old2"]);
+        assert_eq!(class(&s, &app), Class::StalePinset);
+        // A browser never held an app's pinset, nor an app the header's.
+        let browser = report(Source::Browser, &["primary"], &["old1", "old2"]);
+        assert_eq!(class(&s, &browser), Class::Misconfiguration);
+        let app = report(Source::Trustkit, &["primary"], &["web1", "web2"]);
+        assert_eq!(class(&s, &app), Class::Misconfiguration);
+        let browser = report(Source::Browser, &["primary"], &["web1", "web2"]);
+        assert_eq!(class(&s, &browser), Class::StalePinset);
+    }
 }
