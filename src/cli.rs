@@ -201,8 +201,8 @@ enum ReportsCommand {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8470")]
         listen: std::net::SocketAddr,
-        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL several collectors share.
-        #[arg(long)]
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL (or host=… dbname=… string) several collectors share; the password from PGPASSWORD or PGPASSFILE.
+        #[arg(long, env = "PINCTL_REPORTS_DATABASE", hide_env_values = true)]
         database: Option<String>,
         /// Seconds a client has to send a request's headers (at least 1).
         #[arg(long, default_value_t = 10, value_parser = at_least_one::<u64>)]
@@ -237,8 +237,8 @@ enum ReportsCommand {
         /// Only reports last seen since then: RFC 3339, YYYY-MM-DD, or a duration back (90m, 24h, 7d).
         #[arg(long)]
         since: Option<String>,
-        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL several collectors share.
-        #[arg(long)]
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL (or host=… dbname=… string) several collectors share; the password from PGPASSWORD or PGPASSFILE.
+        #[arg(long, env = "PINCTL_REPORTS_DATABASE", hide_env_values = true)]
         database: Option<String>,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
@@ -250,12 +250,24 @@ enum ReportsCommand {
         /// Only reports last seen since then: RFC 3339, YYYY-MM-DD, or a duration back (90m, 24h, 7d).
         #[arg(long)]
         since: Option<String>,
-        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL several collectors share.
-        #[arg(long)]
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL (or host=… dbname=… string) several collectors share; the password from PGPASSWORD or PGPASSFILE.
+        #[arg(long, env = "PINCTL_REPORTS_DATABASE", hide_env_values = true)]
         database: Option<String>,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Delete the stored reports last seen before a time (the unit runs it).
+    #[command(
+        after_help = "Examples:\n  pinctl reports prune --older-than 90d\n  PINCTL_REPORTS_DATABASE=/var/lib/pinctl-reports/reports.sqlite pinctl reports prune --older-than 30d"
+    )]
+    Prune {
+        /// Delete what was last seen before this: a duration back (90m, 24h, 90d), RFC 3339, or YYYY-MM-DD.
+        #[arg(long)]
+        older_than: String,
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL (or host=… dbname=… string) several collectors share; the password from PGPASSWORD or PGPASSFILE.
+        #[arg(long, env = "PINCTL_REPORTS_DATABASE", hide_env_values = true)]
+        database: Option<String>,
     },
     /// Print a hardened systemd service that runs the collector.
     #[command(
@@ -623,6 +635,9 @@ enum Command {
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL (or host=… dbname=… string) several collectors share; the password from PGPASSWORD or PGPASSFILE.
+        #[arg(long, env = "PINCTL_REPORTS_DATABASE", hide_env_values = true)]
+        database: Option<String>,
     },
     /// Everything due or wrong, for reminder jobs (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
     #[command(
@@ -641,6 +656,9 @@ enum Command {
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// The report store: a SQLite file (default: reports.sqlite in the state folder), or a postgres://USER@HOST:PORT/DB URL (or host=… dbname=… string) several collectors share; the password from PGPASSWORD or PGPASSFILE.
+        #[arg(long, env = "PINCTL_REPORTS_DATABASE", hide_env_values = true)]
+        database: Option<String>,
     },
     /// Print a crontab line or systemd units that run `pinctl check` daily.
     #[command(
@@ -1131,6 +1149,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             live,
             verbose,
             format,
+            database,
         } => check::check(
             &ctx()?,
             &check::CheckOptions {
@@ -1138,6 +1157,7 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 live,
                 verbose,
                 json: format == Format::Json,
+                database,
             },
             out,
         ),
@@ -1244,9 +1264,17 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             },
             out,
         ),
-        Command::Plan { promote, format } => {
-            plan::plan(&ctx()?, promote.as_deref(), format == Format::Json, out)
-        }
+        Command::Plan {
+            promote,
+            format,
+            database,
+        } => plan::plan(
+            &ctx()?,
+            promote.as_deref(),
+            database.as_deref(),
+            format == Format::Json,
+            out,
+        ),
         Command::CaPin(CaPinCommand::Add {
             name, pin, from, ..
         }) => ca_pin::ca_pin_add(&ctx()?, &name, pin.as_deref(), from.as_deref(), out),
@@ -1329,6 +1357,10 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             format == Format::Json,
             out,
         ),
+        Command::Reports(ReportsCommand::Prune {
+            older_than,
+            database,
+        }) => reports::prune(&ctx()?, &older_than, database.as_deref(), out),
         Command::Reports(ReportsCommand::Unit { listen }) => {
             reports::unit(&ctx()?, &listen.to_string(), out)
         }

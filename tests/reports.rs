@@ -884,3 +884,151 @@ fn behind_nginx_each_client_has_its_own_limit() {
         "forged headers were believed"
     );
 }
+
+/// Sends `bodies` over one keep-alive connection; returns the 204s.
+fn post_many(port: u16, bodies: &[String]) -> usize {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut ok = 0;
+    for body in bodies {
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut status = String::new();
+        r.read_line(&mut status).unwrap();
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h).unwrap();
+            if h == "\r\n" || h.is_empty() {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut b = vec![0; len];
+        r.read_exact(&mut b).unwrap();
+        if status.starts_with("HTTP/1.1 204") {
+            ok += 1;
+        }
+    }
+    ok
+}
+
+/// 3,000 reports that differ only in their port were 3,003 lines of
+/// `check` (968 KB of cron mail): now one line per class and host, the
+/// detail in `reports list`; `reports prune` deletes what is old.
+#[test]
+fn check_summarises_a_flood_and_prune_deletes_old_reports() {
+    let env = reporting_site().var("PINCTL_NOW", "2030-03-01T00:00:00Z");
+    let c = start(&env, &["--rate", "1000000", "--burst", "1000000"]);
+    let other = pem(&env, "other.pem");
+    let base = rfc7469("example.com", &other, &[]);
+    let bodies: Vec<String> = (0..3000)
+        .map(|p| base.replace("\"port\":443", &format!("\"port\":{}", 1000 + p)))
+        .collect();
+    assert_ne!(bodies[0], bodies[1]);
+    assert_eq!(post_many(c.port, &bodies), 3000);
+    let hosts: Vec<String> = (0..40)
+        .map(|i| rfc7469(&format!("h{i}.example.com"), &other, &[]))
+        .collect();
+    assert_eq!(post_many(c.port, &hosts), 40);
+    drop(c);
+    assert_eq!(list(&env)["reports"].as_array().unwrap().len(), 3040);
+    let o = env.cmd(&["check"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let reports: Vec<&str> = text.lines().filter(|l| l.contains("[reports-")).collect();
+    assert_eq!(reports.len(), 6, "{text}");
+    assert!(
+        reports[0].contains("3000 report(s) (3000 distinct) from example.com"),
+        "{text}"
+    );
+    assert!(
+        reports[5].contains("36 report(s) about 36 more host(s)"),
+        "{text}"
+    );
+    assert!(text.len() < 8 << 10, "{} bytes", text.len());
+    // Prune: nothing is 90 days old yet; 100 days later, everything is.
+    let p = env.run(&["reports", "prune", "--older-than", "90d"]);
+    assert!(p.ok().contains("Pruned 0 report row(s)"), "{}", p.stdout);
+    let later = env
+        .cmd(&["reports", "prune", "--older-than", "90d"])
+        .env("PINCTL_NOW", "2030-06-09T00:00:00Z")
+        .output()
+        .unwrap();
+    assert!(later.status.success());
+    assert!(String::from_utf8_lossy(&later.stdout).contains("Pruned 3040 report row(s)"));
+    assert_eq!(total(&env), 0);
+    env.run(&["reports", "prune", "--older-than", "soon"])
+        .fails_with("not a time");
+}
+
+/// A mistyped --database read as "No reports." and exit 0. Readers never
+/// create a store; a keyword connection string is never a file name.
+#[test]
+fn readers_do_not_create_and_keyword_strings_are_not_files() {
+    let env = reporting_site();
+    let missing = env.path().join("nope/x.sqlite").display().to_string();
+    for args in [
+        vec!["reports", "list", "--database", &missing],
+        vec!["reports", "summary", "--database", &missing],
+        vec![
+            "reports",
+            "prune",
+            "--older-than",
+            "1d",
+            "--database",
+            &missing,
+        ],
+        vec!["plan", "--database", &missing],
+    ] {
+        let r = env.run(&args);
+        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.starts_with("error: ") && r.stderr.contains(&missing),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+    // The variable is the default for all of them.
+    let r = env
+        .cmd(&["reports", "list"])
+        .env("PINCTL_REPORTS_DATABASE", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    let r = env
+        .cmd(&["check"])
+        .env("PINCTL_REPORTS_DATABASE", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(3), "check is UNKNOWN");
+    assert!(String::from_utf8_lossy(&r.stdout).starts_with("PINCTL UNKNOWN - "));
+    assert!(!env.path().join("nope").exists());
+    // The default file missing is no reports yet, and stays missing.
+    assert!(env.run(&["reports", "list"]).ok().contains("No reports."));
+    assert!(!env.path().join("state/reports.sqlite").exists());
+    // A keyword string with a password: PostgreSQL (or refused), no file,
+    // and the password nowhere.
+    let before = all_files(env.path());
+    let kw = "host=127.0.0.1 port=1 dbname=x user=u password=hunter2secret";
+    for args in [
+        vec!["reports", "list", "--database", kw],
+        vec!["check", "--database", kw],
+    ] {
+        let r = env.run(&args);
+        assert_ne!(r.code, 0);
+        assert!(
+            !r.stdout.contains("hunter2") && !r.stderr.contains("hunter2"),
+            "{}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    assert_eq!(all_files(env.path()), before, "no file was created");
+}

@@ -13,6 +13,8 @@ pub struct CheckOptions {
     pub live: bool,
     pub verbose: bool,
     pub json: bool,
+    /// The report store (`--database`, `PINCTL_REPORTS_DATABASE`).
+    pub database: Option<String>,
 }
 
 /// `pinctl check`: never fails with exit 1; an unreadable state is UNKNOWN
@@ -41,11 +43,7 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     let sites = ctx.store.load_many(&domains)?;
     // Violation reports, when the collector stored any: those of the last
     // days are findings; those since the live header hold the ramp back.
-    let rows = super::reports::findings(
-        &crate::reports::store::Location::File(ctx.store.root.join(crate::reports::store::FILE)),
-        None,
-        None,
-    )?;
+    let rows = super::reports::findings(ctx, o.database.as_deref(), None)?;
     let since = crate::text::rfc3339(crate::lifecycle::add_days(
         ctx.now,
         -judge::REPORT_WINDOW_DAYS,

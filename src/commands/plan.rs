@@ -10,7 +10,13 @@ use crate::plan as planner;
 use crate::state::Role;
 
 /// `pinctl plan`.
-pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn plan(
+    ctx: &Ctx,
+    promote: Option<&str>,
+    database: Option<&str>,
+    as_json: bool,
+    out: &mut Out,
+) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
     let steps = match promote {
@@ -25,13 +31,7 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
             planner::promotion(&site, &site_dir(ctx, &domain), n, ctx.now)
         }
         None => {
-            let rows = super::reports::findings(
-                &crate::reports::store::Location::File(
-                    ctx.store.root.join(crate::reports::store::FILE),
-                ),
-                None,
-                Some(&domain),
-            )?;
+            let rows = super::reports::findings(ctx, database, Some(&domain))?;
             let unexpected = planner::Unexpected::of(&site, &rows);
             planner::next_steps_with(&site, &site_dir(ctx, &domain), ctx.now, unexpected)
         }

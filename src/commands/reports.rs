@@ -15,13 +15,32 @@ use crate::reports::Class;
 use crate::state::Site;
 use crate::store::Store;
 
-/// The database a command uses: `--database`, else `reports.sqlite` in
-/// the state folder.
+/// The variable that names the report store for `reports`, `check` and
+/// `plan` when `--database` is not given (clap reads it).
+pub const DATABASE_ENV: &str = "PINCTL_REPORTS_DATABASE";
+
+/// Whether `s` is a libpq keyword/value connection string
+/// (`host=db port=5432 …`): its first word is `keyword=`.
+fn is_keyword_string(s: &str) -> bool {
+    s.split_whitespace().next().is_some_and(|w| {
+        w.split_once('=').is_some_and(|(k, _)| {
+            !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        })
+    })
+}
+
+/// The database a command uses: `--database` (or `PINCTL_REPORTS_DATABASE`),
+/// else `reports.sqlite` in the state folder. A `postgres://` URL or a
+/// keyword string (`host=… dbname=…`) is PostgreSQL, never a file name.
 pub fn database(ctx: &Ctx, given: Option<&str>) -> Result<Location> {
     match given {
+        Some("") => Err(Error::Usage(format!(
+            "--database (or {DATABASE_ENV}) is empty; give a SQLite file or a postgres:// URL"
+        ))),
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
             Ok(Location::Postgres(u.to_string()))
         }
+        Some(u) if is_keyword_string(u) => Ok(Location::Postgres(u.to_string())),
         Some(p) => Ok(Location::File(PathBuf::from(p))),
         None => Ok(Location::File(ctx.store.root.join(db::FILE))),
     }
@@ -121,32 +140,50 @@ pub fn serve(ctx: &Ctx, o: &ServeOptions) -> Result<i32> {
     Ok(0)
 }
 
-/// The store, when there is one (a missing default file means no reports
-/// yet, and is not created by a read).
-fn open_existing(at: &Location) -> Result<Option<db::Store>> {
-    if let Location::File(p) = at {
-        if !p.is_file() {
-            return Ok(None);
-        }
-    }
-    db::Store::open_at(at).map(Some)
-}
-
 /// The stored reports of `site` (all when None) last seen since `since`.
-pub fn rows(at: &Location, since: Option<DateTime<Utc>>, site: Option<&str>) -> Result<Vec<Row>> {
-    match open_existing(at)? {
-        None => Ok(Vec::new()),
-        Some(mut s) => s.list(since, site),
+/// A store named by `--database` (or the variable) must exist; the state
+/// folder's default file missing means no reports yet. Neither is
+/// created by a read.
+pub fn rows(
+    ctx: &Ctx,
+    given: Option<&str>,
+    since: Option<DateTime<Utc>>,
+    site: Option<&str>,
+) -> Result<Vec<Row>> {
+    let at = database(ctx, given)?;
+    if given.is_none() && matches!(&at, Location::File(p) if !p.exists()) {
+        return Ok(Vec::new());
     }
+    db::Store::open_reader(&at)?.list(since, site)
 }
 
 /// As [`rows`], as the findings `check` and `plan` judge.
 pub fn findings(
-    at: &Location,
-    since: Option<DateTime<Utc>>,
+    ctx: &Ctx,
+    given: Option<&str>,
     site: Option<&str>,
 ) -> Result<Vec<crate::report::ReportFinding>> {
-    Ok(rows(at, since, site)?.iter().map(Into::into).collect())
+    Ok(rows(ctx, given, None, site)?
+        .iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// `pinctl reports prune --older-than DURATION`: deletes the reports last
+/// seen before then (docs/design.md#storage).
+pub fn prune(ctx: &Ctx, older_than: &str, given: Option<&str>, out: &mut Out) -> Result<i32> {
+    let before = parse_since(older_than, ctx.now).map_err(Error::Usage)?;
+    let at = database(ctx, given)?;
+    if given.is_none() && matches!(&at, Location::File(p) if !p.exists()) {
+        out.line("No reports.");
+        return Ok(0);
+    }
+    let n = db::Store::open_reader(&at)?.prune(before)?;
+    out.line(format!(
+        "Pruned {n} report row(s) last seen before {}.",
+        crate::text::rfc3339(before)
+    ));
+    Ok(0)
 }
 
 /// The rows `list` and `summary` show: of `--site` when given, last seen
@@ -155,7 +192,7 @@ fn selected(ctx: &Ctx, since: Option<&str>, database_arg: Option<&str>) -> Resul
     let since = since
         .map(|s| parse_since(s, ctx.now).map_err(Error::Usage))
         .transpose()?;
-    rows(&database(ctx, database_arg)?, since, ctx.site.as_deref())
+    rows(ctx, database_arg, since, ctx.site.as_deref())
 }
 
 /// `pinctl reports list`.

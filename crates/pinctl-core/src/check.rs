@@ -553,11 +553,13 @@ pub fn overall(findings: &[Finding]) -> Severity {
 /// How far back `check` counts violation reports.
 pub const REPORT_WINDOW_DAYS: i64 = 7;
 
-/// Findings from the violation reports of `site` last seen in the window:
-/// a foreign chain is CRITICAL (pinning caught what it exists for); the
-/// site's own misconfiguration is CRITICAL under enforce (clients are
-/// locked out now) and a WARNING under Report-Only; stale pinsets are
-/// reported as OK lines.
+/// Findings from the violation reports of `site` last seen in the window,
+/// one per class, host and app ([`crate::report::summarise`]), so that a
+/// flood stays a few lines: a compromised key or a foreign chain is
+/// CRITICAL (pinning caught what it exists for); the site's own
+/// misconfiguration is CRITICAL under enforce (clients are locked out
+/// now) and a WARNING under Report-Only; stale pinsets and noted keys
+/// served are reported as OK lines.
 pub fn report_findings(site: &Site, rows: &[crate::report::ReportFinding]) -> Vec<Finding> {
     use crate::report::Class;
     let mut f = Findings {
@@ -565,46 +567,61 @@ pub fn report_findings(site: &Site, rows: &[crate::report::ReportFinding]) -> Ve
         out: Vec::new(),
     };
     let enforced = site.live().is_some_and(|l| l.mode == Mode::Enforce);
-    for r in rows
+    let mine: Vec<&crate::report::ReportFinding> = rows
         .iter()
         .filter(|r| r.site.as_deref() == Some(site.domain.as_str()))
-    {
-        let chain: Vec<String> = r
-            .served_pins
-            .iter()
-            .zip(
-                r.served_subjects
-                    .iter()
-                    .map(String::as_str)
-                    .chain(std::iter::repeat("")),
+        .collect();
+    for g in crate::report::summarise(&mine) {
+        let what = if g.hostname.is_empty() {
+            format!(
+                "{} report(s) about {} more host(s) or app(s), first {}, last {}; see pinctl reports list",
+                g.count, g.distinct, g.first_seen, g.last_seen
             )
-            .map(|(p, s)| {
-                if s.is_empty() {
-                    p.clone()
-                } else {
-                    format!("{s} ({p})")
-                }
-            })
-            .collect();
-        let what = format!(
-            "{} report(s) from {}:{} ({}{}), first {}, last {}; served chain: {}",
-            r.count,
-            r.hostname,
-            r.port,
-            r.source,
-            r.app
-                .as_deref()
-                .map(|a| format!(" {a}"))
-                .unwrap_or_default(),
-            r.first_seen,
-            r.last_seen,
-            if chain.is_empty() {
-                "-".into()
-            } else {
-                chain.join(", ")
+        } else {
+            // At most three certificates: the names come from the network.
+            let mut chain: Vec<String> = g
+                .chain
+                .iter()
+                .take(3)
+                .map(|(p, s)| {
+                    if s.is_empty() {
+                        p.clone()
+                    } else {
+                        format!(
+                            "{} ({p})",
+                            crate::text::printable(&s.chars().take(120).collect::<String>())
+                        )
+                    }
+                })
+                .collect();
+            if g.chain.len() > 3 {
+                chain.push(format!("{} more", g.chain.len() - 3));
             }
-        );
-        match r.class {
+            format!(
+                "{} report(s) ({} distinct) from {} ({}{}), first {}, last {}; served chain{}: {}",
+                g.count,
+                g.distinct,
+                g.hostname,
+                g.source,
+                g.app
+                    .as_deref()
+                    .map(|a| format!(" {a}"))
+                    .unwrap_or_default(),
+                g.first_seen,
+                g.last_seen,
+                if g.distinct > 1 {
+                    " (most reported)"
+                } else {
+                    ""
+                },
+                if chain.is_empty() {
+                    "-".into()
+                } else {
+                    chain.join(", ")
+                }
+            )
+        };
+        match g.class {
             Class::CompromisedKey => f.add(
                 Severity::Critical,
                 None,

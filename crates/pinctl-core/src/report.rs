@@ -87,6 +87,132 @@ impl Class {
     }
 }
 
+/// The reports of one class about one host (and app), however many
+/// distinct rows they are: what `check` prints, one line each, so that a
+/// flood of reports that differ only in a port or a chain stays a few
+/// lines (docs/design.md#classes). The detail is `reports list`'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportGroup {
+    pub class: Class,
+    pub hostname: String,
+    pub source: String,
+    pub app: Option<String>,
+    /// Reports, all counts summed.
+    pub count: u64,
+    /// Distinct rows.
+    pub distinct: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// The served chain of the most frequent row (pins with subjects).
+    pub chain: Vec<(String, String)>,
+}
+
+/// The most groups of one class `check` shows for a site; the rest are
+/// one line that counts them.
+pub const MAX_GROUPS: usize = 5;
+
+/// Groups rows by class, host and app, most reports first; per class at
+/// most [`MAX_GROUPS`] groups, and the rest summed in a group whose
+/// hostname is empty (`distinct` then counts the hosts left out).
+pub fn summarise(rows: &[&ReportFinding]) -> Vec<ReportGroup> {
+    let mut groups: Vec<ReportGroup> = Vec::new();
+    let mut index: std::collections::HashMap<(Class, &str, &str, Option<&str>), (usize, u64)> =
+        std::collections::HashMap::new();
+    for r in rows {
+        let k = (
+            r.class,
+            r.hostname.as_str(),
+            r.source.as_str(),
+            r.app.as_deref(),
+        );
+        let chain = || {
+            r.served_pins
+                .iter()
+                .zip(
+                    r.served_subjects
+                        .iter()
+                        .chain(std::iter::repeat(&String::new())),
+                )
+                .map(|(p, s)| (p.clone(), s.clone()))
+                .collect()
+        };
+        match index.get_mut(&k) {
+            Some((i, best)) => {
+                let g = &mut groups[*i];
+                g.count += r.count;
+                g.distinct += 1;
+                if r.first_seen < g.first_seen {
+                    g.first_seen = r.first_seen.clone();
+                }
+                if r.last_seen > g.last_seen {
+                    g.last_seen = r.last_seen.clone();
+                }
+                // The most reported chain; a chain over none (TrustKit on
+                // iOS sends only the validated one).
+                if r.count > *best || (g.chain.is_empty() && !r.served_pins.is_empty()) {
+                    *best = r.count;
+                    g.chain = chain();
+                }
+            }
+            None => {
+                index.insert(k, (groups.len(), r.count));
+                groups.push(ReportGroup {
+                    class: r.class,
+                    hostname: r.hostname.clone(),
+                    source: r.source.clone(),
+                    app: r.app.clone(),
+                    count: r.count,
+                    distinct: 1,
+                    first_seen: r.first_seen.clone(),
+                    last_seen: r.last_seen.clone(),
+                    chain: chain(),
+                });
+            }
+        }
+    }
+    groups.sort_by(|a, b| {
+        (a.class, std::cmp::Reverse(a.count), &a.hostname, &a.app).cmp(&(
+            b.class,
+            std::cmp::Reverse(b.count),
+            &b.hostname,
+            &b.app,
+        ))
+    });
+    let mut out: Vec<ReportGroup> = Vec::new();
+    let mut shown = 0;
+    for g in groups {
+        let same = out.last().is_some_and(|l| l.class == g.class);
+        if !same {
+            shown = 0;
+        }
+        if shown < MAX_GROUPS {
+            shown += 1;
+            out.push(g);
+            continue;
+        }
+        match out.last_mut() {
+            Some(rest) if rest.hostname.is_empty() => {
+                rest.count += g.count;
+                rest.distinct += 1;
+                if g.first_seen < rest.first_seen {
+                    rest.first_seen = g.first_seen;
+                }
+                if g.last_seen > rest.last_seen {
+                    rest.last_seen = g.last_seen;
+                }
+            }
+            _ => out.push(ReportGroup {
+                hostname: String::new(),
+                distinct: 1,
+                chain: Vec::new(),
+                app: None,
+                ..g
+            }),
+        }
+    }
+    out
+}
+
 /// Who sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -500,5 +626,75 @@ mod tests {
         assert_eq!(class(&s, &app), Class::Misconfiguration);
         let browser = report(Source::Browser, &["primary"], &["web1", "web2"]);
         assert_eq!(class(&s, &browser), Class::StalePinset);
+    }
+
+    fn row(class: Class, host: &str, port: u16, count: u64, at: &str) -> ReportFinding {
+        ReportFinding {
+            site: Some("example.com".into()),
+            hostname: host.into(),
+            port,
+            class,
+            source: "browser".into(),
+            app: None,
+            count,
+            first_seen: at.into(),
+            last_seen: at.into(),
+            served_pins: vec![format!("pin{port}")],
+            served_subjects: vec![String::new()],
+        }
+    }
+
+    /// 3,000 reports that differed only in their port were 3,003 lines of
+    /// `check`.
+    #[test]
+    fn a_flood_is_summarised_per_class_host_and_app_in_few_groups() {
+        let mut rows: Vec<ReportFinding> = (0..3000u16)
+            .map(|p| {
+                row(
+                    Class::ForeignChain,
+                    "example.com",
+                    p,
+                    1,
+                    &format!("2030-01-01T00:{:02}:00Z", p % 60),
+                )
+            })
+            .collect();
+        rows[7].count = 50;
+        rows.extend((0..400).map(|i| {
+            row(
+                Class::ForeignChain,
+                &format!("h{i}.example.com"),
+                1,
+                1,
+                "2030-01-02T00:00:00Z",
+            )
+        }));
+        rows.push(row(
+            Class::Misconfiguration,
+            "example.com",
+            443,
+            2,
+            "2030-01-03T00:00:00Z",
+        ));
+        let refs: Vec<&ReportFinding> = rows.iter().collect();
+        let g = summarise(&refs);
+        assert_eq!(g.len(), MAX_GROUPS + 2, "{g:#?}");
+        assert_eq!(g[0].hostname, "example.com");
+        assert_eq!((g[0].count, g[0].distinct), (3049, 3000));
+        assert_eq!(g[0].first_seen, "2030-01-01T00:00:00Z");
+        assert_eq!(g[0].last_seen, "2030-01-01T00:59:00Z");
+        assert_eq!(
+            g[0].chain,
+            [("pin7".to_string(), String::new())],
+            "the most reported chain"
+        );
+        let rest = &g[MAX_GROUPS];
+        assert_eq!(
+            (rest.hostname.as_str(), rest.count, rest.distinct),
+            ("", 400 - 4, 400 - 4)
+        );
+        assert_eq!(g[MAX_GROUPS + 1].class, Class::Misconfiguration);
+        let total: u64 = g.iter().map(|x| x.count).sum();
+        assert_eq!(total, 3049 + 400 + 2);
     }
 }

@@ -74,15 +74,112 @@ pub enum Location {
 }
 
 impl Location {
-    /// How errors name it: a URL without its credentials.
+    /// How errors name it: never with its password, wherever the URL or
+    /// the keyword string holds one.
     pub fn label(&self) -> String {
         match self {
             Location::File(p) => p.display().to_string(),
-            Location::Postgres(u) => match (u.find("://"), u.rfind('@')) {
-                (Some(s), Some(at)) if at > s => format!("{}://…@{}", &u[..s], &u[at + 1..]),
-                _ => u.clone(),
-            },
+            Location::Postgres(u) => redact(u),
         }
+    }
+}
+
+/// A PostgreSQL connection string without its password: a URL's
+/// `user:password@` keeps the user, a `password=` parameter or keyword
+/// keeps only its name. What cannot be read is not echoed at all.
+pub fn redact(conn: &str) -> String {
+    if let Some((scheme, rest)) = conn.split_once("://") {
+        let (authority, tail) = match rest.find(['/', '?']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let authority = match authority.rsplit_once('@') {
+            Some((user, host)) => {
+                let user = user.split(':').next().unwrap_or_default();
+                format!("{user}@{host}")
+            }
+            None => authority.to_string(),
+        };
+        let tail = match tail.split_once('?') {
+            Some((path, query)) => {
+                let query: Vec<String> = query
+                    .split('&')
+                    .map(|kv| match kv.split_once('=') {
+                        Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=…"),
+                        _ => kv.to_string(),
+                    })
+                    .collect();
+                format!("{path}?{}", query.join("&"))
+            }
+            None => tail.to_string(),
+        };
+        return format!("{scheme}://{authority}{tail}");
+    }
+    match keywords(conn) {
+        Some(pairs) => pairs
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "password" {
+                    "password=…".to_string()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => "a PostgreSQL connection string that cannot be read".to_string(),
+    }
+}
+
+/// The `keyword=value` pairs of a libpq keyword string (values may be
+/// single-quoted with backslash escapes), or None.
+fn keywords(s: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut c = s.chars().peekable();
+    loop {
+        while c.peek().is_some_and(|x| x.is_whitespace()) {
+            c.next();
+        }
+        if c.peek().is_none() {
+            return Some(out);
+        }
+        let mut key = String::new();
+        while let Some(&x) = c.peek() {
+            if x == '=' || x.is_whitespace() {
+                break;
+            }
+            key.push(x);
+            c.next();
+        }
+        while c.peek().is_some_and(|x| x.is_whitespace()) {
+            c.next();
+        }
+        if c.next() != Some('=') || key.is_empty() {
+            return None;
+        }
+        while c.peek().is_some_and(|x| x.is_whitespace()) {
+            c.next();
+        }
+        let mut value = String::new();
+        if c.peek() == Some(&'\'') {
+            c.next();
+            loop {
+                match c.next()? {
+                    '\\' => value.push(c.next()?),
+                    '\'' => break,
+                    x => value.push(x),
+                }
+            }
+        } else {
+            while let Some(&x) = c.peek() {
+                if x.is_whitespace() {
+                    break;
+                }
+                value.push(x);
+                c.next();
+            }
+        }
+        out.push((key, value));
     }
 }
 
@@ -163,6 +260,54 @@ impl Store {
                 })
             }
         }
+    }
+
+    /// Opens an existing store to read it: a SQLite file that is not
+    /// there is an error, never created (a mistyped path must not read as
+    /// "no reports").
+    pub fn open_reader(location: &Location) -> Result<Store> {
+        match location {
+            Location::File(p) => {
+                let label = p.display().to_string();
+                if !p.is_file() {
+                    return Err(Error::input(
+                        &label,
+                        "no report database there (nothing was created); check --database or PINCTL_REPORTS_DATABASE",
+                    ));
+                }
+                let conn = Connection::open_with_flags(
+                    p,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| db_err(&label, e))?;
+                conn.execute_batch("PRAGMA busy_timeout=5000;")
+                    .map_err(|e| db_err(&label, e))?;
+                Ok(Store {
+                    backend: Backend::Sqlite(conn),
+                    label,
+                })
+            }
+            Location::Postgres(_) => Store::open_at(location),
+        }
+    }
+
+    /// Deletes the reports last seen before `before`; returns how many
+    /// rows went.
+    pub fn prune(&mut self, before: DateTime<Utc>) -> Result<u64> {
+        let before = pinctl_core::text::rfc3339(before);
+        let conn = match &mut self.backend {
+            Backend::Sqlite(c) => c,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(client) => {
+                return client
+                    .execute("DELETE FROM reports WHERE last_seen < $1", &[&before])
+                    .map_err(|e| pg_err(&self.label, e))
+            }
+        };
+        conn.execute("DELETE FROM reports WHERE last_seen < ?1", params![before])
+            .map(|n| n as u64)
+            .map_err(|e| db_err(&self.label, e))
     }
 
     /// Opens (or creates) the SQLite database at `path`.
@@ -403,4 +548,42 @@ fn pg_list(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_never_hold_the_password() {
+        for (conn, want) in [
+            ("postgres://u:s3cret@db:5432/x", "postgres://u@db:5432/x"),
+            ("postgres://u:s3cret@db", "postgres://u@db"),
+            (
+                "postgresql://u@db/x?password=s3cret&sslmode=require",
+                "postgresql://u@db/x?password=…&sslmode=require",
+            ),
+            (
+                "postgres://db/x?sslmode=require&PASSWORD=s3cret",
+                "postgres://db/x?sslmode=require&PASSWORD=…",
+            ),
+            ("postgres://u:p@ss:s3cret@db/x", "postgres://u@db/x"),
+            (
+                "host=db password=s3cret dbname=x",
+                "host=db password=… dbname=x",
+            ),
+            (
+                "host=db password = 's3 \\'cret' dbname=x",
+                "host=db password=… dbname=x",
+            ),
+            (
+                "host=db password='s3cret",
+                "a PostgreSQL connection string that cannot be read",
+            ),
+        ] {
+            let l = Location::Postgres(conn.into()).label();
+            assert_eq!(l, want, "{conn}");
+            assert!(!l.contains("s3"), "{l}");
+        }
+    }
 }
