@@ -277,6 +277,12 @@ enum ReportsCommand {
         /// Address and port the collector listens on.
         #[arg(long, default_value = "127.0.0.1:8470")]
         listen: std::net::SocketAddr,
+        /// The system user the collector runs as (create it; the unit says how).
+        #[arg(long, default_value = "pinctl-reports")]
+        user: String,
+        /// The report store the unit names in PINCTL_REPORTS_DATABASE (default: /var/lib/pinctl-reports/reports.sqlite, the unit's StateDirectory); a password belongs in PGPASSFILE, never here.
+        #[arg(long, env = "PINCTL_REPORTS_DATABASE", hide_env_values = true)]
+        database: Option<String>,
     },
 }
 
@@ -1361,9 +1367,17 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             older_than,
             database,
         }) => reports::prune(&ctx()?, &older_than, database.as_deref(), out),
-        Command::Reports(ReportsCommand::Unit { listen }) => {
-            reports::unit(&ctx()?, &listen.to_string(), out)
-        }
+        Command::Reports(ReportsCommand::Unit {
+            listen,
+            user,
+            database,
+        }) => reports::unit(
+            &ctx()?,
+            &listen.to_string(),
+            &user,
+            database.as_deref(),
+            out,
+        ),
         Command::Timeline { format } => timeline::timeline(
             &ctx()?,
             match format {

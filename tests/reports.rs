@@ -510,10 +510,14 @@ fn the_collector_unit_passes_systemd_analyze() {
     env.run(&["init", "example.com"]).ok();
     let unit = env.run(&["reports", "unit"]).ok().to_string();
     for k in [
-        "DynamicUser=yes",
+        "User=pinctl-reports",
+        "StateDirectory=pinctl-reports",
+        "Environment=PINCTL_REPORTS_DATABASE=/var/lib/pinctl-reports/reports.sqlite",
+        "reports prune --older-than 90d",
+        "--trusted-proxy 127.0.0.1",
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
-        "ReadWritePaths=",
+        "ReadOnlyPaths=",
     ] {
         assert!(unit.contains(k), "{k}");
     }
@@ -526,6 +530,37 @@ fn the_collector_unit_passes_systemd_analyze() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(!err.contains("pinctl-reports.service:"), "{err}");
+    assert!(
+        !unit.contains("ReadWritePaths="),
+        "the collector writes only its StateDirectory"
+    );
+    // A password is never written into a unit.
+    env.run(&["reports", "unit", "--database", "postgres://u:hunter2@db/x"])
+        .fails_with("PGPASSFILE");
+    let r = env.run(&["reports", "unit", "--database", "host=db password=hunter2"]);
+    assert_eq!(r.code, 1);
+    assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
+    // The daily check reads what the collector stores.
+    let cron = env
+        .cmd(&["schedule", "--cron"])
+        .env(
+            "PINCTL_REPORTS_DATABASE",
+            "/var/lib/pinctl-reports/reports.sqlite",
+        )
+        .output()
+        .unwrap();
+    let cron = String::from_utf8_lossy(&cron.stdout);
+    assert!(
+        cron.contains("PINCTL_REPORTS_DATABASE=/var/lib/pinctl-reports/reports.sqlite "),
+        "{cron}"
+    );
+    let timer = env
+        .cmd(&["schedule", "--systemd"])
+        .env("PINCTL_REPORTS_DATABASE", "postgres://pinctl@db/reports")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&timer.stdout)
+        .contains("Environment=PINCTL_REPORTS_DATABASE=postgres://pinctl@db/reports\n"));
 }
 
 /// With --tls-cert/--tls-key the collector serves HTTPS itself.
@@ -1031,4 +1066,108 @@ fn readers_do_not_create_and_keyword_strings_are_not_files() {
         );
     }
     assert_eq!(all_files(env.path()), before, "no file was created");
+}
+
+/// The collector as uid 65534 with nothing of the state readable but the
+/// folders' listing and the site.yaml files: it classifies against the
+/// state (it never opens an archive, a CSR or a certificate) and writes
+/// only its database.
+#[test]
+fn the_collector_runs_unprivileged_with_only_site_yaml_readable() {
+    let test = "the_collector_runs_unprivileged_with_only_site_yaml_readable";
+    if unsafe { libc::geteuid() } != 0 {
+        skipped!("SKIPPED {test}: needs root to switch to uid 65534");
+        return;
+    }
+    if !have("setpriv", test) || !have("curl", test) {
+        return;
+    }
+    let env = reporting_site();
+    let d = env.path().display().to_string();
+    // The state: root's, 0700 files; others may list the root folder, enter
+    // the site folders and read site.yaml (0644), and nothing else.
+    sh(
+        env.path(),
+        &format!(
+            "chmod 0711 '{d}' && chmod 0705 state && chmod 0701 state/example.com && \
+             mkdir db && chown 65534:65534 db && chmod 0700 db && \
+             ls -l state/example.com | grep -v site.yaml | grep -q -- '-rw-------'"
+        ),
+    );
+    let before = snapshot(&env.path().join("state"));
+    // A copy of the binary others can run (the build tree may be closed).
+    let exe = env.path().join("pinctl");
+    std::fs::copy(env!("CARGO_BIN_EXE_pinctl"), &exe).unwrap();
+    sh(env.path(), "chmod 0755 pinctl");
+    let mut child = std::process::Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(&exe)
+        .args([
+            "--state",
+            &format!("{d}/state"),
+            "reports",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("PINCTL_REPORTS_DATABASE", format!("{d}/db/reports.sqlite"))
+        .current_dir("/")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().map(|l| l.unwrap()).unwrap_or_default();
+    let port: Option<u16> = first
+        .split("listening on 127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|p| p.parse().ok());
+    let c = Collector {
+        child,
+        port: port.unwrap_or(0),
+    };
+    let Some(port) = port else {
+        let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+        panic!(
+            "the unprivileged collector did not start: {first}\n{}",
+            rest.join("\n")
+        );
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let p = pins(&env);
+    assert_eq!(
+        post(port, &rfc7469("example.com", &pem(&env, "other.pem"), &[])),
+        204
+    );
+    assert_eq!(
+        post(
+            port,
+            &rfc7469("example.com", &pem(&env, "cert.pem"), &[&p[1], &p[2]])
+        ),
+        204
+    );
+    drop(c);
+    let db = format!("{d}/db/reports.sqlite");
+    let v: serde_json::Value = serde_json::from_str(
+        env.run(&["reports", "list", "--database", &db, "--format", "json"])
+            .ok(),
+    )
+    .unwrap();
+    let mut classes: Vec<&str> = v["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["class"].as_str().unwrap())
+        .collect();
+    classes.sort();
+    assert_eq!(classes, ["foreign-chain", "misconfiguration"], "{v}");
+    assert_eq!(
+        snapshot(&env.path().join("state")),
+        before,
+        "the state was not written"
+    );
+    assert!(!env.path().join("state/reports.sqlite").exists());
 }

@@ -96,9 +96,10 @@ impl serve::Sites for StateSites {
             .collect()
     }
 
+    // site.yaml alone: the collector faces the internet and must not need
+    // the archives, CSRs or certificates (docs/design.md#limits).
     fn load(&self) -> Result<Vec<Site>> {
-        let d = self.0.sites()?;
-        self.0.load_many(&d)
+        self.0.site_files_only()
     }
 }
 
@@ -298,8 +299,54 @@ pub fn summary(
     Ok(0)
 }
 
-/// `pinctl reports unit`: a hardened systemd service for the collector.
-pub fn unit(ctx: &Ctx, listen: &str, out: &mut Out) -> Result<i32> {
+/// Where `reports unit` keeps the store: its StateDirectory.
+pub const UNIT_DATABASE: &str = "/var/lib/pinctl-reports/reports.sqlite";
+
+/// The store a generated unit or cron line may name: refused when it
+/// holds a password (a unit file and a crontab are readable; the password
+/// belongs in PGPASSFILE) or a character that would end the line.
+pub fn schedulable_database(given: &str) -> Result<String> {
+    if given
+        .chars()
+        .any(|c| c.is_control() || c == '%' || c == '"' || c == '\\')
+    {
+        return Err(Error::Usage(
+            "the report store's name holds a control character, %, a quote or a backslash; a unit or a cron line cannot carry it".into(),
+        ));
+    }
+    let probe = Location::Postgres(given.to_string());
+    let looks_pg = given.starts_with("postgres://")
+        || given.starts_with("postgresql://")
+        || is_keyword_string(given);
+    if looks_pg && probe.label() != given {
+        return Err(Error::input(
+            probe.label(),
+            "the connection string holds a password; put it in a PGPASSFILE (0600) instead, so that no unit or crontab shows it",
+        ));
+    }
+    Ok(given.to_string())
+}
+
+/// The `PINCTL_REPORTS_DATABASE` line `pinctl schedule` writes for
+/// `check`: the variable as set when it runs, so that the daily check
+/// reads what the collector stores.
+pub fn schedule_database() -> Result<Option<String>> {
+    match std::env::var(DATABASE_ENV) {
+        Ok(v) if !v.is_empty() => schedulable_database(&v).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `pinctl reports unit`: a hardened systemd service for the collector,
+/// as an unprivileged user that can only list the state and read its
+/// `site.yaml` files, writing only its own StateDirectory.
+pub fn unit(
+    ctx: &Ctx,
+    listen: &str,
+    user: &str,
+    database: Option<&str>,
+    out: &mut Out,
+) -> Result<i32> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Internal(format!("cannot find pinctl's path: {e}")))?;
     let state = std::fs::canonicalize(&ctx.store.root).unwrap_or_else(|_| ctx.store.root.clone());
@@ -318,20 +365,46 @@ pub fn unit(ctx: &Ctx, listen: &str, out: &mut Out) -> Result<i32> {
     if listen.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::Usage("--listen holds white space".into()));
     }
+    if user.is_empty()
+        || !user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::Usage(format!(
+            "--user {user:?}: a user name is letters, digits, - and _"
+        )));
+    }
+    let db = schedulable_database(database.unwrap_or(UNIT_DATABASE))?;
     out.buf.push_str(&format!(
         "# pinctl-reports.service: the violation-report collector. Install as\n\
-# /etc/systemd/system/pinctl-reports.service, then:\n\
-#   systemctl daemon-reload && systemctl enable --now pinctl-reports\n\
-# Put it behind a reverse proxy that terminates TLS (proxy_pass http://{listen}/).\n\
+# /etc/systemd/system/pinctl-reports.service.\n\
+#\n\
+# It runs as the system user {user}, which may list the state folder and\n\
+# read the site.yaml files, and nothing else of it (never the key archives,\n\
+# which stay 0600). Grant that once, and again for each new site:\n\
+#   useradd --system --no-create-home --shell /usr/sbin/nologin {user}\n\
+#   chgrp {user} {state} {state}/*/ && chmod g+rx {state} && chmod g+x {state}/*/\n\
+# (site.yaml files are 0644; pinctl keeps a group grant on the state folder).\n\
+# Reports go to {db} (PINCTL_REPORTS_DATABASE; give\n\
+# `pinctl schedule` the same variable so that the daily check reads them).\n\
+# Then: systemctl daemon-reload && systemctl enable --now pinctl-reports\n\
+# Put it behind a reverse proxy that terminates TLS (proxy_pass http://{listen}/,\n\
+# with X-Forwarded-For: the collector trusts it from loopback only).\n\
 [Unit]\n\
 Description=pinctl violation-report collector\n\
 After=network-online.target\n\
 Wants=network-online.target\n\
 \n\
 [Service]\n\
+User={user}\n\
+Group={user}\n\
+StateDirectory=pinctl-reports\n\
+StateDirectoryMode=0700\n\
+Environment=PINCTL_REPORTS_DATABASE={db}\n\
+# Old reports go at each start (the first start has no store yet).\n\
+ExecStartPre=-{exe} --state {state} reports prune --older-than 90d\n\
 ExecStart={exe} --state {state} reports serve --listen {listen} --trusted-proxy 127.0.0.1 --trusted-proxy ::1\n\
-DynamicUser=yes\n\
-ReadWritePaths={state}\n\
+ReadOnlyPaths={state}\n\
 ProtectSystem=strict\n\
 ProtectHome=read-only\n\
 PrivateTmp=yes\n\
@@ -343,7 +416,7 @@ ProtectKernelLogs=yes\n\
 ProtectControlGroups=yes\n\
 ProtectClock=yes\n\
 ProtectHostname=yes\n\
-RestrictAddressFamilies=AF_INET AF_INET6\n\
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n\
 RestrictNamespaces=yes\n\
 RestrictRealtime=yes\n\
 RestrictSUIDSGID=yes\n\
@@ -354,6 +427,7 @@ SystemCallFilter=@system-service\n\
 CapabilityBoundingSet=\n\
 UMask=0077\n\
 Restart=on-failure\n\
+RestartSec=2\n\
 \n\
 [Install]\n\
 WantedBy=multi-user.target\n"

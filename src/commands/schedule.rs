@@ -84,8 +84,12 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<
             )));
         }
     }
+    let reports_db = super::reports::schedule_database()?;
     if cron {
         let mut cmd = format!("{} --state {}", sh_quote(&exe), sh_quote(&state));
+        if let Some(db) = &reports_db {
+            cmd = format!("{}={} {cmd}", super::reports::DATABASE_ENV, sh_quote(db));
+        }
         if let Some(s) = site {
             cmd.push_str(&format!(" --site {}", sh_quote(s)));
         }
@@ -110,6 +114,9 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<
         out.line("");
         out.line("[Service]");
         out.line("Type=oneshot");
+        if let Some(db) = &reports_db {
+            out.line(format!("Environment={}={db}", super::reports::DATABASE_ENV));
+        }
         out.line(format!("ExecStart={cmd} check"));
         out.line(
             "# Exit 1 (warning) and 2 (critical) mark the unit failed: hook OnFailure= to mail it.",

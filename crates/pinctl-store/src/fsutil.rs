@@ -15,12 +15,15 @@ use pinctl_core::error::{Error, Result};
 pub use pinctl_core::wipe::reserve_wiped;
 
 /// Creates `dir` (and parents) with mode 0700 if missing, and takes group
-/// and other permissions away from an existing one (a state folder that
-/// came from a git checkout is 0755).
+/// and other permissions away from an existing one that others may enter
+/// (a state folder that came from a git checkout is 0755). Group bits
+/// alone are left: they are a grant the operator made, such as the report
+/// collector's read access (docs/security.md), or an ACL's mask, which a
+/// chmod would clear.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     if let Ok(meta) = fs::metadata(dir) {
-        if meta.is_dir() && meta.permissions().mode() & 0o077 != 0 {
+        if meta.is_dir() && meta.permissions().mode() & 0o007 != 0 {
             set_mode(dir, 0o700)?;
         }
         if meta.is_dir() {

@@ -157,7 +157,19 @@ impl Store {
     }
 
     /// Reads and checks one site file, without its neighbours or files.
-    fn read_site(&self, domain: &str) -> Result<Site> {
+    /// Every site as its `site.yaml` says, and nothing else read: no
+    /// archive, CSR or certificate file. What the report collector needs
+    /// to compare pins, so that an unprivileged user that can list the
+    /// state and read `site.yaml` runs it (docs/design.md#limits).
+    pub fn site_files_only(&self) -> Result<Vec<Site>> {
+        self.sites()?
+            .iter()
+            .map(|d| self.read_site_file(d))
+            .collect()
+    }
+
+    /// One `site.yaml`, parsed and checked to be the folder's.
+    fn read_site_file(&self, domain: &str) -> Result<Site> {
         let path = self.site_file(domain);
         let dir = self.site_dir(domain);
         if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
@@ -184,6 +196,12 @@ impl Store {
                 ),
             ));
         }
+        Ok(site)
+    }
+
+    fn read_site(&self, domain: &str) -> Result<Site> {
+        let mut site = self.read_site_file(domain)?;
+        let dir = self.site_dir(domain);
         if site.version < 4 {
             // Before version 4 a certificate's names were not recorded: read
             // them from the stored files, since a header is served on each
