@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod serve;
 pub mod store;
 

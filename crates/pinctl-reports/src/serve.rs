@@ -8,7 +8,8 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -59,7 +60,9 @@ type Job = (Incoming, oneshot::Sender<bool>);
 
 struct Shared {
     sites: RwLock<Vec<Site>>,
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// Whether the store takes reports now (PostgreSQL may be away).
+    store_up: Arc<AtomicBool>,
     limiter: Limiter,
     opts: Options,
 }
@@ -167,42 +170,128 @@ async fn handle(
         at: shared.opts.now.unwrap_or_else(Utc::now),
         sample,
     };
+    if !shared.store_up.load(Ordering::Acquire) {
+        return Ok(unavailable(peer));
+    }
     let (tx, rx) = oneshot::channel();
-    let sent = match shared.jobs.lock() {
-        Ok(j) => j.send((incoming, tx)).is_ok(),
-        Err(p) => p.into_inner().send((incoming, tx)).is_ok(),
-    };
+    let sent = shared.jobs.send((incoming, tx)).is_ok();
     if sent && rx.await == Ok(true) {
         Ok(answer(StatusCode::NO_CONTENT, ""))
     } else {
-        log(
-            peer,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the store did not take the report",
-        );
-        Ok(answer(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not stored; send it again",
-        ))
+        Ok(unavailable(peer))
     }
 }
 
-/// The writer: drains what has queued, stores it in one transaction, and
-/// only then lets each request answer.
-fn writer(mut store: Store, jobs: mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 4096 {
-            match jobs.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
-            }
+/// 503 with Retry-After: the report was not stored (docs/design.md#storage).
+fn unavailable(peer: IpAddr) -> Response<Full<Bytes>> {
+    log(
+        peer,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the store did not take the report",
+    );
+    let mut r = answer(StatusCode::SERVICE_UNAVAILABLE, "not stored; send it again");
+    r.headers_mut().insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from_static("5"),
+    );
+    r
+}
+
+/// The most reports one transaction takes.
+const BATCH: usize = 4096;
+
+/// Takes what has queued after `first`, up to [`BATCH`].
+fn drain(first: Job, jobs: &mut tokio::sync::mpsc::UnboundedReceiver<Job>) -> Vec<Job> {
+    let mut batch = vec![first];
+    while batch.len() < BATCH {
+        match jobs.try_recv() {
+            Ok(j) => batch.push(j),
+            Err(_) => break,
         }
+    }
+    batch
+}
+
+/// The SQLite writer: drains what has queued, stores it in one
+/// transaction, and only then lets each request answer.
+fn writer(mut store: Store, mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = jobs.blocking_recv() {
+        let batch = drain(first, &mut jobs);
         let items: Vec<Incoming> = batch.iter().map(|(i, _)| i.clone()).collect();
         let ok = match store.insert(&items) {
             Ok(()) => true,
             Err(e) => {
                 eprintln!("pinctl reports: {e}");
+                false
+            }
+        };
+        for (_, reply) in batch {
+            let _ = reply.send(ok);
+        }
+    }
+}
+
+/// The PostgreSQL writer: as [`writer`], on the runtime; when the server
+/// goes away it answers what is queued 503, marks the store down (the
+/// handlers answer 503 with Retry-After at once), and reconnects with
+/// backoff. A batch that fails on a serialization failure or a deadlock
+/// is tried again. Nothing is acknowledged before its commit.
+#[cfg(feature = "postgres")]
+async fn pg_writer(
+    pg: crate::pg::Pg,
+    first: tokio_postgres::Client,
+    mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>,
+    up: Arc<AtomicBool>,
+) {
+    let mut client = Some(first);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(c) = client.as_mut() else {
+            // Down: refuse what queued, then try again.
+            while let Ok((_, reply)) = jobs.try_recv() {
+                let _ = reply.send(false);
+            }
+            match pg.connect().await {
+                Ok(c) => match crate::pg::schema(&c).await {
+                    Ok(()) => {
+                        eprintln!("pinctl reports: connected again to {}", pg.label);
+                        client = Some(c);
+                        backoff = Duration::from_millis(100);
+                        up.store(true, Ordering::Release);
+                    }
+                    Err(e) => eprintln!("pinctl reports: {}", pg.err(e)),
+                },
+                Err(e) => eprintln!("pinctl reports: {} (again in {backoff:?})", pg.err(e)),
+            }
+            if client.is_none() {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            continue;
+        };
+        let Some(first) = jobs.recv().await else {
+            return;
+        };
+        let batch = drain(first, &mut jobs);
+        let items: Vec<Incoming> = batch.iter().map(|(i, _)| i.clone()).collect();
+        let mut tries = 0;
+        let result = loop {
+            match crate::pg::insert(c, &items).await {
+                Err(e) if crate::pg::retryable(&e) && tries < 8 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(5 << tries)).await;
+                }
+                other => break other,
+            }
+        };
+        let ok = match result {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("pinctl reports: {}", pg.err(e));
+                if c.is_closed() {
+                    up.store(false, Ordering::Release);
+                    client = None;
+                }
                 false
             }
         };
@@ -294,17 +383,45 @@ pub fn tls_config(
 
 /// Runs the collector until the process is stopped.
 pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
-    let store = Store::open_at(&opts.database)?;
     let initial = sites.load()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || writer(store, rx));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let store_up = Arc::new(AtomicBool::new(true));
+    // Ends (or drops its sender, on a panic) when the writer stops: the
+    // collector then exits non-zero, so that the service manager
+    // restarts it rather than answer 503 for ever.
+    let (done_tx, mut writer_done) = oneshot::channel::<()>();
+    match &opts.database {
+        #[cfg(feature = "postgres")]
+        crate::store::Location::Postgres(url) => {
+            let pg = crate::pg::Pg::parse(url, &opts.database.label())?;
+            let first = rt.block_on(async {
+                let c = pg.connect().await?;
+                crate::pg::schema(&c).await?;
+                Ok::<_, tokio_postgres::Error>(c)
+            });
+            let first = first.map_err(|e| pg.err(e))?;
+            let up = store_up.clone();
+            rt.spawn(async move {
+                let _done = done_tx;
+                pg_writer(pg, first, rx, up).await;
+            });
+        }
+        _ => {
+            let store = Store::open_at(&opts.database)?;
+            std::thread::spawn(move || {
+                let _done = done_tx;
+                writer(store, rx);
+            });
+        }
+    }
     let shared = Arc::new(Shared {
         sites: RwLock::new(initial),
-        jobs: Mutex::new(tx),
+        jobs: tx,
+        store_up,
         limiter: Limiter::new(opts.rate, opts.burst, LIMITER_ENTRIES),
         opts: opts.clone(),
     });
@@ -348,11 +465,25 @@ pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
             });
         }
         let permits = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+        let stopped = || {
+            Error::Internal(
+                "the report writer stopped; exiting so that the service manager restarts the collector"
+                    .into(),
+            )
+        };
         loop {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
+            let permit = tokio::select! {
+                p = permits.clone().acquire_owned() => p,
+                _ = &mut writer_done => return Err(stopped()),
+            };
+            let Ok(permit) = permit else {
                 break;
             };
-            let (stream, peer) = match listener.accept().await {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = &mut writer_done => return Err(stopped()),
+            };
+            let (stream, peer) = match accepted {
                 Ok(x) => x,
                 Err(e) => {
                     eprintln!("pinctl reports: accept: {e}");

@@ -133,7 +133,7 @@ pub fn redact(conn: &str) -> String {
 
 /// The `keyword=value` pairs of a libpq keyword string (values may be
 /// single-quoted with backslash escapes), or None.
-fn keywords(s: &str) -> Option<Vec<(String, String)>> {
+pub(crate) fn keywords(s: &str) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut c = s.chars().peekable();
     loop {
@@ -185,8 +185,14 @@ fn keywords(s: &str) -> Option<Vec<(String, String)>> {
 
 enum Backend {
     Sqlite(Connection),
+    /// A client driven by a runtime of its own: the commands that read
+    /// the store are not async.
     #[cfg(feature = "postgres")]
-    Postgres(postgres::Client),
+    Postgres {
+        rt: tokio::runtime::Runtime,
+        client: tokio_postgres::Client,
+        pg: crate::pg::Pg,
+    },
 }
 
 pub struct Store {
@@ -194,29 +200,15 @@ pub struct Store {
     label: String,
 }
 
-#[cfg(feature = "postgres")]
-const PG_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS reports (
-    key TEXT PRIMARY KEY, site TEXT, class TEXT NOT NULL, hostname TEXT NOT NULL,
-    port INTEGER NOT NULL, noted_hostname TEXT, source TEXT NOT NULL, app TEXT,
-    served_pins TEXT NOT NULL, served_subjects TEXT NOT NULL, validated_pins TEXT NOT NULL,
-    known_pins TEXT NOT NULL, count BIGINT NOT NULL, first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL, sample TEXT NOT NULL);
-  CREATE INDEX IF NOT EXISTS reports_last_seen ON reports(last_seen);";
-
-#[cfg(feature = "postgres")]
-fn pg_err(label: &str, e: postgres::Error) -> Error {
-    Error::input(label, format!("report database: {e}"))
-}
-
 fn db_err(label: &str, e: rusqlite::Error) -> Error {
     Error::input(label, format!("report database: {e}"))
 }
 
-fn join(v: &[pinctl_core::pin::Pin]) -> String {
+pub(crate) fn join(v: &[pinctl_core::pin::Pin]) -> String {
     v.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ")
 }
 
-fn split(s: &str) -> Vec<String> {
+pub(crate) fn split(s: &str) -> Vec<String> {
     s.split(' ')
         .filter(|x| !x.is_empty())
         .map(str::to_string)
@@ -240,26 +232,29 @@ impl Store {
                 "this pinctl was built without PostgreSQL (cargo feature `postgres`); use a SQLite file",
             )),
             #[cfg(feature = "postgres")]
-            Location::Postgres(url) => {
-                let label = location.label();
-                let mut client = postgres::Client::connect(url, postgres::NoTls)
-                    .map_err(|e| pg_err(&label, e))?;
-                if let Err(e) = client.batch_execute(PG_SCHEMA) {
-                    // Two collectors creating the table at once: one wins.
-                    let exists = client
-                        .query_one("SELECT to_regclass('reports') IS NOT NULL", &[])
-                        .map(|r| r.get::<_, bool>(0))
-                        .unwrap_or(false);
-                    if !exists {
-                        return Err(pg_err(&label, e));
-                    }
-                }
-                Ok(Store {
-                    backend: Backend::Postgres(client),
-                    label,
-                })
-            }
+            Location::Postgres(url) => Store::open_pg(url, &location.label(), true),
         }
+    }
+
+    #[cfg(feature = "postgres")]
+    fn open_pg(url: &str, label: &str, create: bool) -> Result<Store> {
+        let pg = crate::pg::Pg::parse(url, label)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
+        let client = rt.block_on(async {
+            let c = pg.connect().await?;
+            if create {
+                crate::pg::schema(&c).await?;
+            }
+            Ok::<_, tokio_postgres::Error>(c)
+        });
+        let client = client.map_err(|e| pg.err(e))?;
+        Ok(Store {
+            backend: Backend::Postgres { rt, client, pg },
+            label: label.to_string(),
+        })
     }
 
     /// Opens an existing store to read it: a SQLite file that is not
@@ -288,6 +283,9 @@ impl Store {
                     label,
                 })
             }
+            #[cfg(feature = "postgres")]
+            Location::Postgres(url) => Store::open_pg(url, &location.label(), false),
+            #[cfg(not(feature = "postgres"))]
             Location::Postgres(_) => Store::open_at(location),
         }
     }
@@ -299,10 +297,10 @@ impl Store {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(client) => {
-                return client
-                    .execute("DELETE FROM reports WHERE last_seen < $1", &[&before])
-                    .map_err(|e| pg_err(&self.label, e))
+            Backend::Postgres { rt, client, pg } => {
+                return rt
+                    .block_on(crate::pg::prune(client, &before))
+                    .map_err(|e| pg.err(e))
             }
         };
         conn.execute("DELETE FROM reports WHERE last_seen < ?1", params![before])
@@ -352,7 +350,11 @@ impl Store {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(client) => return pg_insert(client, &label, batch),
+            Backend::Postgres { rt, client, pg } => {
+                return rt
+                    .block_on(crate::pg::insert(client, batch))
+                    .map_err(|e| pg.err(e))
+            }
         };
         let tx = conn.transaction().map_err(|e| db_err(&label, e))?;
         {
@@ -397,7 +399,11 @@ impl Store {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(client) => return pg_list(client, &self.label, &since, site),
+            Backend::Postgres { rt, client, pg } => {
+                return rt
+                    .block_on(crate::pg::list(client, &since, site))
+                    .map_err(|e| pg.err(e))
+            }
         };
         let mut st = conn
             .prepare(
@@ -442,11 +448,8 @@ impl Store {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
-            Backend::Postgres(client) => {
-                return client
-                    .query_one("SELECT COALESCE(SUM(count), 0)::BIGINT FROM reports", &[])
-                    .map(|r| r.get::<_, i64>(0).max(0) as u64)
-                    .map_err(|e| pg_err(&self.label, e))
+            Backend::Postgres { rt, client, pg } => {
+                return rt.block_on(crate::pg::total(client)).map_err(|e| pg.err(e))
             }
         };
         conn.query_row("SELECT COALESCE(SUM(count), 0) FROM reports", [], |r| {
@@ -456,98 +459,6 @@ impl Store {
         .map(|v| v.unwrap_or(0))
         .map_err(|e| db_err(&self.label, e))
     }
-}
-
-#[cfg(feature = "postgres")]
-fn pg_insert(client: &mut postgres::Client, label: &str, batch: &[Incoming]) -> Result<()> {
-    let mut tx = client.transaction().map_err(|e| pg_err(label, e))?;
-    let st = tx
-        .prepare(
-            "INSERT INTO reports (key, site, class, hostname, port, noted_hostname, source, app,
-               served_pins, served_subjects, validated_pins, known_pins, count, first_seen, last_seen, sample)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14)
-             ON CONFLICT (key) DO UPDATE SET count = reports.count + 1,
-               last_seen = GREATEST(reports.last_seen, EXCLUDED.last_seen),
-               first_seen = LEAST(reports.first_seen, EXCLUDED.first_seen)",
-        )
-        .map_err(|e| pg_err(label, e))?;
-    // Rows are written in the order of their keys: two collectors' batches
-    // then take their row locks in one order and cannot deadlock (one did,
-    // now and then, and two reports got a 503).
-    let mut sorted: Vec<&Incoming> = batch.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for i in sorted {
-        let r = &i.report;
-        let (served, validated, known) = (join(&r.served), join(&r.validated), join(&r.known));
-        let subjects = r.served_subjects.join("\n");
-        let at = pinctl_core::text::rfc3339(i.at);
-        tx.execute(
-            &st,
-            &[
-                &i.key,
-                &i.site,
-                &i.class.as_str(),
-                &r.hostname,
-                &i32::from(r.port),
-                &r.noted_hostname,
-                &r.source.as_str(),
-                &r.app,
-                &served,
-                &subjects,
-                &validated,
-                &known,
-                &at,
-                &i.sample,
-            ],
-        )
-        .map_err(|e| pg_err(label, e))?;
-    }
-    tx.commit().map_err(|e| pg_err(label, e))
-}
-
-#[cfg(feature = "postgres")]
-fn pg_list(
-    client: &mut postgres::Client,
-    label: &str,
-    since: &str,
-    site: Option<&str>,
-) -> Result<Vec<Row>> {
-    let rows = client
-        .query(
-            "SELECT site, hostname, port, noted_hostname, class, source, app, count, first_seen,
-                    last_seen, served_pins, served_subjects, validated_pins, known_pins
-             FROM reports WHERE last_seen >= $1 AND ($2::TEXT IS NULL OR site = $2)
-             ORDER BY count DESC, last_seen DESC, key",
-            &[&since, &site],
-        )
-        .map_err(|e| pg_err(label, e))?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let class: String = r.get(4);
-            let subjects: String = r.get(11);
-            Row {
-                site: r.get(0),
-                hostname: r.get(1),
-                port: u16::try_from(r.get::<_, i32>(2)).unwrap_or(0),
-                noted_hostname: r.get(3),
-                class: Class::parse(&class).unwrap_or(Class::UnknownHost),
-                source: r.get(5),
-                app: r.get(6),
-                count: r.get::<_, i64>(7).max(0) as u64,
-                first_seen: r.get(8),
-                last_seen: r.get(9),
-                served_pins: split(&r.get::<_, String>(10)),
-                served_subjects: subjects
-                    .split('\n')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                validated_pins: split(&r.get::<_, String>(12)),
-                known_pins: split(&r.get::<_, String>(13)),
-            }
-        })
-        .collect())
 }
 
 #[cfg(test)]

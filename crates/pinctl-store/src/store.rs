@@ -179,7 +179,7 @@ impl Store {
             ));
         }
         let text = read_capped(&path)?;
-        let mut site = parse_site(&text).map_err(|e| match e {
+        let site = parse_site(&text).map_err(|e| match e {
             ParseError::Newer(found) => Error::NewerState {
                 path: path.clone(),
                 found,
