@@ -591,6 +591,8 @@ struct Postgres {
     dir: tempfile::TempDir,
     bin: std::path::PathBuf,
     port: u16,
+    /// Server options (`postgres -c …`), for a restart too.
+    opts: String,
 }
 
 impl Postgres {
@@ -605,11 +607,13 @@ impl Postgres {
     }
 
     fn start(test: &str) -> Option<Postgres> {
-        Postgres::start_with(test, None)
+        Postgres::start_with(test, None, false)
     }
 
-    /// With `password`, the role `pinctl` must give it (scram-sha-256).
-    fn start_with(test: &str, password: Option<&str>) -> Option<Postgres> {
+    /// With `password`, the role `pinctl` must give it (scram-sha-256);
+    /// with `tls`, the server speaks TLS with a certificate for 127.0.0.1
+    /// from the CA in `ca.pem` of [`Postgres::dir`].
+    fn start_with(test: &str, password: Option<&str>, tls: bool) -> Option<Postgres> {
         if !have_postgres_feature(test) {
             return None;
         }
@@ -627,10 +631,23 @@ impl Postgres {
         };
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
+        let port = crate::harness::free_port();
+        let mut opts = format!("-p {port} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=on");
+        if tls {
+            sh(dir.path(), "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -subj /CN=Test-PG-CA -days 3 -out ca.pem 2>/dev/null && \
+                 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -subj /CN=127.0.0.1 -out server.csr 2>/dev/null && \
+                 printf 'subjectAltName=IP:127.0.0.1\\n' > ext && \
+                 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3 -extfile ext -out server.pem 2>/dev/null && \
+                 chmod 0600 server.key && if [ $(id -u) = 0 ]; then chown nobody server.key; fi");
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file='{d}/server.pem' -c ssl_key_file='{d}/server.key'"
+            ));
+        }
         let pg = Postgres {
-            port: crate::harness::free_port(),
+            port,
             dir,
             bin,
+            opts,
         };
         sh(std::path::Path::new("/"), &format!(
             "chmod 0755 '{d}' && mkdir '{d}/data' && if [ $(id -u) = 0 ]; then chown nobody '{d}' '{d}/data'; fi"
@@ -658,16 +675,16 @@ impl Postgres {
         if password.is_some() {
             let _ = std::fs::remove_file(format!("{d}/pw"));
         }
-        sh(std::path::Path::new("/"), &format!(
-            "{} >/dev/null",
-            pg.as_user(
-                "pg_ctl",
-                &format!(
-                    "-D '{d}/data' -l '{d}/log' -w -o \"-p {} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=on\" start",
-                    pg.port
+        sh(
+            std::path::Path::new("/"),
+            &format!(
+                "{} >/dev/null",
+                pg.as_user(
+                    "pg_ctl",
+                    &format!("-D '{d}/data' -l '{d}/log' -w -o \"{}\" start", pg.opts)
                 )
-            )
-        ));
+            ),
+        );
         Some(pg)
     }
 
@@ -678,16 +695,19 @@ impl Postgres {
     /// `pg_ctl restart`: the server goes away and comes back.
     fn restart(&self) {
         let d = self.dir.path().display().to_string();
-        sh(std::path::Path::new("/"), &format!(
-            "{} >/dev/null",
-            self.as_user(
-                "pg_ctl",
-                &format!(
-                    "-D '{d}/data' -l '{d}/log' -w -m fast -o \"-p {} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=on\" restart",
-                    self.port
+        sh(
+            std::path::Path::new("/"),
+            &format!(
+                "{} >/dev/null",
+                self.as_user(
+                    "pg_ctl",
+                    &format!(
+                        "-D '{d}/data' -l '{d}/log' -w -m fast -o \"{}\" restart",
+                        self.opts
+                    )
                 )
-            )
-        ));
+            ),
+        );
     }
 }
 
@@ -1242,7 +1262,7 @@ fn the_collector_runs_unprivileged_with_only_site_yaml_readable() {
 fn postgresql_restarts_and_the_collector_recovers_without_losing_reports() {
     let test = "postgresql_restarts_and_the_collector_recovers_without_losing_reports";
     let password = "pg-S3cret-Zq7";
-    let Some(pg) = Postgres::start_with(test, Some(password)) else {
+    let Some(pg) = Postgres::start_with(test, Some(password), false) else {
         return;
     };
     let mut env = reporting_site();
@@ -1418,5 +1438,65 @@ fn postgresql_restarts_and_the_collector_recovers_without_losing_reports() {
     outputs.push(String::from_utf8_lossy(&o.stderr).into_owned());
     for o in &outputs {
         assert!(!o.contains(password), "the password leaked: {o}");
+    }
+}
+
+/// TLS to PostgreSQL by rustls: `require` encrypts; `verify-full` with
+/// the CA file connects, and refuses a server whose certificate another
+/// CA signed or that is not for the host named.
+#[test]
+fn postgresql_over_tls_verify_full_with_a_ca_file() {
+    let test = "postgresql_over_tls_verify_full_with_a_ca_file";
+    if !have("openssl", test) {
+        return;
+    }
+    let Some(pg) = Postgres::start_with(test, Some("tls-pw-81x"), true) else {
+        return;
+    };
+    let mut env = reporting_site();
+    env.set("PGPASSWORD", "tls-pw-81x");
+    let d = pg.dir.path().display().to_string();
+    sh(env.path(), "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -subj /CN=Other-CA -days 3 -out other-ca.pem 2>/dev/null");
+    let base = format!("postgres://pinctl@127.0.0.1:{}/postgres", pg.port);
+    let good = [
+        format!("{base}?sslmode=require"),
+        format!("{base}?sslmode=verify-full&sslrootcert={d}/ca.pem"),
+        format!("host=127.0.0.1 port={} user=pinctl dbname=postgres sslmode=verify-ca sslrootcert={d}/ca.pem", pg.port),
+    ];
+    // A reader creates nothing: no table yet is an error.
+    env.run(&["reports", "list", "--database", &good[1]])
+        .fails_with("no reports table");
+    let c = start(&env, &["--database", &good[1]]);
+    assert_eq!(
+        post(
+            c.port,
+            &rfc7469("example.com", &pem(&env, "other.pem"), &[])
+        ),
+        204
+    );
+    drop(c);
+    for db in &good {
+        let r = env.run(&["reports", "summary", "--database", db]);
+        assert_eq!(r.code, 0, "{db}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("foreign-chain  1 report(s)"),
+            "{}",
+            r.stdout
+        );
+    }
+    assert_eq!(env.run(&["check", "--database", &good[1]]).code, 2);
+    let other = env.path().join("other-ca.pem").display().to_string();
+    let bad = [
+        (format!("{base}?sslmode=verify-full&sslrootcert={other}"), "certificate"),
+        // The certificate is for 127.0.0.1, not localhost.
+        (format!("postgres://pinctl@localhost:{}/postgres?sslmode=verify-full&sslrootcert={d}/ca.pem", pg.port), "certificate"),
+        (format!("{base}?sslmode=verify-full"), "needs sslrootcert"),
+        (format!("{base}?sslmode=sometimes"), "sslmode=sometimes"),
+    ];
+    for (db, why) in &bad {
+        let r = env.run(&["reports", "list", "--database", db]);
+        assert_eq!(r.code, 1, "{db}: {}", r.stdout);
+        assert!(r.stderr.contains(why), "{db}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
 }

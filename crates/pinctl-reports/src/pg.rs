@@ -249,42 +249,43 @@ impl Pg {
                 Error::input(label, format!("sslmode={m} needs sslrootcert=FILE (the CA that signed the server's certificate)"))
             })
         };
-        let tls =
-            match mode.as_deref().unwrap_or("prefer") {
-                "disable" => {
-                    config.ssl_mode(SslMode::Disable);
-                    None
-                }
-                // As libpq: encrypted, the certificate checked only against a
-                // given sslrootcert (then as verify-ca).
-                m @ ("allow" | "prefer" | "require") => {
-                    config.ssl_mode(if m == "require" {
-                        SslMode::Require
-                    } else {
-                        SslMode::Prefer
-                    });
-                    Some(lenient(root.as_deref().map(webpki).transpose()?)?)
-                }
-                "verify-ca" => {
-                    config.ssl_mode(SslMode::Require);
-                    Some(lenient(Some(webpki(&need_root("verify-ca")?)?))?)
-                }
-                "verify-full" => {
-                    config.ssl_mode(SslMode::Require);
-                    let file = need_root("verify-full")?;
-                    Some(Arc::new(
-                        builder()?
-                            .with_root_certificates(roots(&file)?)
-                            .with_no_client_auth(),
-                    ))
-                }
-                other => return Err(Error::input(
+        let tls = match mode.as_deref().unwrap_or("prefer") {
+            "disable" => {
+                config.ssl_mode(SslMode::Disable);
+                None
+            }
+            // As libpq: encrypted, the certificate checked only against a
+            // given sslrootcert (then as verify-ca).
+            m @ ("allow" | "prefer" | "require") => {
+                config.ssl_mode(if m == "require" {
+                    SslMode::Require
+                } else {
+                    SslMode::Prefer
+                });
+                Some(lenient(root.as_deref().map(webpki).transpose()?)?)
+            }
+            "verify-ca" => {
+                config.ssl_mode(SslMode::Require);
+                Some(lenient(Some(webpki(&need_root("verify-ca")?)?))?)
+            }
+            "verify-full" => {
+                config.ssl_mode(SslMode::Require);
+                let file = need_root("verify-full")?;
+                Some(Arc::new(
+                    builder()?
+                        .with_root_certificates(roots(&file)?)
+                        .with_no_client_auth(),
+                ))
+            }
+            other => {
+                return Err(Error::input(
                     label,
                     format!(
                         "sslmode={other}: use disable, prefer, require, verify-ca or verify-full"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         Ok(Pg {
             config,
             tls,
@@ -317,6 +318,10 @@ impl Pg {
     /// the client's with its cause (neither holds the password).
     pub fn err(&self, e: tokio_postgres::Error) -> Error {
         let why = match e.as_db_error() {
+            Some(db) if *db.code() == tokio_postgres::error::SqlState::UNDEFINED_TABLE => {
+                "no reports table in this database (the collector creates it; check --database)"
+                    .to_string()
+            }
             Some(db) => format!("{}: {}", db.severity(), db.message()),
             None => match std::error::Error::source(&e) {
                 Some(cause) => format!("{e}: {cause}"),
