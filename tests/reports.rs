@@ -870,7 +870,7 @@ impl Nginx {
         let readme = include_str!("../README.md");
         let block = readme
             .split("```nginx\n")
-            .find(|b| b.contains("proxy_pass http://127.0.0.1:8470"))
+            .find(|b| b.contains("server 127.0.0.1:8470;"))
             .and_then(|b| b.split("```").next())
             .expect("README's nginx block for the collector");
         let port = crate::harness::free_port();
