@@ -898,12 +898,15 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Dropped (killed and waited for) on every path.
+        let nginx = Nginx { child, port };
         for _ in 0..100 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Nginx { child, port };
+                return nginx;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        drop(nginx);
         panic!(
             "nginx did not start: {}",
             std::fs::read_to_string(d.join("error.log")).unwrap_or_default()

@@ -116,7 +116,9 @@ pub const MAX_GROUPS: usize = 5;
 /// hostname is empty (`distinct` then counts the hosts left out).
 pub fn summarise(rows: &[&ReportFinding]) -> Vec<ReportGroup> {
     let mut groups: Vec<ReportGroup> = Vec::new();
-    let mut index: std::collections::HashMap<(Class, &str, &str, Option<&str>), (usize, u64)> =
+    // (class, host, source, app) -> (group, count of its most reported row)
+    type GroupKey<'a> = (Class, &'a str, &'a str, Option<&'a str>);
+    let mut index: std::collections::HashMap<GroupKey<'_>, (usize, u64)> =
         std::collections::HashMap::new();
     for r in rows {
         let k = (

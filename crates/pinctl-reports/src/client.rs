@@ -118,11 +118,7 @@ fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
         .filter_map(|v| v.to_str().ok())
         .collect();
     if !xff.is_empty() {
-        return xff
-            .iter()
-            .flat_map(|v| v.split(','))
-            .map(|e| node(e))
-            .collect();
+        return xff.iter().flat_map(|v| v.split(',')).map(node).collect();
     }
     headers
         .get_all(hyper::header::FORWARDED)

@@ -183,16 +183,19 @@ pub(crate) fn keywords(s: &str) -> Option<Vec<(String, String)>> {
     }
 }
 
+#[cfg(feature = "postgres")]
+struct PgBackend {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    pg: crate::pg::Pg,
+}
+
 enum Backend {
     Sqlite(Connection),
     /// A client driven by a runtime of its own: the commands that read
     /// the store are not async.
     #[cfg(feature = "postgres")]
-    Postgres {
-        rt: tokio::runtime::Runtime,
-        client: tokio_postgres::Client,
-        pg: crate::pg::Pg,
-    },
+    Postgres(Box<PgBackend>),
 }
 
 pub struct Store {
@@ -252,7 +255,7 @@ impl Store {
         });
         let client = client.map_err(|e| pg.err(e))?;
         Ok(Store {
-            backend: Backend::Postgres { rt, client, pg },
+            backend: Backend::Postgres(Box::new(PgBackend { rt, client, pg })),
             label: label.to_string(),
         })
     }
@@ -297,10 +300,11 @@ impl Store {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
-            Backend::Postgres { rt, client, pg } => {
-                return rt
-                    .block_on(crate::pg::prune(client, &before))
-                    .map_err(|e| pg.err(e))
+            Backend::Postgres(b) => {
+                return b
+                    .rt
+                    .block_on(crate::pg::prune(&b.client, &before))
+                    .map_err(|e| b.pg.err(e))
             }
         };
         conn.execute("DELETE FROM reports WHERE last_seen < ?1", params![before])
@@ -350,10 +354,11 @@ impl Store {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
-            Backend::Postgres { rt, client, pg } => {
+            Backend::Postgres(b) => {
+                let PgBackend { rt, client, pg } = &mut **b;
                 return rt
                     .block_on(crate::pg::insert(client, batch))
-                    .map_err(|e| pg.err(e))
+                    .map_err(|e| pg.err(e));
             }
         };
         let tx = conn.transaction().map_err(|e| db_err(&label, e))?;
@@ -399,10 +404,11 @@ impl Store {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
-            Backend::Postgres { rt, client, pg } => {
-                return rt
-                    .block_on(crate::pg::list(client, &since, site))
-                    .map_err(|e| pg.err(e))
+            Backend::Postgres(b) => {
+                return b
+                    .rt
+                    .block_on(crate::pg::list(&b.client, &since, site))
+                    .map_err(|e| b.pg.err(e))
             }
         };
         let mut st = conn
@@ -448,8 +454,11 @@ impl Store {
         let conn = match &mut self.backend {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
-            Backend::Postgres { rt, client, pg } => {
-                return rt.block_on(crate::pg::total(client)).map_err(|e| pg.err(e))
+            Backend::Postgres(b) => {
+                return b
+                    .rt
+                    .block_on(crate::pg::total(&b.client))
+                    .map_err(|e| b.pg.err(e))
             }
         };
         conn.query_row("SELECT COALESCE(SUM(count), 0) FROM reports", [], |r| {
