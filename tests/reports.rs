@@ -1503,3 +1503,40 @@ fn postgresql_over_tls_verify_full_with_a_ca_file() {
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
 }
+
+/// A chain served with a key recorded as compromised was classified
+/// "misconfiguration", a WARNING under Report-Only: it is its own class,
+/// CRITICAL in `check`, and holds the ramp back.
+#[test]
+fn a_chain_with_a_compromised_key_is_critical() {
+    if !have("curl", "a_chain_with_a_compromised_key_is_critical") {
+        return;
+    }
+    let env = reporting_site();
+    let before = pins(&env);
+    env.run(&["rotate", "--promote", "backup1", "--compromised"])
+        .ok();
+    let c = start(&env, &[]);
+    // The thief serves primary's certificate to a client that still holds
+    // the old pinset.
+    let known: Vec<&str> = before.iter().map(String::as_str).collect();
+    assert_eq!(
+        post(
+            c.port,
+            &rfc7469("example.com", &pem(&env, "cert.pem"), &known[1..])
+        ),
+        204
+    );
+    drop(c);
+    let v = list(&env);
+    assert_eq!(v["reports"][0]["class"], "compromised-key", "{v}");
+    let o = env.cmd(&["check"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("CRITICAL example.com: a chain with a key recorded as compromised")
+            && l.ends_with("[reports-compromised-key]")),
+        "{text}"
+    );
+}
