@@ -4,10 +4,11 @@
 use serde::Serialize;
 
 use super::report::emit;
-use super::{ts, Ctx, Out};
+use super::{Ctx, Out};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Retention};
 use crate::state::{check_name, Channel, ChannelKind, EventKind, NameKind, Site, WEB};
+use crate::text::rfc3339;
 
 /// The options of `channel add`.
 #[derive(Debug, Clone)]
@@ -41,26 +42,12 @@ pub struct ChannelView {
 }
 
 /// Until when a site's publications in `channel` may be held.
-pub fn held(site: &Site, channel: &str) -> (&'static str, Option<chrono::DateTime<chrono::Utc>>) {
-    let mut end = None;
-    let mut live = false;
-    for p in site
-        .publications
-        .iter()
-        .filter(|p| p.channel_name() == channel)
-    {
-        match lifecycle::retention(p) {
-            Retention::Forever => return ("never", None),
-            Retention::Open => live = true,
-            Retention::Until(r) => end = end.max(Some(r)),
-            Retention::Nothing => {}
-        }
-    }
-    match (live, end) {
-        (true, _) => ("live", None),
-        (false, Some(e)) => ("until", Some(e)),
-        (false, None) => ("none", None),
-    }
+pub fn held(site: &Site, channel: &str) -> Retention {
+    lifecycle::held_until(
+        site.publications
+            .iter()
+            .filter(|p| p.channel_name() == channel),
+    )
 }
 
 fn options(c: &Channel) -> Vec<String> {
@@ -92,12 +79,19 @@ fn options(c: &Channel) -> Vec<String> {
 }
 
 fn view(site: &Site, name: &str, kind: ChannelKind, c: Option<&Channel>) -> ChannelView {
-    let (how, until) = held(site, name);
+    let r = held(site, name);
+    // The words of `channel list`'s JSON (docs/cli.md), not a value code uses.
+    let how = match r {
+        Retention::Forever => "never",
+        Retention::Open => "live",
+        Retention::Until(_) => "until",
+        Retention::Nothing => "none",
+    };
     ChannelView {
         site: site.domain.clone(),
         name: name.to_string(),
         kind,
-        held_until: until.map(ts),
+        held_until: r.ends().map(rfc3339),
         held: how,
         options: c.map(options).unwrap_or_default(),
         publications: site
@@ -105,7 +99,7 @@ fn view(site: &Site, name: &str, kind: ChannelKind, c: Option<&Channel>) -> Chan
             .iter()
             .filter(|p| p.channel_name() == name)
             .count(),
-        retired: c.and_then(|c| c.retired).map(ts),
+        retired: c.and_then(|c| c.retired).map(rfc3339),
     }
 }
 

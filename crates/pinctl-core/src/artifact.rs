@@ -161,12 +161,10 @@ pub fn check(p: &Publication, now: DateTime<Utc>) -> Result<()> {
             distinct.len()
         )));
     }
-    if let Some(d) = p.expires {
-        if lifecycle::expiry_instant(d) < lifecycle::add_days(now, MIN_EXPIRY_DAYS) {
-            return Err(Error::Refused(format!(
-                "refused: the pin-set expiration {d} has passed or falls within {MIN_EXPIRY_DAYS} days (Android lint PinSetExpiry); an expired pin-set pins nothing"
-            )));
-        }
+    if let Some(d) = p.expires.filter(|d| lifecycle::expires_too_soon(*d, now)) {
+        return Err(Error::Refused(format!(
+            "refused: the pin-set expiration {d} has passed or falls within {MIN_EXPIRY_DAYS} days (Android lint PinSetExpiry); an expired pin-set pins nothing"
+        )));
     }
     Ok(())
 }

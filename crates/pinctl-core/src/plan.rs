@@ -230,13 +230,7 @@ fn header_steps(
 ) {
     let desired = lifecycle::desired_header(site);
     let live = site.live();
-    let pending = live.is_none_or(|l| {
-        l.pins != desired.pins
-            || l.mode != desired.mode
-            || Some(l.max_age) != desired.max_age
-            || l.include_subdomains != desired.include_subdomains
-            || l.report_uri != desired.report_uri
-    });
+    let pending = live.is_none_or(|l| !lifecycle::same_as(l, &desired));
     // Until something shows the servers moved to the active key, the
     // key it replaced counts as served (docs/design.md#evidence): say
     // which command records the move.
@@ -279,12 +273,12 @@ fn header_steps(
     }
     // Decommissioning: max-age=0 until the last retention window ends.
     if site.policy.max_age == 0 && site.policy.mode == Mode::Enforce {
-        let end = site
-            .publications
-            .iter()
-            .filter(|p| p.kind == crate::state::ChannelKind::Web)
-            .filter_map(|p| lifecycle::held_until_if_replaced(p, now))
-            .max();
+        let end = lifecycle::held_until_replaced_at(
+            site.publications
+                .iter()
+                .filter(|p| p.kind == crate::state::ChannelKind::Web),
+            now,
+        );
         match end {
             Some(end) => b.add(
                 StepKind::Decommission,
@@ -430,25 +424,16 @@ fn renewal_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, dir: 
 /// When no pinset clients may hold still contains `pin` (None while a
 /// live publication holds it).
 pub fn destroy_after(site: &Site, pin: &crate::pin::Pin) -> Option<DateTime<Utc>> {
-    let mut end = None;
-    for p in site
-        .publications
-        .iter()
-        .filter(|p| p.pins.contains(pin) || p.ca_pins.contains(pin))
-    {
-        match lifecycle::retention(p) {
-            Retention::Open | Retention::Forever => return None,
-            Retention::Until(r) => end = Some(end.map_or(r, |e: DateTime<Utc>| e.max(r))),
-            Retention::Nothing => {}
-        }
-    }
-    // Never published: it may go as soon as it is retired.
-    end.or_else(|| {
-        site.keys
+    match lifecycle::held_until(lifecycle::holding(site, pin)) {
+        Retention::Open | Retention::Forever => None,
+        Retention::Until(r) => Some(r),
+        // Never published: it may go as soon as it is retired.
+        Retention::Nothing => site
+            .keys
             .iter()
             .find(|k| &k.pin == pin)
-            .map(|k| k.role_since)
-    })
+            .map(|k| k.role_since),
+    }
 }
 
 /// The steps of promoting `name`, dated from `now`; `dir` is the site's
@@ -643,15 +628,8 @@ fn replaced_at(site: &Site, at: DateTime<Utc>) -> Site {
 /// When a key that no publication holds becomes safe: once every pinset
 /// clients may hold has lapsed; never while one is current or never ends.
 fn fresh_key_safe_from(site: &Site) -> SafeFrom {
-    let mut at = DateTime::<Utc>::MIN_UTC;
-    for ps in lifecycle::pinsets(site) {
-        match lifecycle::retention(ps.publication) {
-            Retention::Nothing => {}
-            Retention::Open | Retention::Forever => return SafeFrom::Never,
-            Retention::Until(r) => at = at.max(r),
-        }
-    }
-    SafeFrom::At(at)
+    lifecycle::held_until(lifecycle::pinsets(site).map(|ps| ps.publication))
+        .safe_from(DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]
