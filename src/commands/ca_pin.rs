@@ -5,10 +5,11 @@ use std::path::Path;
 use serde_json::json;
 
 use super::report::{emit, CaPinReport};
-use super::{json, ts, Ctx, Out};
+use super::{json, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::pin::Pin;
 use crate::state::{CaPin, EventKind};
+use crate::text::rfc3339;
 
 /// `pinctl ca-pin add`.
 pub fn ca_pin_add(
@@ -126,7 +127,7 @@ pub fn ca_pin_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
         let v: Vec<_> = site
             .ca_pins
             .iter()
-            .map(|c| json!({"name": c.name, "pin": c.pin, "added": ts(c.added), "subject": c.subject}))
+            .map(|c| json!({"name": c.name, "pin": c.pin, "added": rfc3339(c.added), "subject": c.subject}))
             .collect();
         out.line(json(&v)?);
     } else {

@@ -5,11 +5,12 @@
 use std::path::Path;
 
 use super::report::{blocker_lines, emit, CertReport, LockedOut};
-use super::{ts, Ctx, Out};
+use super::{Ctx, Out};
 use crate::error::{Error, Result};
 use crate::keyring::{self};
 use crate::lifecycle::{self};
 use crate::state::{EventKind, Role};
+use crate::text::rfc3339;
 
 /// `pinctl cert add`.
 pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i32> {
@@ -62,8 +63,8 @@ pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i3
         file: name,
         key: cert.key.clone(),
         subject: cert.subject.clone(),
-        not_before: ts(cert.not_before),
-        not_after: ts(cert.not_after),
+        not_before: rfc3339(cert.not_before),
+        not_after: rfc3339(cert.not_after),
         issuer_pin: cert.issuer_pin.clone(),
         ca_pins: cert.chain_pins.clone(),
         locked_out: LockedOut::list(&domain, &blockers),

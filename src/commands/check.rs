@@ -107,7 +107,7 @@ fn report(findings: &[Finding], o: &CheckOptions, out: &mut Out) -> Result<i32> 
             .unwrap_or_default();
         let due = f
             .due
-            .map(|d| format!(" (due {})", super::ts(d)))
+            .map(|d| format!(" (due {})", crate::text::rfc3339(d)))
             .unwrap_or_default();
         out.line(format!(
             "{} {}{key}: {} [{}]{due}",

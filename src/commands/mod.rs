@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::header::{self, LintOptions, LintSeverity};
 use crate::store::Store;
+use crate::text::rfc3339;
 
 pub mod archive;
 pub mod ca_pin;
@@ -70,16 +71,11 @@ pub fn clock_ahead_warning() -> Option<String> {
     (now > real).then(|| {
         format!(
             "PINCTL_NOW ({}) is ahead of the real clock ({}): this write is recorded at that time, so writes at the real time will be refused until {}",
-            ts(now),
-            ts(real),
-            ts(now)
+            rfc3339(now),
+            rfc3339(real),
+            rfc3339(now)
         )
     })
-}
-
-/// Every time pinctl prints: UTC, RFC 3339, `Z`.
-pub fn ts(t: DateTime<Utc>) -> String {
-    crate::text::rfc3339(t)
 }
 
 fn json(v: &impl serde::Serialize) -> Result<String> {

@@ -4,10 +4,11 @@
 use serde_json::json;
 
 use super::report::plan_lines;
-use super::{json, site_dir, ts, Ctx, Out};
+use super::{json, site_dir, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::plan as planner;
 use crate::state::Role;
+use crate::text::rfc3339;
 
 /// `pinctl plan`.
 pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> Result<i32> {
@@ -39,7 +40,7 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
     if as_json {
         out.line(json(&json!({ "site": domain, "steps": steps }))?);
     } else {
-        out.line(format!("{domain} at {}", ts(ctx.now)));
+        out.line(format!("{domain} at {}", rfc3339(ctx.now)));
         if steps.is_empty() {
             out.line("Nothing is due.");
         } else {

@@ -5,11 +5,12 @@
 use chrono::NaiveDate;
 
 use super::report::{blocker_lines, emit, safe_text, Closed, LockedOut, PublishReport};
-use super::{ts, Ctx, Out};
+use super::{Ctx, Out};
 use crate::error::{Error, Result};
 use crate::header::Mode;
 use crate::lifecycle::{self, PublishOutcome, PublishRefusal, Retention};
 use crate::state::{ChannelKind, WEB};
+use crate::text::rfc3339;
 
 /// What `pinctl publish` records.
 #[derive(Debug, Default)]
@@ -74,7 +75,7 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
     site.policy.mode = policy_mode;
     let mut report = PublishReport {
         site: site.domain.clone(),
-        at: ts(ctx.now),
+        at: rfc3339(ctx.now),
         channel: channel.to_string(),
         kind,
         release: opts.release.clone(),
@@ -119,7 +120,7 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             report.closed = closed.map(|n| {
                 let prev = &site.publications[n - 1];
                 let (retained_until, why) = match lifecycle::retention(prev) {
-                    Retention::Until(r) => (Some(ts(r)), None),
+                    Retention::Until(r) => (Some(rfc3339(r)), None),
                     Retention::Forever => (None, Some("never expires")),
                     _ if prev.mode == Mode::ReportOnly => (None, Some("Report-Only")),
                     _ => (None, Some("max-age=0")),
@@ -209,7 +210,7 @@ fn refusal_text(
         PublishRefusal::ExpiresTooSoon(d) => format!(
             "the pin-set would expire on {d}, less than {} days after {} (Android lint PinSetExpiry; an expired pin-set pins nothing)",
             lifecycle::MIN_EXPIRY_DAYS,
-            ts(now)
+            rfc3339(now)
         ),
         PublishRefusal::TooFewPins(n) => format!(
             "{what} holds {n} distinct pin(s) for {domain}; a pinset needs at least two, the served key and a backup (TrustKit refuses fewer: \"this might brick your App\"; Android enforces it, so no key outside it can ever be served)"

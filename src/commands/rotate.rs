@@ -4,11 +4,12 @@
 
 use super::report::{blocker_lines, emit, safe_text, LockedOut, RotateReport};
 use super::terminal::{generate_with_progress, protection};
-use super::{site_dir, ts, Ctx, Out};
+use super::{site_dir, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::keyring::{self, package_keys};
 use crate::lifecycle::{self, RotateRefusal};
 use crate::state::{EventKind, Method, Role};
+use crate::text::rfc3339;
 
 /// Flags of `pinctl rotate`.
 pub struct RotateOptions {
@@ -51,7 +52,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
     };
     let mut report = RotateReport {
         site: domain.clone(),
-        at: ts(ctx.now),
+        at: rfc3339(ctx.now),
         dry_run,
         promoted: r.promoted.clone(),
         old_active: r.old_active.clone(),
@@ -59,7 +60,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         compromised_trusted_until: r
             .compromised_trusted_until
             .filter(|t| *t != chrono::DateTime::<chrono::Utc>::MAX_UTC)
-            .map(ts),
+            .map(rfc3339),
         compromised_trusted_forever: r.compromised_trusted_until
             == Some(chrono::DateTime::<chrono::Utc>::MAX_UTC),
         new_backups: r.new_backups.clone(),
