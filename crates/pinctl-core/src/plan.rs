@@ -446,34 +446,57 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
     let start = match lifecycle::safe_from(site, key) {
         SafeFrom::At(t) => t.max(now),
         SafeFrom::Never => {
-            let forever: Vec<String> = lifecycle::pinsets(site)
-                .filter(|ps| lifecycle::retention(ps.publication) == Retention::Forever)
-                .filter(|ps| !lifecycle::accepts_key(ps.publication, site, key))
-                .map(|ps| ps.publication.label(ps.number))
-                .collect();
-            let action = if forever.is_empty() {
-                format!(
-                    "{name} is not in a live pinset clients hold (this site's header or a channel's current publication, or an ancestor's reaching this site): add it and publish first; it is safe to promote only once every pinset clients hold contains it"
-                )
-            } else {
-                format!(
-                    "{name} can never be promoted safely: {} never stop being held and lack it (installs that never update keep them)",
-                    forever.join(", ")
-                )
-            };
-            b.add(
-                StepKind::Publish,
-                None,
-                action,
-                Some("pinctl publish".into()),
-            );
+            never_safe(&mut b, site, key);
             return b.steps;
         }
     };
-    let max_age = site
-        .live()
-        .map(|p| p.max_age)
-        .unwrap_or(site.policy.max_age);
+    switch_steps(&mut b, site, dir, key, start);
+    // Every current publication (header, RRset, latest app release)
+    // replaced at `start`: what clients may then hold decides when a key
+    // in none of them is safe, and when the old key is held by none.
+    let probe = replaced_at(site, start);
+    let next = new_backups_safe(&mut b, site, &probe, start);
+    destroy_old(&mut b, site, &probe, key, next);
+    b.steps
+}
+
+/// Why `key` can never be promoted as things stand: no live pinset
+/// holds it, or one that lacks it is held for ever.
+fn never_safe(b: &mut Builder, site: &Site, key: &crate::state::Key) {
+    let name = key.name.as_str();
+    let forever: Vec<String> = lifecycle::pinsets(site)
+        .filter(|ps| lifecycle::retention(ps.publication) == Retention::Forever)
+        .filter(|ps| !lifecycle::accepts_key(ps.publication, site, key))
+        .map(|ps| ps.publication.label(ps.number))
+        .collect();
+    let action = if forever.is_empty() {
+        format!(
+                "{name} is not in a live pinset clients hold (this site's header or a channel's current publication, or an ancestor's reaching this site): add it and publish first; it is safe to promote only once every pinset clients hold contains it"
+            )
+    } else {
+        format!(
+                "{name} can never be promoted safely: {} never stop being held and lack it (installs that never update keep them)",
+                forever.join(", ")
+            )
+    };
+    b.add(
+        StepKind::Publish,
+        None,
+        action,
+        Some("pinctl publish".into()),
+    );
+}
+
+/// The switch to `key` from `start`: promote it, certify, deploy and
+/// publish the header(s) that follow, store the new backups.
+fn switch_steps(
+    b: &mut Builder,
+    site: &Site,
+    dir: &str,
+    key: &crate::state::Key,
+    start: DateTime<Utc>,
+) {
+    let name = key.name.as_str();
     let domain = &site.domain;
     if key.role == Role::Backup {
         b.add(
@@ -538,11 +561,21 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
         "Store the new backup(s) in two separate places each".into(),
         Some("pinctl archive copy backupN --to DIR --location LABEL".into()),
     );
-    // Every current publication (header, RRset, latest app release)
-    // replaced at `start`: what clients may then hold decides when a key
-    // in none of them is safe, and when the old key is held by none.
-    let probe = replaced_at(site, start);
-    let next = match fresh_key_safe_from(&probe) {
+}
+
+/// When the new backups become safe to promote, given `probe`: the site
+/// with every current publication replaced at `start`.
+fn new_backups_safe(
+    b: &mut Builder,
+    site: &Site,
+    probe: &Site,
+    start: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let max_age = site
+        .live()
+        .map(|p| p.max_age)
+        .unwrap_or(site.policy.max_age);
+    match fresh_key_safe_from(probe) {
         SafeFrom::At(t) => {
             let t = t.max(start);
             let why = if site.channels.is_empty() {
@@ -559,7 +592,7 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             Some(t)
         }
         SafeFrom::Never => {
-            let forever: Vec<String> = lifecycle::pinsets(&probe)
+            let forever: Vec<String> = lifecycle::pinsets(probe)
                 .filter(|ps| lifecycle::retention(ps.publication) == Retention::Forever)
                 .map(|ps| ps.publication.label(ps.number))
                 .collect();
@@ -578,7 +611,17 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             );
             None
         }
-    };
+    }
+}
+
+/// When the archive of the key `key` replaces may go.
+fn destroy_old(
+    b: &mut Builder,
+    site: &Site,
+    probe: &Site,
+    key: &crate::state::Key,
+    next: Option<DateTime<Utc>>,
+) {
     let old = if key.role == Role::Backup {
         site.active()
     } else {
@@ -590,7 +633,7 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             .max_by_key(|k| k.role_since)
     };
     if let Some(old) = old {
-        match destroy_after(&probe, &old.pin) {
+        match destroy_after(probe, &old.pin) {
             Some(t) => b.add(
                 StepKind::Destroy,
                 Some(t.max(next.unwrap_or(t))),
@@ -611,7 +654,6 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             ),
         }
     }
-    b.steps
 }
 
 /// `site` as it would stand if every current publication (the live
