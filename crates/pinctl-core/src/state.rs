@@ -661,32 +661,7 @@ impl Site {
         if active != 1 {
             return Err(format!("{active} active keys (exactly one is required)"));
         }
-        for (i, k) in self.keys.iter().enumerate() {
-            if self.keys[..i].iter().any(|o| o.name == k.name) {
-                return Err(format!("key name {} appears twice", k.name));
-            }
-            if !valid_name(&k.name) {
-                return Err(format!("invalid key name {:?}", k.name));
-            }
-            if self.keys[..i].iter().any(|o| o.pin == k.pin) {
-                return Err(format!("key {} has the pin of another key", k.name));
-            }
-            for f in [&k.archive, &k.csr] {
-                if !valid_file_name(f) {
-                    return Err(format!("key {}: invalid file name {f:?}", k.name));
-                }
-            }
-            if k.role_since < k.created {
-                return Err(format!("key {}: role_since before created", k.name));
-            }
-            if k.destroyed.is_some() && !matches!(k.role, Role::Retired | Role::Compromised) {
-                return Err(format!(
-                    "key {} is {} but recorded as destroyed",
-                    k.name,
-                    k.role.as_str()
-                ));
-            }
-        }
+        self.check_keys()?;
         if self.encryption.method == Method::Recipients && self.encryption.recipients.is_empty() {
             return Err("encryption by recipients with no recipients".into());
         }
@@ -721,6 +696,45 @@ impl Site {
             }
             c.check().map_err(|m| format!("channel {}: {m}", c.name))?;
         }
+        self.check_publications()
+    }
+
+    /// The keys' invariants: unique names and pins, valid file names,
+    /// dates in order, only a retired or compromised key destroyed.
+    fn check_keys(&self) -> std::result::Result<(), String> {
+        for (i, k) in self.keys.iter().enumerate() {
+            if self.keys[..i].iter().any(|o| o.name == k.name) {
+                return Err(format!("key name {} appears twice", k.name));
+            }
+            if !valid_name(&k.name) {
+                return Err(format!("invalid key name {:?}", k.name));
+            }
+            if self.keys[..i].iter().any(|o| o.pin == k.pin) {
+                return Err(format!("key {} has the pin of another key", k.name));
+            }
+            for f in [&k.archive, &k.csr] {
+                if !valid_file_name(f) {
+                    return Err(format!("key {}: invalid file name {f:?}", k.name));
+                }
+            }
+            if k.role_since < k.created {
+                return Err(format!("key {}: role_since before created", k.name));
+            }
+            if k.destroyed.is_some() && !matches!(k.role, Role::Retired | Role::Compromised) {
+                return Err(format!(
+                    "key {} is {} but recorded as destroyed",
+                    k.name,
+                    k.role.as_str()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The publications' invariants: each in a known channel of its kind,
+    /// one open at most per channel and last, none overlapping the next,
+    /// each with pins in the places its kind has them.
+    fn check_publications(&self) -> std::result::Result<(), String> {
         for (i, p) in self.publications.iter().enumerate() {
             let n = i + 1;
             let name = p.channel_name();
