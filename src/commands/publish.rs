@@ -36,28 +36,7 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             "{domain} has no channel named {channel} (see pinctl channel list)"
         ))
     })?;
-    if site.channel(channel).is_some_and(|c| c.retired.is_some()) {
-        return Err(Error::Usage(format!(
-            "channel {channel} of {domain} is retired; nothing is published through it"
-        )));
-    }
-    if opts.report_only && kind != ChannelKind::Web {
-        return Err(Error::Usage(
-            "--report-only is for the web header only".into(),
-        ));
-    }
-    if opts.release.is_some() != kind.is_app() {
-        return Err(Error::Usage(if kind.is_app() {
-            format!("the {kind} channel {channel} publishes app releases: name this one with --release LABEL (e.g. the version)")
-        } else {
-            format!("--release is for app channels; {channel} is a {kind} channel")
-        }));
-    }
-    if opts.expires.is_some() && !kind.expires() {
-        return Err(Error::Usage(format!(
-            "--expires is for android and trustkit channels; {channel} is a {kind} channel"
-        )));
-    }
+    check_options(&domain, &site, channel, kind, opts)?;
     let shipped = shipped(&site.domain, channel, kind, opts)?;
     let policy_mode = site.policy.mode;
     if opts.report_only {
@@ -100,59 +79,15 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             forced,
         }) => {
             ctx.store.save(&lock, &site)?;
-            let Some(live) = site.publications.last() else {
-                return Err(Error::Internal("publish opened no publication".into()));
-            };
-            report.changed = true;
-            report.publication = Some(site.publications.len());
-            // The recorded pinset, not the desired one: once this is out,
-            // the desired pinset may already drop a roll-back pin.
-            if kind == ChannelKind::Web {
-                report.header = Some(lifecycle::header_of(live).line());
-            }
-            report.pins = live
-                .pins
-                .iter()
-                .chain(&live.ca_pins)
-                .map(|p| p.to_string())
-                .collect();
-            report.expires = live.expires.map(|d| d.to_string());
-            report.closed = closed.map(|n| {
-                let prev = &site.publications[n - 1];
-                let (retained_until, why) = match lifecycle::retention(prev) {
-                    Retention::Until(r) => (Some(rfc3339(r)), None),
-                    Retention::Forever => (None, Some("never expires")),
-                    _ if prev.mode == Mode::ReportOnly => (None, Some("Report-Only")),
-                    _ => (None, Some("max-age=0")),
-                };
-                Closed {
-                    publication: n,
-                    retained_until,
-                    why_not_retained: why,
-                }
-            });
-            report.still_locked_out = LockedOut::list(&site.domain, &still_locked_out);
-            if let Some(r) = &forced {
-                report.warnings.push(format!(
-                    "forced: recorded although {}; pinctl check is CRITICAL while its clients are locked out",
-                    refusal_text(&site, channel, kind, opts, ctx.now, r)
-                ));
-            }
-            if live.reach() != crate::state::Reach::Host
-                && lifecycle::retention(live) != Retention::Nothing
-            {
-                report.warnings.push(format!(
-                    "the pinset reaches the subdomains of {} (includeSubDomains), also those pinctl does not manage; each must serve a key it holds",
-                    site.domain
-                ));
-            }
-            if lifecycle::retention(live) == Retention::Forever {
-                report.warnings.push(format!(
-                    "{} never stops being held: installs that never update keep its pins for ever, so no key outside {{{}}} can ever be served (give the channel --expires-after or --horizon)",
-                    live.label(site.publications.len()),
-                    report.pins.join(", ")
-                ));
-            }
+            published(
+                &mut report,
+                &site,
+                closed,
+                &still_locked_out,
+                forced.as_ref(),
+                opts,
+                ctx.now,
+            )?;
             let text = report.text();
             emit(ctx.json, &report, text, out)?;
             Ok(0)
@@ -160,22 +95,133 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
         Err(PublishRefusal::UnknownChannel(c)) => {
             Err(Error::Usage(format!("{domain} has no channel named {c}")))
         }
-        Err(r) => {
-            let mut m = format!(
-                "refused: {}",
-                refusal_text(&site, channel, kind, opts, ctx.now, &r)
-            );
-            if kind.is_app()
-                && !matches!(
-                    r,
-                    PublishRefusal::ReleaseExists(_) | PublishRefusal::NoActiveKey
-                )
-            {
-                m.push_str("; if this release has shipped already, record it anyway with --force, so that every later step counts its installs");
-            }
-            Err(Error::Refused(m))
-        }
+        Err(r) => Err(refused(&site, channel, kind, opts, ctx.now, &r)),
     }
+}
+
+/// The usage errors of publish's options for `channel` of `kind`.
+fn check_options(
+    domain: &str,
+    site: &crate::state::Site,
+    channel: &str,
+    kind: ChannelKind,
+    opts: &PublishOptions,
+) -> Result<()> {
+    if site.channel(channel).is_some_and(|c| c.retired.is_some()) {
+        return Err(Error::Usage(format!(
+            "channel {channel} of {domain} is retired; nothing is published through it"
+        )));
+    }
+    if opts.report_only && kind != ChannelKind::Web {
+        return Err(Error::Usage(
+            "--report-only is for the web header only".into(),
+        ));
+    }
+    if opts.release.is_some() != kind.is_app() {
+        return Err(Error::Usage(if kind.is_app() {
+            format!("the {kind} channel {channel} publishes app releases: name this one with --release LABEL (e.g. the version)")
+        } else {
+            format!("--release is for app channels; {channel} is a {kind} channel")
+        }));
+    }
+    if opts.expires.is_some() && !kind.expires() {
+        return Err(Error::Usage(format!(
+            "--expires is for android and trustkit channels; {channel} is a {kind} channel"
+        )));
+    }
+    Ok(())
+}
+
+/// What a recorded publication reports: its pinset, the publication it
+/// closed and until when that is held, who stays locked out, warnings.
+fn published(
+    report: &mut PublishReport,
+    site: &crate::state::Site,
+    closed: Option<usize>,
+    still_locked_out: &[lifecycle::Blocker],
+    forced: Option<&PublishRefusal>,
+    opts: &PublishOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let channel = report.channel.clone();
+    let kind = report.kind;
+    let Some(live) = site.publications.last() else {
+        return Err(Error::Internal("publish opened no publication".into()));
+    };
+    report.changed = true;
+    report.publication = Some(site.publications.len());
+    // The recorded pinset, not the desired one: once this is out,
+    // the desired pinset may already drop a roll-back pin.
+    if kind == ChannelKind::Web {
+        report.header = Some(lifecycle::header_of(live).line());
+    }
+    report.pins = live
+        .pins
+        .iter()
+        .chain(&live.ca_pins)
+        .map(|p| p.to_string())
+        .collect();
+    report.expires = live.expires.map(|d| d.to_string());
+    report.closed = closed.map(|n| {
+        let prev = &site.publications[n - 1];
+        let (retained_until, why) = match lifecycle::retention(prev) {
+            Retention::Until(r) => (Some(rfc3339(r)), None),
+            Retention::Forever => (None, Some("never expires")),
+            _ if prev.mode == Mode::ReportOnly => (None, Some("Report-Only")),
+            _ => (None, Some("max-age=0")),
+        };
+        Closed {
+            publication: n,
+            retained_until,
+            why_not_retained: why,
+        }
+    });
+    report.still_locked_out = LockedOut::list(&site.domain, still_locked_out);
+    if let Some(r) = forced {
+        report.warnings.push(format!(
+            "forced: recorded although {}; pinctl check is CRITICAL while its clients are locked out",
+            refusal_text(site, &channel, kind, opts, now, r)
+        ));
+    }
+    if live.reach() != crate::state::Reach::Host && lifecycle::retention(live) != Retention::Nothing
+    {
+        report.warnings.push(format!(
+            "the pinset reaches the subdomains of {} (includeSubDomains), also those pinctl does not manage; each must serve a key it holds",
+            site.domain
+        ));
+    }
+    if lifecycle::retention(live) == Retention::Forever {
+        report.warnings.push(format!(
+            "{} never stops being held: installs that never update keep its pins for ever, so no key outside {{{}}} can ever be served (give the channel --expires-after or --horizon)",
+            live.label(site.publications.len()),
+            report.pins.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// A refusal as the error publish exits with.
+fn refused(
+    site: &crate::state::Site,
+    channel: &str,
+    kind: ChannelKind,
+    opts: &PublishOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    r: &PublishRefusal,
+) -> Error {
+    let mut m = format!(
+        "refused: {}",
+        refusal_text(site, channel, kind, opts, now, r)
+    );
+    if kind.is_app()
+        && !matches!(
+            r,
+            PublishRefusal::ReleaseExists(_) | PublishRefusal::NoActiveKey
+        )
+    {
+        m.push_str("; if this release has shipped already, record it anyway with --force, so that every later step counts its installs");
+    }
+    Error::Refused(m)
 }
 
 /// Why a publication was refused, in words (after `refused: `, or after
