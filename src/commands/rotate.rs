@@ -31,25 +31,8 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         (Some(l), s)
     };
     let before = site.clone();
-    let r = match lifecycle::rotate(&mut site, name, ctx.now, compromised, force) {
-        Ok(r) => r,
-        Err(RotateRefusal::UnknownKey(n)) => {
-            return Err(Error::Usage(format!("{domain} has no key named {n}")))
-        }
-        Err(RotateRefusal::NotABackup(n, role)) => {
-            return Err(Error::Refused(format!(
-                "refused: {n} is {}, not a backup; only a backup can be promoted",
-                role.as_str()
-            )))
-        }
-        Err(RotateRefusal::NotSafe { blockers, safe_from }) => {
-            return Err(Error::Refused(format!(
-                "refused: promoting {name} now would lock out visitors: {}; {} (or pass --force to lock them out knowingly)",
-                blocker_lines(&site, name, &blockers),
-                safe_text(safe_from, &blockers)
-            )))
-        }
-    };
+    let r = lifecycle::rotate(&mut site, name, ctx.now, compromised, force)
+        .map_err(|e| refusal(&domain, &site, name, e))?;
     let mut report = RotateReport {
         site: domain.clone(),
         at: rfc3339(ctx.now),
@@ -83,55 +66,8 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         emit(ctx.json, &report, text, out)?;
         return Ok(0);
     }
-    if let Some((old, new)) = before.recipients_changed() {
-        let show = crate::state::describe_recipients;
-        if !o.accept_recipients {
-            return Err(Error::Refused(format!(
-                "refused: site.yaml now seals new archives to {} but the existing archives were sealed to {}; if this change is yours, run again with --accept-recipients",
-                show(&new),
-                show(&old)
-            )));
-        }
-        report.warnings.push(format!(
-            "new backups are sealed to {} (the existing archives to {})",
-            show(&new),
-            show(&old)
-        ));
-    }
-    let protection = protection(ctx.passphrase_file.as_deref(), &site.encryption, false)?;
-    if site.encryption.method == Method::Passphrase {
-        // A mistyped passphrase would seal the new backups away for good:
-        // it must open an archive the site already has.
-        let k = before
-            .key(name)
-            .ok_or_else(|| Error::Usage(name.to_string()))?;
-        let path = ctx.store.site_dir(&domain).join(&k.archive);
-        keyring::open_archive(
-            || crate::secret::passphrase(ctx.passphrase_file.as_deref(), false),
-            &before,
-            k,
-            &path,
-            None,
-            Some(&protection),
-        )?;
-    }
-    let types = vec![new_type; r.new_backups.len()];
-    let made = generate_with_progress(&types)?;
-    let named = r
-        .new_backups
-        .iter()
-        .cloned()
-        .zip(made)
-        .map(|(n, k)| (n, Role::Backup, k))
-        .collect();
-    let packaged = package_keys(
-        &domain,
-        &site.sans,
-        named,
-        &protection,
-        site.encryption.armor,
-        ctx.now,
-    )?;
+    check_recipients(&before, o.accept_recipients, &mut report.warnings)?;
+    let packaged = new_backups(ctx, &before, &site, name, new_type, &r.new_backups)?;
     let lock = lock.ok_or_else(|| Error::Internal("rotate holds no lock".into()))?;
     write_backups(ctx, &lock, &before, &mut site, &packaged)?;
     report.desired_header = Some(lifecycle::desired_header(&site).line());
@@ -139,6 +75,93 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
     let text = report.text();
     emit(ctx.json, &report, text, out)?;
     Ok(0)
+}
+
+/// A refused rotation as the error rotate exits with.
+fn refusal(domain: &str, site: &crate::state::Site, name: &str, e: RotateRefusal) -> Error {
+    match e {
+        RotateRefusal::UnknownKey(n) => Error::Usage(format!("{domain} has no key named {n}")),
+        RotateRefusal::NotABackup(n, role) => Error::Refused(format!(
+            "refused: {n} is {}, not a backup; only a backup can be promoted",
+            role.as_str()
+        )),
+        RotateRefusal::NotSafe { blockers, safe_from } => Error::Refused(format!(
+            "refused: promoting {name} now would lock out visitors: {}; {} (or pass --force to lock them out knowingly)",
+            blocker_lines(site, name, &blockers),
+            safe_text(safe_from, &blockers)
+        )),
+    }
+}
+
+/// A change of recipients since the existing archives were sealed: refused
+/// unless accepted, then a warning.
+fn check_recipients(
+    before: &crate::state::Site,
+    accept: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if let Some((old, new)) = before.recipients_changed() {
+        let show = crate::state::describe_recipients;
+        if !accept {
+            return Err(Error::Refused(format!(
+                "refused: site.yaml now seals new archives to {} but the existing archives were sealed to {}; if this change is yours, run again with --accept-recipients",
+                show(&new),
+                show(&old)
+            )));
+        }
+        warnings.push(format!(
+            "new backups are sealed to {} (the existing archives to {})",
+            show(&new),
+            show(&old)
+        ));
+    }
+    Ok(())
+}
+
+/// The new backups, generated and packaged for the site's protection;
+/// with a passphrase, only once it opens an archive the site has.
+fn new_backups(
+    ctx: &Ctx,
+    before: &crate::state::Site,
+    site: &crate::state::Site,
+    name: &str,
+    new_type: crate::keys::KeyType,
+    names: &[String],
+) -> Result<Vec<crate::keyring::NewKey>> {
+    let domain = &site.domain;
+    let protection = protection(ctx.passphrase_file.as_deref(), &site.encryption, false)?;
+    if site.encryption.method == Method::Passphrase {
+        // A mistyped passphrase would seal the new backups away for good:
+        // it must open an archive the site already has.
+        let k = before
+            .key(name)
+            .ok_or_else(|| Error::Usage(name.to_string()))?;
+        let path = ctx.store.site_dir(domain).join(&k.archive);
+        keyring::open_archive(
+            || crate::secret::passphrase(ctx.passphrase_file.as_deref(), false),
+            before,
+            k,
+            &path,
+            None,
+            Some(&protection),
+        )?;
+    }
+    let types = vec![new_type; names.len()];
+    let made = generate_with_progress(&types)?;
+    let named = names
+        .iter()
+        .cloned()
+        .zip(made)
+        .map(|(n, k)| (n, Role::Backup, k))
+        .collect();
+    package_keys(
+        domain,
+        &site.sans,
+        named,
+        &protection,
+        site.encryption.armor,
+        ctx.now,
+    )
 }
 
 /// Writes the new backups' CSRs and archives and saves the state; if
