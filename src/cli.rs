@@ -930,29 +930,6 @@ impl PolicyArgs {
     }
 }
 
-impl Command {
-    /// Whether the command was asked for JSON (`--format json`).
-    fn json(&self) -> bool {
-        let f = match self {
-            Command::Init { args, .. } | Command::Import { args, .. } => Some(args.format),
-            Command::Publish { format, .. }
-            | Command::Deployed { format, .. }
-            | Command::Rotate { format, .. }
-            | Command::Key(KeyCommand::Export { format, .. })
-            | Command::Key(KeyCommand::Destroy { format, .. })
-            | Command::CaPin(CaPinCommand::Add { format, .. })
-            | Command::CaPin(CaPinCommand::Remove { format, .. })
-            | Command::Channel(ChannelCommand::Add { format, .. })
-            | Command::Channel(ChannelCommand::Retire { format, .. })
-            | Command::Cert(CertCommand::Add { format, .. })
-            | Command::Archive(ArchiveCommand::Copy { format, .. })
-            | Command::Archive(ArchiveCommand::Verify { format, .. }) => Some(*format),
-            _ => None,
-        };
-        f == Some(Format::Json)
-    }
-}
-
 /// `--key-type`: one of the types pinctl makes (a usage error otherwise,
 /// and shell completion of the names).
 fn key_type_parser() -> impl clap::builder::TypedValueParser<Value = KeyType> {
@@ -1055,15 +1032,10 @@ impl From<PinFormat> for commands::PinFormat {
 }
 
 fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
-    let json = cli.command.json();
-    let ctx = || -> crate::Result<Ctx> {
-        Ok(Ctx {
-            store: Store::new(cli.state.clone()),
-            site: cli.site.clone(),
-            now: Ctx::now_from_env()?,
-            passphrase_file: cli.passphrase_file.clone(),
-            json,
-        })
+    let g = Globals {
+        state: cli.state,
+        site: cli.site,
+        passphrase_file: cli.passphrase_file,
     };
     match cli.command {
         Command::Completions { shell } => completions(shell, out),
@@ -1081,8 +1053,52 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             format == Format::Json,
             out,
         ),
+        Command::Key(c) => key_command(&g, c, out),
+        Command::CaPin(c) => ca_pin_command(&g, c, out),
+        Command::Channel(c) => channel_command(&g, c, out),
+        Command::Reports(c) => reports_command(&g, c, out),
+        Command::Cert(CertCommand::Add {
+            file,
+            force,
+            format,
+        }) => cert::cert_add(&g.ctx(format)?, &file, force, out),
+        Command::Archive(c) => archive_command(&g, c, out),
+        c @ (Command::Init { .. } | Command::Import { .. }) => setup_command(&g, c, out),
+        c @ (Command::Publish { .. }
+        | Command::Deployed { .. }
+        | Command::Rotate { .. }
+        | Command::Policy { .. }) => change_command(&g, c, out),
+        c => read_command(&g, c, out),
+    }
+}
+
+/// The global options every state command shares.
+struct Globals {
+    state: PathBuf,
+    site: Option<String>,
+    passphrase_file: Option<PathBuf>,
+}
+
+impl Globals {
+    /// The context of a state command: its `--format` travels in it, and
+    /// in nothing else (docs/design.md#crates).
+    fn ctx(&self, format: Format) -> crate::Result<Ctx> {
+        Ok(Ctx {
+            store: Store::new(self.state.clone()),
+            site: self.site.clone(),
+            now: Ctx::now_from_env()?,
+            passphrase_file: self.passphrase_file.clone(),
+            json: format == Format::Json,
+        })
+    }
+}
+
+/// `init` and `import`: a site set up.
+fn setup_command(g: &Globals, c: Command, out: &mut Out) -> crate::Result<i32> {
+    match c {
         Command::Init { domain, args } => {
-            init::init(&ctx()?, &site_options(domain, args, None, None, out)?, out)
+            let ctx = g.ctx(args.format)?;
+            init::init(&ctx, &site_options(domain, args, None, None, out)?, out)
         }
         Command::Import {
             domain,
@@ -1093,98 +1109,29 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             probe,
             args,
         } => {
+            let format = args.format;
             let mut o = site_options(domain, args, Some(key), cert, out)?;
+            let ctx = g.ctx(format)?;
             o.served = init::Served {
                 header: served_header,
                 since: served_since,
                 probe: probe.how.target(probe.from_url),
             };
-            init::init(&ctx()?, &o, out)
+            init::init(&ctx, &o, out)
         }
-        Command::Status { format } => status::status(&ctx()?, format == Format::Json, out),
-        Command::Key(KeyCommand::Export {
-            name,
-            out: dest,
-            force,
-            identity,
-            ..
-        }) => key::key_export(&ctx()?, &name, &dest, force, identity.as_deref(), out),
-        Command::Key(KeyCommand::Destroy { name, force, .. }) => {
-            key::key_destroy(&ctx()?, &name, force, out)
-        }
+        _ => Err(crate::Error::Internal("not a setup command".into())),
+    }
+}
+
+/// The commands that change a site's policy, publications or keys.
+fn change_command(g: &Globals, c: Command, out: &mut Out) -> crate::Result<i32> {
+    match c {
         Command::Policy { args, format } => {
             if let Some(w) = args.max_age.as_ref().and_then(|m| m.overflow.as_ref()) {
                 out.warn(w);
             }
-            policy::policy(&ctx()?, &args.into_change(), format == Format::Json, out)
+            policy::policy(&g.ctx(format)?, &args.into_change(), out)
         }
-        Command::Check {
-            warn_days,
-            live,
-            verbose,
-            format,
-        } => check::check(
-            &ctx()?,
-            &check::CheckOptions {
-                warn_days,
-                live,
-                verbose,
-                json: format == Format::Json,
-            },
-            out,
-        ),
-        Command::Schedule {
-            cron,
-            systemd: _,
-            at,
-        } => schedule::schedule(&ctx()?, cron, at, out),
-        Command::Verify {
-            url,
-            connect,
-            ca_file,
-            insecure,
-            format,
-        } => verify::verify(
-            &ctx()?,
-            &crate::probe::Target {
-                url,
-                connect,
-                ca_file,
-                insecure,
-            },
-            format == Format::Json,
-            out,
-        ),
-        Command::Snippet {
-            server,
-            channel,
-            lang,
-            expires,
-            report_only,
-            header,
-            templates,
-        } => match (server, channel) {
-            (_, Some(c)) => snippet::channel_artifact(
-                &ctx()?,
-                &c,
-                lang.as_deref().and_then(crate::artifact::Lang::parse),
-                expires,
-                templates.as_deref(),
-                out,
-            ),
-            (Some(s), None) => snippet::snippet(
-                &ctx()?,
-                &s,
-                report_only,
-                header.as_deref(),
-                templates.as_deref(),
-                out,
-            ),
-            (None, None) => Err(crate::Error::Usage(
-                "give --server SERVER or --channel NAME".into(),
-            )),
-        },
-        Command::Header { format } => policy::header(&ctx()?, format == Format::Json, out),
         Command::Publish {
             report_only,
             channel,
@@ -1192,14 +1139,14 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             expires,
             from,
             force,
-            ..
+            format,
         } => {
             if let Some(r) = &release {
                 crate::state::check_name(crate::state::NameKind::Release, r)
                     .map_err(|m| crate::Error::Usage(format!("--release: {m}")))?;
             }
             publish::publish(
-                &ctx()?,
+                &g.ctx(format)?,
                 &publish::PublishOptions {
                     report_only,
                     channel,
@@ -1211,8 +1158,13 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 out,
             )
         }
-        Command::Deployed { key, at, probe, .. } => deployed::deployed(
-            &ctx()?,
+        Command::Deployed {
+            key,
+            at,
+            probe,
+            format,
+        } => deployed::deployed(
+            &g.ctx(format)?,
             key.as_deref(),
             at,
             probe.how.target(probe.from_url),
@@ -1224,9 +1176,9 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             force,
             dry_run,
             accept_recipients,
-            ..
+            format,
         } => rotate::rotate(
-            &ctx()?,
+            &g.ctx(format)?,
             &rotate::RotateOptions {
                 name: promote,
                 compromised,
@@ -1236,19 +1188,140 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             },
             out,
         ),
-        Command::Plan { promote, format } => {
-            plan::plan(&ctx()?, promote.as_deref(), format == Format::Json, out)
+        _ => Err(crate::Error::Internal("not a change command".into())),
+    }
+}
+
+/// The commands that read a site and report: status, header, check,
+/// plan, schedule, verify, snippet, timeline.
+fn read_command(g: &Globals, c: Command, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        Command::Status { format } => status::status(&g.ctx(format)?, out),
+        Command::Header { format } => policy::header(&g.ctx(format)?, out),
+        Command::Check {
+            warn_days,
+            live,
+            verbose,
+            format,
+        } => check::check(
+            &g.ctx(format)?,
+            &check::CheckOptions {
+                warn_days,
+                live,
+                verbose,
+            },
+            out,
+        ),
+        Command::Plan { promote, format } => plan::plan(&g.ctx(format)?, promote.as_deref(), out),
+        Command::Schedule {
+            cron,
+            systemd: _,
+            at,
+        } => schedule::schedule(&g.ctx(Format::Text)?, cron, at, out),
+        Command::Verify {
+            url,
+            connect,
+            ca_file,
+            insecure,
+            format,
+        } => verify::verify(
+            &g.ctx(format)?,
+            &crate::probe::Target {
+                url,
+                connect,
+                ca_file,
+                insecure,
+            },
+            out,
+        ),
+        Command::Snippet {
+            server,
+            channel,
+            lang,
+            expires,
+            report_only,
+            header,
+            templates,
+        } => {
+            let ctx = g.ctx(Format::Text)?;
+            match (server, channel) {
+                (_, Some(c)) => snippet::channel_artifact(
+                    &ctx,
+                    &c,
+                    lang.as_deref().and_then(crate::artifact::Lang::parse),
+                    expires,
+                    templates.as_deref(),
+                    out,
+                ),
+                (Some(s), None) => snippet::snippet(
+                    &ctx,
+                    &s,
+                    report_only,
+                    header.as_deref(),
+                    templates.as_deref(),
+                    out,
+                ),
+                (None, None) => Err(crate::Error::Usage(
+                    "give --server SERVER or --channel NAME".into(),
+                )),
+            }
         }
-        Command::CaPin(CaPinCommand::Add {
-            name, pin, from, ..
-        }) => ca_pin::ca_pin_add(&ctx()?, &name, pin.as_deref(), from.as_deref(), out),
-        Command::CaPin(CaPinCommand::Remove { name, .. }) => {
-            ca_pin::ca_pin_remove(&ctx()?, &name, out)
-        }
-        Command::CaPin(CaPinCommand::List { format }) => {
-            ca_pin::ca_pin_list(&ctx()?, format == Format::Json, out)
-        }
-        Command::Channel(ChannelCommand::Add {
+        Command::Timeline { format } => timeline::timeline(
+            &g.ctx(Format::Text)?,
+            match format {
+                PictureFormat::Text => timeline::Picture::Text,
+                PictureFormat::Svg => timeline::Picture::Svg,
+                PictureFormat::Html => timeline::Picture::Html,
+            },
+            out,
+        ),
+        _ => Err(crate::Error::Internal("not a read command".into())),
+    }
+}
+
+/// `pinctl key …`.
+fn key_command(g: &Globals, c: KeyCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        KeyCommand::Export {
+            name,
+            out: dest,
+            force,
+            identity,
+            format,
+        } => key::key_export(
+            &g.ctx(format)?,
+            &name,
+            &dest,
+            force,
+            identity.as_deref(),
+            out,
+        ),
+        KeyCommand::Destroy {
+            name,
+            force,
+            format,
+        } => key::key_destroy(&g.ctx(format)?, &name, force, out),
+    }
+}
+
+/// `pinctl ca-pin …`.
+fn ca_pin_command(g: &Globals, c: CaPinCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        CaPinCommand::Add {
+            name,
+            pin,
+            from,
+            format,
+        } => ca_pin::ca_pin_add(&g.ctx(format)?, &name, pin.as_deref(), from.as_deref(), out),
+        CaPinCommand::Remove { name, format } => ca_pin::ca_pin_remove(&g.ctx(format)?, &name, out),
+        CaPinCommand::List { format } => ca_pin::ca_pin_list(&g.ctx(format)?, out),
+    }
+}
+
+/// `pinctl channel …`.
+fn channel_command(g: &Globals, c: ChannelCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        ChannelCommand::Add {
             kind,
             name,
             ttl,
@@ -1258,9 +1331,9 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             include_subdomains,
             one_label,
             swizzle,
-            ..
-        }) => channel::channel_add(
-            &ctx()?,
+            format,
+        } => channel::channel_add(
+            &g.ctx(format)?,
             &channel::ChannelOptions {
                 kind: kind.into(),
                 name,
@@ -1274,7 +1347,17 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             },
             out,
         ),
-        Command::Reports(ReportsCommand::Serve {
+        ChannelCommand::List { format } => channel::channel_list(&g.ctx(format)?, out),
+        ChannelCommand::Retire { name, format } => {
+            channel::channel_retire(&g.ctx(format)?, &name, out)
+        }
+    }
+}
+
+/// `pinctl reports …`: the collector and what it stored.
+fn reports_command(g: &Globals, c: ReportsCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        ReportsCommand::Serve {
             listen,
             database,
             header_timeout,
@@ -1284,8 +1367,8 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             burst,
             tls_cert,
             tls_key,
-        }) => reports::serve(
-            &ctx()?,
+        } => reports::serve(
+            &g.ctx(Format::Text)?,
             &reports::ServeOptions {
                 listen,
                 database,
@@ -1297,57 +1380,36 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 tls: tls_cert.zip(tls_key),
             },
         ),
-        Command::Reports(ReportsCommand::List {
+        ReportsCommand::List {
             since,
             database,
             format,
-        }) => reports::list(
-            &ctx()?,
-            since.as_deref(),
-            database.as_deref(),
-            format == Format::Json,
-            out,
-        ),
-        Command::Reports(ReportsCommand::Summary {
+        } => reports::list(&g.ctx(format)?, since.as_deref(), database.as_deref(), out),
+        ReportsCommand::Summary {
             since,
             database,
             format,
-        }) => reports::summary(
-            &ctx()?,
-            since.as_deref(),
-            database.as_deref(),
-            format == Format::Json,
-            out,
-        ),
-        Command::Reports(ReportsCommand::Unit { listen }) => {
-            reports::unit(&ctx()?, &listen.to_string(), out)
+        } => reports::summary(&g.ctx(format)?, since.as_deref(), database.as_deref(), out),
+        ReportsCommand::Unit { listen } => {
+            reports::unit(&g.ctx(Format::Text)?, &listen.to_string(), out)
         }
-        Command::Timeline { format } => timeline::timeline(
-            &ctx()?,
-            match format {
-                PictureFormat::Text => timeline::Picture::Text,
-                PictureFormat::Svg => timeline::Picture::Svg,
-                PictureFormat::Html => timeline::Picture::Html,
-            },
-            out,
-        ),
-        Command::Channel(ChannelCommand::List { format }) => {
-            channel::channel_list(&ctx()?, format == Format::Json, out)
-        }
-        Command::Channel(ChannelCommand::Retire { name, .. }) => {
-            channel::channel_retire(&ctx()?, &name, out)
-        }
-        Command::Cert(CertCommand::Add { file, force, .. }) => {
-            cert::cert_add(&ctx()?, &file, force, out)
-        }
-        Command::Archive(ArchiveCommand::Copy {
-            name, to, location, ..
-        }) => archive::archive_copy(&ctx()?, &name, &to, &location, out),
-        Command::Archive(ArchiveCommand::Verify {
+    }
+}
+
+/// `pinctl archive …`.
+fn archive_command(g: &Globals, c: ArchiveCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        ArchiveCommand::Copy {
+            name,
+            to,
+            location,
+            format,
+        } => archive::archive_copy(&g.ctx(format)?, &name, &to, &location, out),
+        ArchiveCommand::Verify {
             name,
             from,
             identity,
-            ..
-        }) => archive::archive_verify(&ctx()?, &name, &from, identity.as_deref(), out),
+            format,
+        } => archive::archive_verify(&g.ctx(format)?, &name, &from, identity.as_deref(), out),
     }
 }

@@ -207,7 +207,8 @@ pub fn channel_retire(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
 }
 
 /// `pinctl channel list`.
-pub fn channel_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn channel_list(ctx: &Ctx, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     let domains = ctx.store.chosen(ctx.site.as_deref())?;
     let mut all = Vec::new();
     for site in ctx.store.load_many(&domains)? {

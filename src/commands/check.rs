@@ -12,17 +12,16 @@ pub struct CheckOptions {
     pub warn_days: i64,
     pub live: bool,
     pub verbose: bool,
-    pub json: bool,
 }
 
 /// `pinctl check`: never fails with exit 1; an unreadable state is UNKNOWN
 /// (exit 3), as monitoring systems expect.
 pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
     match gather(ctx, o) {
-        Ok(findings) => report(&findings, o, out),
+        Ok(findings) => report(&findings, o, ctx.json, out),
         Err(e) => {
             let msg = e.to_string();
-            if o.json {
+            if ctx.json {
                 out.line(json(
                     &json!({"status": "UNKNOWN", "error": msg, "findings": []}),
                 )?);
@@ -67,9 +66,9 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     Ok(findings)
 }
 
-fn report(findings: &[Finding], o: &CheckOptions, out: &mut Out) -> Result<i32> {
+fn report(findings: &[Finding], o: &CheckOptions, as_json: bool, out: &mut Out) -> Result<i32> {
     let status = judge::overall(findings);
-    if o.json {
+    if as_json {
         out.line(json(
             &json!({ "status": status.as_str(), "findings": findings }),
         )?);

@@ -40,7 +40,8 @@ pub struct Ctx {
     pub site: Option<String>,
     pub now: DateTime<Utc>,
     pub passphrase_file: Option<std::path::PathBuf>,
-    /// The write commands report in JSON (`--format json`).
+    /// The command reports in JSON (`--format json`): the one way the
+    /// format reaches a command.
     pub json: bool,
 }
 

@@ -11,7 +11,8 @@ use crate::state::Role;
 use crate::text::rfc3339;
 
 /// `pinctl plan`.
-pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn plan(ctx: &Ctx, promote: Option<&str>, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
     let steps = match promote {

@@ -103,7 +103,8 @@ fn warnings(site: &Site, out: &mut Out) {
     }
 }
 
-pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn status(ctx: &Ctx, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     let domains = ctx.store.chosen(ctx.site.as_deref())?;
     let sites: Vec<Site> = ctx.store.load_many(&domains)?;
     for site in &sites {
