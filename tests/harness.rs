@@ -53,19 +53,13 @@ pub fn find(bin: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(bin)).find(|p| p.is_file())
 }
 
-/// Whether the server can run here; prints SKIPPED, or fails under
-/// `PINCTL_REQUIRE_SERVERS=1`.
+/// Whether the server can run here; when not, the test is skipped
+/// through `common::skip`.
 pub fn available(kind: Kind, test: &str) -> bool {
     let ok = find(kind.binary()).is_some()
         && (kind != Kind::Lighttpd || Path::new("/usr/lib/lighttpd/mod_openssl.so").exists());
     if !ok {
-        if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
-            panic!(
-                "{test}: {} is required (PINCTL_REQUIRE_SERVERS=1) but missing",
-                kind.name()
-            );
-        }
-        skipped!("SKIPPED {test}: {} not installed", kind.name());
+        crate::common::skip(test, kind.name());
     }
     ok
 }

@@ -136,19 +136,65 @@ impl Env {
     }
 }
 
-/// Whether `tool` is on PATH. When it is not, prints SKIPPED (and the
-/// caller returns early) — or fails under `PINCTL_REQUIRE_SERVERS=1`.
+/// Whether `tool` is on PATH; when it is not, the test is skipped
+/// through [`skip`] (and the caller returns early).
 pub fn have(tool: &str, test: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
     if !found {
-        if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
-            panic!("{test}: {tool} is required (PINCTL_REQUIRE_SERVERS=1) but not on PATH");
-        }
-        skipped!("SKIPPED {test}: {tool} not on PATH");
+        skip(test, tool);
     }
     found
+}
+
+/// The tests skipped in this run, with the peer each missed.
+static SKIPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The one way a test (or part of one) is skipped for a missing peer
+/// (docs/design.md#tests): prints `SKIPPED: <test>: <peer> missing`, or
+/// fails under `PINCTL_REQUIRE_SERVERS=1` (which CI sets). The caller
+/// then returns early. The skips are counted, and the count is printed
+/// when the test binary exits, after libtest's summary.
+#[track_caller]
+pub fn skip(test: &str, peer: &str) {
+    if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
+        panic!("{test}: {peer} missing, and PINCTL_REQUIRE_SERVERS=1 requires it");
+    }
+    skipped!("SKIPPED: {test}: {peer} missing");
+    let mut v = SKIPS.lock().unwrap_or_else(|e| e.into_inner());
+    if v.is_empty() {
+        at_exit_print_skips();
+    }
+    v.push(format!("{test} ({peer})"));
+}
+
+/// Registers [`print_skips`] to run when the process exits: libtest has
+/// no hook after its summary, but it ends through `exit`, which runs the
+/// C library's `atexit` handlers.
+fn at_exit_print_skips() {
+    extern "C" {
+        fn atexit(f: extern "C" fn()) -> std::os::raw::c_int;
+    }
+    // SAFETY: atexit takes a plain function pointer that lives for the
+    // whole program; print_skips neither unwinds nor needs Rust's runtime
+    // beyond a static mutex and stderr.
+    unsafe {
+        atexit(print_skips);
+    }
+}
+
+extern "C" fn print_skips() {
+    let v = SKIPS.lock().unwrap_or_else(|e| e.into_inner());
+    if !v.is_empty() {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED {} test(s) or parts of tests for missing peers (PINCTL_REQUIRE_SERVERS=1 makes these failures):\n  {}",
+            v.len(),
+            v.join("\n  ")
+        );
+    }
 }
 
 /// Runs a shell command line and returns its stdout; panics on failure.
