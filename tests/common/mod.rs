@@ -254,7 +254,8 @@ pub fn age_on_pty(dir: &Path, args: &str, lines: &[&str]) -> Output {
 
 /// Runs a shell command line on a pseudo-terminal through script(1). Each
 /// of `lines` is typed once the program has shown one more passphrase
-/// prompt (typing earlier could be flushed when it turns echo off).
+/// prompt and turned the terminal's echo off (typed earlier, it would be
+/// echoed on the screen).
 pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) -> Output {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -290,12 +291,13 @@ pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) 
                 .to_lowercase()
                 .matches("passphrase")
                 .count();
-            if seen > i || start.elapsed() > std::time::Duration::from_secs(30) {
+            if (seen > i && echo_off(child.id()))
+                || start.elapsed() > std::time::Duration::from_secs(30)
+            {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
         let _ = stdin.write_all(format!("{line}\n").as_bytes());
     }
     let status = child.wait().expect("script");
@@ -311,6 +313,40 @@ pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) 
         stdout,
         stderr,
     }
+}
+
+/// Whether the terminal script(1) (process `script`) gave its command
+/// has echo off, as a passphrase prompt sets it: the terminal is the
+/// standard input of script's descendants, and stty reads its settings.
+fn echo_off(script: u32) -> bool {
+    let Some(tty) = terminal_below(script) else {
+        return false;
+    };
+    Command::new("stty")
+        .args(["-F", &tty, "-a"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .any(|w| w == "-echo")
+        })
+        .unwrap_or(false)
+}
+
+/// The pseudo-terminal on which a descendant of `pid` reads.
+fn terminal_below(pid: u32) -> Option<String> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    for c in children.split_whitespace() {
+        if let Ok(l) = std::fs::read_link(format!("/proc/{c}/fd/0")) {
+            if l.starts_with("/dev/pts/") {
+                return Some(l.display().to_string());
+            }
+        }
+        if let Some(t) = c.parse().ok().and_then(terminal_below) {
+            return Some(t);
+        }
+    }
+    None
 }
 
 /// Every file below `dir`, with its bytes.
