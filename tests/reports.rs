@@ -591,7 +591,7 @@ impl Postgres {
         };
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
-        let pg = Postgres {
+        let mut pg = Postgres {
             port: crate::harness::free_port(),
             dir,
             bin,
@@ -606,16 +606,32 @@ impl Postgres {
                 pg.as_user("initdb", &format!("-D '{d}/data' -A trust -U pinctl"))
             ),
         );
-        sh(std::path::Path::new("/"), &format!(
-            "{} >/dev/null",
-            pg.as_user(
-                "pg_ctl",
-                &format!(
-                    "-D '{d}/data' -l '{d}/log' -w -o \"-p {} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=on\" start",
-                    pg.port
-                )
-            )
-        ));
+        // PostgreSQL binds its port itself: if another test took the one
+        // picked free meanwhile, start again on a fresh one (bounded).
+        for attempt in 1.. {
+            let o = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(pg.as_user(
+                    "pg_ctl",
+                    &format!(
+                        "-D '{d}/data' -l '{d}/log' -w -o \"-p {} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=on\" start",
+                        pg.port
+                    ),
+                ))
+                .current_dir("/")
+                .output()
+                .unwrap();
+            if o.status.success() {
+                break;
+            }
+            let log = std::fs::read_to_string(format!("{d}/log")).unwrap_or_default();
+            assert!(
+                crate::harness::address_in_use(&log) && attempt < 5,
+                "pg_ctl start failed: {}\n{log}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            pg.port = crate::harness::free_port();
+        }
         Some(pg)
     }
 
