@@ -172,7 +172,20 @@ pub fn push(
         server: t.server.to_string(),
         zone: zone.to_ascii(),
         owner: owner_text,
-        records: served.records.iter().map(|r| r.to_string()).collect(),
+        records: served
+            .records
+            .iter()
+            .filter_map(pinctl_dns::tlsa_parts)
+            .map(|(usage, selector, matching, data)| {
+                dane::Tlsa {
+                    usage,
+                    selector,
+                    matching,
+                    data: data.to_vec(),
+                }
+                .to_string()
+            })
+            .collect(),
         ttl: served_ttl,
         read_back: ts(if new {
             site.live_in(channel).map_or(at, |p| p.from)
