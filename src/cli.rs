@@ -655,7 +655,7 @@ enum Command {
         /// Warn about certificates that expire within this many days.
         #[arg(long, default_value_t = 30)]
         warn_days: i64,
-        /// Also fetch every recorded endpoint and compare it with the state.
+        /// Also fetch every recorded endpoint and compare it with the state, and read each dns channel's RRset from its server.
         #[arg(long)]
         live: bool,
         /// Also list what was checked and is fine.
