@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::header::{self, LintOptions, LintSeverity};
 use crate::store::Store;
 
+pub mod acme;
 pub mod archive;
 pub mod ca_pin;
 pub mod cert;
@@ -23,6 +24,7 @@ pub mod key;
 pub mod plan;
 pub mod policy;
 pub mod publish;
+pub mod renew;
 pub mod report;
 pub mod reports;
 pub mod rotate;

@@ -13,7 +13,7 @@ use crate::state::Role;
 pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> Result<i32> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
-    let steps = match promote {
+    let mut steps = match promote {
         Some(n) => {
             let k = site.require_key(n)?;
             if k.role != Role::Backup {
@@ -36,6 +36,9 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, as_json: bool, out: &mut Out) -> R
             planner::next_steps_with(&site, &site_dir(ctx, &domain), ctx.now, unexpected)
         }
     };
+    if let Some(k) = promote.or(site.active().map(|k| k.name.as_str())) {
+        super::acme::plan_commands(ctx, &mut steps, k);
+    }
     if as_json {
         out.line(json(&json!({ "site": domain, "steps": steps }))?);
     } else {

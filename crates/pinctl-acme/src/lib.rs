@@ -271,6 +271,19 @@ pub struct Eab<'a> {
     pub hmac: &'a [u8],
 }
 
+/// Decodes base64url with or without padding (how CAs hand out EAB MAC
+/// keys); None if it is not.
+pub fn decode_b64url(s: &str) -> Option<Zeroizing<Vec<u8>>> {
+    use base64::Engine as _;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let v = Zeroizing::new(engine.decode(s).ok()?);
+    (!v.is_empty()).then_some(v)
+}
+
 /// Registers an account on `directory`, or finds the one whose key
 /// `existing` (a stored account file) holds.
 pub fn register(
