@@ -56,10 +56,12 @@ fn read_account(ctx: &Ctx) -> Result<Option<Zeroizing<Vec<u8>>>> {
     Ok(Some(crate::fsutil::read_capped(&path, 1 << 20)?))
 }
 
+/// A CA that cannot be reached or refuses is not a TLS probe: no
+/// `--connect` hint (that is `Error::Network`'s).
 fn acme_error(e: pinctl_acme::Error) -> Error {
     match e.kind {
         pinctl_acme::ErrorKind::Usage => Error::Usage(e.message),
-        pinctl_acme::ErrorKind::Network | pinctl_acme::ErrorKind::Ca => Error::Network(e.message),
+        pinctl_acme::ErrorKind::Network | pinctl_acme::ErrorKind::Ca => Error::Refused(e.message),
     }
 }
 
@@ -318,7 +320,7 @@ pub fn issue_for(
     let remembered = challenge.clone();
     let cert = super::cert::record(ctx, tmp.path(), false, |site, cert| {
         if cert.key != want_key {
-            return Err(Error::Network(format!(
+            return Err(Error::Refused(format!(
                 "{domain}: the CA issued a certificate for {}, not {want_key}; nothing recorded",
                 cert.key
             )));
@@ -328,7 +330,7 @@ pub fn issue_for(
             .filter(|n| !cert.names.contains(n))
             .collect();
         if !missing.is_empty() {
-            return Err(Error::Network(format!(
+            return Err(Error::Refused(format!(
                 "{domain}: the issued certificate lacks {}; nothing recorded",
                 missing
                     .iter()

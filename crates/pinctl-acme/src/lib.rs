@@ -551,10 +551,30 @@ async fn order(
         .initial_delay(Duration::from_millis(250))
         .backoff(1.5)
         .timeout(POLL_TIMEOUT);
-    let status = nonce_retry!(order.poll_ready(&policy).await)
-        .map_err(|e| describe("waiting for the CA to validate", e, last))?;
+    let status = match nonce_retry!(order.poll_ready(&policy).await) {
+        Ok(s) => s,
+        // An invalid order comes back as its problem: name the name and
+        // the challenge that failed.
+        Err(instant_acme::Error::Api(p)) => {
+            let fallback = describe(
+                &format!("{kind_name} challenge for {}", names.join(", ")),
+                instant_acme::Error::Api(p),
+                last,
+            );
+            return Err(failed_challenge(&mut order, kind, kind_name)
+                .await
+                .unwrap_or(fallback));
+        }
+        Err(e) => return Err(describe("waiting for the CA to validate", e, last)),
+    };
     if status != OrderStatus::Ready {
-        return Err(failed_challenge(&mut order, kind, kind_name, status).await);
+        return Err(failed_challenge(&mut order, kind, kind_name)
+            .await
+            .unwrap_or_else(|| {
+                Error::ca(format!(
+                    "the order is {status:?}, not ready; no certificate was issued"
+                ))
+            }));
     }
     nonce_retry!(order.finalize_csr(csr_der).await)
         .map_err(|e| describe("finalizing the order with the stored CSR", e, last))?;
@@ -564,32 +584,33 @@ async fn order(
 }
 
 /// The error of the first failed challenge, naming the name and the
-/// challenge type.
+/// challenge type; None if the CA shows none.
 async fn failed_challenge(
     order: &mut instant_acme::Order,
     kind: &ChallengeType,
     kind_name: &str,
-    status: OrderStatus,
-) -> Error {
+) -> Option<Error> {
     let mut authzs = order.authorizations();
-    while let Some(Ok(a)) = authzs.next().await {
+    while let Some(Ok(mut a)) = authzs.next().await {
+        // The order's copy may predate validation.
+        let _ = a.refresh().await;
         let name = a.identifier().to_string();
         for c in &a.challenges {
             if &c.r#type == kind {
                 if let Some(p) = &c.error {
-                    return Error::ca(format!(
+                    return Some(Error::ca(format!(
                         "{kind_name} challenge for {name} failed: {} ({})",
                         p.detail.clone().unwrap_or_default(),
                         p.r#type.clone().unwrap_or_default()
-                    ));
+                    )));
                 }
             }
         }
         if a.status == AuthorizationStatus::Invalid {
-            return Error::ca(format!("{kind_name} challenge for {name} failed"));
+            return Some(Error::ca(format!("{kind_name} challenge for {name} failed")));
         }
     }
-    Error::ca(format!("the order is {status:?}, not ready; no certificate was issued"))
+    None
 }
 
 #[cfg(test)]

@@ -1,0 +1,455 @@
+//! ACME against real peers: Pebble (the RFC 8555 test CA Let's Encrypt
+//! publishes) with nonce rejection left on, resolving names through a
+//! real BIND 9 the test starts, and nginx for webroot answers. Every
+//! peer runs on loopback ports picked by binding port 0.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{have, sh, snapshot, Env, PASS};
+
+/// The zone BIND serves; every name in it points at 127.0.0.1.
+const ZONE: &str = "pinctl.test";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Waits (bounded) until something accepts TCP on `port`.
+fn wait_for_port(port: u16, what: &str, child: &mut Child) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on port {port} within 20 s");
+}
+
+/// A child process killed when the test ends.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// BIND 9 serving ZONE on a loopback port, open to updates signed with
+/// the key in `tsig.key`.
+struct Bind {
+    port: u16,
+    _peer: Peer,
+}
+
+fn start_bind(dir: &Path) -> Bind {
+    let d = dir.join("bind");
+    std::fs::create_dir_all(&d).unwrap();
+    let port = free_port();
+    sh(&d, "tsig-keygen -a hmac-sha256 pinctl-update > tsig.key");
+    std::fs::write(
+        d.join(format!("{ZONE}.zone")),
+        format!(
+            "$TTL 60\n@ IN SOA ns.{ZONE}. hostmaster.{ZONE}. 1 60 60 600 60\n@ IN NS ns.{ZONE}.\nns IN A 127.0.0.1\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n"
+        ),
+    )
+    .unwrap();
+    let p = d.display();
+    std::fs::write(
+        d.join("named.conf"),
+        format!(
+            "include \"{p}/tsig.key\";\noptions {{ directory \"{p}\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; pid-file \"{p}/named.pid\"; session-keyfile \"{p}/session.key\"; dnssec-validation no; }};\ncontrols {{ }};\nzone \"{ZONE}\" {{ type primary; file \"{p}/{ZONE}.zone\"; allow-update {{ key \"pinctl-update\"; }}; }};\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("named")
+        .args(["-f", "-c"])
+        .arg(d.join("named.conf"))
+        .args(["-u", "root", "-n", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start named");
+    wait_for_port(port, "named", &mut child);
+    Bind {
+        port,
+        _peer: Peer(child),
+    }
+}
+
+/// Pebble with its own TLS certificate, resolving through `dns_port`,
+/// validating HTTP-01 on `http_port`.
+struct Pebble {
+    directory: String,
+    ca_file: PathBuf,
+    http_port: u16,
+    peer: Option<Peer>,
+}
+
+fn start_pebble(dir: &Path, dns_port: u16) -> Pebble {
+    let d = dir.join("pebble");
+    std::fs::create_dir_all(&d).unwrap();
+    sh(
+        &d,
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 30 -subj '/CN=pebble test CA' 2>/dev/null \
+         && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr -subj '/CN=localhost' 2>/dev/null \
+         && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=critical,CA:FALSE\\n' > ext.cnf \
+         && openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tls.pem -days 30 -extfile ext.cnf 2>/dev/null",
+    );
+    let (listen, manage, http_port, tls_port) = (free_port(), free_port(), free_port(), free_port());
+    std::fs::write(
+        d.join("pebble.json"),
+        serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{listen}"),
+            "managementListenAddress": format!("127.0.0.1:{manage}"),
+            "certificate": d.join("tls.pem"),
+            "privateKey": d.join("tls.key"),
+            "httpPort": http_port,
+            "tlsPort": tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let mut child = Command::new("pebble")
+        .arg("-config")
+        .arg(d.join("pebble.json"))
+        .arg("-dnsserver")
+        .arg(format!("127.0.0.1:{dns_port}"))
+        .env("PEBBLE_VA_NOSLEEP", "1")
+        // Nonce rejection stays at Pebble's default (5%): pinctl must retry.
+        .env_remove("PEBBLE_WFE_NONCEREJECT")
+        .current_dir(&d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pebble");
+    wait_for_port(listen, "pebble", &mut child);
+    Pebble {
+        directory: format!("https://127.0.0.1:{listen}/dir"),
+        ca_file: d.join("ca.pem"),
+        http_port,
+        peer: Some(Peer(child)),
+    }
+}
+
+/// Pebble and BIND up, or None (SKIPPED) when a tool is missing.
+fn peers(test: &str, dir: &Path) -> Option<(Bind, Pebble)> {
+    for tool in ["pebble", "named", "tsig-keygen", "openssl"] {
+        if !have(tool, test) {
+            return None;
+        }
+    }
+    let bind = start_bind(dir);
+    let pebble = start_pebble(dir, bind.port);
+    Some((bind, pebble))
+}
+
+fn env() -> Env {
+    Env::new().var("PINCTL_PASSPHRASE", PASS)
+}
+
+fn register(env: &Env, pebble: &Pebble) {
+    env.run(&[
+        "acme",
+        "account",
+        "--directory",
+        &pebble.directory,
+        "--ca-file",
+        pebble.ca_file.to_str().unwrap(),
+        "--email",
+        "ops@pinctl.test",
+    ])
+    .ok();
+}
+
+/// The pin of the leaf of `cert` by the openssl pipeline.
+fn openssl_pin(dir: &Path, cert: &Path) -> String {
+    sh(
+        dir,
+        &format!(
+            "openssl x509 -in '{}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+            cert.display()
+        ),
+    )
+    .trim()
+    .to_string()
+}
+
+/// The pin the state records for `key` of `site`.
+fn key_pin(env: &Env, site: &str, key: &str) -> String {
+    let yaml =
+        std::fs::read_to_string(env.path().join("state").join(site).join("site.yaml")).unwrap();
+    let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    v["keys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"].as_str() == Some(key))
+        .and_then(|k| k["pin"].as_str())
+        .expect("the key's pin")
+        .to_string()
+}
+
+/// The SAN DNS names of the leaf of `cert`, by openssl.
+fn openssl_names(dir: &Path, cert: &Path) -> Vec<String> {
+    let text = sh(
+        dir,
+        &format!("openssl x509 -in '{}' -noout -ext subjectAltName", cert.display()),
+    );
+    let mut names: Vec<String> = text
+        .split([',', '\n'])
+        .filter_map(|p| p.trim().strip_prefix("DNS:").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+fn cert_files(env: &Env, site: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(env.path().join("state").join(site))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".cert"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key() {
+    let t = "http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key";
+    let env = env();
+    let Some((_bind, pebble)) = peers(t, env.path()) else {
+        return;
+    };
+    let a = format!("a.{ZONE}");
+    let b = format!("b.{ZONE}");
+    env.run(&["init", &a, "--san", &format!("www.a.{ZONE}")]).ok();
+    env.run(&["init", &b]).ok();
+    register(&env, &pebble);
+    let account = env.path().join("state/acme-account.json");
+    assert_eq!(crate::common::mode(&account), 0o600);
+    // Registering again finds the same account.
+    let again = env.run(&[
+        "acme",
+        "account",
+        "--directory",
+        &pebble.directory,
+        "--ca-file",
+        pebble.ca_file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let again: serde_json::Value = serde_json::from_str(again.ok()).unwrap();
+    assert_eq!(again["created"], false);
+
+    let listen = format!("127.0.0.1:{}", pebble.http_port);
+    for site in [&a, &b] {
+        let r = env.run(&[
+            "--site",
+            site,
+            "cert",
+            "issue",
+            "--http01-listen",
+            &listen,
+            "--format",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
+        assert_eq!(v["key"], "primary", "{v}");
+        let file = env.path().join("state").join(site).join(v["file"].as_str().unwrap());
+        // The certificate carries the pinned key's pin and every name.
+        assert_eq!(openssl_pin(env.path(), &file), key_pin(&env, site, "primary"));
+        let mut want = vec![site.to_string()];
+        if *site == a {
+            want.push(format!("www.a.{ZONE}"));
+        }
+        want.sort();
+        assert_eq!(openssl_names(env.path(), &file), want);
+    }
+    let yaml = std::fs::read_to_string(env.path().join("state").join(&a).join("site.yaml")).unwrap();
+    assert!(yaml.contains("challenge: http01-listen"), "{yaml}");
+
+    // Nothing due (Pebble's certificates live 5 years): nothing done.
+    let before = snapshot(&env.path().join("state"));
+    let hook_log = env.path().join("hook.log");
+    let hook = format!(
+        "echo \"$PINCTL_SITE $PINCTL_KEY $PINCTL_CERT\" >> '{}'",
+        hook_log.display()
+    );
+    let r = env.run(&["renew", "--deploy-hook", &hook, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
+    assert!(
+        v["sites"].as_array().unwrap().iter().all(|s| s["status"] == "skipped"),
+        "{v}"
+    );
+    assert_eq!(before, snapshot(&env.path().join("state")));
+    assert!(!hook_log.exists());
+
+    // --days beyond the lifetime: every site renewed, same key, one hook each.
+    let r = env.run(&["renew", "--days", "3000", "--deploy-hook", &hook]);
+    let out = r.ok();
+    assert_eq!(out.matches("renewed ").count(), 2, "{out}");
+    let log = std::fs::read_to_string(&hook_log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for (line, site) in lines.iter().zip([&a, &b]) {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts[0], site.as_str());
+        assert_eq!(parts[1], "primary");
+        assert_eq!(
+            openssl_pin(env.path(), Path::new(parts[2])),
+            key_pin(&env, site, "primary")
+        );
+    }
+    assert_eq!(cert_files(&env, &a).len(), 2);
+
+    // After a rotation, renew certifies the promoted key; plans say so.
+    env.run(&["--site", &a, "rotate", "--promote", "backup1"]).ok();
+    let plan = env.run(&["--site", &a, "plan"]).ok().to_string();
+    assert!(!plan.contains("pinctl cert add"), "{plan}");
+    let r = env.run(&["renew", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
+    let sites = v["sites"].as_array().unwrap();
+    let sa = sites.iter().find(|s| s["site"] == a.as_str()).unwrap();
+    assert_eq!(sa["status"], "renewed", "{v}");
+    assert_eq!(sa["key"], "backup1");
+    let file = env.path().join("state").join(&a).join(sa["file"].as_str().unwrap());
+    assert_eq!(openssl_pin(env.path(), &file), key_pin(&env, &a, "backup1"));
+    let sb = sites.iter().find(|s| s["site"] == b.as_str()).unwrap();
+    assert_eq!(sb["status"], "skipped");
+
+    // The CA gone: renew fails, says which site, and changes nothing.
+    let mut pebble = pebble;
+    drop(pebble.peer.take());
+    let before = snapshot(&env.path().join("state"));
+    let r = env.run(&["renew", "--days", "3000"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("failed {a}")), "{}", r.stdout);
+    assert_eq!(before, snapshot(&env.path().join("state")));
+}
+
+#[test]
+fn a_failed_challenge_or_an_unreachable_directory_changes_nothing() {
+    let t = "a_failed_challenge_or_an_unreachable_directory_changes_nothing";
+    let env = env();
+    let Some((_bind, pebble)) = peers(t, env.path()) else {
+        return;
+    };
+    let site = format!("c.{ZONE}");
+    env.run(&["init", &site]).ok();
+
+    // No account yet: refused before anything is ordered.
+    let before = snapshot(&env.path().join("state"));
+    let listen = format!("127.0.0.1:{}", pebble.http_port);
+    env.run(&["cert", "issue", "--http01-listen", &listen])
+        .fails_with("pinctl acme account");
+
+    // An unreachable directory: no account file, nothing written.
+    let closed = free_port();
+    let r = env.run(&[
+        "acme",
+        "account",
+        "--directory",
+        &format!("https://127.0.0.1:{closed}/dir"),
+        "--ca-file",
+        pebble.ca_file.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert_eq!(before, snapshot(&env.path().join("state")));
+
+    // A directory whose TLS does not verify against the system roots.
+    let r = env.run(&["acme", "account", "--directory", &pebble.directory]);
+    assert_eq!(r.code, 1);
+    assert_eq!(before, snapshot(&env.path().join("state")));
+
+    register(&env, &pebble);
+    // Nobody answers on Pebble's HTTP-01 port: the challenge fails, the
+    // error names the site, the name and the challenge; nothing recorded.
+    let before = snapshot(&env.path().join("state"));
+    let wrong = format!("127.0.0.1:{}", free_port());
+    let r = env.run(&["cert", "issue", "--http01-listen", &wrong]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("http-01"), "{}", r.stderr);
+    assert!(r.stderr.contains(&site), "{}", r.stderr);
+    assert_eq!(before, snapshot(&env.path().join("state")));
+}
+
+#[test]
+fn http01_webroot_behind_a_real_nginx() {
+    let t = "http01_webroot_behind_a_real_nginx";
+    let env = env();
+    if !have("nginx", t) {
+        return;
+    }
+    let Some((_bind, pebble)) = peers(t, env.path()) else {
+        return;
+    };
+    let root = env.path().join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("index.html"), "hello").unwrap();
+    let ngx = env.path().join("nginx");
+    std::fs::create_dir_all(ngx.join("logs")).unwrap();
+    let n = ngx.display();
+    std::fs::write(
+        ngx.join("nginx.conf"),
+        format!(
+            "daemon off;\nmaster_process off;\npid {n}/nginx.pid;\nerror_log {n}/logs/error.log;\nevents {{}}\nhttp {{ access_log off; client_body_temp_path {n}/body; proxy_temp_path {n}/proxy; fastcgi_temp_path {n}/fastcgi; uwsgi_temp_path {n}/uwsgi; scgi_temp_path {n}/scgi;\n server {{ listen 127.0.0.1:{}; root {}; }} }}\n",
+            pebble.http_port,
+            root.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("nginx")
+        .arg("-p")
+        .arg(&ngx)
+        .arg("-c")
+        .arg(ngx.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nginx");
+    wait_for_port(pebble.http_port, "nginx", &mut child);
+    let _nginx = Peer(child);
+
+    let site = format!("d.{ZONE}");
+    env.run(&["init", &site, "--san", &format!("www.d.{ZONE}")]).ok();
+    register(&env, &pebble);
+    let r = env.run(&[
+        "cert",
+        "issue",
+        "--http01-webroot",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
+    let file = env.path().join("state").join(&site).join(v["file"].as_str().unwrap());
+    assert_eq!(openssl_pin(env.path(), &file), key_pin(&env, &site, "primary"));
+    // The answers are gone, and so are the folders pinctl made for them.
+    let left: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("index.html")]);
+
+    // renew answers the same way, from what the site remembers.
+    let r = env.run(&["renew", "--days", "3000"]);
+    assert!(r.ok().contains(&format!("renewed {site}")), "{}", r.stdout);
+    assert_eq!(cert_files(&env, &site).len(), 2);
+}
