@@ -1,13 +1,16 @@
 //! ACME against real peers: Pebble (the RFC 8555 test CA Let's Encrypt
 //! publishes) with nonce rejection left on, resolving names through a
-//! real BIND 9 the test starts, and nginx for webroot answers. Every
-//! peer runs on loopback ports picked by binding port 0.
+//! real BIND 9 the test starts (`common::bind`, whose zone points every
+//! name at 127.0.0.1 and takes TSIG-signed updates for DNS-01), and
+//! nginx for webroot answers. Every peer runs on loopback ports picked
+//! by binding port 0.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::bind::Bind;
 use crate::common::{have, sh, snapshot, Env, PASS};
 
 /// The zone BIND serves; every name in it points at 127.0.0.1.
@@ -42,48 +45,6 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// BIND 9 serving ZONE on a loopback port, open to updates signed with
-/// the key in `tsig.key`.
-struct Bind {
-    port: u16,
-    _peer: Peer,
-}
-
-fn start_bind(dir: &Path) -> Bind {
-    let d = dir.join("bind");
-    std::fs::create_dir_all(&d).unwrap();
-    let port = free_port();
-    sh(&d, "tsig-keygen -a hmac-sha256 pinctl-update > tsig.key");
-    std::fs::write(
-        d.join(format!("{ZONE}.zone")),
-        format!(
-            "$TTL 60\n@ IN SOA ns.{ZONE}. hostmaster.{ZONE}. 1 60 60 600 60\n@ IN NS ns.{ZONE}.\nns IN A 127.0.0.1\n@ IN A 127.0.0.1\n* IN A 127.0.0.1\n"
-        ),
-    )
-    .unwrap();
-    let p = d.display();
-    std::fs::write(
-        d.join("named.conf"),
-        format!(
-            "include \"{p}/tsig.key\";\noptions {{ directory \"{p}\"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; pid-file \"{p}/named.pid\"; session-keyfile \"{p}/session.key\"; dnssec-validation no; }};\ncontrols {{ }};\nzone \"{ZONE}\" {{ type primary; file \"{p}/{ZONE}.zone\"; allow-update {{ key \"pinctl-update\"; }}; }};\n"
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("named")
-        .args(["-f", "-c"])
-        .arg(d.join("named.conf"))
-        .args(["-u", "root", "-n", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start named");
-    wait_for_port(port, "named", &mut child);
-    Bind {
-        port,
-        _peer: Peer(child),
     }
 }
 
@@ -146,12 +107,12 @@ fn start_pebble(dir: &Path, dns_port: u16) -> Pebble {
 
 /// Pebble and BIND up, or None (SKIPPED) when a tool is missing.
 fn peers(test: &str, dir: &Path) -> Option<(Bind, Pebble)> {
-    for tool in ["pebble", "named", "tsig-keygen", "openssl"] {
+    for tool in ["pebble", "named", "tsig-keygen", "dig", "nsupdate", "openssl"] {
         if !have(tool, test) {
             return None;
         }
     }
-    let bind = start_bind(dir);
+    let bind = Bind::start(ZONE);
     let pebble = start_pebble(dir, bind.port);
     Some((bind, pebble))
 }
@@ -449,6 +410,75 @@ fn http01_webroot_behind_a_real_nginx() {
     assert_eq!(left, vec![std::ffi::OsString::from("index.html")]);
 
     // renew answers the same way, from what the site remembers.
+    let r = env.run(&["renew", "--days", "3000"]);
+    assert!(r.ok().contains(&format!("renewed {site}")), "{}", r.stdout);
+    assert_eq!(cert_files(&env, &site).len(), 2);
+}
+
+#[test]
+fn dns01_through_rfc2136_and_a_wrong_tsig_key_changes_nothing() {
+    let t = "dns01_through_rfc2136_and_a_wrong_tsig_key_changes_nothing";
+    let env = env();
+    let Some((bind, pebble)) = peers(t, env.path()) else {
+        return;
+    };
+    let site = format!("e.{ZONE}");
+    env.run(&["init", &site, "--san", &format!("www.e.{ZONE}")]).ok();
+    register(&env, &pebble);
+
+    // A key BIND does not know: the update is refused, the error names
+    // the site and the challenge, and the state is as it was.
+    let wrong = env.path().join("wrong.key");
+    crate::common::bind::keygen("hmac-sha256", &bind.key_name, &wrong);
+    let before = snapshot(&env.path().join("state"));
+    let r = env.run(&[
+        "cert",
+        "issue",
+        "--dns01-rfc2136",
+        &bind.addr(),
+        "--tsig-key",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    assert!(r.stderr.contains("dns-01"), "{}", r.stderr);
+    assert!(r.stderr.contains(&site), "{}", r.stderr);
+    let secret = |f: &Path| {
+        let text = std::fs::read_to_string(f).unwrap();
+        text.split('"').nth(3).expect("the key's secret").to_string()
+    };
+    assert!(!r.stderr.contains(&secret(&wrong)), "{}", r.stderr);
+    assert_eq!(before, snapshot(&env.path().join("state")));
+
+    let r = env.run(&[
+        "cert",
+        "issue",
+        "--dns01-rfc2136",
+        &bind.addr(),
+        "--tsig-key",
+        bind.key_file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
+    let file = env.path().join("state").join(&site).join(v["file"].as_str().unwrap());
+    assert_eq!(openssl_pin(env.path(), &file), key_pin(&env, &site, "primary"));
+    assert_eq!(
+        openssl_names(env.path(), &file),
+        vec![site.clone(), format!("www.e.{ZONE}")]
+    );
+    // The TXT records are gone again.
+    for n in [site.clone(), format!("www.e.{ZONE}")] {
+        assert!(
+            bind.dig(&format!("_acme-challenge.{n}"), "TXT").is_empty(),
+            "{n}"
+        );
+    }
+    let yaml = std::fs::read_to_string(env.path().join("state").join(&site).join("site.yaml")).unwrap();
+    assert!(yaml.contains("challenge: dns01-rfc2136"), "{yaml}");
+    assert!(!yaml.contains(&secret(&bind.key_file)), "{yaml}");
+
+    // renew answers DNS-01 again from what the site remembers.
     let r = env.run(&["renew", "--days", "3000"]);
     assert!(r.ok().contains(&format!("renewed {site}")), "{}", r.stdout);
     assert_eq!(cert_files(&env, &site).len(), 2);

@@ -215,11 +215,9 @@ fn answer(c: &AcmeChallenge) -> Result<pinctl_acme::Answer> {
         AcmeChallenge::Http01Webroot { webroot } => {
             pinctl_acme::Answer::Webroot(PathBuf::from(webroot))
         }
-        AcmeChallenge::Dns01Rfc2136 { .. } => {
-            return Err(Error::Usage(
-                "DNS-01 through RFC 2136 is not available in this build yet; use --http01-listen or --http01-webroot".into(),
-            ))
-        }
+        AcmeChallenge::Dns01Rfc2136 { server, tsig_key } => pinctl_acme::Answer::Dns01(Box::new(
+            pinctl_acme::dns01::Rfc2136::new(server, Path::new(tsig_key)).map_err(acme_error)?,
+        )),
     })
 }
 

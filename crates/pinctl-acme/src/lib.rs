@@ -21,6 +21,7 @@ use instant_acme::{
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub mod dns01;
 pub mod http01;
 pub mod net;
 
