@@ -305,7 +305,7 @@ enum YesNo {
 enum ChannelCommand {
     /// Add a channel: DANE TLSA records, or an app platform's pinning.
     #[command(
-        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add trustkit --expires-after 60 --swizzle no\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
+        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add dns --ttl 3600 --port 25 --server ns1.example.net --tsig-key /etc/pinctl/update.key\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add trustkit --expires-after 60 --swizzle no\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
     )]
     Add {
         /// dns, android, trustkit, ios or okhttp.
@@ -335,6 +335,32 @@ enum ChannelCommand {
         /// trustkit: TSKSwizzleNetworkDelegates. yes: TrustKit hooks the app's NSURLSession/NSURLConnection delegates and checks pins itself; no: the app calls TrustKit's validator from its own challenge handlers [default: yes].
         #[arg(long, value_enum, value_name = "YES|NO")]
         swizzle: Option<YesNo>,
+        /// dns: the zone's primary server, HOST[:PORT] (port 53 by default): publish then updates the zone itself by RFC 2136, signed with --tsig-key, and check --live reads the RRset back.
+        #[arg(long, value_name = "HOST[:PORT]", requires = "tsig_key")]
+        server: Option<String>,
+        /// dns: the BIND key file (as tsig-keygen -a hmac-sha256 NAME writes it) whose key signs the updates; the state records its path, never the secret.
+        #[arg(long, value_name = "FILE", requires = "server", value_hint = clap::ValueHint::FilePath)]
+        tsig_key: Option<PathBuf>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Change how pinctl reaches a dns channel's zone: set its server and TSIG key, or remove them (back to the manual flow).
+    #[command(
+        after_help = "Examples:\n  pinctl channel set dns --server 192.0.2.53 --tsig-key /etc/pinctl/update.key\n  pinctl channel set dns --tsig-key /etc/pinctl/new.key   # a new key, same server\n  pinctl channel set dns --no-server                        # print records again; the operator edits the zone"
+    )]
+    Set {
+        /// The dns channel's name (see channel list).
+        name: String,
+        /// The zone's primary server, HOST[:PORT] (port 53 by default).
+        #[arg(long, value_name = "HOST[:PORT]")]
+        server: Option<String>,
+        /// The BIND key file whose TSIG key signs the updates (its path is recorded, never the secret).
+        #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        tsig_key: Option<PathBuf>,
+        /// Remove the server and key: publish records the operator's word again.
+        #[arg(long, conflicts_with_all = ["server", "tsig_key"])]
+        no_server: bool,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -707,7 +733,7 @@ enum Command {
         /// Warn about certificates that expire within this many days.
         #[arg(long, default_value_t = 30)]
         warn_days: i64,
-        /// Also fetch every recorded endpoint and compare it with the state.
+        /// Also fetch every recorded endpoint and compare it with the state, and read each dns channel's RRset from its server.
         #[arg(long)]
         live: bool,
         /// Also list what was checked and is fine.
@@ -1051,6 +1077,7 @@ impl Command {
             | Command::CaPin(CaPinCommand::Remove { format, .. })
             | Command::Channel(ChannelCommand::Add { format, .. })
             | Command::Channel(ChannelCommand::Retire { format, .. })
+            | Command::Channel(ChannelCommand::Set { format, .. })
             | Command::Cert(CertCommand::Add { format, .. })
             | Command::Cert(CertCommand::Issue { format, .. })
             | Command::Acme(AcmeCommand::Account { format, .. })
@@ -1368,6 +1395,8 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             include_subdomains,
             one_label,
             swizzle,
+            server,
+            tsig_key,
             ..
         }) => channel::channel_add(
             &ctx()?,
@@ -1381,6 +1410,24 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 include_subdomains,
                 one_label,
                 swizzle: swizzle.map(|s| s == YesNo::Yes),
+                server,
+                tsig_key,
+            },
+            out,
+        ),
+        Command::Channel(ChannelCommand::Set {
+            name,
+            server,
+            tsig_key,
+            no_server,
+            ..
+        }) => channel::channel_set(
+            &ctx()?,
+            &name,
+            &channel::ChannelSet {
+                server,
+                tsig_key,
+                no_server,
             },
             out,
         ),

@@ -18,6 +18,7 @@ mod check;
 mod common;
 mod corpus;
 mod crash;
+mod dns;
 mod edges;
 mod edges22;
 mod harness;

@@ -63,6 +63,7 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     }
     if o.live {
         findings.extend(super::verify::live_findings(&sites, ctx.now));
+        findings.extend(super::dns_update::live_findings(&sites));
     }
     Ok(findings)
 }

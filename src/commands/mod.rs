@@ -19,6 +19,7 @@ pub mod cert;
 pub mod channel;
 pub mod check;
 pub mod deployed;
+pub mod dns_update;
 pub mod init;
 pub mod key;
 pub mod plan;

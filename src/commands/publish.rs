@@ -58,6 +58,7 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
         )));
     }
     let shipped = shipped(&site.domain, channel, kind, opts)?;
+    let zone = super::dns_update::target(&site, channel, out)?;
     let policy_mode = site.policy.mode;
     if opts.report_only {
         site.policy.mode = Mode::ReportOnly;
@@ -86,9 +87,14 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
         closed: None,
         still_locked_out: Vec::new(),
         warnings: Vec::new(),
+        zone_update: None,
     };
     match result {
         Ok(PublishOutcome::Unchanged) => {
+            if let Some(t) = &zone {
+                report.zone_update =
+                    Some(super::dns_update::push(ctx, &mut site, channel, t, false)?);
+            }
             let text = report.text();
             emit(ctx.json, &report, text, out)?;
             Ok(0)
@@ -98,6 +104,10 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             still_locked_out,
             forced,
         }) => {
+            if let Some(t) = &zone {
+                report.zone_update =
+                    Some(super::dns_update::push(ctx, &mut site, channel, t, true)?);
+            }
             ctx.store.save(&lock, &site)?;
             let Some(live) = site.publications.last() else {
                 return Err(Error::Internal("publish opened no publication".into()));

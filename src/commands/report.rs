@@ -123,6 +123,9 @@ pub struct PublishReport {
     /// Lockouts accepted earlier with --force that still last.
     pub still_locked_out: Vec<LockedOut>,
     pub warnings: Vec<String>,
+    /// dns with a server: the update sent and the RRset read back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_update: Option<super::dns_update::ZoneUpdate>,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,6 +139,9 @@ pub struct Closed {
 impl PublishReport {
     pub fn text(&self) -> Vec<String> {
         let mut v = Vec::new();
+        if let Some(z) = &self.zone_update {
+            v.push(z.text());
+        }
         if !self.changed {
             v.push(format!(
                 "The desired {} pinset is already the live one; nothing changed.",

@@ -256,27 +256,16 @@ pub fn render(
             label: label(site, x),
         })
         .collect();
-    let hex = |x: &crate::pin::Pin| {
-        base64::engine::general_purpose::STANDARD
-            .decode(x.as_str())
-            .unwrap_or_default()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let records: Vec<Record> = p
-        .pins
+    // The records `publish --channel` sends to a server are these same
+    // ones (`dane::records`), in this order.
+    let records: Vec<Record> = crate::dane::records(&p)
         .iter()
-        .map(|x| Record {
-            usage: 3,
-            hex: hex(x),
+        .zip(p.pins.iter().chain(&p.ca_pins))
+        .map(|(t, x)| Record {
+            usage: t.usage,
+            hex: crate::text::hex(&t.data),
             label: label(site, x),
         })
-        .chain(p.ca_pins.iter().map(|x| Record {
-            usage: 2,
-            hex: hex(x),
-            label: label(site, x),
-        }))
         .collect();
     let publish = publish_command(site, channel, p.expires);
     // XML comments cannot hold `--`: they name the command's parts, and

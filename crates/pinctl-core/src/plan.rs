@@ -147,14 +147,7 @@ fn channel_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
             .collect();
         if lifecycle::channel_pending(site, name, now) {
             let (action, command) = match c.kind {
-                ChannelKind::Dns => (
-                    format!(
-                        "Add the TLSA records of the served key(s) and every backup ({}) to the zone now (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
-                        pins.join(", "),
-                        want.ttl.unwrap_or(0).saturating_mul(2)
-                    ),
-                    format!("pinctl snippet --channel {name}  # then, once every secondary serves it: pinctl publish --channel {name}"),
-                ),
+                ChannelKind::Dns => crate::dane::plan_step(c, &pins, want.ttl.unwrap_or(0)),
                 _ => (
                     format!(
                         "Ship a release through channel {name} with pins {{{}}}{}",

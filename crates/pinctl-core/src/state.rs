@@ -371,6 +371,15 @@ pub struct Channel {
     /// app's networking itself; absent (older files too): yes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swizzle: Option<bool>,
+    /// dns: the zone's primary server (`HOST[:PORT]`) that `publish`
+    /// updates by RFC 2136 and `check --live` queries
+    /// (docs/design.md#acting); absent: the operator edits the zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// dns: the path of the BIND key file whose TSIG key signs the
+    /// updates; never the secret itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key: Option<String>,
     pub added: DateTime<Utc>,
     /// When pinctl stopped planning for it; its publications still count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -840,6 +849,24 @@ impl Channel {
             k == ChannelKind::Trustkit,
             "swizzle",
         )?;
+        only(self.server.is_some(), k == ChannelKind::Dns, "server")?;
+        only(self.tsig_key.is_some(), k == ChannelKind::Dns, "tsig_key")?;
+        if self.server.is_some() != self.tsig_key.is_some() {
+            return Err(
+                "a dns channel's server and tsig_key go together (updates are signed)".into(),
+            );
+        }
+        if self
+            .server
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty() || s.chars().any(char::is_control))
+            || self
+                .tsig_key
+                .as_deref()
+                .is_some_and(|s| s.is_empty() || s.chars().any(char::is_control))
+        {
+            return Err("server and tsig_key must be non-empty, without control characters".into());
+        }
         match k {
             ChannelKind::Web => Err("web is every site's channel; it is not added".into()),
             ChannelKind::Dns if self.ttl.is_none_or(|t| t == 0) => {

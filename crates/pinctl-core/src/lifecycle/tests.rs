@@ -100,6 +100,8 @@ pub fn channel(name: &str, kind: ChannelKind, at: DateTime<Utc>) -> crate::state
         include_subdomains: false,
         one_label: false,
         swizzle: None,
+        server: None,
+        tsig_key: None,
         added: at,
         retired: None,
     }
