@@ -743,7 +743,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Print a crontab line or systemd units that run `pinctl check` daily.
+    /// Print a crontab line or systemd units that run `pinctl renew` and `pinctl check` daily.
     #[command(
         after_help = "Examples:\n  pinctl schedule --cron --at 07:30   # add the lines it prints with `crontab -e`\n                                     # (never `| crontab -`: it replaces the whole crontab)\n  pinctl schedule --systemd"
     )]

@@ -57,7 +57,7 @@ struct Pebble {
     peer: Option<Peer>,
 }
 
-fn start_pebble(dir: &Path, dns_port: u16) -> Pebble {
+fn start_pebble(dir: &Path, dns_port: u16, nonce_reject: Option<u8>) -> Pebble {
     let d = dir.join("pebble");
     std::fs::create_dir_all(&d).unwrap();
     sh(
@@ -67,7 +67,8 @@ fn start_pebble(dir: &Path, dns_port: u16) -> Pebble {
          && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=critical,CA:FALSE\\n' > ext.cnf \
          && openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tls.pem -days 30 -extfile ext.cnf 2>/dev/null",
     );
-    let (listen, manage, http_port, tls_port) = (free_port(), free_port(), free_port(), free_port());
+    let (listen, manage, http_port, tls_port) =
+        (free_port(), free_port(), free_port(), free_port());
     std::fs::write(
         d.join("pebble.json"),
         serde_json::json!({"pebble": {
@@ -83,14 +84,18 @@ fn start_pebble(dir: &Path, dns_port: u16) -> Pebble {
         .to_string(),
     )
     .unwrap();
-    let mut child = Command::new("pebble")
+    let mut cmd = Command::new("pebble");
+    match nonce_reject {
+        Some(p) => cmd.env("PEBBLE_WFE_NONCEREJECT", p.to_string()),
+        // Otherwise Pebble's default (5%): pinctl must retry.
+        None => cmd.env_remove("PEBBLE_WFE_NONCEREJECT"),
+    };
+    let mut child = cmd
         .arg("-config")
         .arg(d.join("pebble.json"))
         .arg("-dnsserver")
         .arg(format!("127.0.0.1:{dns_port}"))
         .env("PEBBLE_VA_NOSLEEP", "1")
-        // Nonce rejection stays at Pebble's default (5%): pinctl must retry.
-        .env_remove("PEBBLE_WFE_NONCEREJECT")
         .current_dir(&d)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -107,13 +112,24 @@ fn start_pebble(dir: &Path, dns_port: u16) -> Pebble {
 
 /// Pebble and BIND up, or None (SKIPPED) when a tool is missing.
 fn peers(test: &str, dir: &Path) -> Option<(Bind, Pebble)> {
-    for tool in ["pebble", "named", "tsig-keygen", "dig", "nsupdate", "openssl"] {
+    peers_with(test, dir, None)
+}
+
+fn peers_with(test: &str, dir: &Path, nonce_reject: Option<u8>) -> Option<(Bind, Pebble)> {
+    for tool in [
+        "pebble",
+        "named",
+        "tsig-keygen",
+        "dig",
+        "nsupdate",
+        "openssl",
+    ] {
         if !have(tool, test) {
             return None;
         }
     }
     let bind = Bind::start(ZONE);
-    let pebble = start_pebble(dir, bind.port);
+    let pebble = start_pebble(dir, bind.port, nonce_reject);
     Some((bind, pebble))
 }
 
@@ -167,7 +183,10 @@ fn key_pin(env: &Env, site: &str, key: &str) -> String {
 fn openssl_names(dir: &Path, cert: &Path) -> Vec<String> {
     let text = sh(
         dir,
-        &format!("openssl x509 -in '{}' -noout -ext subjectAltName", cert.display()),
+        &format!(
+            "openssl x509 -in '{}' -noout -ext subjectAltName",
+            cert.display()
+        ),
     );
     let mut names: Vec<String> = text
         .split([',', '\n'])
@@ -197,7 +216,8 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
     };
     let a = format!("a.{ZONE}");
     let b = format!("b.{ZONE}");
-    env.run(&["init", &a, "--san", &format!("www.a.{ZONE}")]).ok();
+    env.run(&["init", &a, "--san", &format!("www.a.{ZONE}")])
+        .ok();
     env.run(&["init", &b]).ok();
     register(&env, &pebble);
     let account = env.path().join("state/acme-account.json");
@@ -213,7 +233,7 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
         "--format",
         "json",
     ]);
-    let again: serde_json::Value = serde_json::from_str(again.ok()).unwrap();
+    let again = crate::common::assert_schema("acme-account", again.ok());
     assert_eq!(again["created"], false);
 
     let listen = format!("127.0.0.1:{}", pebble.http_port);
@@ -228,11 +248,18 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
             "--format",
             "json",
         ]);
-        let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
+        let v = crate::common::assert_schema("cert-issue", r.ok());
         assert_eq!(v["key"], "primary", "{v}");
-        let file = env.path().join("state").join(site).join(v["file"].as_str().unwrap());
+        let file = env
+            .path()
+            .join("state")
+            .join(site)
+            .join(v["file"].as_str().unwrap());
         // The certificate carries the pinned key's pin and every name.
-        assert_eq!(openssl_pin(env.path(), &file), key_pin(&env, site, "primary"));
+        assert_eq!(
+            openssl_pin(env.path(), &file),
+            key_pin(&env, site, "primary")
+        );
         let mut want = vec![site.to_string()];
         if *site == a {
             want.push(format!("www.a.{ZONE}"));
@@ -240,7 +267,8 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
         want.sort();
         assert_eq!(openssl_names(env.path(), &file), want);
     }
-    let yaml = std::fs::read_to_string(env.path().join("state").join(&a).join("site.yaml")).unwrap();
+    let yaml =
+        std::fs::read_to_string(env.path().join("state").join(&a).join("site.yaml")).unwrap();
     assert!(yaml.contains("challenge: http01-listen"), "{yaml}");
 
     // Nothing due (Pebble's certificates live 5 years): nothing done.
@@ -251,9 +279,13 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
         hook_log.display()
     );
     let r = env.run(&["renew", "--deploy-hook", &hook, "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
+    let v = crate::common::assert_schema("renew", r.ok());
     assert!(
-        v["sites"].as_array().unwrap().iter().all(|s| s["status"] == "skipped"),
+        v["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "skipped"),
         "{v}"
     );
     assert_eq!(before, snapshot(&env.path().join("state")));
@@ -278,19 +310,45 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
     assert_eq!(cert_files(&env, &a).len(), 2);
 
     // After a rotation, renew certifies the promoted key; plans say so.
-    env.run(&["--site", &a, "rotate", "--promote", "backup1"]).ok();
+    env.run(&["--site", &a, "rotate", "--promote", "backup1"])
+        .ok();
     let plan = env.run(&["--site", &a, "plan"]).ok().to_string();
     assert!(!plan.contains("pinctl cert add"), "{plan}");
     let r = env.run(&["renew", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
+    let v = crate::common::assert_schema("renew", r.ok());
     let sites = v["sites"].as_array().unwrap();
     let sa = sites.iter().find(|s| s["site"] == a.as_str()).unwrap();
     assert_eq!(sa["status"], "renewed", "{v}");
     assert_eq!(sa["key"], "backup1");
-    let file = env.path().join("state").join(&a).join(sa["file"].as_str().unwrap());
+    let file = env
+        .path()
+        .join("state")
+        .join(&a)
+        .join(sa["file"].as_str().unwrap());
     assert_eq!(openssl_pin(env.path(), &file), key_pin(&env, &a, "backup1"));
     let sb = sites.iter().find(|s| s["site"] == b.as_str()).unwrap();
     assert_eq!(sb["status"], "skipped");
+
+    // A hook that fails: the certificate is recorded, the hook's output
+    // goes to standard error, and renew exits 1 saying so.
+    let r = env.run(&[
+        "renew",
+        "--site",
+        &b,
+        "--days",
+        "3000",
+        "--deploy-hook",
+        "echo from-the-hook; exit 3",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains(&format!("renewed {b}")), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("the deploy hook exited 3"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("from-the-hook"), "{}", r.stdout);
+    assert!(r.stderr.contains("from-the-hook"), "{}", r.stderr);
 
     // The CA gone: renew fails, says which site, and changes nothing.
     let mut pebble = pebble;
@@ -388,7 +446,8 @@ fn http01_webroot_behind_a_real_nginx() {
     let _nginx = Peer(child);
 
     let site = format!("d.{ZONE}");
-    env.run(&["init", &site, "--san", &format!("www.d.{ZONE}")]).ok();
+    env.run(&["init", &site, "--san", &format!("www.d.{ZONE}")])
+        .ok();
     register(&env, &pebble);
     let r = env.run(&[
         "cert",
@@ -399,8 +458,15 @@ fn http01_webroot_behind_a_real_nginx() {
         "json",
     ]);
     let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
-    let file = env.path().join("state").join(&site).join(v["file"].as_str().unwrap());
-    assert_eq!(openssl_pin(env.path(), &file), key_pin(&env, &site, "primary"));
+    let file = env
+        .path()
+        .join("state")
+        .join(&site)
+        .join(v["file"].as_str().unwrap());
+    assert_eq!(
+        openssl_pin(env.path(), &file),
+        key_pin(&env, &site, "primary")
+    );
     // The answers are gone, and so are the folders pinctl made for them.
     let left: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
@@ -423,7 +489,8 @@ fn dns01_through_rfc2136_and_a_wrong_tsig_key_changes_nothing() {
         return;
     };
     let site = format!("e.{ZONE}");
-    env.run(&["init", &site, "--san", &format!("www.e.{ZONE}")]).ok();
+    env.run(&["init", &site, "--san", &format!("www.e.{ZONE}")])
+        .ok();
     register(&env, &pebble);
 
     // A key BIND does not know: the update is refused, the error names
@@ -445,7 +512,10 @@ fn dns01_through_rfc2136_and_a_wrong_tsig_key_changes_nothing() {
     assert!(r.stderr.contains(&site), "{}", r.stderr);
     let secret = |f: &Path| {
         let text = std::fs::read_to_string(f).unwrap();
-        text.split('"').nth(3).expect("the key's secret").to_string()
+        text.split('"')
+            .nth(3)
+            .expect("the key's secret")
+            .to_string()
     };
     assert!(!r.stderr.contains(&secret(&wrong)), "{}", r.stderr);
     assert_eq!(before, snapshot(&env.path().join("state")));
@@ -461,8 +531,15 @@ fn dns01_through_rfc2136_and_a_wrong_tsig_key_changes_nothing() {
         "json",
     ]);
     let v: serde_json::Value = serde_json::from_str(r.ok()).unwrap();
-    let file = env.path().join("state").join(&site).join(v["file"].as_str().unwrap());
-    assert_eq!(openssl_pin(env.path(), &file), key_pin(&env, &site, "primary"));
+    let file = env
+        .path()
+        .join("state")
+        .join(&site)
+        .join(v["file"].as_str().unwrap());
+    assert_eq!(
+        openssl_pin(env.path(), &file),
+        key_pin(&env, &site, "primary")
+    );
     assert_eq!(
         openssl_names(env.path(), &file),
         vec![site.clone(), format!("www.e.{ZONE}")]
@@ -474,12 +551,36 @@ fn dns01_through_rfc2136_and_a_wrong_tsig_key_changes_nothing() {
             "{n}"
         );
     }
-    let yaml = std::fs::read_to_string(env.path().join("state").join(&site).join("site.yaml")).unwrap();
+    let yaml =
+        std::fs::read_to_string(env.path().join("state").join(&site).join("site.yaml")).unwrap();
     assert!(yaml.contains("challenge: dns01-rfc2136"), "{yaml}");
     assert!(!yaml.contains(&secret(&bind.key_file)), "{yaml}");
 
     // renew answers DNS-01 again from what the site remembers.
     let r = env.run(&["renew", "--days", "3000"]);
     assert!(r.ok().contains(&format!("renewed {site}")), "{}", r.stdout);
+    assert_eq!(cert_files(&env, &site).len(), 2);
+}
+
+/// RFC 8555 section 6.5: a client retries `badNonce` with the fresh nonce
+/// the error carries. instant-acme tries three times; pinctl tries each
+/// request again on top. With Pebble rejecting 40% of nonces, one of the
+/// ~15 requests of an order fails all three inner tries with odds of
+/// about 60%; with pinctl's retries the order goes through.
+#[test]
+fn bad_nonces_are_retried_even_when_the_ca_rejects_many() {
+    let t = "bad_nonces_are_retried_even_when_the_ca_rejects_many";
+    let env = env();
+    let Some((_bind, pebble)) = peers_with(t, env.path(), Some(40)) else {
+        return;
+    };
+    let site = format!("f.{ZONE}");
+    env.run(&["init", &site, "--san", &format!("www.f.{ZONE}")])
+        .ok();
+    register(&env, &pebble);
+    for _ in 0..2 {
+        let listen = format!("127.0.0.1:{}", pebble.http_port);
+        env.run(&["cert", "issue", "--http01-listen", &listen]).ok();
+    }
     assert_eq!(cert_files(&env, &site).len(), 2);
 }

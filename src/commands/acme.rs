@@ -107,14 +107,12 @@ pub fn account(ctx: &Ctx, o: &AccountOptions, out: &mut Out) -> Result<i32> {
             let text = std::str::from_utf8(&raw).map_err(|_| {
                 Error::input(p.display().to_string(), "the EAB MAC key is not text")
             })?;
-            Some(
-                pinctl_acme::decode_b64url(text.trim()).ok_or_else(|| {
-                    Error::input(
-                        p.display().to_string(),
-                        "the EAB MAC key is not base64url (as the CA gives it)",
-                    )
-                })?,
-            )
+            Some(pinctl_acme::decode_b64url(text.trim()).ok_or_else(|| {
+                Error::input(
+                    p.display().to_string(),
+                    "the EAB MAC key is not base64url (as the CA gives it)",
+                )
+            })?)
         }
         None => None,
     };
@@ -192,7 +190,9 @@ impl AnswerOptions {
             Some(AcmeChallenge::Http01Webroot { webroot: abs(w) })
         } else if let Some(s) = &self.dns01_rfc2136 {
             let key = self.tsig_key.as_ref().ok_or_else(|| {
-                Error::Usage("--dns01-rfc2136 needs --tsig-key FILE (the key tsig-keygen wrote)".into())
+                Error::Usage(
+                    "--dns01-rfc2136 needs --tsig-key FILE (the key tsig-keygen wrote)".into(),
+                )
             })?;
             Some(AcmeChallenge::Dns01Rfc2136 {
                 server: s.clone(),
@@ -209,7 +209,9 @@ fn answer(c: &AcmeChallenge) -> Result<pinctl_acme::Answer> {
     Ok(match c {
         AcmeChallenge::Http01Listen { listen } => {
             pinctl_acme::Answer::Listen(listen.parse().map_err(|_| {
-                Error::Usage(format!("the remembered HTTP-01 address {listen:?} is not ADDRESS:PORT"))
+                Error::Usage(format!(
+                    "the remembered HTTP-01 address {listen:?} is not ADDRESS:PORT"
+                ))
             })?)
         }
         AcmeChallenge::Http01Webroot { webroot } => {
@@ -290,18 +292,13 @@ pub fn issue_for(
         .map_err(|e| Error::state(&csr_path, format!("not a PEM CSR ({e})")))?;
     let want_key = k.name.clone();
     let want_names = names(&site);
-    let issued = pinctl_acme::issue(
-        &account,
-        &want_names,
-        csr.as_ref(),
-        answer(&challenge)?,
-    )
-    .map_err(|e| {
-        acme_error(pinctl_acme::Error {
-            kind: e.kind,
-            message: format!("{domain}: {}", e.message),
-        })
-    })?;
+    let issued = pinctl_acme::issue(&account, &want_names, csr.as_ref(), answer(&challenge)?)
+        .map_err(|e| {
+            acme_error(pinctl_acme::Error {
+                kind: e.kind,
+                message: format!("{domain}: {}", e.message),
+            })
+        })?;
     // `cert add` reads a file: the chain goes through a private temporary
     // file outside the state folder, removed when this returns.
     let mut tmp = tempfile::Builder::new()
@@ -347,12 +344,7 @@ pub fn issue_for(
 }
 
 /// `pinctl cert issue`.
-pub fn cert_issue(
-    ctx: &Ctx,
-    key: Option<&str>,
-    how: &AnswerOptions,
-    out: &mut Out,
-) -> Result<i32> {
+pub fn cert_issue(ctx: &Ctx, key: Option<&str>, how: &AnswerOptions, out: &mut Out) -> Result<i32> {
     let r = issue_for(ctx, key, how.settings()?)?;
     let mut text = vec![format!("Issued by ACME, {}:", r.challenge)];
     text.extend(r.cert.text());

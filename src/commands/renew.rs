@@ -47,10 +47,7 @@ fn due(site: &Site, days: Option<u32>, now: DateTime<Utc>) -> (Option<String>, O
         .filter(|c| c.key == active.name)
         .max_by_key(|c| c.not_after);
     let Some(c) = latest else {
-        return (
-            Some(format!("{} has no certificate", active.name)),
-            None,
-        );
+        return (Some(format!("{} has no certificate", active.name)), None);
     };
     let window = match days {
         Some(d) => Duration::days(i64::from(d)),
@@ -191,7 +188,9 @@ pub fn renew(ctx: &Ctx, days: Option<u32>, hook: Option<&str>, out: &mut Out) ->
         .iter()
         .any(|r| r.status == "failed" || r.hook.as_deref().is_some_and(|h| h != "ok"));
     if ctx.json {
-        out.line(json(&serde_json::json!({ "at": ts(ctx.now), "sites": results }))?);
+        out.line(json(
+            &serde_json::json!({ "at": ts(ctx.now), "sites": results }),
+        )?);
     } else {
         for r in &results {
             let mut l = format!("{} {}", r.status, r.site);

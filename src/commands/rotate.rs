@@ -78,7 +78,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
     report.new_type = new_type.to_string();
     if dry_run {
         report.plan = crate::plan::promotion(&before, &site_dir(ctx, &domain), name, ctx.now);
-    super::acme::plan_commands(ctx, &mut report.plan, name);
+        super::acme::plan_commands(ctx, &mut report.plan, name);
         let text = report.text();
         emit(ctx.json, &report, text, out)?;
         return Ok(0);

@@ -111,9 +111,8 @@ impl Webroot {
     /// when missing, and refused when they are links (pinctl writes only
     /// where the web server serves these URLs from).
     pub fn open(root: &Path) -> Result<Webroot, Error> {
-        let meta = std::fs::metadata(root).map_err(|e| {
-            Error::usage(format!("--http01-webroot {}: {e}", root.display()))
-        })?;
+        let meta = std::fs::metadata(root)
+            .map_err(|e| Error::usage(format!("--http01-webroot {}: {e}", root.display())))?;
         if !meta.is_dir() {
             return Err(Error::usage(format!(
                 "--http01-webroot {}: not a folder",
@@ -140,7 +139,10 @@ impl Webroot {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     std::fs::create_dir(&dir).map_err(|e| {
-                        Error::usage(format!("--http01-webroot: cannot make {}: {e}", dir.display()))
+                        Error::usage(format!(
+                            "--http01-webroot: cannot make {}: {e}",
+                            dir.display()
+                        ))
                     })?;
                     made.push(dir.clone());
                 }
@@ -238,6 +240,9 @@ mod tests {
         )
         .expect("linked");
         assert!(Webroot::open(dir.path()).is_err());
-        assert_eq!(std::fs::read_dir(elsewhere.path()).expect("listed").count(), 0);
+        assert_eq!(
+            std::fs::read_dir(elsewhere.path()).expect("listed").count(),
+            0
+        );
     }
 }

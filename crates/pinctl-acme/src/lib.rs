@@ -389,7 +389,13 @@ async fn session(file: &[u8]) -> Result<Session, Error> {
         .await?
         .from_credentials(saved.credentials)
         .await
-        .map_err(|e| describe(&format!("reaching the ACME directory {directory}"), e, &last))?;
+        .map_err(|e| {
+            describe(
+                &format!("reaching the ACME directory {directory}"),
+                e,
+                &last,
+            )
+        })?;
     Ok(Session {
         account,
         last,
@@ -510,8 +516,13 @@ async fn order(
 ) -> Result<String, Error> {
     let last = &s.last;
     let ids: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
-    let mut order = nonce_retry!(s.account.new_order(&NewOrder::new(&ids)).await)
-        .map_err(|e| describe(&format!("ordering a certificate for {}", names.join(", ")), e, last))?;
+    let mut order = nonce_retry!(s.account.new_order(&NewOrder::new(&ids)).await).map_err(|e| {
+        describe(
+            &format!("ordering a certificate for {}", names.join(", ")),
+            e,
+            last,
+        )
+    })?;
     {
         let mut authzs = order.authorizations();
         while let Some(a) = authzs.next().await {
@@ -538,14 +549,15 @@ async fn order(
             }
             if let Some(d) = dns.as_mut() {
                 let host = name.trim_start_matches("*.").to_string();
-                d.present(&host, &key_auth.dns_value()).await.map_err(|e| Error {
-                    kind: e.kind,
-                    message: format!("{kind_name} for {name}: {}", e.message),
-                })?;
+                d.present(&host, &key_auth.dns_value())
+                    .await
+                    .map_err(|e| Error {
+                        kind: e.kind,
+                        message: format!("{kind_name} for {name}: {}", e.message),
+                    })?;
             }
-            nonce_retry!(ch.set_ready().await).map_err(|e| {
-                describe(&format!("{kind_name} challenge for {name}"), e, last)
-            })?;
+            nonce_retry!(ch.set_ready().await)
+                .map_err(|e| describe(&format!("{kind_name} challenge for {name}"), e, last))?;
         }
     }
     let policy = RetryPolicy::new()
@@ -608,7 +620,9 @@ async fn failed_challenge(
             }
         }
         if a.status == AuthorizationStatus::Invalid {
-            return Some(Error::ca(format!("{kind_name} challenge for {name} failed")));
+            return Some(Error::ca(format!(
+                "{kind_name} challenge for {name} failed"
+            )));
         }
     }
     None

@@ -56,10 +56,16 @@ pub fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, Error> {
             })?;
             for c in iter {
                 let c = c.map_err(|e| {
-                    Error::usage(format!("{}: not a PEM certificate file: {e}", path.display()))
+                    Error::usage(format!(
+                        "{}: not a PEM certificate file: {e}",
+                        path.display()
+                    ))
                 })?;
                 roots.add(c).map_err(|e| {
-                    Error::usage(format!("{}: a certificate was refused: {e}", path.display()))
+                    Error::usage(format!(
+                        "{}: a certificate was refused: {e}",
+                        path.display()
+                    ))
                 })?;
             }
             if roots.is_empty() {
@@ -149,7 +155,11 @@ pub fn retry_after(parts: &http::response::Parts, now: SystemTime) -> Option<Sys
     ) {
         return None;
     }
-    let v = parts.headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    let v = parts
+        .headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(now + Duration::from_secs(secs));
