@@ -313,6 +313,7 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
     env.run(&["--site", &a, "rotate", "--promote", "backup1"])
         .ok();
     let plan = env.run(&["--site", &a, "plan"]).ok().to_string();
+    assert!(plan.contains("pinctl cert issue backup1"), "{plan}");
     assert!(!plan.contains("pinctl cert add"), "{plan}");
     let r = env.run(&["renew", "--format", "json"]);
     let v = crate::common::assert_schema("renew", r.ok());
@@ -583,4 +584,49 @@ fn bad_nonces_are_retried_even_when_the_ca_rejects_many() {
         env.run(&["cert", "issue", "--http01-listen", &listen]).ok();
     }
     assert_eq!(cert_files(&env, &site).len(), 2);
+}
+
+/// The renewal window: 30 days before expiry, or a third of the lifetime
+/// when that is shorter; `--days` overrides it. Judged without a CA: a
+/// due site without an ACME account is skipped and says it was due.
+#[test]
+fn renew_window_is_thirty_days_or_a_third_of_the_lifetime() {
+    let mut env = env().var("PINCTL_NOW", "2030-01-02T00:00:00Z");
+    env.run(&["init", "example.com"]).ok();
+    let ca = crate::common::TestCa::new("Window CA");
+    let csr =
+        std::fs::read_to_string(env.path().join("state/example.com/primary.csr.pem")).unwrap();
+    // 30 days of life: a third is 10 days, so renewal starts on the 21st.
+    std::fs::write(
+        env.path().join("leaf.pem"),
+        ca.sign(&csr, (2030, 1, 1), (2030, 1, 31)) + &ca.pem,
+    )
+    .unwrap();
+    env.run(&["cert", "add", "leaf.pem"]).ok();
+    let status = |env: &Env, extra: &[&str]| -> (String, String) {
+        let mut a = vec!["renew", "--format", "json"];
+        a.extend(extra);
+        let r = env.run(&a);
+        let v = crate::common::assert_schema("renew", r.ok());
+        let s = &v["sites"][0];
+        (
+            s["status"].as_str().unwrap().to_string(),
+            s["reason"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    env.set("PINCTL_NOW", "2030-01-20T23:59:59Z");
+    let (st, why) = status(&env, &[]);
+    assert_eq!(st, "skipped");
+    assert!(why.starts_with("not due"), "{why}");
+    assert!(why.contains("renewal from 2030-01-21T00:00:00Z"), "{why}");
+    // --days 11 moves the start a day earlier.
+    let (_, why) = status(&env, &["--days", "11"]);
+    assert!(why.contains("no ACME account"), "{why}");
+    env.set("PINCTL_NOW", "2030-01-21T00:00:00Z");
+    let before = snapshot(&env.path().join("state"));
+    let (st, why) = status(&env, &[]);
+    assert_eq!(st, "skipped");
+    assert!(why.contains("expires 2030-01-31T00:00:00Z"), "{why}");
+    assert!(why.contains("no ACME account"), "{why}");
+    assert_eq!(before, snapshot(&env.path().join("state")));
 }
