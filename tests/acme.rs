@@ -57,7 +57,11 @@ struct Pebble {
     peer: Option<Peer>,
 }
 
-fn start_pebble(dir: &Path, dns_port: u16, nonce_reject: Option<u8>) -> Pebble {
+/// A MAC key Pebble requires when external account binding is on.
+const EAB_KID: &str = "kid-1";
+const EAB_HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+
+fn start_pebble(dir: &Path, dns_port: u16, nonce_reject: Option<u8>, eab: bool) -> Pebble {
     let d = dir.join("pebble");
     std::fs::create_dir_all(&d).unwrap();
     sh(
@@ -79,7 +83,8 @@ fn start_pebble(dir: &Path, dns_port: u16, nonce_reject: Option<u8>) -> Pebble {
             "httpPort": http_port,
             "tlsPort": tls_port,
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": false
+            "externalAccountBindingRequired": eab,
+            "externalAccountMACKeys": { EAB_KID: EAB_HMAC }
         }})
         .to_string(),
     )
@@ -112,10 +117,15 @@ fn start_pebble(dir: &Path, dns_port: u16, nonce_reject: Option<u8>) -> Pebble {
 
 /// Pebble and BIND up, or None (SKIPPED) when a tool is missing.
 fn peers(test: &str, dir: &Path) -> Option<(Bind, Pebble)> {
-    peers_with(test, dir, None)
+    peers_with(test, dir, None, false)
 }
 
-fn peers_with(test: &str, dir: &Path, nonce_reject: Option<u8>) -> Option<(Bind, Pebble)> {
+fn peers_with(
+    test: &str,
+    dir: &Path,
+    nonce_reject: Option<u8>,
+    eab: bool,
+) -> Option<(Bind, Pebble)> {
     for tool in [
         "pebble",
         "named",
@@ -129,7 +139,7 @@ fn peers_with(test: &str, dir: &Path, nonce_reject: Option<u8>) -> Option<(Bind,
         }
     }
     let bind = Bind::start(ZONE);
-    let pebble = start_pebble(dir, bind.port, nonce_reject);
+    let pebble = start_pebble(dir, bind.port, nonce_reject, eab);
     Some((bind, pebble))
 }
 
@@ -572,7 +582,7 @@ fn dns01_through_rfc2136_and_a_wrong_tsig_key_changes_nothing() {
 fn bad_nonces_are_retried_even_when_the_ca_rejects_many() {
     let t = "bad_nonces_are_retried_even_when_the_ca_rejects_many";
     let env = env();
-    let Some((_bind, pebble)) = peers_with(t, env.path(), Some(40)) else {
+    let Some((_bind, pebble)) = peers_with(t, env.path(), Some(40), false) else {
         return;
     };
     let site = format!("f.{ZONE}");
@@ -629,4 +639,53 @@ fn renew_window_is_thirty_days_or_a_third_of_the_lifetime() {
     assert!(why.contains("expires 2030-01-31T00:00:00Z"), "{why}");
     assert!(why.contains("no ACME account"), "{why}");
     assert_eq!(before, snapshot(&env.path().join("state")));
+}
+
+/// RFC 8555 section 7.3.4: a CA that requires external account binding
+/// refuses a plain registration and accepts one bound with its key id
+/// and MAC key, read from a file (never argv).
+#[test]
+fn external_account_binding_registers_where_the_ca_requires_it() {
+    let t = "external_account_binding_registers_where_the_ca_requires_it";
+    let env = env();
+    let Some((_bind, pebble)) = peers_with(t, env.path(), None, true) else {
+        return;
+    };
+    let ca = pebble.ca_file.to_str().unwrap();
+    let r = env.run(&[
+        "acme",
+        "account",
+        "--directory",
+        &pebble.directory,
+        "--ca-file",
+        ca,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.starts_with("error: registering at"),
+        "{}",
+        r.stderr
+    );
+    assert!(!env.path().join("state/acme-account.json").exists());
+    let hmac = env.path().join("eab.key");
+    std::fs::write(&hmac, format!("{EAB_HMAC}\n")).unwrap();
+    let r = env.run(&[
+        "acme",
+        "account",
+        "--directory",
+        &pebble.directory,
+        "--ca-file",
+        ca,
+        "--eab-kid",
+        EAB_KID,
+        "--eab-hmac-file",
+        hmac.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v = crate::common::assert_schema("acme-account", r.ok());
+    assert_eq!(v["created"], true);
+    let stored = std::fs::read_to_string(env.path().join("state/acme-account.json")).unwrap();
+    assert!(!stored.contains(EAB_HMAC), "the MAC key is not stored");
+    assert!(!r.stdout.contains(EAB_HMAC) && !r.stderr.contains(EAB_HMAC));
 }
