@@ -232,19 +232,21 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
     register(&env, &pebble);
     let account = env.path().join("state/acme-account.json");
     assert_eq!(crate::common::mode(&account), 0o600);
-    // Registering again finds the same account.
+    // Registering again finds the same account, with the CA file and the
+    // address it was given the first time; the file is left as it was.
+    let stored = std::fs::read(&account).unwrap();
     let again = env.run(&[
         "acme",
         "account",
         "--directory",
         &pebble.directory,
-        "--ca-file",
-        pebble.ca_file.to_str().unwrap(),
         "--format",
         "json",
     ]);
     let again = crate::common::assert_schema("acme-account", again.ok());
     assert_eq!(again["created"], false);
+    assert_eq!(again["email"], "ops@pinctl.test");
+    assert_eq!(stored, std::fs::read(&account).unwrap());
 
     let listen = format!("127.0.0.1:{}", pebble.http_port);
     for site in [&a, &b] {

@@ -294,6 +294,17 @@ pub fn register(
     eab: Option<Eab<'_>>,
     existing: Option<&[u8]>,
 ) -> Result<Registered, Error> {
+    // Run again without --ca-file or --email, the stored ones still hold.
+    let stored = existing.map(parse).transpose()?;
+    let stored_ca = stored
+        .as_ref()
+        .and_then(|s| s.ca_file.as_ref())
+        .map(PathBuf::from);
+    let ca_file = ca_file.or(stored_ca.as_deref());
+    let kept_email = email
+        .is_none()
+        .then(|| stored.as_ref()?.email.clone())
+        .flatten();
     let rt = runtime()?;
     rt.block_on(async {
         let last = net::LastRetryAfter::default();
@@ -356,7 +367,7 @@ pub fn register(
         let saved = Saved {
             directory: directory.to_string(),
             ca_file: ca_file.as_ref().map(|p| p.display().to_string()),
-            email: email.map(str::to_string),
+            email: email.map(str::to_string).or(kept_email),
             account_url: account.id().to_string(),
             credentials,
         };
