@@ -391,3 +391,44 @@ fn channel_set_and_the_manual_flow() {
     let plan = env.run(&["plan"]).ok().to_string();
     assert!(plan.contains("pinctl snippet --channel dns"), "{plan}");
 }
+
+/// Without PINCTL_NOW: the publication starts at the read-back (the
+/// plan's 2×TTL runs from there), and the next write at the real clock
+/// is not refused as running behind the state.
+#[test]
+fn on_the_real_clock_the_publication_starts_at_the_read_back() {
+    if !have_bind("on_the_real_clock_the_publication_starts_at_the_read_back") {
+        return;
+    }
+    let b = Bind::start("example.com");
+    let env = Env::new().var("PINCTL_PASSPHRASE", PASS);
+    env.run(&["init", "example.com"]).ok();
+    env.run(&[
+        "channel",
+        "add",
+        "dns",
+        "--ttl",
+        "60",
+        "--server",
+        &b.addr(),
+        "--tsig-key",
+        b.key_file.to_str().unwrap(),
+    ])
+    .ok();
+    let before = chrono::Utc::now().timestamp();
+    let r = env.run(&["publish", "--channel", "dns", "--format", "json"]);
+    let v = assert_schema("publish", r.ok());
+    let after = chrono::Utc::now().timestamp();
+    let read_back = v["zone_update"]["read_back"].as_str().unwrap().to_string();
+    let t = chrono::DateTime::parse_from_rfc3339(&read_back)
+        .unwrap()
+        .timestamp();
+    assert!(before - 1 <= t && t <= after, "{before} {t} {after}");
+    assert!(
+        site_yaml(&env).contains(&format!("from: {read_back}")),
+        "{}",
+        site_yaml(&env)
+    );
+    assert_eq!(v["zone_update"]["ttl"], 60);
+    env.run(&["channel", "add", "ios", "--horizon", "30"]).ok();
+}

@@ -195,16 +195,15 @@ pub fn push(
     })
 }
 
-/// When the read-back showed the RRset: the real clock rounded up to the
-/// second (2×TTL then runs from no earlier than the records were served),
-/// or `PINCTL_NOW` when the time is injected.
+/// When the read-back showed the RRset, to the second (the state's
+/// times are whole seconds; a later second would put the state ahead of
+/// the clock the next command reads), or `PINCTL_NOW` when the time is
+/// injected. The server applied the update before this.
 fn read_back_time(now: DateTime<Utc>) -> DateTime<Utc> {
     if std::env::var_os("PINCTL_NOW").is_some() {
         return now;
     }
-    let real = Utc::now();
-    let up = real.trunc_subsecs(0) + chrono::Duration::seconds(1);
-    up.max(now)
+    Utc::now().trunc_subsecs(0).max(now)
 }
 
 /// The new publication starts at the read-back and carries the served

@@ -232,6 +232,78 @@ pub fn judge_served(site: &Site, c: &Channel, server: &str, served: &Served) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::tests::{channel, site_at, t};
+    use crate::lifecycle::{publish_in, PublishOutcome};
+    use crate::state::ChannelKind;
+
+    fn codes(f: &[Finding]) -> Vec<(Severity, &'static str)> {
+        f.iter().map(|f| (f.severity, f.code)).collect()
+    }
+
+    #[test]
+    fn a_served_rrset_is_judged_against_the_ledger() {
+        let t0 = t("2030-01-01T00:00:00Z");
+        let mut site = site_at(t0);
+        let mut c = channel("dns", ChannelKind::Dns, t0);
+        c.ttl = Some(3600);
+        site.channels.push(c.clone());
+        let published = |site: &mut Site, at| {
+            let r = publish_in(site, "dns", at, None, None, None, false);
+            assert!(
+                matches!(r, Ok(PublishOutcome::Published { .. })),
+                "{at}: {r:?}"
+            );
+        };
+        published(&mut site, t0);
+        let first = records(site.live_in("dns").unwrap());
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|r| r.usage == 3 && r.pin().is_some()));
+        let served = |records: Vec<Tlsa>, ttl| Served {
+            records,
+            ttl: Some(ttl),
+        };
+        let judge = |site: &Site, s: &Served| codes(&judge_served(site, &c, "ns", s));
+        assert_eq!(
+            judge(&site, &served(first.clone(), 3600)),
+            [(Severity::Ok, "dns-live")]
+        );
+        assert_eq!(
+            judge(&site, &served(first.clone(), 3601)),
+            [(Severity::Critical, "dns-ttl-longer")]
+        );
+        let mut extra = first.clone();
+        extra.push(Tlsa::of_pin(3, &Pin::from_digest(&[9; 32])));
+        assert_eq!(
+            judge(&site, &served(extra, 3600)),
+            [(Severity::Critical, "dns-unknown-record")]
+        );
+        assert_eq!(
+            judge(&site, &served(first[1..].to_vec(), 3600)),
+            [(Severity::Critical, "dns-lacks-active")]
+        );
+        assert_eq!(
+            judge(&site, &served(first[..2].to_vec(), 3600)),
+            [(Severity::Critical, "dns-lacks-recorded")]
+        );
+        // A later RRset without backup2's record (as after its key left
+        // every pinset): served still, that record is stale but safe;
+        // once its key is compromised, it is not.
+        let t1 = t("2030-01-02T00:00:00Z");
+        let mut next = site.live_in("dns").unwrap().clone();
+        next.pins.remove(2);
+        next.from = t1;
+        site.publications.last_mut().unwrap().until = Some(t1);
+        site.publications.push(next);
+        assert_eq!(
+            judge(&site, &served(first.clone(), 3600)),
+            [(Severity::Warning, "dns-stale-record")]
+        );
+        site.keys[2].role = Role::Compromised;
+        assert_eq!(
+            judge(&site, &served(first, 3600)),
+            [(Severity::Critical, "dns-compromised-record")]
+        );
+    }
 
     #[test]
     fn a_pin_is_its_3_1_1_record() {
