@@ -407,6 +407,84 @@ enum CertCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Get a certificate by ACME for a key's stored CSR (default: the active key) and record it as `cert add` does.
+    ///
+    /// The order names every name of the site; the CA signs the CSR made
+    /// at `init` or `rotate`, so the private key is never opened. The
+    /// challenge settings are remembered for `pinctl renew`; without a
+    /// flag the remembered ones are used. Needs `pinctl acme account`.
+    #[command(
+        after_help = "Examples:\n  pinctl cert issue --http01-webroot /var/www/html\n  pinctl cert issue backup1 --http01-listen 0.0.0.0:80\n  pinctl cert issue --dns01-rfc2136 ns1.example.com:53 --tsig-key /etc/pinctl/update.key"
+    )]
+    Issue {
+        /// The key (default: the active key).
+        key: Option<String>,
+        #[command(flatten)]
+        how: ChallengeArgs,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+impl From<ChallengeArgs> for commands::acme::AnswerOptions {
+    fn from(a: ChallengeArgs) -> Self {
+        commands::acme::AnswerOptions {
+            http01_listen: a.http01_listen,
+            http01_webroot: a.http01_webroot,
+            dns01_rfc2136: a.dns01_rfc2136,
+            tsig_key: a.tsig_key,
+        }
+    }
+}
+
+/// How `cert issue` answers the CA's challenges (one of them).
+#[derive(clap::Args)]
+struct ChallengeArgs {
+    /// HTTP-01: listen on ADDRESS:PORT and answer the CA (port 80 of every name must reach it).
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["http01_webroot", "dns01_rfc2136"])]
+    http01_listen: Option<String>,
+    /// HTTP-01: write the answers under DIR/.well-known/acme-challenge/ of the web server's document root.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, conflicts_with = "dns01_rfc2136")]
+    http01_webroot: Option<PathBuf>,
+    /// DNS-01: update _acme-challenge TXT records on this primary server (RFC 2136), HOST[:PORT].
+    #[arg(long, value_name = "HOST[:PORT]", requires = "tsig_key")]
+    dns01_rfc2136: Option<String>,
+    /// The TSIG key file (as tsig-keygen writes it) that signs the DNS updates.
+    #[arg(long, value_name = "FILE", requires = "dns01_rfc2136", value_hint = clap::ValueHint::FilePath)]
+    tsig_key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AcmeCommand {
+    /// Register an ACME account, or find the one the state already holds.
+    ///
+    /// The account key is kept in the state folder (acme-account.json,
+    /// 0600, in the clear so that `pinctl renew` runs from a timer; see
+    /// docs/security.md).
+    #[command(
+        after_help = "Examples:\n  pinctl acme account --directory https://acme-v02.api.letsencrypt.org/directory --email ops@example.com\n  pinctl acme account --directory https://localhost:14000/dir --ca-file pebble-ca.pem\n  pinctl acme account --directory https://acme.zerossl.com/v2/DV90 --eab-kid KID --eab-hmac-file eab.key"
+    )]
+    Account {
+        /// The CA's directory URL (https://).
+        #[arg(long)]
+        directory: String,
+        /// Trust this CA file for the directory's TLS instead of the system's roots (remembered).
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        ca_file: Option<PathBuf>,
+        /// A contact address for the CA's expiry and incident mail.
+        #[arg(long)]
+        email: Option<String>,
+        /// External account binding: the key id the CA gave.
+        #[arg(long, requires = "eab_hmac_file")]
+        eab_kid: Option<String>,
+        /// External account binding: a file holding the MAC key the CA gave (base64url).
+        #[arg(long, requires = "eab_kid", value_hint = clap::ValueHint::FilePath)]
+        eab_hmac_file: Option<PathBuf>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -665,7 +743,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Print a crontab line or systemd units that run `pinctl check` daily.
+    /// Print a crontab line or systemd units that run `pinctl renew` and `pinctl check` daily.
     #[command(
         after_help = "Examples:\n  pinctl schedule --cron --at 07:30   # add the lines it prints with `crontab -e`\n                                     # (never `| crontab -`: it replaces the whole crontab)\n  pinctl schedule --systemd"
     )]
@@ -764,8 +842,37 @@ enum Command {
     )]
     Channel(ChannelCommand),
     /// Certificates issued for the site's keys.
-    #[command(subcommand, after_help = "Example:\n  pinctl cert add fullchain.pem")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pinctl cert add fullchain.pem\n  pinctl cert issue --http01-webroot /var/www/html"
+    )]
     Cert(CertCommand),
+    /// The ACME account that `cert issue` and `renew` use.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  pinctl acme account --directory https://acme-v02.api.letsencrypt.org/directory --email ops@example.com"
+    )]
+    Acme(AcmeCommand),
+    /// Renew by ACME what is due: expiring certificates of active keys (same key), promoted keys without one.
+    ///
+    /// A certificate is due when it expires within --days (default 30, or a
+    /// third of its lifetime when that is shorter). Each site answers the
+    /// challenge `cert issue` remembered; sites never issued by ACME are
+    /// skipped. Nothing due: nothing done, exit 0. Exit 1 if anything failed.
+    #[command(
+        after_help = "Exit status: 0 everything due was renewed (or nothing was due), 1 a renewal or a hook failed.\n\nExamples:\n  pinctl renew\n  pinctl renew --site example.com --deploy-hook 'systemctl reload nginx'\n\nThe hook runs once per new certificate through `sh -c`, with PINCTL_SITE,\nPINCTL_KEY and PINCTL_CERT (the recorded chain's path) set."
+    )]
+    Renew {
+        /// Renew certificates that expire within this many days.
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Run this command (through sh -c) after each new certificate.
+        #[arg(long, value_name = "CMD")]
+        deploy_hook: Option<String>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Private keys.
     #[command(
         subcommand,
@@ -1088,6 +1195,32 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             force,
             format,
         }) => cert::cert_add(&g.ctx(format)?, &file, force, out),
+        Command::Cert(CertCommand::Issue { key, how, format }) => {
+            commands::acme::cert_issue(&g.ctx(format)?, key.as_deref(), &how.into(), out)
+        }
+        Command::Acme(AcmeCommand::Account {
+            directory,
+            ca_file,
+            email,
+            eab_kid,
+            eab_hmac_file,
+            format,
+        }) => commands::acme::account(
+            &g.ctx(format)?,
+            &commands::acme::AccountOptions {
+                directory,
+                ca_file,
+                email,
+                eab_kid,
+                eab_hmac_file,
+            },
+            out,
+        ),
+        Command::Renew {
+            days,
+            deploy_hook,
+            format,
+        } => commands::renew::renew(&g.ctx(format)?, days, deploy_hook.as_deref(), out),
         Command::Archive(c) => archive_command(&g, c, out),
         c @ (Command::Init { .. } | Command::Import { .. }) => setup_command(&g, c, out),
         c @ (Command::Publish { .. }

@@ -11,6 +11,7 @@ macro_rules! skipped {
     }};
 }
 
+mod acme;
 mod blackbox;
 mod channels;
 mod check;

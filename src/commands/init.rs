@@ -346,6 +346,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         ca_pins: vec![],
         certificates: vec![],
         channels: vec![],
+        acme: None,
         publications: vec![],
         events: vec![],
         related: Default::default(),

@@ -13,6 +13,7 @@ use crate::header::{self, LintOptions, LintSeverity};
 use crate::store::Store;
 use crate::text::rfc3339;
 
+pub mod acme;
 pub mod archive;
 pub mod ca_pin;
 pub mod cert;
@@ -25,6 +26,7 @@ pub mod key;
 pub mod plan;
 pub mod policy;
 pub mod publish;
+pub mod renew;
 pub mod report;
 pub mod reports;
 pub mod rotate;

@@ -15,7 +15,7 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, out: &mut Out) -> Result<i32> {
     let as_json = ctx.json;
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
-    let steps = match promote {
+    let mut steps = match promote {
         Some(n) => {
             let k = site.require_key(n)?;
             if k.role != Role::Backup {
@@ -38,6 +38,9 @@ pub fn plan(ctx: &Ctx, promote: Option<&str>, out: &mut Out) -> Result<i32> {
             planner::next_steps_with(&site, &site_dir(ctx, &domain), ctx.now, unexpected)
         }
     };
+    if let Some(k) = promote.or(site.active().map(|k| k.name.as_str())) {
+        super::acme::plan_commands(ctx, &mut steps, k);
+    }
     if as_json {
         out.line(json(&json!({ "site": domain, "steps": steps }))?);
     } else {

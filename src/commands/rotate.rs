@@ -62,6 +62,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
     report.new_type = new_type.to_string();
     if dry_run {
         report.plan = crate::plan::promotion(&before, &site_dir(ctx, &domain), name, ctx.now);
+        super::acme::plan_commands(ctx, &mut report.plan, name);
         let text = report.text();
         emit(ctx.json, &report, text, out)?;
         return Ok(0);
@@ -72,6 +73,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
     write_backups(ctx, &lock, &before, &mut site, &packaged)?;
     report.desired_header = Some(lifecycle::desired_header(&site).line());
     report.plan = crate::plan::promotion(&site, &site_dir(ctx, &domain), name, ctx.now);
+    super::acme::plan_commands(ctx, &mut report.plan, name);
     let text = report.text();
     emit(ctx.json, &report, text, out)?;
     Ok(0)

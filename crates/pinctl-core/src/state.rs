@@ -46,6 +46,11 @@ pub struct Site {
     /// The channels besides `web`, which every site has.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<Channel>,
+    /// How `cert issue` answered the CA's challenges, so that `renew`
+    /// answers them the same way (docs/design.md#acting); absent until
+    /// a certificate was issued by ACME.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeChallenge>,
     #[serde(default)]
     pub publications: Vec<Publication>,
     #[serde(default)]
@@ -194,6 +199,22 @@ pub struct Key {
     /// history so that its pin can still be judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destroyed: Option<DateTime<Utc>>,
+}
+
+/// The ACME challenge a site answers (RFC 8555 section 8), as given to
+/// `cert issue`. Paths are absolute; a TSIG key is named by its file,
+/// never copied into the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "challenge", rename_all = "kebab-case")]
+pub enum AcmeChallenge {
+    /// HTTP-01 answered by pinctl listening on `listen` (host:port).
+    Http01Listen { listen: String },
+    /// HTTP-01 answered with files under `webroot`'s
+    /// `.well-known/acme-challenge/`.
+    Http01Webroot { webroot: String },
+    /// DNS-01 answered by an RFC 2136 update to `server`, signed with
+    /// the TSIG key in `tsig_key`.
+    Dns01Rfc2136 { server: String, tsig_key: String },
 }
 
 /// An offline copy of a key's archive.

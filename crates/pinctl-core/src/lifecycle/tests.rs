@@ -81,6 +81,7 @@ pub fn site_named(domain: &str, at: DateTime<Utc>) -> Site {
         ca_pins: vec![],
         certificates: vec![],
         channels: vec![],
+        acme: None,
         publications: vec![],
         events: vec![],
         related: Default::default(),
