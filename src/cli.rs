@@ -326,7 +326,7 @@ enum YesNo {
 enum ChannelCommand {
     /// Add a channel: DANE TLSA records, or an app platform's pinning.
     #[command(
-        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add trustkit --expires-after 60 --swizzle no\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
+        after_help = "Examples:\n  pinctl channel add dns --ttl 3600\n  pinctl channel add dns --ttl 3600 --port 25 --server ns1.example.net --tsig-key /etc/pinctl/update.key\n  pinctl channel add android --expires-after 90 --include-subdomains\n  pinctl channel add ios --horizon 60\n  pinctl channel add trustkit --expires-after 60 --swizzle no\n  pinctl channel add okhttp --name api-okhttp --horizon 30 --include-subdomains"
     )]
     Add {
         /// dns, android, trustkit, ios or okhttp.
@@ -356,6 +356,32 @@ enum ChannelCommand {
         /// trustkit: TSKSwizzleNetworkDelegates. yes: TrustKit hooks the app's NSURLSession/NSURLConnection delegates and checks pins itself; no: the app calls TrustKit's validator from its own challenge handlers [default: yes].
         #[arg(long, value_enum, value_name = "YES|NO")]
         swizzle: Option<YesNo>,
+        /// dns: the zone's primary server, HOST[:PORT] (port 53 by default): publish then updates the zone itself by RFC 2136, signed with --tsig-key, and check --live reads the RRset back.
+        #[arg(long, value_name = "HOST[:PORT]", requires = "tsig_key")]
+        server: Option<String>,
+        /// dns: the BIND key file (as tsig-keygen -a hmac-sha256 NAME writes it) whose key signs the updates; the state records its path, never the secret.
+        #[arg(long, value_name = "FILE", requires = "server", value_hint = clap::ValueHint::FilePath)]
+        tsig_key: Option<PathBuf>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Change how pinctl reaches a dns channel's zone: set its server and TSIG key, or remove them (back to the manual flow).
+    #[command(
+        after_help = "Examples:\n  pinctl channel set dns --server 192.0.2.53 --tsig-key /etc/pinctl/update.key\n  pinctl channel set dns --tsig-key /etc/pinctl/new.key   # a new key, same server\n  pinctl channel set dns --no-server                        # print records again; the operator edits the zone"
+    )]
+    Set {
+        /// The dns channel's name (see channel list).
+        name: String,
+        /// The zone's primary server, HOST[:PORT] (port 53 by default).
+        #[arg(long, value_name = "HOST[:PORT]")]
+        server: Option<String>,
+        /// The BIND key file whose TSIG key signs the updates (its path is recorded, never the secret).
+        #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        tsig_key: Option<PathBuf>,
+        /// Remove the server and key: publish records the operator's word again.
+        #[arg(long, conflicts_with_all = ["server", "tsig_key"])]
+        no_server: bool,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -398,6 +424,84 @@ enum CertCommand {
         /// Record it even if its chain would lock visitors out.
         #[arg(long)]
         force: bool,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Get a certificate by ACME for a key's stored CSR (default: the active key) and record it as `cert add` does.
+    ///
+    /// The order names every name of the site; the CA signs the CSR made
+    /// at `init` or `rotate`, so the private key is never opened. The
+    /// challenge settings are remembered for `pinctl renew`; without a
+    /// flag the remembered ones are used. Needs `pinctl acme account`.
+    #[command(
+        after_help = "Examples:\n  pinctl cert issue --http01-webroot /var/www/html\n  pinctl cert issue backup1 --http01-listen 0.0.0.0:80\n  pinctl cert issue --dns01-rfc2136 ns1.example.com:53 --tsig-key /etc/pinctl/update.key"
+    )]
+    Issue {
+        /// The key (default: the active key).
+        key: Option<String>,
+        #[command(flatten)]
+        how: ChallengeArgs,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+impl From<ChallengeArgs> for commands::acme::AnswerOptions {
+    fn from(a: ChallengeArgs) -> Self {
+        commands::acme::AnswerOptions {
+            http01_listen: a.http01_listen,
+            http01_webroot: a.http01_webroot,
+            dns01_rfc2136: a.dns01_rfc2136,
+            tsig_key: a.tsig_key,
+        }
+    }
+}
+
+/// How `cert issue` answers the CA's challenges (one of them).
+#[derive(clap::Args)]
+struct ChallengeArgs {
+    /// HTTP-01: listen on ADDRESS:PORT and answer the CA (port 80 of every name must reach it).
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["http01_webroot", "dns01_rfc2136"])]
+    http01_listen: Option<String>,
+    /// HTTP-01: write the answers under DIR/.well-known/acme-challenge/ of the web server's document root.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, conflicts_with = "dns01_rfc2136")]
+    http01_webroot: Option<PathBuf>,
+    /// DNS-01: update _acme-challenge TXT records on this primary server (RFC 2136), HOST[:PORT].
+    #[arg(long, value_name = "HOST[:PORT]", requires = "tsig_key")]
+    dns01_rfc2136: Option<String>,
+    /// The TSIG key file (as tsig-keygen writes it) that signs the DNS updates.
+    #[arg(long, value_name = "FILE", requires = "dns01_rfc2136", value_hint = clap::ValueHint::FilePath)]
+    tsig_key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AcmeCommand {
+    /// Register an ACME account, or find the one the state already holds.
+    ///
+    /// The account key is kept in the state folder (acme-account.json,
+    /// 0600, in the clear so that `pinctl renew` runs from a timer; see
+    /// docs/security.md).
+    #[command(
+        after_help = "Examples:\n  pinctl acme account --directory https://acme-v02.api.letsencrypt.org/directory --email ops@example.com\n  pinctl acme account --directory https://localhost:14000/dir --ca-file pebble-ca.pem\n  pinctl acme account --directory https://acme.zerossl.com/v2/DV90 --eab-kid KID --eab-hmac-file eab.key"
+    )]
+    Account {
+        /// The CA's directory URL (https://).
+        #[arg(long)]
+        directory: String,
+        /// Trust this CA file for the directory's TLS instead of the system's roots (remembered).
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        ca_file: Option<PathBuf>,
+        /// A contact address for the CA's expiry and incident mail.
+        #[arg(long)]
+        email: Option<String>,
+        /// External account binding: the key id the CA gave.
+        #[arg(long, requires = "eab_hmac_file")]
+        eab_kid: Option<String>,
+        /// External account binding: a file holding the MAC key the CA gave (base64url).
+        #[arg(long, requires = "eab_kid", value_hint = clap::ValueHint::FilePath)]
+        eab_hmac_file: Option<PathBuf>,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -653,7 +757,7 @@ enum Command {
         /// Warn about certificates that expire within this many days.
         #[arg(long, default_value_t = 30)]
         warn_days: i64,
-        /// Also fetch every recorded endpoint and compare it with the state.
+        /// Also fetch every recorded endpoint and compare it with the state, and read each dns channel's RRset from its server.
         #[arg(long)]
         live: bool,
         /// Also list what was checked and is fine.
@@ -666,7 +770,7 @@ enum Command {
         #[arg(long, env = "PINCTL_REPORTS_DATABASE", hide_env_values = true)]
         database: Option<String>,
     },
-    /// Print a crontab line or systemd units that run `pinctl check` daily.
+    /// Print a crontab line or systemd units that run `pinctl renew` and `pinctl check` daily.
     #[command(
         after_help = "Examples:\n  pinctl schedule --cron --at 07:30   # add the lines it prints with `crontab -e`\n                                     # (never `| crontab -`: it replaces the whole crontab)\n  pinctl schedule --systemd"
     )]
@@ -765,8 +869,37 @@ enum Command {
     )]
     Channel(ChannelCommand),
     /// Certificates issued for the site's keys.
-    #[command(subcommand, after_help = "Example:\n  pinctl cert add fullchain.pem")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  pinctl cert add fullchain.pem\n  pinctl cert issue --http01-webroot /var/www/html"
+    )]
     Cert(CertCommand),
+    /// The ACME account that `cert issue` and `renew` use.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  pinctl acme account --directory https://acme-v02.api.letsencrypt.org/directory --email ops@example.com"
+    )]
+    Acme(AcmeCommand),
+    /// Renew by ACME what is due: expiring certificates of active keys (same key), promoted keys without one.
+    ///
+    /// A certificate is due when it expires within --days (default 30, or a
+    /// third of its lifetime when that is shorter). Each site answers the
+    /// challenge `cert issue` remembered; sites never issued by ACME are
+    /// skipped. Nothing due: nothing done, exit 0. Exit 1 if anything failed.
+    #[command(
+        after_help = "Exit status: 0 everything due was renewed (or nothing was due), 1 a renewal or a hook failed.\n\nExamples:\n  pinctl renew\n  pinctl renew --site example.com --deploy-hook 'systemctl reload nginx'\n\nThe hook runs once per new certificate through `sh -c`, with PINCTL_SITE,\nPINCTL_KEY and PINCTL_CERT (the recorded chain's path) set."
+    )]
+    Renew {
+        /// Renew certificates that expire within this many days.
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Run this command (through sh -c) after each new certificate.
+        #[arg(long, value_name = "CMD")]
+        deploy_hook: Option<String>,
+        /// Output: text for people, json for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Private keys.
     #[command(
         subcommand,
@@ -957,29 +1090,6 @@ impl PolicyArgs {
     }
 }
 
-impl Command {
-    /// Whether the command was asked for JSON (`--format json`).
-    fn json(&self) -> bool {
-        let f = match self {
-            Command::Init { args, .. } | Command::Import { args, .. } => Some(args.format),
-            Command::Publish { format, .. }
-            | Command::Deployed { format, .. }
-            | Command::Rotate { format, .. }
-            | Command::Key(KeyCommand::Export { format, .. })
-            | Command::Key(KeyCommand::Destroy { format, .. })
-            | Command::CaPin(CaPinCommand::Add { format, .. })
-            | Command::CaPin(CaPinCommand::Remove { format, .. })
-            | Command::Channel(ChannelCommand::Add { format, .. })
-            | Command::Channel(ChannelCommand::Retire { format, .. })
-            | Command::Cert(CertCommand::Add { format, .. })
-            | Command::Archive(ArchiveCommand::Copy { format, .. })
-            | Command::Archive(ArchiveCommand::Verify { format, .. }) => Some(*format),
-            _ => None,
-        };
-        f == Some(Format::Json)
-    }
-}
-
 /// `--key-type`: one of the types pinctl makes (a usage error otherwise,
 /// and shell completion of the names).
 fn key_type_parser() -> impl clap::builder::TypedValueParser<Value = KeyType> {
@@ -1087,15 +1197,10 @@ impl From<PinFormat> for commands::PinFormat {
 }
 
 fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
-    let json = cli.command.json();
-    let ctx = || -> crate::Result<Ctx> {
-        Ok(Ctx {
-            store: Store::new(cli.state.clone()),
-            site: cli.site.clone(),
-            now: Ctx::now_from_env()?,
-            passphrase_file: cli.passphrase_file.clone(),
-            json,
-        })
+    let g = Globals {
+        state: cli.state,
+        site: cli.site,
+        passphrase_file: cli.passphrase_file,
     };
     match cli.command {
         Command::Completions { shell } => completions(shell, out),
@@ -1113,8 +1218,78 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             format == Format::Json,
             out,
         ),
+        Command::Key(c) => key_command(&g, c, out),
+        Command::CaPin(c) => ca_pin_command(&g, c, out),
+        Command::Channel(c) => channel_command(&g, c, out),
+        Command::Reports(c) => reports_command(&g, c, out),
+        Command::Cert(CertCommand::Add {
+            file,
+            force,
+            format,
+        }) => cert::cert_add(&g.ctx(format)?, &file, force, out),
+        Command::Cert(CertCommand::Issue { key, how, format }) => {
+            commands::acme::cert_issue(&g.ctx(format)?, key.as_deref(), &how.into(), out)
+        }
+        Command::Acme(AcmeCommand::Account {
+            directory,
+            ca_file,
+            email,
+            eab_kid,
+            eab_hmac_file,
+            format,
+        }) => commands::acme::account(
+            &g.ctx(format)?,
+            &commands::acme::AccountOptions {
+                directory,
+                ca_file,
+                email,
+                eab_kid,
+                eab_hmac_file,
+            },
+            out,
+        ),
+        Command::Renew {
+            days,
+            deploy_hook,
+            format,
+        } => commands::renew::renew(&g.ctx(format)?, days, deploy_hook.as_deref(), out),
+        Command::Archive(c) => archive_command(&g, c, out),
+        c @ (Command::Init { .. } | Command::Import { .. }) => setup_command(&g, c, out),
+        c @ (Command::Publish { .. }
+        | Command::Deployed { .. }
+        | Command::Rotate { .. }
+        | Command::Policy { .. }) => change_command(&g, c, out),
+        c => read_command(&g, c, out),
+    }
+}
+
+/// The global options every state command shares.
+struct Globals {
+    state: PathBuf,
+    site: Option<String>,
+    passphrase_file: Option<PathBuf>,
+}
+
+impl Globals {
+    /// The context of a state command: its `--format` travels in it, and
+    /// in nothing else (docs/design.md#crates).
+    fn ctx(&self, format: Format) -> crate::Result<Ctx> {
+        Ok(Ctx {
+            store: Store::new(self.state.clone()),
+            site: self.site.clone(),
+            now: Ctx::now_from_env()?,
+            passphrase_file: self.passphrase_file.clone(),
+            json: format == Format::Json,
+        })
+    }
+}
+
+/// `init` and `import`: a site set up.
+fn setup_command(g: &Globals, c: Command, out: &mut Out) -> crate::Result<i32> {
+    match c {
         Command::Init { domain, args } => {
-            init::init(&ctx()?, &site_options(domain, args, None, None, out)?, out)
+            let ctx = g.ctx(args.format)?;
+            init::init(&ctx, &site_options(domain, args, None, None, out)?, out)
         }
         Command::Import {
             domain,
@@ -1125,100 +1300,29 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             probe,
             args,
         } => {
+            let format = args.format;
             let mut o = site_options(domain, args, Some(key), cert, out)?;
+            let ctx = g.ctx(format)?;
             o.served = init::Served {
                 header: served_header,
                 since: served_since,
                 probe: probe.how.target(probe.from_url),
             };
-            init::init(&ctx()?, &o, out)
+            init::init(&ctx, &o, out)
         }
-        Command::Status { format } => status::status(&ctx()?, format == Format::Json, out),
-        Command::Key(KeyCommand::Export {
-            name,
-            out: dest,
-            force,
-            identity,
-            ..
-        }) => key::key_export(&ctx()?, &name, &dest, force, identity.as_deref(), out),
-        Command::Key(KeyCommand::Destroy { name, force, .. }) => {
-            key::key_destroy(&ctx()?, &name, force, out)
-        }
+        _ => Err(crate::Error::Internal("not a setup command".into())),
+    }
+}
+
+/// The commands that change a site's policy, publications or keys.
+fn change_command(g: &Globals, c: Command, out: &mut Out) -> crate::Result<i32> {
+    match c {
         Command::Policy { args, format } => {
             if let Some(w) = args.max_age.as_ref().and_then(|m| m.overflow.as_ref()) {
                 out.warn(w);
             }
-            policy::policy(&ctx()?, &args.into_change(), format == Format::Json, out)
+            policy::policy(&g.ctx(format)?, &args.into_change(), out)
         }
-        Command::Check {
-            warn_days,
-            live,
-            verbose,
-            format,
-            database,
-        } => check::check(
-            &ctx()?,
-            &check::CheckOptions {
-                warn_days,
-                live,
-                verbose,
-                json: format == Format::Json,
-                database,
-            },
-            out,
-        ),
-        Command::Schedule {
-            cron,
-            systemd: _,
-            at,
-        } => schedule::schedule(&ctx()?, cron, at, out),
-        Command::Verify {
-            url,
-            connect,
-            ca_file,
-            insecure,
-            format,
-        } => verify::verify(
-            &ctx()?,
-            &crate::probe::Target {
-                url,
-                connect,
-                ca_file,
-                insecure,
-            },
-            format == Format::Json,
-            out,
-        ),
-        Command::Snippet {
-            server,
-            channel,
-            lang,
-            expires,
-            report_only,
-            header,
-            templates,
-        } => match (server, channel) {
-            (_, Some(c)) => snippet::channel_artifact(
-                &ctx()?,
-                &c,
-                lang.as_deref().and_then(crate::artifact::Lang::parse),
-                expires,
-                templates.as_deref(),
-                out,
-            ),
-            (Some(s), None) => snippet::snippet(
-                &ctx()?,
-                &s,
-                report_only,
-                header.as_deref(),
-                templates.as_deref(),
-                out,
-            ),
-            (None, None) => Err(crate::Error::Usage(
-                "give --server SERVER or --channel NAME".into(),
-            )),
-        },
-        Command::Header { format } => policy::header(&ctx()?, format == Format::Json, out),
         Command::Publish {
             report_only,
             channel,
@@ -1226,14 +1330,14 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             expires,
             from,
             force,
-            ..
+            format,
         } => {
             if let Some(r) = &release {
                 crate::state::check_name(crate::state::NameKind::Release, r)
                     .map_err(|m| crate::Error::Usage(format!("--release: {m}")))?;
             }
             publish::publish(
-                &ctx()?,
+                &g.ctx(format)?,
                 &publish::PublishOptions {
                     report_only,
                     channel,
@@ -1245,8 +1349,13 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 out,
             )
         }
-        Command::Deployed { key, at, probe, .. } => deployed::deployed(
-            &ctx()?,
+        Command::Deployed {
+            key,
+            at,
+            probe,
+            format,
+        } => deployed::deployed(
+            &g.ctx(format)?,
             key.as_deref(),
             at,
             probe.how.target(probe.from_url),
@@ -1258,9 +1367,9 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             force,
             dry_run,
             accept_recipients,
-            ..
+            format,
         } => rotate::rotate(
-            &ctx()?,
+            &g.ctx(format)?,
             &rotate::RotateOptions {
                 name: promote,
                 compromised,
@@ -1270,27 +1379,151 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             },
             out,
         ),
+        _ => Err(crate::Error::Internal("not a change command".into())),
+    }
+}
+
+/// The commands that read a site and report: status, header, check,
+/// plan, schedule, verify, snippet, timeline.
+fn read_command(g: &Globals, c: Command, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        Command::Status { format } => status::status(&g.ctx(format)?, out),
+        Command::Header { format } => policy::header(&g.ctx(format)?, out),
+        Command::Check {
+            warn_days,
+            live,
+            verbose,
+            format,
+            database,
+        } => check::check(
+            &g.ctx(format)?,
+            &check::CheckOptions {
+                warn_days,
+                live,
+                verbose,
+                database,
+            },
+            out,
+        ),
         Command::Plan {
             promote,
             format,
             database,
         } => plan::plan(
-            &ctx()?,
+            &g.ctx(format)?,
             promote.as_deref(),
             database.as_deref(),
-            format == Format::Json,
             out,
         ),
-        Command::CaPin(CaPinCommand::Add {
-            name, pin, from, ..
-        }) => ca_pin::ca_pin_add(&ctx()?, &name, pin.as_deref(), from.as_deref(), out),
-        Command::CaPin(CaPinCommand::Remove { name, .. }) => {
-            ca_pin::ca_pin_remove(&ctx()?, &name, out)
+        Command::Schedule {
+            cron,
+            systemd: _,
+            at,
+        } => schedule::schedule(&g.ctx(Format::Text)?, cron, at, out),
+        Command::Verify {
+            url,
+            connect,
+            ca_file,
+            insecure,
+            format,
+        } => verify::verify(
+            &g.ctx(format)?,
+            &crate::probe::Target {
+                url,
+                connect,
+                ca_file,
+                insecure,
+            },
+            out,
+        ),
+        Command::Snippet {
+            server,
+            channel,
+            lang,
+            expires,
+            report_only,
+            header,
+            templates,
+        } => {
+            let ctx = g.ctx(Format::Text)?;
+            match (server, channel) {
+                (_, Some(c)) => snippet::channel_artifact(
+                    &ctx,
+                    &c,
+                    lang.as_deref().and_then(crate::artifact::Lang::parse),
+                    expires,
+                    templates.as_deref(),
+                    out,
+                ),
+                (Some(s), None) => snippet::snippet(
+                    &ctx,
+                    &s,
+                    report_only,
+                    header.as_deref(),
+                    templates.as_deref(),
+                    out,
+                ),
+                (None, None) => Err(crate::Error::Usage(
+                    "give --server SERVER or --channel NAME".into(),
+                )),
+            }
         }
-        Command::CaPin(CaPinCommand::List { format }) => {
-            ca_pin::ca_pin_list(&ctx()?, format == Format::Json, out)
-        }
-        Command::Channel(ChannelCommand::Add {
+        Command::Timeline { format } => timeline::timeline(
+            &g.ctx(Format::Text)?,
+            match format {
+                PictureFormat::Text => timeline::Picture::Text,
+                PictureFormat::Svg => timeline::Picture::Svg,
+                PictureFormat::Html => timeline::Picture::Html,
+            },
+            out,
+        ),
+        _ => Err(crate::Error::Internal("not a read command".into())),
+    }
+}
+
+/// `pinctl key …`.
+fn key_command(g: &Globals, c: KeyCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        KeyCommand::Export {
+            name,
+            out: dest,
+            force,
+            identity,
+            format,
+        } => key::key_export(
+            &g.ctx(format)?,
+            &name,
+            &dest,
+            force,
+            identity.as_deref(),
+            out,
+        ),
+        KeyCommand::Destroy {
+            name,
+            force,
+            format,
+        } => key::key_destroy(&g.ctx(format)?, &name, force, out),
+    }
+}
+
+/// `pinctl ca-pin …`.
+fn ca_pin_command(g: &Globals, c: CaPinCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        CaPinCommand::Add {
+            name,
+            pin,
+            from,
+            format,
+        } => ca_pin::ca_pin_add(&g.ctx(format)?, &name, pin.as_deref(), from.as_deref(), out),
+        CaPinCommand::Remove { name, format } => ca_pin::ca_pin_remove(&g.ctx(format)?, &name, out),
+        CaPinCommand::List { format } => ca_pin::ca_pin_list(&g.ctx(format)?, out),
+    }
+}
+
+/// `pinctl channel …`.
+fn channel_command(g: &Globals, c: ChannelCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        ChannelCommand::Add {
             kind,
             name,
             ttl,
@@ -1300,9 +1533,11 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             include_subdomains,
             one_label,
             swizzle,
-            ..
-        }) => channel::channel_add(
-            &ctx()?,
+            server,
+            tsig_key,
+            format,
+        } => channel::channel_add(
+            &g.ctx(format)?,
             &channel::ChannelOptions {
                 kind: kind.into(),
                 name,
@@ -1313,10 +1548,38 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 include_subdomains,
                 one_label,
                 swizzle: swizzle.map(|s| s == YesNo::Yes),
+                server,
+                tsig_key,
             },
             out,
         ),
-        Command::Reports(ReportsCommand::Serve {
+        ChannelCommand::Set {
+            name,
+            server,
+            tsig_key,
+            no_server,
+            format,
+        } => channel::channel_set(
+            &g.ctx(format)?,
+            &name,
+            &channel::ChannelSet {
+                server,
+                tsig_key,
+                no_server,
+            },
+            out,
+        ),
+        ChannelCommand::List { format } => channel::channel_list(&g.ctx(format)?, out),
+        ChannelCommand::Retire { name, format } => {
+            channel::channel_retire(&g.ctx(format)?, &name, out)
+        }
+    }
+}
+
+/// `pinctl reports …`: the collector and what it stored.
+fn reports_command(g: &Globals, c: ReportsCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        ReportsCommand::Serve {
             listen,
             database,
             header_timeout,
@@ -1327,8 +1590,8 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
             trusted_proxy,
             tls_cert,
             tls_key,
-        }) => reports::serve(
-            &ctx()?,
+        } => reports::serve(
+            &g.ctx(Format::Text)?,
             &reports::ServeOptions {
                 listen,
                 database,
@@ -1341,69 +1604,48 @@ fn dispatch(cli: Cli, out: &mut Out) -> crate::Result<i32> {
                 tls: tls_cert.zip(tls_key),
             },
         ),
-        Command::Reports(ReportsCommand::List {
+        ReportsCommand::List {
             since,
             database,
             format,
-        }) => reports::list(
-            &ctx()?,
-            since.as_deref(),
-            database.as_deref(),
-            format == Format::Json,
-            out,
-        ),
-        Command::Reports(ReportsCommand::Summary {
+        } => reports::list(&g.ctx(format)?, since.as_deref(), database.as_deref(), out),
+        ReportsCommand::Summary {
             since,
             database,
             format,
-        }) => reports::summary(
-            &ctx()?,
-            since.as_deref(),
-            database.as_deref(),
-            format == Format::Json,
-            out,
-        ),
-        Command::Reports(ReportsCommand::Prune {
+        } => reports::summary(&g.ctx(format)?, since.as_deref(), database.as_deref(), out),
+        ReportsCommand::Prune {
             older_than,
             database,
-        }) => reports::prune(&ctx()?, &older_than, database.as_deref(), out),
-        Command::Reports(ReportsCommand::Unit {
+        } => reports::prune(&g.ctx(Format::Text)?, &older_than, database.as_deref(), out),
+        ReportsCommand::Unit {
             listen,
             user,
             database,
-        }) => reports::unit(
-            &ctx()?,
+        } => reports::unit(
+            &g.ctx(Format::Text)?,
             &listen.to_string(),
             &user,
             database.as_deref(),
             out,
         ),
-        Command::Timeline { format } => timeline::timeline(
-            &ctx()?,
-            match format {
-                PictureFormat::Text => timeline::Picture::Text,
-                PictureFormat::Svg => timeline::Picture::Svg,
-                PictureFormat::Html => timeline::Picture::Html,
-            },
-            out,
-        ),
-        Command::Channel(ChannelCommand::List { format }) => {
-            channel::channel_list(&ctx()?, format == Format::Json, out)
-        }
-        Command::Channel(ChannelCommand::Retire { name, .. }) => {
-            channel::channel_retire(&ctx()?, &name, out)
-        }
-        Command::Cert(CertCommand::Add { file, force, .. }) => {
-            cert::cert_add(&ctx()?, &file, force, out)
-        }
-        Command::Archive(ArchiveCommand::Copy {
-            name, to, location, ..
-        }) => archive::archive_copy(&ctx()?, &name, &to, &location, out),
-        Command::Archive(ArchiveCommand::Verify {
+    }
+}
+
+/// `pinctl archive …`.
+fn archive_command(g: &Globals, c: ArchiveCommand, out: &mut Out) -> crate::Result<i32> {
+    match c {
+        ArchiveCommand::Copy {
+            name,
+            to,
+            location,
+            format,
+        } => archive::archive_copy(&g.ctx(format)?, &name, &to, &location, out),
+        ArchiveCommand::Verify {
             name,
             from,
             identity,
-            ..
-        }) => archive::archive_verify(&ctx()?, &name, &from, identity.as_deref(), out),
+            format,
+        } => archive::archive_verify(&g.ctx(format)?, &name, &from, identity.as_deref(), out),
     }
 }

@@ -360,12 +360,7 @@ pub fn judge(o: &Observed, site: Option<&Site>) -> Vec<String> {
         }
         match (site.live(), &served) {
             (Some(live), Some(h)) => {
-                let same = header::same_pins(&h.pins, &live.pins)
-                    && h.mode == live.mode
-                    && h.include_subdomains == live.include_subdomains
-                    && h.report_uri == live.report_uri
-                    && (h.max_age == Some(live.max_age) || (h.mode == Mode::ReportOnly && h.max_age.is_none()));
-                if !same {
+                if !crate::lifecycle::same_as(live, h) {
                     problems.push("the served header differs from the live publication in the state (deploy it, or run pinctl publish)".into());
                 }
             }

@@ -251,8 +251,8 @@ struct Served {
     port: u16,
 }
 
-fn serve(snippet_of: &dyn Fn(&Env) -> String, key: &str) -> Option<Served> {
-    if !harness::available(Kind::Nginx, "verify") || !have("openssl", "verify") {
+fn serve(test: &str, snippet_of: &dyn Fn(&Env) -> String, key: &str) -> Option<Served> {
+    if !harness::available(Kind::Nginx, test) || !have("openssl", test) {
         return None;
     }
     let mut env = site_env();
@@ -321,7 +321,11 @@ fn own_snippet(env: &Env) -> String {
 
 #[test]
 fn verify_a_correct_deployment_and_check_live() {
-    let Some(s) = serve(&own_snippet, "primary") else {
+    let Some(s) = serve(
+        "verify_a_correct_deployment_and_check_live",
+        &own_snippet,
+        "primary",
+    ) else {
         return;
     };
     let (code, v, r) = verify(&s);
@@ -371,7 +375,7 @@ fn verify_a_correct_deployment_and_check_live() {
 
 #[test]
 fn verify_a_wrong_key() {
-    let Some(s) = serve(&own_snippet, "stranger") else {
+    let Some(s) = serve("verify_a_wrong_key", &own_snippet, "stranger") else {
         return;
     };
     let (code, v, _) = verify(&s);
@@ -397,7 +401,7 @@ fn verify_a_wrong_key() {
 
 #[test]
 fn verify_no_header() {
-    let Some(s) = serve(&|_| String::new(), "primary") else {
+    let Some(s) = serve("verify_no_header", &|_| String::new(), "primary") else {
         return;
     };
     let (code, v, _) = verify(&s);
@@ -415,7 +419,7 @@ fn verify_a_header_without_a_backup() {
         let ca = sh(env.path(), "openssl x509 -in ca.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64");
         format!("add_header Public-Key-Pins 'pin-sha256=\"{}\"; pin-sha256=\"{}\"; max-age=300' always;", leaf.trim(), ca.trim())
     };
-    let Some(s) = serve(&only_leaf, "primary") else {
+    let Some(s) = serve("verify_a_header_without_a_backup", &only_leaf, "primary") else {
         return;
     };
     let (code, v, _) = verify(&s);

@@ -822,7 +822,10 @@ fn a_read_only_state_folder_is_refused_cleanly() {
         stderr: String::from_utf8_lossy(&o.stderr).into(),
     };
     if r.code == 0 {
-        skipped!("SKIPPED a_read_only_state_folder_is_refused_cleanly: cannot make the folder read-only here (root without mount namespaces)");
+        crate::common::skip(
+            "a_read_only_state_folder_is_refused_cleanly",
+            "a read-only folder (as root: a mount namespace, unshare -m)",
+        );
         return;
     }
     r.fails_with("state");

@@ -198,6 +198,32 @@ fn sigkill_at_random_moments() {
         seed ^= seed << 17;
         seed
     };
+    // The kills are spread over the time an uninterrupted run takes on
+    // this machine, not over a fixed span: on a fast machine a fixed span
+    // outlasts the command and no kill lands, on a slow one every kill
+    // lands before anything is written.
+    let span = |args: &[&str], dir: &Path| {
+        let t = std::time::Instant::now();
+        env.run(args).ok();
+        let _ = std::fs::remove_dir_all(dir);
+        u64::try_from(t.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    };
+    let init_span = {
+        let dir = env.path().join("timing-init");
+        let s = dir.to_str().unwrap().to_string();
+        span(
+            &["--state", &s, "init", "example.com", "--recipient", &rec],
+            &dir,
+        )
+    };
+    let rotate_span = {
+        let dir = env.path().join("timing-rotate");
+        copy_dir(&base, &dir);
+        let s = dir.to_str().unwrap().to_string();
+        span(&["--state", &s, "rotate", "--promote", "backup1"], &dir)
+    };
     let mut killed = 0;
     for trial in 0..100 {
         let rotate = trial % 2 == 1;
@@ -228,7 +254,8 @@ fn sigkill_at_random_moments() {
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_micros(next() % 60_000));
+        let span = if rotate { rotate_span } else { init_span };
+        std::thread::sleep(std::time::Duration::from_micros(next() % span));
         let _ = Command::new("kill")
             .args(["-KILL", &child.id().to_string()])
             .status();

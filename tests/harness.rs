@@ -53,19 +53,13 @@ pub fn find(bin: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(bin)).find(|p| p.is_file())
 }
 
-/// Whether the server can run here; prints SKIPPED, or fails under
-/// `PINCTL_REQUIRE_SERVERS=1`.
+/// Whether the server can run here; when not, the test is skipped
+/// through `common::skip`.
 pub fn available(kind: Kind, test: &str) -> bool {
     let ok = find(kind.binary()).is_some()
         && (kind != Kind::Lighttpd || Path::new("/usr/lib/lighttpd/mod_openssl.so").exists());
     if !ok {
-        if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
-            panic!(
-                "{test}: {} is required (PINCTL_REQUIRE_SERVERS=1) but missing",
-                kind.name()
-            );
-        }
-        skipped!("SKIPPED {test}: {} not installed", kind.name());
+        crate::common::skip(test, kind.name());
     }
     ok
 }
@@ -236,8 +230,26 @@ fn run_check(kind: Kind, mut check: Command) -> Result<(), String> {
 }
 
 /// Checks the configuration and starts the server; waits until it accepts
-/// connections.
+/// connections. The server binds its port itself, so a port picked free
+/// may be taken in between by another test: then it starts again on a
+/// fresh port, a bounded number of times.
 pub fn start(kind: Kind, dir: &Path, s: &Site<'_>) -> Result<Running, String> {
+    let mut attempt = 1;
+    loop {
+        match start_once(kind, dir, s) {
+            Err(e) if address_in_use(&e) && attempt < 5 => attempt += 1,
+            r => return r,
+        }
+    }
+}
+
+/// Whether a server's failure to start says its port was taken.
+pub fn address_in_use(log: &str) -> bool {
+    let l = log.to_lowercase();
+    l.contains("address already in use") || l.contains("cannot bind socket")
+}
+
+fn start_once(kind: Kind, dir: &Path, s: &Site<'_>) -> Result<Running, String> {
     use std::os::unix::fs::PermissionsExt as _;
     // Workers that drop root must reach the document root.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).ok();

@@ -11,12 +11,14 @@ macro_rules! skipped {
     }};
 }
 
+mod acme;
 mod blackbox;
 mod channels;
 mod check;
 mod common;
 mod corpus;
 mod crash;
+mod dns;
 mod edges;
 mod edges22;
 mod harness;

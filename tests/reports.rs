@@ -591,8 +591,8 @@ struct Postgres {
     dir: tempfile::TempDir,
     bin: std::path::PathBuf,
     port: u16,
-    /// Server options (`postgres -c …`), for a restart too.
-    opts: String,
+    /// Server options beyond the port and socket (TLS), for a restart too.
+    extra: String,
 }
 
 impl Postgres {
@@ -614,7 +614,14 @@ impl Postgres {
     /// with `tls`, the server speaks TLS with a certificate for 127.0.0.1
     /// from the CA in `ca.pem` of [`Postgres::dir`].
     fn start_with(test: &str, password: Option<&str>, tls: bool) -> Option<Postgres> {
-        if !have_postgres_feature(test) {
+        // The binary speaks PostgreSQL only when built with the feature
+        // (docs/design.md#collector); `cargo test --workspace` alone
+        // builds it without.
+        if !cfg!(feature = "postgres") {
+            crate::common::skip(
+                test,
+                "PostgreSQL support in this build (--features postgres)",
+            );
             return None;
         }
         let bin = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|d| {
@@ -623,31 +630,27 @@ impl Postgres {
                 .find(|b| b.join("initdb").is_file())
         });
         let Some(bin) = bin else {
-            if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
-                panic!("{test}: PostgreSQL (Debian's postgresql) is required (PINCTL_REQUIRE_SERVERS=1)");
-            }
-            skipped!("SKIPPED {test}: PostgreSQL's initdb not found");
+            crate::common::skip(test, "PostgreSQL's initdb (Debian's postgresql)");
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
-        let port = crate::harness::free_port();
-        let mut opts = format!("-p {port} -k '{d}' -c listen_addresses=127.0.0.1 -c fsync=on");
+        let mut extra = String::new();
         if tls {
             sh(dir.path(), "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -subj /CN=Test-PG-CA -days 3 -out ca.pem 2>/dev/null && \
                  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -subj /CN=127.0.0.1 -out server.csr 2>/dev/null && \
                  printf 'subjectAltName=IP:127.0.0.1\\n' > ext && \
                  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3 -extfile ext -out server.pem 2>/dev/null && \
                  chmod 0600 server.key && if [ $(id -u) = 0 ]; then chown nobody server.key; fi");
-            opts.push_str(&format!(
+            extra = format!(
                 " -c ssl=on -c ssl_cert_file='{d}/server.pem' -c ssl_key_file='{d}/server.key'"
-            ));
+            );
         }
-        let pg = Postgres {
-            port,
+        let mut pg = Postgres {
+            port: crate::harness::free_port(),
             dir,
             bin,
-            opts,
+            extra,
         };
         sh(std::path::Path::new("/"), &format!(
             "chmod 0755 '{d}' && mkdir '{d}/data' && if [ $(id -u) = 0 ]; then chown nobody '{d}' '{d}/data'; fi"
@@ -675,17 +678,40 @@ impl Postgres {
         if password.is_some() {
             let _ = std::fs::remove_file(format!("{d}/pw"));
         }
-        sh(
-            std::path::Path::new("/"),
-            &format!(
-                "{} >/dev/null",
-                pg.as_user(
+        // PostgreSQL binds its port itself: if another test took the one
+        // picked free meanwhile, start again on a fresh one (bounded).
+        for attempt in 1.. {
+            let o = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(pg.as_user(
                     "pg_ctl",
-                    &format!("-D '{d}/data' -l '{d}/log' -w -o \"{}\" start", pg.opts)
-                )
-            ),
-        );
+                    &format!("-D '{d}/data' -l '{d}/log' -w -o \"{}\" start", pg.opts()),
+                ))
+                .current_dir("/")
+                .output()
+                .unwrap();
+            if o.status.success() {
+                break;
+            }
+            let log = std::fs::read_to_string(format!("{d}/log")).unwrap_or_default();
+            assert!(
+                crate::harness::address_in_use(&log) && attempt < 5,
+                "pg_ctl start failed: {}\n{log}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            pg.port = crate::harness::free_port();
+        }
         Some(pg)
+    }
+
+    /// The server's options: its port, socket folder and `extra`.
+    fn opts(&self) -> String {
+        format!(
+            "-p {} -k '{}' -c listen_addresses=127.0.0.1 -c fsync=on{}",
+            self.port,
+            self.dir.path().display(),
+            self.extra
+        )
     }
 
     fn url(&self) -> String {
@@ -703,33 +729,12 @@ impl Postgres {
                     "pg_ctl",
                     &format!(
                         "-D '{d}/data' -l '{d}/log' -w -m fast -o \"{}\" restart",
-                        self.opts
+                        self.opts()
                     )
                 )
             ),
         );
     }
-}
-
-/// Whether this pinctl was built with the `postgres` feature; if not, the
-/// test says SKIPPED (a plain `cargo test`), or fails under
-/// PINCTL_REQUIRE_SERVERS=1 (CI builds with `--features postgres`).
-fn have_postgres_feature(test: &str) -> bool {
-    let env = Env::new();
-    let r = env.run(&[
-        "reports",
-        "list",
-        "--database",
-        "postgres://x@127.0.0.1:1/x",
-    ]);
-    if !r.stderr.contains("built without PostgreSQL") {
-        return true;
-    }
-    if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
-        panic!("{test}: pinctl was built without the `postgres` feature (PINCTL_REQUIRE_SERVERS=1); cargo test --features postgres");
-    }
-    skipped!("SKIPPED {test}: pinctl built without the `postgres` feature (cargo test --features postgres)");
-    false
 }
 
 impl Drop for Postgres {
@@ -1159,7 +1164,7 @@ fn readers_do_not_create_and_keyword_strings_are_not_files() {
 fn the_collector_runs_unprivileged_with_only_site_yaml_readable() {
     let test = "the_collector_runs_unprivileged_with_only_site_yaml_readable";
     if unsafe { libc::geteuid() } != 0 {
-        skipped!("SKIPPED {test}: needs root to switch to uid 65534");
+        crate::common::skip(test, "root (to switch to uid 65534)");
         return;
     }
     if !have("setpriv", test) || !have("curl", test) {

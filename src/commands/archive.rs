@@ -6,11 +6,12 @@ use std::path::Path;
 use serde_json::json;
 
 use super::report::{emit, ArchiveReport};
-use super::{inside, json, ts, Ctx, Out};
+use super::{inside, json, Ctx, Out};
 use crate::archive::{self};
 use crate::error::{Error, Result};
 use crate::keyring::{self};
 use crate::state::{self, EventKind, OfflineCopy};
+use crate::text::rfc3339;
 
 /// Creates a new file with mode 0600 in one step (temporary file, fsync,
 /// link into place); never follows or replaces an existing file, and a
@@ -68,7 +69,7 @@ pub fn archive_copy(
     }
     let m = json!({
         "domain": domain, "key": name, "pin": key.pin,
-        "sha256": key.archive_sha256, "file": file, "copied": ts(ctx.now),
+        "sha256": key.archive_sha256, "file": file, "copied": rfc3339(ctx.now),
     });
     crate::fsutil::write_atomic(&to_abs.join(&manifest), json(&m)?.as_bytes(), false)?;
     let path = to_abs.display().to_string();

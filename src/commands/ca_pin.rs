@@ -5,10 +5,11 @@ use std::path::Path;
 use serde_json::json;
 
 use super::report::{emit, CaPinReport};
-use super::{json, ts, Ctx, Out};
+use super::{json, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::pin::Pin;
 use crate::state::{CaPin, EventKind};
+use crate::text::rfc3339;
 
 /// `pinctl ca-pin add`.
 pub fn ca_pin_add(
@@ -119,14 +120,15 @@ pub fn ca_pin_remove(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
 }
 
 /// `pinctl ca-pin list`.
-pub fn ca_pin_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn ca_pin_list(ctx: &Ctx, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
     if as_json {
         let v: Vec<_> = site
             .ca_pins
             .iter()
-            .map(|c| json!({"name": c.name, "pin": c.pin, "added": ts(c.added), "subject": c.subject}))
+            .map(|c| json!({"name": c.name, "pin": c.pin, "added": rfc3339(c.added), "subject": c.subject}))
             .collect();
         out.line(json(&v)?);
     } else {

@@ -5,14 +5,31 @@
 use std::path::Path;
 
 use super::report::{blocker_lines, emit, CertReport, LockedOut};
-use super::{ts, Ctx, Out};
+use super::{Ctx, Out};
 use crate::error::{Error, Result};
 use crate::keyring::{self};
 use crate::lifecycle::{self};
 use crate::state::{EventKind, Role};
+use crate::text::rfc3339;
 
 /// `pinctl cert add`.
 pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i32> {
+    let report = record(ctx, file, force, |_, _| Ok(()))?;
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
+    Ok(0)
+}
+
+/// Judges and records a certificate file as `cert add` does; `also`
+/// checks the record and changes the site in the same save (`cert
+/// issue` remembers its challenge there), or refuses and nothing is
+/// written.
+pub fn record(
+    ctx: &Ctx,
+    file: &Path,
+    force: bool,
+    also: impl FnOnce(&mut crate::state::Site, &crate::state::Cert) -> Result<()>,
+) -> Result<CertReport> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
     let keyring::ReadCert {
@@ -41,6 +58,7 @@ pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i3
         }
     }
     let role = site.key(&cert.key).map(|k| k.role).unwrap_or(Role::Backup);
+    also(&mut site, &cert)?;
     ctx.store.add_file(&lock, &domain, &name, &data, false)?;
     let event = if blockers.is_empty() {
         EventKind::CertAdd
@@ -62,14 +80,12 @@ pub fn cert_add(ctx: &Ctx, file: &Path, force: bool, out: &mut Out) -> Result<i3
         file: name,
         key: cert.key.clone(),
         subject: cert.subject.clone(),
-        not_before: ts(cert.not_before),
-        not_after: ts(cert.not_after),
+        not_before: rfc3339(cert.not_before),
+        not_after: rfc3339(cert.not_after),
         issuer_pin: cert.issuer_pin.clone(),
         ca_pins: cert.chain_pins.clone(),
         locked_out: LockedOut::list(&domain, &blockers),
         warnings,
     };
-    let text = report.text();
-    emit(ctx.json, &report, text, out)?;
-    Ok(0)
+    Ok(report)
 }

@@ -1,13 +1,15 @@
-//! `pinctl channel add|list|retire`: the channels besides the web header
-//! through which a site's pinset reaches clients.
+//! `pinctl channel add|list|retire|set`: the channels besides the web
+//! header through which a site's pinset reaches clients, and (`set`) how
+//! pinctl reaches a dns channel's zone.
 
 use serde::Serialize;
 
 use super::report::emit;
-use super::{ts, Ctx, Out};
+use super::{Ctx, Out};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Retention};
 use crate::state::{check_name, Channel, ChannelKind, EventKind, NameKind, Site, WEB};
+use crate::text::rfc3339;
 
 /// The options of `channel add`.
 #[derive(Debug, Clone)]
@@ -22,6 +24,18 @@ pub struct ChannelOptions {
     pub one_label: bool,
     /// trustkit: `TSKSwizzleNetworkDelegates`.
     pub swizzle: Option<bool>,
+    /// dns: the zone's primary, `HOST[:PORT]`.
+    pub server: Option<String>,
+    /// dns: the BIND key file that signs the updates.
+    pub tsig_key: Option<std::path::PathBuf>,
+}
+
+/// The options of `channel set`.
+#[derive(Debug, Clone)]
+pub struct ChannelSet {
+    pub server: Option<String>,
+    pub tsig_key: Option<std::path::PathBuf>,
+    pub no_server: bool,
 }
 
 /// One channel as `channel list` shows it.
@@ -41,26 +55,12 @@ pub struct ChannelView {
 }
 
 /// Until when a site's publications in `channel` may be held.
-pub fn held(site: &Site, channel: &str) -> (&'static str, Option<chrono::DateTime<chrono::Utc>>) {
-    let mut end = None;
-    let mut live = false;
-    for p in site
-        .publications
-        .iter()
-        .filter(|p| p.channel_name() == channel)
-    {
-        match lifecycle::retention(p) {
-            Retention::Forever => return ("never", None),
-            Retention::Open => live = true,
-            Retention::Until(r) => end = end.max(Some(r)),
-            Retention::Nothing => {}
-        }
-    }
-    match (live, end) {
-        (true, _) => ("live", None),
-        (false, Some(e)) => ("until", Some(e)),
-        (false, None) => ("none", None),
-    }
+pub fn held(site: &Site, channel: &str) -> Retention {
+    lifecycle::held_until(
+        site.publications
+            .iter()
+            .filter(|p| p.channel_name() == channel),
+    )
 }
 
 fn options(c: &Channel) -> Vec<String> {
@@ -81,6 +81,12 @@ fn options(c: &Channel) -> Vec<String> {
         let yes = c.swizzle.unwrap_or(true);
         v.push(format!("swizzle={}", if yes { "yes" } else { "no" }));
     }
+    if let Some(s) = &c.server {
+        v.push(format!("server={s}"));
+    }
+    if let Some(k) = &c.tsig_key {
+        v.push(format!("tsig-key={k}"));
+    }
     if c.include_subdomains {
         v.push(if c.one_label || c.kind == ChannelKind::Ios {
             "subdomains=one-label".into()
@@ -92,12 +98,19 @@ fn options(c: &Channel) -> Vec<String> {
 }
 
 fn view(site: &Site, name: &str, kind: ChannelKind, c: Option<&Channel>) -> ChannelView {
-    let (how, until) = held(site, name);
+    let r = held(site, name);
+    // The words of `channel list`'s JSON (docs/cli.md), not a value code uses.
+    let how = match r {
+        Retention::Forever => "never",
+        Retention::Open => "live",
+        Retention::Until(_) => "until",
+        Retention::Nothing => "none",
+    };
     ChannelView {
         site: site.domain.clone(),
         name: name.to_string(),
         kind,
-        held_until: until.map(ts),
+        held_until: r.ends().map(rfc3339),
         held: how,
         options: c.map(options).unwrap_or_default(),
         publications: site
@@ -105,7 +118,7 @@ fn view(site: &Site, name: &str, kind: ChannelKind, c: Option<&Channel>) -> Chan
             .iter()
             .filter(|p| p.channel_name() == name)
             .count(),
-        retired: c.and_then(|c| c.retired).map(ts),
+        retired: c.and_then(|c| c.retired).map(rfc3339),
     }
 }
 
@@ -116,6 +129,16 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
         .name
         .clone()
         .unwrap_or_else(|| o.kind.as_str().to_string());
+    // The key is read (and its permissions judged) before the state is
+    // touched; only its path is recorded.
+    let tsig_key = match &o.tsig_key {
+        Some(p) if o.kind == ChannelKind::Dns => Some(key_path(p, out)?),
+        _ => o.tsig_key.as_ref().map(|p| p.display().to_string()),
+    };
+    let server = match &o.server {
+        Some(s) if o.kind == ChannelKind::Dns => Some(super::dns_update::check_server(s)?),
+        other => other.clone(),
+    };
     let c = Channel {
         name: name.clone(),
         kind: o.kind,
@@ -126,6 +149,8 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
         include_subdomains: o.include_subdomains,
         one_label: o.one_label,
         swizzle: o.swizzle,
+        server,
+        tsig_key,
         added: ctx.now,
         retired: None,
     };
@@ -165,11 +190,103 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
     if c.kind.expires() && c.expires_after_days.is_none() {
         text.push("warning: without --expires-after, releases carry no pin-set expiration unless snippet --expires gives one, and are held for ever".to_string());
     }
-    text.push(format!(
+    if c.server.is_some() {
+        text.push(format!(
+            "Next: pinctl publish --channel {name}   # updates the zone on {} and records the RRset once the server serves it",
+            c.server.as_deref().unwrap_or_default()
+        ));
+    } else {
+        text.push(format!(
         "Next: pinctl snippet --channel {name}{}   # then, once it is out: pinctl publish --channel {name}{}",
         if c.kind.is_app() { " > FILE" } else { "" },
         if c.kind.is_app() { " --release LABEL --from FILE" } else { "" }
     ));
+    }
+    emit(ctx.json, &v, text, out)?;
+    Ok(0)
+}
+
+/// A key file's absolute path, once it reads as a BIND key (a warning if
+/// others may read it): publish runs from any folder.
+fn key_path(p: &std::path::Path, out: &mut Out) -> Result<String> {
+    super::dns_update::check_key_file(p, out)?;
+    let abs = std::fs::canonicalize(p)
+        .map_err(|e| Error::input(p.display().to_string(), e.to_string()))?;
+    abs.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::input(p.display().to_string(), "the path is not UTF-8"))
+}
+
+/// `pinctl channel set`: a dns channel's server and TSIG key, set,
+/// changed or removed.
+pub fn channel_set(ctx: &Ctx, name: &str, o: &ChannelSet, out: &mut Out) -> Result<i32> {
+    if o.server.is_none() && o.tsig_key.is_none() && !o.no_server {
+        return Err(Error::Usage(
+            "give --server HOST[:PORT] and/or --tsig-key FILE, or --no-server".into(),
+        ));
+    }
+    let domain = ctx.store.pick(ctx.site.as_deref())?;
+    let server = o
+        .server
+        .as_deref()
+        .map(super::dns_update::check_server)
+        .transpose()?;
+    let key = o
+        .tsig_key
+        .as_deref()
+        .map(|p| key_path(p, out))
+        .transpose()?;
+    let (lock, mut site) = ctx.store.load_for_update(&domain, ctx.now)?;
+    let Some(c) = site.channels.iter_mut().find(|c| c.name == name) else {
+        return Err(Error::Usage(format!(
+            "{domain} has no channel named {name}"
+        )));
+    };
+    if c.kind != ChannelKind::Dns {
+        return Err(Error::Usage(format!(
+            "channel {name} is a {} channel; --server and --tsig-key are for dns channels",
+            c.kind
+        )));
+    }
+    if o.no_server {
+        if c.server.is_none() {
+            return Err(Error::Usage(format!(
+                "channel {name} has no server to remove"
+            )));
+        }
+        c.server = None;
+        c.tsig_key = None;
+    } else {
+        if let Some(s) = server {
+            c.server = Some(s);
+        }
+        if let Some(k) = key {
+            c.tsig_key = Some(k);
+        }
+        if c.server.is_none() || c.tsig_key.is_none() {
+            return Err(Error::Usage(format!(
+                "channel {name} needs both a server and a TSIG key (updates are signed): give {}",
+                if c.server.is_none() {
+                    "--server HOST[:PORT]"
+                } else {
+                    "--tsig-key FILE"
+                }
+            )));
+        }
+    }
+    let c = c.clone();
+    c.check_new()
+        .map_err(|m| Error::Usage(format!("channel {name}: {m}")))?;
+    ctx.store.save(&lock, &site)?;
+    let v = view(&site, name, c.kind, Some(&c));
+    let text = vec![match &c.server {
+        Some(s) => format!(
+            "Channel {name} of {domain} now updates its zone on {s}: pinctl publish --channel {name} sends the RRset and records it once the server serves it"
+        ),
+        None => format!(
+            "Channel {name} of {domain} has no server now: pinctl snippet --channel {name} prints the records, the operator edits the zone, then pinctl publish --channel {name}"
+        ),
+    }];
     emit(ctx.json, &v, text, out)?;
     Ok(0)
 }
@@ -213,7 +330,8 @@ pub fn channel_retire(ctx: &Ctx, name: &str, out: &mut Out) -> Result<i32> {
 }
 
 /// `pinctl channel list`.
-pub fn channel_list(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn channel_list(ctx: &Ctx, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     let domains = ctx.store.chosen(ctx.site.as_deref())?;
     let mut all = Vec::new();
     for site in ctx.store.load_many(&domains)? {

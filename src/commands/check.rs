@@ -12,7 +12,6 @@ pub struct CheckOptions {
     pub warn_days: i64,
     pub live: bool,
     pub verbose: bool,
-    pub json: bool,
     /// The report store (`--database`, `PINCTL_REPORTS_DATABASE`).
     pub database: Option<String>,
 }
@@ -21,10 +20,10 @@ pub struct CheckOptions {
 /// (exit 3), as monitoring systems expect.
 pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
     match gather(ctx, o) {
-        Ok(findings) => report(&findings, o, out),
+        Ok(findings) => report(&findings, o, ctx.json, out),
         Err(e) => {
             let msg = e.to_string();
-            if o.json {
+            if ctx.json {
                 out.line(json(
                     &json!({"status": "UNKNOWN", "error": msg, "findings": []}),
                 )?);
@@ -61,13 +60,14 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     }
     if o.live {
         findings.extend(super::verify::live_findings(&sites, ctx.now));
+        findings.extend(super::dns_update::live_findings(&sites));
     }
     Ok(findings)
 }
 
-fn report(findings: &[Finding], o: &CheckOptions, out: &mut Out) -> Result<i32> {
+fn report(findings: &[Finding], o: &CheckOptions, as_json: bool, out: &mut Out) -> Result<i32> {
     let status = judge::overall(findings);
-    if o.json {
+    if as_json {
         out.line(json(
             &json!({ "status": status.as_str(), "findings": findings }),
         )?);
@@ -105,7 +105,7 @@ fn report(findings: &[Finding], o: &CheckOptions, out: &mut Out) -> Result<i32> 
             .unwrap_or_default();
         let due = f
             .due
-            .map(|d| format!(" (due {})", super::ts(d)))
+            .map(|d| format!(" (due {})", crate::text::rfc3339(d)))
             .unwrap_or_default();
         out.line(format!(
             "{} {}{key}: {} [{}]{due}",

@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::report::emit;
-use super::{ts, Ctx, Out};
+use super::{Ctx, Out};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, DeployRefusal};
 use crate::probe::Target;
+use crate::text::rfc3339;
 
 #[derive(Serialize)]
 struct DeployedReport {
@@ -102,9 +103,9 @@ pub fn deployed(
         Err(DeployRefusal::BadTime(since)) => {
             return Err(Error::Usage(format!(
                 "--at {} is outside the time {name} has been active ({} to now, {})",
-                ts(at),
-                ts(since),
-                ts(ctx.now)
+                rfc3339(at),
+                rfc3339(since),
+                rfc3339(ctx.now)
             )))
         }
     };
@@ -118,7 +119,7 @@ pub fn deployed(
     let report = DeployedReport {
         site: site.domain.clone(),
         key: name.clone(),
-        at: ts(at),
+        at: rfc3339(at),
         changed,
         evidence,
         replaced: before.into_iter().filter(|k| !after.contains(k)).collect(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::report::{emit, FileLine, InitReport, KeyLine};
 use super::terminal::{generate_with_progress, protection};
-use super::{ts, Ctx, Out};
+use super::{Ctx, Out};
 use crate::archive::{self};
 use crate::error::{Error, Result};
 use crate::header::Mode;
@@ -13,6 +13,7 @@ use crate::keyring::{self, package_keys, ReadCert};
 use crate::keys::{KeyType, PrivateKey};
 use crate::lifecycle::{self, SafeFrom};
 use crate::state::{self, Encryption, EventKind, Method, Policy, Role, Site};
+use crate::text::rfc3339;
 
 /// Options of `init` and `import`.
 #[derive(Clone)]
@@ -170,7 +171,7 @@ fn init_report(
                 site.domain,
                 site.domain,
                 match lifecycle::safe_from(site, primary) {
-                    SafeFrom::At(t) => format!("until {}", ts(t)),
+                    SafeFrom::At(t) => format!("until {}", rfc3339(t)),
                     SafeFrom::Never => format!("for as long as {parent} serves that header, plus its max-age"),
                 },
                 site.domain
@@ -345,6 +346,7 @@ pub fn init(ctx: &Ctx, o: &InitOptions, out: &mut Out) -> Result<i32> {
         ca_pins: vec![],
         certificates: vec![],
         channels: vec![],
+        acme: None,
         publications: vec![],
         events: vec![],
         related: Default::default(),

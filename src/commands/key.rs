@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use super::report::{emit, KeyReport};
-use super::{inside, ts, Ctx, Out};
+use super::{inside, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::keyring::{self};
 use crate::state::{EventKind, Role};
+use crate::text::rfc3339;
 
 /// `pinctl key export`.
 pub fn key_export(
@@ -64,7 +65,7 @@ pub fn key_destroy(ctx: &Ctx, name: &str, force: bool, out: &mut Out) -> Result<
     if let Some(at) = key.destroyed {
         return Err(Error::Usage(format!(
             "{name}'s archive was destroyed on {} already",
-            ts(at)
+            rfc3339(at)
         )));
     }
     match key.role {
@@ -82,7 +83,7 @@ pub fn key_destroy(ctx: &Ctx, name: &str, force: bool, out: &mut Out) -> Result<
         let may_go = crate::plan::destroy_after(&site, &key.pin);
         if may_go.is_none_or(|t| t > ctx.now) && !force {
             let when = may_go
-                .map(|t| format!("from {}", ts(t)))
+                .map(|t| format!("from {}", rfc3339(t)))
                 .unwrap_or_else(|| "once no live header holds its pin".into());
             return Err(Error::Refused(format!(
                 "refused: clients may still accept {name}, so it is the only roll-back if its successor fails; it may be destroyed {when} (or pass --force)"

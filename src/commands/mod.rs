@@ -11,18 +11,22 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::header::{self, LintOptions, LintSeverity};
 use crate::store::Store;
+use crate::text::rfc3339;
 
+pub mod acme;
 pub mod archive;
 pub mod ca_pin;
 pub mod cert;
 pub mod channel;
 pub mod check;
 pub mod deployed;
+pub mod dns_update;
 pub mod init;
 pub mod key;
 pub mod plan;
 pub mod policy;
 pub mod publish;
+pub mod renew;
 pub mod report;
 pub mod reports;
 pub mod rotate;
@@ -39,7 +43,8 @@ pub struct Ctx {
     pub site: Option<String>,
     pub now: DateTime<Utc>,
     pub passphrase_file: Option<std::path::PathBuf>,
-    /// The write commands report in JSON (`--format json`).
+    /// The command reports in JSON (`--format json`): the one way the
+    /// format reaches a command.
     pub json: bool,
 }
 
@@ -70,16 +75,11 @@ pub fn clock_ahead_warning() -> Option<String> {
     (now > real).then(|| {
         format!(
             "PINCTL_NOW ({}) is ahead of the real clock ({}): this write is recorded at that time, so writes at the real time will be refused until {}",
-            ts(now),
-            ts(real),
-            ts(now)
+            rfc3339(now),
+            rfc3339(real),
+            rfc3339(now)
         )
     })
-}
-
-/// Every time pinctl prints: UTC, RFC 3339, `Z`.
-pub fn ts(t: DateTime<Utc>) -> String {
-    crate::text::rfc3339(t)
 }
 
 fn json(v: &impl serde::Serialize) -> Result<String> {

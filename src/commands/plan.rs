@@ -4,22 +4,23 @@
 use serde_json::json;
 
 use super::report::plan_lines;
-use super::{json, site_dir, ts, Ctx, Out};
+use super::{json, site_dir, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::plan as planner;
 use crate::state::Role;
+use crate::text::rfc3339;
 
 /// `pinctl plan`.
 pub fn plan(
     ctx: &Ctx,
     promote: Option<&str>,
     database: Option<&str>,
-    as_json: bool,
     out: &mut Out,
 ) -> Result<i32> {
+    let as_json = ctx.json;
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
-    let steps = match promote {
+    let mut steps = match promote {
         Some(n) => {
             let k = site.require_key(n)?;
             if k.role != Role::Backup {
@@ -36,10 +37,13 @@ pub fn plan(
             planner::next_steps_with(&site, &site_dir(ctx, &domain), ctx.now, unexpected)
         }
     };
+    if let Some(k) = promote.or(site.active().map(|k| k.name.as_str())) {
+        super::acme::plan_commands(ctx, &mut steps, k);
+    }
     if as_json {
         out.line(json(&json!({ "site": domain, "steps": steps }))?);
     } else {
-        out.line(format!("{domain} at {}", ts(ctx.now)));
+        out.line(format!("{domain} at {}", rfc3339(ctx.now)));
         if steps.is_empty() {
             out.line("Nothing is due.");
         } else {

@@ -42,7 +42,8 @@ fn policy_json(site: &Site) -> serde_json::Value {
 }
 
 /// `pinctl policy`.
-pub fn policy(ctx: &Ctx, change: &PolicyChange, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn policy(ctx: &Ctx, change: &PolicyChange, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     if change.is_empty() {
         let site = ctx.store.load(&domain)?;
@@ -167,7 +168,8 @@ fn print_policy(site: &Site, as_json: bool, out: &mut Out) -> Result<i32> {
 }
 
 /// `pinctl header`.
-pub fn header(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn header(ctx: &Ctx, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
     let h = lifecycle::desired_header(&site);

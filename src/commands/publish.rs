@@ -5,11 +5,12 @@
 use chrono::NaiveDate;
 
 use super::report::{blocker_lines, emit, safe_text, Closed, LockedOut, PublishReport};
-use super::{ts, Ctx, Out};
+use super::{Ctx, Out};
 use crate::error::{Error, Result};
 use crate::header::Mode;
 use crate::lifecycle::{self, PublishOutcome, PublishRefusal, Retention};
 use crate::state::{ChannelKind, WEB};
+use crate::text::rfc3339;
 
 /// What `pinctl publish` records.
 #[derive(Debug, Default)]
@@ -35,6 +36,87 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             "{domain} has no channel named {channel} (see pinctl channel list)"
         ))
     })?;
+    check_options(&domain, &site, channel, kind, opts)?;
+    let shipped = shipped(&site.domain, channel, kind, opts)?;
+    let zone = super::dns_update::target(&site, channel, out)?;
+    let policy_mode = site.policy.mode;
+    if opts.report_only {
+        site.policy.mode = Mode::ReportOnly;
+    }
+    let result = lifecycle::publish_in(
+        &mut site,
+        channel,
+        ctx.now,
+        opts.release.as_deref(),
+        opts.expires,
+        shipped.as_ref(),
+        opts.force,
+    );
+    site.policy.mode = policy_mode;
+    let mut report = PublishReport {
+        site: site.domain.clone(),
+        at: rfc3339(ctx.now),
+        channel: channel.to_string(),
+        kind,
+        release: opts.release.clone(),
+        changed: false,
+        publication: None,
+        header: None,
+        pins: Vec::new(),
+        expires: None,
+        closed: None,
+        still_locked_out: Vec::new(),
+        warnings: Vec::new(),
+        zone_update: None,
+    };
+    match result {
+        Ok(PublishOutcome::Unchanged) => {
+            if let Some(t) = &zone {
+                report.zone_update =
+                    Some(super::dns_update::push(ctx, &mut site, channel, t, false)?);
+            }
+            let text = report.text();
+            emit(ctx.json, &report, text, out)?;
+            Ok(0)
+        }
+        Ok(PublishOutcome::Published {
+            closed,
+            still_locked_out,
+            forced,
+        }) => {
+            if let Some(t) = &zone {
+                report.zone_update =
+                    Some(super::dns_update::push(ctx, &mut site, channel, t, true)?);
+            }
+            ctx.store.save(&lock, &site)?;
+            published(
+                &mut report,
+                &site,
+                closed,
+                &still_locked_out,
+                forced.as_ref(),
+                opts,
+                ctx.now,
+            )?;
+            let text = report.text();
+            emit(ctx.json, &report, text, out)?;
+            Ok(0)
+        }
+        Err(PublishRefusal::UnknownChannel(c)) => {
+            Err(Error::Usage(format!("{domain} has no channel named {c}")))
+        }
+        Err(r) => Err(refused(&site, channel, kind, opts, ctx.now, &r)),
+    }
+}
+
+/// The usage errors of publish's options for `channel` of `kind`.
+fn check_options(
+    domain: &str,
+    site: &crate::state::Site,
+    channel: &str,
+    kind: ChannelKind,
+    opts: &PublishOptions,
+) -> Result<()> {
     if site.channel(channel).is_some_and(|c| c.retired.is_some()) {
         return Err(Error::Usage(format!(
             "channel {channel} of {domain} is retired; nothing is published through it"
@@ -57,124 +139,99 @@ pub fn publish(ctx: &Ctx, opts: &PublishOptions, out: &mut Out) -> Result<i32> {
             "--expires is for android and trustkit channels; {channel} is a {kind} channel"
         )));
     }
-    let shipped = shipped(&site.domain, channel, kind, opts)?;
-    let policy_mode = site.policy.mode;
-    if opts.report_only {
-        site.policy.mode = Mode::ReportOnly;
-    }
-    let result = lifecycle::publish_in(
-        &mut site,
-        channel,
-        ctx.now,
-        opts.release.as_deref(),
-        opts.expires,
-        shipped.as_ref(),
-        opts.force,
-    );
-    site.policy.mode = policy_mode;
-    let mut report = PublishReport {
-        site: site.domain.clone(),
-        at: ts(ctx.now),
-        channel: channel.to_string(),
-        kind,
-        release: opts.release.clone(),
-        changed: false,
-        publication: None,
-        header: None,
-        pins: Vec::new(),
-        expires: None,
-        closed: None,
-        still_locked_out: Vec::new(),
-        warnings: Vec::new(),
+    Ok(())
+}
+
+/// What a recorded publication reports: its pinset, the publication it
+/// closed and until when that is held, who stays locked out, warnings.
+fn published(
+    report: &mut PublishReport,
+    site: &crate::state::Site,
+    closed: Option<usize>,
+    still_locked_out: &[lifecycle::Blocker],
+    forced: Option<&PublishRefusal>,
+    opts: &PublishOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let channel = report.channel.clone();
+    let kind = report.kind;
+    let Some(live) = site.publications.last() else {
+        return Err(Error::Internal("publish opened no publication".into()));
     };
-    match result {
-        Ok(PublishOutcome::Unchanged) => {
-            let text = report.text();
-            emit(ctx.json, &report, text, out)?;
-            Ok(0)
-        }
-        Ok(PublishOutcome::Published {
-            closed,
-            still_locked_out,
-            forced,
-        }) => {
-            ctx.store.save(&lock, &site)?;
-            let Some(live) = site.publications.last() else {
-                return Err(Error::Internal("publish opened no publication".into()));
-            };
-            report.changed = true;
-            report.publication = Some(site.publications.len());
-            // The recorded pinset, not the desired one: once this is out,
-            // the desired pinset may already drop a roll-back pin.
-            if kind == ChannelKind::Web {
-                report.header = Some(lifecycle::header_of(live).line());
-            }
-            report.pins = live
-                .pins
-                .iter()
-                .chain(&live.ca_pins)
-                .map(|p| p.to_string())
-                .collect();
-            report.expires = live.expires.map(|d| d.to_string());
-            report.closed = closed.map(|n| {
-                let prev = &site.publications[n - 1];
-                let (retained_until, why) = match lifecycle::retention(prev) {
-                    Retention::Until(r) => (Some(ts(r)), None),
-                    Retention::Forever => (None, Some("never expires")),
-                    _ if prev.mode == Mode::ReportOnly => (None, Some("Report-Only")),
-                    _ => (None, Some("max-age=0")),
-                };
-                Closed {
-                    publication: n,
-                    retained_until,
-                    why_not_retained: why,
-                }
-            });
-            report.still_locked_out = LockedOut::list(&site.domain, &still_locked_out);
-            if let Some(r) = &forced {
-                report.warnings.push(format!(
-                    "forced: recorded although {}; pinctl check is CRITICAL while its clients are locked out",
-                    refusal_text(&site, channel, kind, opts, ctx.now, r)
-                ));
-            }
-            if live.reach() != crate::state::Reach::Host
-                && lifecycle::retention(live) != Retention::Nothing
-            {
-                report.warnings.push(format!(
-                    "the pinset reaches the subdomains of {} (includeSubDomains), also those pinctl does not manage; each must serve a key it holds",
-                    site.domain
-                ));
-            }
-            if lifecycle::retention(live) == Retention::Forever {
-                report.warnings.push(format!(
-                    "{} never stops being held: installs that never update keep its pins for ever, so no key outside {{{}}} can ever be served (give the channel --expires-after or --horizon)",
-                    live.label(site.publications.len()),
-                    report.pins.join(", ")
-                ));
-            }
-            let text = report.text();
-            emit(ctx.json, &report, text, out)?;
-            Ok(0)
-        }
-        Err(PublishRefusal::UnknownChannel(c)) => {
-            Err(Error::Usage(format!("{domain} has no channel named {c}")))
-        }
-        Err(r) => {
-            let mut m = format!(
-                "refused: {}",
-                refusal_text(&site, channel, kind, opts, ctx.now, &r)
-            );
-            if kind.is_app()
-                && !matches!(
-                    r,
-                    PublishRefusal::ReleaseExists(_) | PublishRefusal::NoActiveKey
-                )
-            {
-                m.push_str("; if this release has shipped already, record it anyway with --force, so that every later step counts its installs");
-            }
-            Err(Error::Refused(m))
-        }
+    report.changed = true;
+    report.publication = Some(site.publications.len());
+    // The recorded pinset, not the desired one: once this is out,
+    // the desired pinset may already drop a roll-back pin.
+    if kind == ChannelKind::Web {
+        report.header = Some(lifecycle::header_of(live).line());
     }
+    report.pins = live
+        .pins
+        .iter()
+        .chain(&live.ca_pins)
+        .map(|p| p.to_string())
+        .collect();
+    report.expires = live.expires.map(|d| d.to_string());
+    report.closed = closed.map(|n| {
+        let prev = &site.publications[n - 1];
+        let (retained_until, why) = match lifecycle::retention(prev) {
+            Retention::Until(r) => (Some(rfc3339(r)), None),
+            Retention::Forever => (None, Some("never expires")),
+            _ if prev.mode == Mode::ReportOnly => (None, Some("Report-Only")),
+            _ => (None, Some("max-age=0")),
+        };
+        Closed {
+            publication: n,
+            retained_until,
+            why_not_retained: why,
+        }
+    });
+    report.still_locked_out = LockedOut::list(&site.domain, still_locked_out);
+    if let Some(r) = forced {
+        report.warnings.push(format!(
+            "forced: recorded although {}; pinctl check is CRITICAL while its clients are locked out",
+            refusal_text(site, &channel, kind, opts, now, r)
+        ));
+    }
+    if live.reach() != crate::state::Reach::Host && lifecycle::retention(live) != Retention::Nothing
+    {
+        report.warnings.push(format!(
+            "the pinset reaches the subdomains of {} (includeSubDomains), also those pinctl does not manage; each must serve a key it holds",
+            site.domain
+        ));
+    }
+    if lifecycle::retention(live) == Retention::Forever {
+        report.warnings.push(format!(
+            "{} never stops being held: installs that never update keep its pins for ever, so no key outside {{{}}} can ever be served (give the channel --expires-after or --horizon)",
+            live.label(site.publications.len()),
+            report.pins.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// A refusal as the error publish exits with.
+fn refused(
+    site: &crate::state::Site,
+    channel: &str,
+    kind: ChannelKind,
+    opts: &PublishOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    r: &PublishRefusal,
+) -> Error {
+    let mut m = format!(
+        "refused: {}",
+        refusal_text(site, channel, kind, opts, now, r)
+    );
+    if kind.is_app()
+        && !matches!(
+            r,
+            PublishRefusal::ReleaseExists(_) | PublishRefusal::NoActiveKey
+        )
+    {
+        m.push_str("; if this release has shipped already, record it anyway with --force, so that every later step counts its installs");
+    }
+    Error::Refused(m)
 }
 
 /// Why a publication was refused, in words (after `refused: `, or after
@@ -209,7 +266,7 @@ fn refusal_text(
         PublishRefusal::ExpiresTooSoon(d) => format!(
             "the pin-set would expire on {d}, less than {} days after {} (Android lint PinSetExpiry; an expired pin-set pins nothing)",
             lifecycle::MIN_EXPIRY_DAYS,
-            ts(now)
+            rfc3339(now)
         ),
         PublishRefusal::TooFewPins(n) => format!(
             "{what} holds {n} distinct pin(s) for {domain}; a pinset needs at least two, the served key and a backup (TrustKit refuses fewer: \"this might brick your App\"; Android enforces it, so no key outside it can ever be served)"

@@ -5,11 +5,12 @@
 
 use serde::Serialize;
 
-use super::{json, ts, Out};
+use super::{json, Out};
 use crate::error::Result;
 use crate::lifecycle::{Blocker, SafeFrom};
 use crate::pin::Pin;
 use crate::state::Site;
+use crate::text::rfc3339;
 
 /// A key as the write commands name it.
 #[derive(Debug, Serialize)]
@@ -50,8 +51,8 @@ impl LockedOut {
             .map(|b| LockedOut {
                 site: b.site.clone().unwrap_or_else(|| site.to_string()),
                 publication: b.number,
-                from: ts(b.from),
-                until: b.retained_until.map(ts),
+                from: rfc3339(b.from),
+                until: b.retained_until.map(rfc3339),
             })
             .collect()
     }
@@ -123,6 +124,9 @@ pub struct PublishReport {
     /// Lockouts accepted earlier with --force that still last.
     pub still_locked_out: Vec<LockedOut>,
     pub warnings: Vec<String>,
+    /// dns with a server: the update sent and the RRset read back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_update: Option<super::dns_update::ZoneUpdate>,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,6 +140,9 @@ pub struct Closed {
 impl PublishReport {
     pub fn text(&self) -> Vec<String> {
         let mut v = Vec::new();
+        if let Some(z) = &self.zone_update {
+            v.push(z.text());
+        }
         if !self.changed {
             v.push(format!(
                 "The desired {} pinset is already the live one; nothing changed.",
@@ -194,7 +201,7 @@ pub fn plan_lines(steps: &[crate::plan::Step]) -> Vec<String> {
     for s in steps {
         let when = s
             .not_before
-            .map(|t| format!(" [not before {}]", ts(t)))
+            .map(|t| format!(" [not before {}]", rfc3339(t)))
             .unwrap_or_default();
         v.push(format!("  {}. {}{when}", s.n, s.action));
         if let Some(c) = &s.command {
@@ -499,13 +506,15 @@ pub fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
                 None => format!("{}'s {}", site.domain, b.label()),
             };
             let served = match (b.until, b.kind.is_app()) {
-                (Some(u), false) => format!("served {} to {}", ts(b.from), ts(u)),
-                (None, false) => format!("served since {} (live)", ts(b.from)),
-                (Some(u), true) => format!("shipped {}, superseded {}", ts(b.from), ts(u)),
-                (None, true) => format!("shipped {}, the latest release", ts(b.from)),
+                (Some(u), false) => format!("served {} to {}", rfc3339(b.from), rfc3339(u)),
+                (None, false) => format!("served since {} (live)", rfc3339(b.from)),
+                (Some(u), true) => {
+                    format!("shipped {}, superseded {}", rfc3339(b.from), rfc3339(u))
+                }
+                (None, true) => format!("shipped {}, the latest release", rfc3339(b.from)),
             };
             let held = match (b.retained_until, b.forever) {
-                (Some(r), _) => format!("clients may hold it until {}", ts(r)),
+                (Some(r), _) => format!("clients may hold it until {}", rfc3339(r)),
                 (None, true) => "installs hold it for ever (it never expires)".to_string(),
                 (None, false) => format!(
                     "clients hold it for as long as it is current, plus its {}",
@@ -524,7 +533,7 @@ pub fn blocker_lines(site: &Site, key: &str, blockers: &[Blocker]) -> String {
 
 pub fn safe_text(sf: SafeFrom, blockers: &[Blocker]) -> String {
     match sf {
-        SafeFrom::At(t) => format!("it is safe from {}", ts(t)),
+        SafeFrom::At(t) => format!("it is safe from {}", rfc3339(t)),
         SafeFrom::Never => {
             let live = blockers.iter().find(|b| b.until.is_none());
             match live.and_then(|b| b.site.as_deref()) {

@@ -201,9 +201,9 @@ pub fn list(
     ctx: &Ctx,
     since: Option<&str>,
     database_arg: Option<&str>,
-    as_json: bool,
     out: &mut Out,
 ) -> Result<i32> {
+    let as_json = ctx.json;
     let rows = selected(ctx, since, database_arg)?;
     if as_json {
         out.line(json(&serde_json::json!({ "reports": rows }))?);
@@ -253,9 +253,9 @@ pub fn summary(
     ctx: &Ctx,
     since: Option<&str>,
     database_arg: Option<&str>,
-    as_json: bool,
     out: &mut Out,
 ) -> Result<i32> {
+    let as_json = ctx.json;
     let mut lines: Vec<SummaryLine> = Vec::new();
     for r in selected(ctx, since, database_arg)? {
         match lines

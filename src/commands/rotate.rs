@@ -4,11 +4,12 @@
 
 use super::report::{blocker_lines, emit, safe_text, LockedOut, RotateReport};
 use super::terminal::{generate_with_progress, protection};
-use super::{site_dir, ts, Ctx, Out};
+use super::{site_dir, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::keyring::{self, package_keys};
 use crate::lifecycle::{self, RotateRefusal};
 use crate::state::{EventKind, Method, Role};
+use crate::text::rfc3339;
 
 /// Flags of `pinctl rotate`.
 pub struct RotateOptions {
@@ -30,28 +31,11 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         (Some(l), s)
     };
     let before = site.clone();
-    let r = match lifecycle::rotate(&mut site, name, ctx.now, compromised, force) {
-        Ok(r) => r,
-        Err(RotateRefusal::UnknownKey(n)) => {
-            return Err(Error::Usage(format!("{domain} has no key named {n}")))
-        }
-        Err(RotateRefusal::NotABackup(n, role)) => {
-            return Err(Error::Refused(format!(
-                "refused: {n} is {}, not a backup; only a backup can be promoted",
-                role.as_str()
-            )))
-        }
-        Err(RotateRefusal::NotSafe { blockers, safe_from }) => {
-            return Err(Error::Refused(format!(
-                "refused: promoting {name} now would lock out visitors: {}; {} (or pass --force to lock them out knowingly)",
-                blocker_lines(&site, name, &blockers),
-                safe_text(safe_from, &blockers)
-            )))
-        }
-    };
+    let r = lifecycle::rotate(&mut site, name, ctx.now, compromised, force)
+        .map_err(|e| refusal(&domain, &site, name, e))?;
     let mut report = RotateReport {
         site: domain.clone(),
-        at: ts(ctx.now),
+        at: rfc3339(ctx.now),
         dry_run,
         promoted: r.promoted.clone(),
         old_active: r.old_active.clone(),
@@ -59,7 +43,7 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         compromised_trusted_until: r
             .compromised_trusted_until
             .filter(|t| *t != chrono::DateTime::<chrono::Utc>::MAX_UTC)
-            .map(ts),
+            .map(rfc3339),
         compromised_trusted_forever: r.compromised_trusted_until
             == Some(chrono::DateTime::<chrono::Utc>::MAX_UTC),
         new_backups: r.new_backups.clone(),
@@ -78,25 +62,75 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
     report.new_type = new_type.to_string();
     if dry_run {
         report.plan = crate::plan::promotion(&before, &site_dir(ctx, &domain), name, ctx.now);
+        super::acme::plan_commands(ctx, &mut report.plan, name);
         let text = report.text();
         emit(ctx.json, &report, text, out)?;
         return Ok(0);
     }
+    check_recipients(&before, o.accept_recipients, &mut report.warnings)?;
+    let packaged = new_backups(ctx, &before, &site, name, new_type, &r.new_backups)?;
+    let lock = lock.ok_or_else(|| Error::Internal("rotate holds no lock".into()))?;
+    write_backups(ctx, &lock, &before, &mut site, &packaged)?;
+    report.desired_header = Some(lifecycle::desired_header(&site).line());
+    report.plan = crate::plan::promotion(&site, &site_dir(ctx, &domain), name, ctx.now);
+    super::acme::plan_commands(ctx, &mut report.plan, name);
+    let text = report.text();
+    emit(ctx.json, &report, text, out)?;
+    Ok(0)
+}
+
+/// A refused rotation as the error rotate exits with.
+fn refusal(domain: &str, site: &crate::state::Site, name: &str, e: RotateRefusal) -> Error {
+    match e {
+        RotateRefusal::UnknownKey(n) => Error::Usage(format!("{domain} has no key named {n}")),
+        RotateRefusal::NotABackup(n, role) => Error::Refused(format!(
+            "refused: {n} is {}, not a backup; only a backup can be promoted",
+            role.as_str()
+        )),
+        RotateRefusal::NotSafe { blockers, safe_from } => Error::Refused(format!(
+            "refused: promoting {name} now would lock out visitors: {}; {} (or pass --force to lock them out knowingly)",
+            blocker_lines(site, name, &blockers),
+            safe_text(safe_from, &blockers)
+        )),
+    }
+}
+
+/// A change of recipients since the existing archives were sealed: refused
+/// unless accepted, then a warning.
+fn check_recipients(
+    before: &crate::state::Site,
+    accept: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     if let Some((old, new)) = before.recipients_changed() {
         let show = crate::state::describe_recipients;
-        if !o.accept_recipients {
+        if !accept {
             return Err(Error::Refused(format!(
                 "refused: site.yaml now seals new archives to {} but the existing archives were sealed to {}; if this change is yours, run again with --accept-recipients",
                 show(&new),
                 show(&old)
             )));
         }
-        report.warnings.push(format!(
+        warnings.push(format!(
             "new backups are sealed to {} (the existing archives to {})",
             show(&new),
             show(&old)
         ));
     }
+    Ok(())
+}
+
+/// The new backups, generated and packaged for the site's protection;
+/// with a passphrase, only once it opens an archive the site has.
+fn new_backups(
+    ctx: &Ctx,
+    before: &crate::state::Site,
+    site: &crate::state::Site,
+    name: &str,
+    new_type: crate::keys::KeyType,
+    names: &[String],
+) -> Result<Vec<crate::keyring::NewKey>> {
+    let domain = &site.domain;
     let protection = protection(ctx.passphrase_file.as_deref(), &site.encryption, false)?;
     if site.encryption.method == Method::Passphrase {
         // A mistyped passphrase would seal the new backups away for good:
@@ -104,40 +138,32 @@ pub fn rotate(ctx: &Ctx, o: &RotateOptions, out: &mut Out) -> Result<i32> {
         let k = before
             .key(name)
             .ok_or_else(|| Error::Usage(name.to_string()))?;
-        let path = ctx.store.site_dir(&domain).join(&k.archive);
+        let path = ctx.store.site_dir(domain).join(&k.archive);
         keyring::open_archive(
             || crate::secret::passphrase(ctx.passphrase_file.as_deref(), false),
-            &before,
+            before,
             k,
             &path,
             None,
             Some(&protection),
         )?;
     }
-    let types = vec![new_type; r.new_backups.len()];
+    let types = vec![new_type; names.len()];
     let made = generate_with_progress(&types)?;
-    let named = r
-        .new_backups
+    let named = names
         .iter()
         .cloned()
         .zip(made)
         .map(|(n, k)| (n, Role::Backup, k))
         .collect();
-    let packaged = package_keys(
-        &domain,
+    package_keys(
+        domain,
         &site.sans,
         named,
         &protection,
         site.encryption.armor,
         ctx.now,
-    )?;
-    let lock = lock.ok_or_else(|| Error::Internal("rotate holds no lock".into()))?;
-    write_backups(ctx, &lock, &before, &mut site, &packaged)?;
-    report.desired_header = Some(lifecycle::desired_header(&site).line());
-    report.plan = crate::plan::promotion(&site, &site_dir(ctx, &domain), name, ctx.now);
-    let text = report.text();
-    emit(ctx.json, &report, text, out)?;
-    Ok(0)
+    )
 }
 
 /// Writes the new backups' CSRs and archives and saves the state; if

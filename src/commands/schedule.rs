@@ -1,4 +1,5 @@
 //! `pinctl schedule`: the cron lines or systemd units that run `pinctl
+//! renew` (ACME renewals, docs/design.md#acting) and then `pinctl
 //! check`, quoted for each.
 
 use super::{Ctx, Out};
@@ -94,12 +95,15 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<
             cmd.push_str(&format!(" --site {}", sh_quote(s)));
         }
         out.line(format!(
-            "# pinctl: check {state} daily at {h:02}:{m:02}. Add these lines with `crontab -e`"
+            "# pinctl: renew and check {state} daily at {h:02}:{m:02}. Add these lines with `crontab -e`"
         ));
         out.line("# (do not pipe them into `crontab -`: that replaces the whole crontab).");
         out.line("# cron mails the output to MAILTO (set it to the operators' address).");
         out.line("MAILTO=root");
-        out.line(format!("{m} {h} * * * {} check", cron_escape(&cmd)));
+        // renew first, so that check sees what it renewed; `;` so that a
+        // failed renewal does not keep the reminders from running.
+        let cmd = cron_escape(&cmd);
+        out.line(format!("{m} {h} * * * {cmd} renew; {cmd} check"));
     } else {
         let mut cmd = format!("{} --state {}", systemd_quote(&exe), systemd_quote(&state));
         if let Some(s) = site {
@@ -108,7 +112,7 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<
         out.line("# /etc/systemd/system/pinctl-check.service");
         out.line("[Unit]");
         out.line(format!(
-            "Description=pinctl check of {} (HPKP reminders)",
+            "Description=pinctl renew and check of {} (ACME renewals, HPKP reminders)",
             systemd_text(&state)
         ));
         out.line("");
@@ -117,15 +121,18 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<
         if let Some(db) = &reports_db {
             out.line(format!("Environment={}={db}", super::reports::DATABASE_ENV));
         }
+        // `renew` first (ACME renewals; nothing happens when none is due),
+        // so that check judges what it renewed.
+        out.line(format!("ExecStart={cmd} renew"));
         out.line(format!("ExecStart={cmd} check"));
         out.line(
-            "# Exit 1 (warning) and 2 (critical) mark the unit failed: hook OnFailure= to mail it.",
+            "# A failed renewal, or check's exit 1 (warning) or 2 (critical), marks the unit failed: hook OnFailure= to mail it.",
         );
         out.line("SuccessExitStatus=0");
         out.line("");
         out.line("# /etc/systemd/system/pinctl-check.timer");
         out.line("[Unit]");
-        out.line("Description=Daily pinctl check");
+        out.line("Description=Daily pinctl renew and check");
         out.line("");
         out.line("[Timer]");
         out.line(format!("OnCalendar=*-*-* {h:02}:{m:02}:00"));

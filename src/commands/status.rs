@@ -3,16 +3,17 @@
 
 use serde_json::json;
 
-use super::{json, ts, Ctx, Out};
+use super::{json, Ctx, Out};
 use crate::error::Result;
 use crate::header::Mode;
 use crate::lifecycle::{self, SafeFrom};
 use crate::state::{self, Role, Site};
+use crate::text::rfc3339;
 
 fn safe_from_text(sf: SafeFrom, now: chrono::DateTime<chrono::Utc>) -> String {
     match sf {
         SafeFrom::At(t) if t <= now => "now".into(),
-        SafeFrom::At(t) => ts(t),
+        SafeFrom::At(t) => rfc3339(t),
         SafeFrom::Never => "never while a live header lacks it".into(),
     }
 }
@@ -28,10 +29,10 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
                 "role": k.role.as_str(),
                 "algorithm": k.key_type.as_str(),
                 "pin": k.pin,
-                "created": ts(k.created),
-                "role_since": ts(k.role_since),
+                "created": rfc3339(k.created),
+                "role_since": rfc3339(k.role_since),
                 "safe_from": match lifecycle::safe_from(site, k) {
-                    SafeFrom::At(t) => Some(ts(t)),
+                    SafeFrom::At(t) => Some(rfc3339(t)),
                     SafeFrom::Never => None,
                 },
                 "archive": k.archive,
@@ -39,8 +40,8 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
                 "copies": k.copies.iter().map(|c| json!({
                     "location": c.location,
                     "path": c.path,
-                    "copied": ts(c.copied),
-                    "verified": c.verified.map(ts),
+                    "copied": rfc3339(c.copied),
+                    "verified": c.verified.map(rfc3339),
                 })).collect::<Vec<_>>(),
             })
         })
@@ -52,10 +53,10 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
             "pins": p.pins,
             "max_age": p.max_age,
             "mode": p.mode.as_str(),
-            "from": ts(p.from),
+            "from": rfc3339(p.from),
             // Open while live: the end if it were replaced now; Report-Only
             // and max-age=0 retain nothing.
-            "retained_until": lifecycle::held_until_if_replaced(p, now).map(ts),
+            "retained_until": lifecycle::held_until_if_replaced(p, now).map(rfc3339),
         })
     });
     json!({
@@ -69,7 +70,7 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
         "keys": keys,
         "certificates": site.certificates.iter().map(|c| json!({
             "key": c.key, "file": c.file, "subject": c.subject,
-            "not_before": ts(c.not_before), "not_after": ts(c.not_after), "chain_pins": c.chain_pins,
+            "not_before": rfc3339(c.not_before), "not_after": rfc3339(c.not_after), "chain_pins": c.chain_pins,
             "issuer_pin": c.issuer_pin,
         })).collect::<Vec<_>>(),
         "ca_pins": site.ca_pins.iter().map(|c| json!({"name": c.name, "pin": c.pin})).collect::<Vec<_>>(),
@@ -102,7 +103,8 @@ fn warnings(site: &Site, out: &mut Out) {
     }
 }
 
-pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn status(ctx: &Ctx, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     let domains = ctx.store.chosen(ctx.site.as_deref())?;
     let sites: Vec<Site> = ctx.store.load_many(&domains)?;
     for site in &sites {
@@ -130,7 +132,7 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
                 k.role.as_str(),
                 k.key_type.as_str(),
                 k.pin,
-                ts(k.created),
+                rfc3339(k.created),
                 match k.role {
                     Role::Active | Role::Backup =>
                         safe_from_text(lifecycle::safe_from(site, k), ctx.now),
@@ -146,8 +148,8 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
                 c.file,
                 c.key,
                 crate::text::printable(&c.subject),
-                ts(c.not_before),
-                ts(c.not_after)
+                rfc3339(c.not_before),
+                rfc3339(c.not_after)
             ));
         }
         for c in &site.ca_pins {
@@ -158,7 +160,7 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
             Some(live) => {
                 out.line(format!(
                     "  live since {}: {} pins, {} max-age={}{}",
-                    ts(live.from),
+                    rfc3339(live.from),
                     live.pins.len(),
                     live.mode.as_str(),
                     live.max_age,
@@ -191,13 +193,13 @@ pub fn status(ctx: &Ctx, as_json: bool, out: &mut Out) -> Result<i32> {
         }
         for k in &site.keys {
             if let Some(at) = k.destroyed {
-                out.line(format!("  {} was destroyed on {}", k.name, ts(at)));
+                out.line(format!("  {} was destroyed on {}", k.name, rfc3339(at)));
             }
         }
         if let Some(end) = lifecycle::last_retention_end(site).filter(|e| *e > ctx.now) {
             out.line(format!(
                 "  clients may hold earlier pinsets until {}",
-                ts(end)
+                rfc3339(end)
             ));
         }
     }

@@ -13,7 +13,8 @@ use crate::probe::{fetch, judge, Target};
 use crate::state::Site;
 
 /// `pinctl verify`.
-pub fn verify(ctx: &Ctx, t: &Target, as_json: bool, out: &mut Out) -> Result<i32> {
+pub fn verify(ctx: &Ctx, t: &Target, out: &mut Out) -> Result<i32> {
+    let as_json = ctx.json;
     if t.insecure && t.ca_file.is_some() {
         return Err(Error::Usage(
             "give --ca-file or --insecure, not both".into(),

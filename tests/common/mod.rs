@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod bind;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -136,19 +138,65 @@ impl Env {
     }
 }
 
-/// Whether `tool` is on PATH. When it is not, prints SKIPPED (and the
-/// caller returns early) — or fails under `PINCTL_REQUIRE_SERVERS=1`.
+/// Whether `tool` is on PATH; when it is not, the test is skipped
+/// through [`skip`] (and the caller returns early).
 pub fn have(tool: &str, test: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
     if !found {
-        if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
-            panic!("{test}: {tool} is required (PINCTL_REQUIRE_SERVERS=1) but not on PATH");
-        }
-        skipped!("SKIPPED {test}: {tool} not on PATH");
+        skip(test, tool);
     }
     found
+}
+
+/// The tests skipped in this run, with the peer each missed.
+static SKIPS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The one way a test (or part of one) is skipped for a missing peer
+/// (docs/design.md#tests): prints `SKIPPED: <test>: <peer> missing`, or
+/// fails under `PINCTL_REQUIRE_SERVERS=1` (which CI sets). The caller
+/// then returns early. The skips are counted, and the count is printed
+/// when the test binary exits, after libtest's summary.
+#[track_caller]
+pub fn skip(test: &str, peer: &str) {
+    if std::env::var("PINCTL_REQUIRE_SERVERS").as_deref() == Ok("1") {
+        panic!("{test}: {peer} missing, and PINCTL_REQUIRE_SERVERS=1 requires it");
+    }
+    skipped!("SKIPPED: {test}: {peer} missing");
+    let mut v = SKIPS.lock().unwrap_or_else(|e| e.into_inner());
+    if v.is_empty() {
+        at_exit_print_skips();
+    }
+    v.push(format!("{test} ({peer})"));
+}
+
+/// Registers [`print_skips`] to run when the process exits: libtest has
+/// no hook after its summary, but it ends through `exit`, which runs the
+/// C library's `atexit` handlers.
+fn at_exit_print_skips() {
+    extern "C" {
+        fn atexit(f: extern "C" fn()) -> std::os::raw::c_int;
+    }
+    // SAFETY: atexit takes a plain function pointer that lives for the
+    // whole program; print_skips neither unwinds nor needs Rust's runtime
+    // beyond a static mutex and stderr.
+    unsafe {
+        atexit(print_skips);
+    }
+}
+
+extern "C" fn print_skips() {
+    let v = SKIPS.lock().unwrap_or_else(|e| e.into_inner());
+    if !v.is_empty() {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED {} test(s) or parts of tests for missing peers (PINCTL_REQUIRE_SERVERS=1 makes these failures):\n  {}",
+            v.len(),
+            v.join("\n  ")
+        );
+    }
 }
 
 /// Runs a shell command line and returns its stdout; panics on failure.
@@ -208,7 +256,8 @@ pub fn age_on_pty(dir: &Path, args: &str, lines: &[&str]) -> Output {
 
 /// Runs a shell command line on a pseudo-terminal through script(1). Each
 /// of `lines` is typed once the program has shown one more passphrase
-/// prompt (typing earlier could be flushed when it turns echo off).
+/// prompt and turned the terminal's echo off (typed earlier, it would be
+/// echoed on the screen).
 pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) -> Output {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -244,12 +293,13 @@ pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) 
                 .to_lowercase()
                 .matches("passphrase")
                 .count();
-            if seen > i || start.elapsed() > std::time::Duration::from_secs(30) {
+            if (seen > i && echo_off(child.id()))
+                || start.elapsed() > std::time::Duration::from_secs(30)
+            {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
         let _ = stdin.write_all(format!("{line}\n").as_bytes());
     }
     let status = child.wait().expect("script");
@@ -265,6 +315,40 @@ pub fn on_pty(dir: &Path, command: &str, lines: &[&str], vars: &[(&str, &str)]) 
         stdout,
         stderr,
     }
+}
+
+/// Whether the terminal script(1) (process `script`) gave its command
+/// has echo off, as a passphrase prompt sets it: the terminal is the
+/// standard input of script's descendants, and stty reads its settings.
+fn echo_off(script: u32) -> bool {
+    let Some(tty) = terminal_below(script) else {
+        return false;
+    };
+    Command::new("stty")
+        .args(["-F", &tty, "-a"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .any(|w| w == "-echo")
+        })
+        .unwrap_or(false)
+}
+
+/// The pseudo-terminal on which a descendant of `pid` reads.
+fn terminal_below(pid: u32) -> Option<String> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    for c in children.split_whitespace() {
+        if let Ok(l) = std::fs::read_link(format!("/proc/{c}/fd/0")) {
+            if l.starts_with("/dev/pts/") {
+                return Some(l.display().to_string());
+            }
+        }
+        if let Some(t) = c.parse().ok().and_then(terminal_below) {
+            return Some(t);
+        }
+    }
+    None
 }
 
 /// Every file below `dir`, with its bytes.

@@ -161,12 +161,10 @@ pub fn check(p: &Publication, now: DateTime<Utc>) -> Result<()> {
             distinct.len()
         )));
     }
-    if let Some(d) = p.expires {
-        if lifecycle::expiry_instant(d) < lifecycle::add_days(now, MIN_EXPIRY_DAYS) {
-            return Err(Error::Refused(format!(
-                "refused: the pin-set expiration {d} has passed or falls within {MIN_EXPIRY_DAYS} days (Android lint PinSetExpiry); an expired pin-set pins nothing"
-            )));
-        }
+    if let Some(d) = p.expires.filter(|d| lifecycle::expires_too_soon(*d, now)) {
+        return Err(Error::Refused(format!(
+            "refused: the pin-set expiration {d} has passed or falls within {MIN_EXPIRY_DAYS} days (Android lint PinSetExpiry); an expired pin-set pins nothing"
+        )));
     }
     Ok(())
 }
@@ -198,7 +196,41 @@ pub fn render(
         .ok_or_else(|| Error::Usage(format!("{} has no channel named {channel}", site.domain)))?;
     let c = site.channel(channel);
     check(&p, now)?;
-    let lang = match (p.kind, lang) {
+    let lang = pick_lang(p.kind, lang)?;
+    let (file, embedded) = template(p.kind, lang)?;
+    let (pins, records) = pin_views(site, &p);
+    let publish = publish_command(site, channel, p.expires);
+    let publish_words = publish_words(site, channel, &p);
+    let port = c.and_then(|c| c.port).unwrap_or(443);
+    let (hosts, notes) = okhttp_hosts(&site.domain, &p);
+    crate::snippet::render_template(
+        file,
+        embedded,
+        templates,
+        channel,
+        minijinja::context! {
+            site => site.domain,
+            channel => channel,
+            pins => pins,
+            records => records,
+            owner => format!("_{port}._tcp.{}.", site.domain),
+            ttl => p.ttl.unwrap_or(0),
+            port => port,
+            expires => p.expires.map(|d| d.to_string()),
+            include_subdomains => if p.include_subdomains { "true" } else { "false" },
+            report_uri => site.policy.report_uri.clone(),
+            publish => publish,
+            publish_words => publish_words,
+            hosts => hosts,
+            pattern_notes => notes,
+            swizzle => if c.and_then(|c| c.swizzle).unwrap_or(true) { "true" } else { "false" },
+        },
+    )
+}
+
+/// The artifact's language: `--lang`, or the kind's usual one.
+fn pick_lang(kind: ChannelKind, lang: Option<Lang>) -> Result<Lang> {
+    Ok(match (kind, lang) {
         (ChannelKind::Okhttp, None) => Lang::Kotlin,
         (ChannelKind::Trustkit, None) => Lang::Plist,
         (ChannelKind::Okhttp, Some(l @ (Lang::Kotlin | Lang::Java))) => l,
@@ -212,8 +244,13 @@ pub fn render(
                 "--lang is kotlin|java for okhttp and plist|xml for trustkit, not for a {k} channel"
             )))
         }
-    };
-    let (file, embedded): (&str, &str) = match (p.kind, lang) {
+    })
+}
+
+/// The template of a kind of artifact: its file name (which a
+/// `--templates` folder may override) and the built-in text.
+fn template(kind: ChannelKind, lang: Lang) -> Result<(&'static str, &'static str)> {
+    Ok(match (kind, lang) {
         (ChannelKind::Dns, _) => (
             "dns.zone.j2",
             include_str!("../../../templates/dns.zone.j2"),
@@ -247,7 +284,12 @@ pub fn render(
                 "the web channel's artifact is the header: pinctl snippet --server SERVER".into(),
             ))
         }
-    };
+    })
+}
+
+/// The pins as the templates show them: labelled, and as TLSA records
+/// (`3 1 1` for keys, `2 1 1` for CA pins).
+fn pin_views(site: &Site, p: &Publication) -> (Vec<PinView>, Vec<Record>) {
     let pins: Vec<PinView> = p
         .pins
         .iter()
@@ -256,29 +298,22 @@ pub fn render(
             label: label(site, x),
         })
         .collect();
-    let hex = |x: &crate::pin::Pin| {
-        base64::engine::general_purpose::STANDARD
-            .decode(x.as_str())
-            .unwrap_or_default()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let records: Vec<Record> = p
-        .pins
+    // The records `publish --channel` sends to a server are these same
+    // ones (`dane::records`), in this order.
+    let records: Vec<Record> = crate::dane::records(p)
         .iter()
-        .map(|x| Record {
-            usage: 3,
-            hex: hex(x),
+        .zip(p.pins.iter().chain(&p.ca_pins))
+        .map(|(t, x)| Record {
+            usage: t.usage,
+            hex: crate::text::hex(&t.data),
             label: label(site, x),
         })
-        .chain(p.ca_pins.iter().map(|x| Record {
-            usage: 2,
-            hex: hex(x),
-            label: label(site, x),
-        }))
         .collect();
-    let publish = publish_command(site, channel, p.expires);
+    (pins, records)
+}
+
+/// The `publish` command described in words, for comments.
+fn publish_words(site: &Site, channel: &str, p: &Publication) -> String {
     // XML comments cannot hold `--`: they name the command's parts, and
     // `snippet` prints the command itself on standard error.
     let mut publish_words = format!(
@@ -292,31 +327,7 @@ pub fn render(
         publish_words.push_str(&format!(", expires {d}"));
     }
     publish_words.push_str(" (snippet prints the exact command on standard error)");
-    let port = c.and_then(|c| c.port).unwrap_or(443);
-    let (hosts, notes) = okhttp_hosts(&site.domain, &p);
-    crate::snippet::render_template(
-        file,
-        embedded,
-        templates,
-        channel,
-        minijinja::context! {
-            site => site.domain,
-            channel => channel,
-            pins => pins,
-            records => records,
-            owner => format!("_{port}._tcp.{}.", site.domain),
-            ttl => p.ttl.unwrap_or(0),
-            port => port,
-            expires => p.expires.map(|d| d.to_string()),
-            include_subdomains => if p.include_subdomains { "true" } else { "false" },
-            report_uri => site.policy.report_uri.clone(),
-            publish => publish,
-            publish_words => publish_words,
-            hosts => hosts,
-            pattern_notes => notes,
-            swizzle => if c.and_then(|c| c.swizzle).unwrap_or(true) { "true" } else { "false" },
-        },
-    )
+    publish_words
 }
 
 /// The OkHttp host patterns of a pinset: the host itself, and `**.` (any

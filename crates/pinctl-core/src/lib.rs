@@ -10,6 +10,7 @@ pub mod artifact;
 pub mod chain;
 pub mod check;
 pub mod csr;
+pub mod dane;
 pub mod dn;
 pub mod error;
 pub mod header;

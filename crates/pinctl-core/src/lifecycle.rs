@@ -91,20 +91,83 @@ pub fn add_days(t: DateTime<Utc>, days: i64) -> DateTime<Utc> {
         })
 }
 
+impl Retention {
+    /// The later of two retentions: for ever outlasts an open end, which
+    /// outlasts any moment, which outlasts nothing.
+    pub fn max(self, other: Retention) -> Retention {
+        use Retention::*;
+        match (self, other) {
+            (Forever, _) | (_, Forever) => Forever,
+            (Open, _) | (_, Open) => Open,
+            (Until(a), Until(b)) => Until(a.max(b)),
+            (Until(a), Nothing) | (Nothing, Until(a)) => Until(a),
+            (Nothing, Nothing) => Nothing,
+        }
+    }
+
+    /// When a key that every publication behind this retention lacks
+    /// becomes safe, at the earliest `floor` (its creation): once the
+    /// retention ends; never while it is open or for ever
+    /// (docs/design.md#safety-rule).
+    pub fn safe_from(self, floor: DateTime<Utc>) -> SafeFrom {
+        match self {
+            Retention::Nothing => SafeFrom::At(floor),
+            Retention::Until(r) => SafeFrom::At(floor.max(r)),
+            Retention::Open | Retention::Forever => SafeFrom::Never,
+        }
+    }
+
+    /// The moment it ends: None for nothing, an open end or for ever.
+    pub fn ends(self) -> Option<DateTime<Utc>> {
+        match self {
+            Retention::Until(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Until when clients may hold any of `pubs`: the latest of their
+/// retentions, each by its channel's kind ([`retention`]). Every
+/// question "until when may a client hold this?" is this function over
+/// the publications concerned (docs/design.md#channels).
+pub fn held_until<'a>(pubs: impl IntoIterator<Item = &'a Publication>) -> Retention {
+    pubs.into_iter()
+        .map(retention)
+        .fold(Retention::Nothing, Retention::max)
+}
+
+/// [`held_until`] as it would stand if every current publication among
+/// `pubs` were replaced at `now`: never open; None when they retain
+/// nothing (Report-Only, max-age=0); the end of time for ever.
+pub fn held_until_replaced_at<'a>(
+    pubs: impl IntoIterator<Item = &'a Publication>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let closed = |p: &Publication| {
+        if p.until.is_none() {
+            let mut c = p.clone();
+            c.until = Some(now.max(p.from));
+            retention(&c)
+        } else {
+            retention(p)
+        }
+    };
+    match pubs
+        .into_iter()
+        .map(closed)
+        .fold(Retention::Nothing, Retention::max)
+    {
+        Retention::Nothing => None,
+        Retention::Until(r) => Some(r),
+        Retention::Open | Retention::Forever => Some(DateTime::<Utc>::MAX_UTC),
+    }
+}
+
 /// Until when clients may hold `p` if it is replaced at `now` (its
 /// retention as it stands for one that has ended); None when it retains
 /// nothing (Report-Only, max-age=0); the end of time when it never ends.
 pub fn held_until_if_replaced(p: &Publication, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    match retention(p) {
-        Retention::Nothing => None,
-        Retention::Until(r) => Some(r),
-        Retention::Forever => Some(DateTime::<Utc>::MAX_UTC),
-        Retention::Open => {
-            let mut closed = p.clone();
-            closed.until = Some(now.max(p.from));
-            held_until_if_replaced(&closed, now)
-        }
-    }
+    held_until_replaced_at(std::iter::once(p), now)
 }
 
 /// Whether clients that noted publication `p` at `t` may still hold it.
@@ -382,18 +445,12 @@ pub enum SafeFrom {
 /// `safe_from(K) = max retained_until(P)` over enforce publications lacking
 /// K; the key's creation when none lacks it; never while a live one does.
 pub fn safe_from(site: &Site, key: &Key) -> SafeFrom {
-    let mut at = key.created;
-    for ps in pinsets(site) {
-        if accepts_key(ps.publication, site, key) {
-            continue;
-        }
-        match retention(ps.publication) {
-            Retention::Nothing => {}
-            Retention::Open | Retention::Forever => return SafeFrom::Never,
-            Retention::Until(r) => at = at.max(r),
-        }
-    }
-    SafeFrom::At(at)
+    held_until(
+        pinsets(site)
+            .map(|ps| ps.publication)
+            .filter(|p| !accepts_key(p, site, key)),
+    )
+    .safe_from(key.created)
 }
 
 /// Whether a retired key's pin stays in the desired header: retired by a
@@ -615,9 +672,18 @@ pub fn header_of(p: &Publication) -> Header {
     }
 }
 
-/// Whether publication `p` serves exactly header `h`.
+/// Whether header `h` is web publication `p` as clients take it: the one
+/// definition of "is the live header the desired one?" (plan, status)
+/// and "is the served header the live one?" (probes). The pins are a set
+/// (RFC 7469 section 2.1.1); a Report-Only header without max-age is
+/// one recorded with any, since clients retain nothing of it.
 pub fn same_as(p: &Publication, h: &Header) -> bool {
-    p.kind == ChannelKind::Web && header_of(p) == *h
+    p.kind == ChannelKind::Web
+        && crate::header::same_pins(&p.pins, &h.pins)
+        && p.mode == h.mode
+        && p.include_subdomains == h.include_subdomains
+        && p.report_uri == h.report_uri
+        && (h.max_age == Some(p.max_age) || (h.mode == Mode::ReportOnly && h.max_age.is_none()))
 }
 
 /// The web publication of header `h` from `now`.
@@ -705,9 +771,15 @@ pub fn same_pinset(a: &Publication, b: &Publication) -> bool {
         until: None,
         release: None,
         expires: None,
+        pins: Vec::new(),
+        ca_pins: Vec::new(),
         ..p.clone()
     };
-    strip(a) == strip(b) && a.expires == b.expires
+    // The pins are a set, as in `same_as`.
+    strip(a) == strip(b)
+        && a.expires == b.expires
+        && crate::header::same_pins(&a.pins, &b.pins)
+        && crate::header::same_pins(&a.ca_pins, &b.ca_pins)
 }
 
 /// The moment up to which a lockout of `key` has already been accepted:
@@ -759,6 +831,13 @@ pub enum PublishRefusal {
 /// An app release's pin-set must expire at least this many days after it
 /// ships (Android lint's `PinSetExpiry` warns within 10 days).
 pub const MIN_EXPIRY_DAYS: i64 = 10;
+
+/// Whether a pin-set expiring on `d` has passed or ends within
+/// [`MIN_EXPIRY_DAYS`] of `now`: the one rule publish and the artifacts
+/// refuse by.
+pub fn expires_too_soon(d: NaiveDate, now: DateTime<Utc>) -> bool {
+    expiry_instant(d) < add_days(now, MIN_EXPIRY_DAYS)
+}
 
 /// What `publish` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -892,10 +971,8 @@ fn judge(
             return Err(PublishRefusal::TooFewPins(distinct.len()));
         }
     }
-    if let Some(d) = new.expires {
-        if expiry_instant(d) < add_days(now, MIN_EXPIRY_DAYS) {
-            return Err(PublishRefusal::ExpiresTooSoon(d));
-        }
+    if let Some(d) = new.expires.filter(|d| expires_too_soon(*d, now)) {
+        return Err(PublishRefusal::ExpiresTooSoon(d));
     }
     if !accepts_key(new, site, active) {
         return Err(PublishRefusal::ActiveNotInPinset);
@@ -1141,25 +1218,20 @@ pub fn rotate(
 /// it, if the live publication is replaced at `now`.
 pub fn compromised_until(site: &Site, name: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let key = site.key(name)?;
+    held_until_replaced_at(holding(site, &key.pin), now)
+}
+
+/// The publications whose pinset holds `pin` (as a key's or a CA's).
+pub fn holding<'a>(site: &'a Site, pin: &'a Pin) -> impl Iterator<Item = &'a Publication> {
     site.publications
         .iter()
-        .filter(|p| p.pins.contains(&key.pin) || p.ca_pins.contains(&key.pin))
-        .filter_map(|p| held_until_if_replaced(p, now))
-        .max()
+        .filter(move |p| p.pins.contains(pin) || p.ca_pins.contains(pin))
 }
 
 /// The moment the last retention window of any enforce publication ends
 /// (None when one is live or none was ever enforced).
 pub fn last_retention_end(site: &Site) -> Option<DateTime<Utc>> {
-    let mut end = None;
-    for p in &site.publications {
-        match retention(p) {
-            Retention::Open | Retention::Forever => return None,
-            Retention::Until(r) => end = Some(end.map_or(r, |e: DateTime<Utc>| e.max(r))),
-            Retention::Nothing => {}
-        }
-    }
-    end
+    held_until(&site.publications).ends()
 }
 
 #[cfg(test)]

@@ -150,14 +150,7 @@ fn channel_steps(b: &mut Builder, site: &Site, now: DateTime<Utc>) {
             .collect();
         if lifecycle::channel_pending(site, name, now) {
             let (action, command) = match c.kind {
-                ChannelKind::Dns => (
-                    format!(
-                        "Add the TLSA records of the served key(s) and every backup ({}) to the zone now (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); a backup is safe to promote 2 TTLs ({} s) after its record is served everywhere",
-                        pins.join(", "),
-                        want.ttl.unwrap_or(0).saturating_mul(2)
-                    ),
-                    format!("pinctl snippet --channel {name}  # then, once every secondary serves it: pinctl publish --channel {name}"),
-                ),
+                ChannelKind::Dns => crate::dane::plan_step(c, &pins, want.ttl.unwrap_or(0)),
                 _ => (
                     format!(
                         "Ship a release through channel {name} with pins {{{}}}{}",
@@ -233,13 +226,7 @@ fn header_steps(
 ) {
     let desired = lifecycle::desired_header(site);
     let live = site.live();
-    let pending = live.is_none_or(|l| {
-        l.pins != desired.pins
-            || l.mode != desired.mode
-            || Some(l.max_age) != desired.max_age
-            || l.include_subdomains != desired.include_subdomains
-            || l.report_uri != desired.report_uri
-    });
+    let pending = live.is_none_or(|l| !lifecycle::same_as(l, &desired));
     // Until something shows the servers moved to the active key, the
     // key it replaced counts as served (docs/design.md#evidence): say
     // which command records the move.
@@ -282,12 +269,12 @@ fn header_steps(
     }
     // Decommissioning: max-age=0 until the last retention window ends.
     if site.policy.max_age == 0 && site.policy.mode == Mode::Enforce {
-        let end = site
-            .publications
-            .iter()
-            .filter(|p| p.kind == crate::state::ChannelKind::Web)
-            .filter_map(|p| lifecycle::held_until_if_replaced(p, now))
-            .max();
+        let end = lifecycle::held_until_replaced_at(
+            site.publications
+                .iter()
+                .filter(|p| p.kind == crate::state::ChannelKind::Web),
+            now,
+        );
         match end {
             Some(end) => b.add(
                 StepKind::Decommission,
@@ -433,25 +420,16 @@ fn renewal_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, dir: 
 /// When no pinset clients may hold still contains `pin` (None while a
 /// live publication holds it).
 pub fn destroy_after(site: &Site, pin: &crate::pin::Pin) -> Option<DateTime<Utc>> {
-    let mut end = None;
-    for p in site
-        .publications
-        .iter()
-        .filter(|p| p.pins.contains(pin) || p.ca_pins.contains(pin))
-    {
-        match lifecycle::retention(p) {
-            Retention::Open | Retention::Forever => return None,
-            Retention::Until(r) => end = Some(end.map_or(r, |e: DateTime<Utc>| e.max(r))),
-            Retention::Nothing => {}
-        }
-    }
-    // Never published: it may go as soon as it is retired.
-    end.or_else(|| {
-        site.keys
+    match lifecycle::held_until(lifecycle::holding(site, pin)) {
+        Retention::Open | Retention::Forever => None,
+        Retention::Until(r) => Some(r),
+        // Never published: it may go as soon as it is retired.
+        Retention::Nothing => site
+            .keys
             .iter()
             .find(|k| &k.pin == pin)
-            .map(|k| k.role_since)
-    })
+            .map(|k| k.role_since),
+    }
 }
 
 /// The steps of promoting `name`, dated from `now`; `dir` is the site's
@@ -464,34 +442,57 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
     let start = match lifecycle::safe_from(site, key) {
         SafeFrom::At(t) => t.max(now),
         SafeFrom::Never => {
-            let forever: Vec<String> = lifecycle::pinsets(site)
-                .filter(|ps| lifecycle::retention(ps.publication) == Retention::Forever)
-                .filter(|ps| !lifecycle::accepts_key(ps.publication, site, key))
-                .map(|ps| ps.publication.label(ps.number))
-                .collect();
-            let action = if forever.is_empty() {
-                format!(
-                    "{name} is not in a live pinset clients hold (this site's header or a channel's current publication, or an ancestor's reaching this site): add it and publish first; it is safe to promote only once every pinset clients hold contains it"
-                )
-            } else {
-                format!(
-                    "{name} can never be promoted safely: {} never stop being held and lack it (installs that never update keep them)",
-                    forever.join(", ")
-                )
-            };
-            b.add(
-                StepKind::Publish,
-                None,
-                action,
-                Some("pinctl publish".into()),
-            );
+            never_safe(&mut b, site, key);
             return b.steps;
         }
     };
-    let max_age = site
-        .live()
-        .map(|p| p.max_age)
-        .unwrap_or(site.policy.max_age);
+    switch_steps(&mut b, site, dir, key, start);
+    // Every current publication (header, RRset, latest app release)
+    // replaced at `start`: what clients may then hold decides when a key
+    // in none of them is safe, and when the old key is held by none.
+    let probe = replaced_at(site, start);
+    let next = new_backups_safe(&mut b, site, &probe, start);
+    destroy_old(&mut b, site, &probe, key, next);
+    b.steps
+}
+
+/// Why `key` can never be promoted as things stand: no live pinset
+/// holds it, or one that lacks it is held for ever.
+fn never_safe(b: &mut Builder, site: &Site, key: &crate::state::Key) {
+    let name = key.name.as_str();
+    let forever: Vec<String> = lifecycle::pinsets(site)
+        .filter(|ps| lifecycle::retention(ps.publication) == Retention::Forever)
+        .filter(|ps| !lifecycle::accepts_key(ps.publication, site, key))
+        .map(|ps| ps.publication.label(ps.number))
+        .collect();
+    let action = if forever.is_empty() {
+        format!(
+                "{name} is not in a live pinset clients hold (this site's header or a channel's current publication, or an ancestor's reaching this site): add it and publish first; it is safe to promote only once every pinset clients hold contains it"
+            )
+    } else {
+        format!(
+                "{name} can never be promoted safely: {} never stop being held and lack it (installs that never update keep them)",
+                forever.join(", ")
+            )
+    };
+    b.add(
+        StepKind::Publish,
+        None,
+        action,
+        Some("pinctl publish".into()),
+    );
+}
+
+/// The switch to `key` from `start`: promote it, certify, deploy and
+/// publish the header(s) that follow, store the new backups.
+fn switch_steps(
+    b: &mut Builder,
+    site: &Site,
+    dir: &str,
+    key: &crate::state::Key,
+    start: DateTime<Utc>,
+) {
+    let name = key.name.as_str();
     let domain = &site.domain;
     if key.role == Role::Backup {
         b.add(
@@ -556,11 +557,21 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
         "Store the new backup(s) in two separate places each".into(),
         Some("pinctl archive copy backupN --to DIR --location LABEL".into()),
     );
-    // Every current publication (header, RRset, latest app release)
-    // replaced at `start`: what clients may then hold decides when a key
-    // in none of them is safe, and when the old key is held by none.
-    let probe = replaced_at(site, start);
-    let next = match fresh_key_safe_from(&probe) {
+}
+
+/// When the new backups become safe to promote, given `probe`: the site
+/// with every current publication replaced at `start`.
+fn new_backups_safe(
+    b: &mut Builder,
+    site: &Site,
+    probe: &Site,
+    start: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let max_age = site
+        .live()
+        .map(|p| p.max_age)
+        .unwrap_or(site.policy.max_age);
+    match fresh_key_safe_from(probe) {
         SafeFrom::At(t) => {
             let t = t.max(start);
             let why = if site.channels.is_empty() {
@@ -577,7 +588,7 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             Some(t)
         }
         SafeFrom::Never => {
-            let forever: Vec<String> = lifecycle::pinsets(&probe)
+            let forever: Vec<String> = lifecycle::pinsets(probe)
                 .filter(|ps| lifecycle::retention(ps.publication) == Retention::Forever)
                 .map(|ps| ps.publication.label(ps.number))
                 .collect();
@@ -596,7 +607,17 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             );
             None
         }
-    };
+    }
+}
+
+/// When the archive of the key `key` replaces may go.
+fn destroy_old(
+    b: &mut Builder,
+    site: &Site,
+    probe: &Site,
+    key: &crate::state::Key,
+    next: Option<DateTime<Utc>>,
+) {
     let old = if key.role == Role::Backup {
         site.active()
     } else {
@@ -608,7 +629,7 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             .max_by_key(|k| k.role_since)
     };
     if let Some(old) = old {
-        match destroy_after(&probe, &old.pin) {
+        match destroy_after(probe, &old.pin) {
             Some(t) => b.add(
                 StepKind::Destroy,
                 Some(t.max(next.unwrap_or(t))),
@@ -629,7 +650,6 @@ pub fn promotion(site: &Site, dir: &str, name: &str, now: DateTime<Utc>) -> Vec<
             ),
         }
     }
-    b.steps
 }
 
 /// `site` as it would stand if every current publication (the live
@@ -646,15 +666,8 @@ fn replaced_at(site: &Site, at: DateTime<Utc>) -> Site {
 /// When a key that no publication holds becomes safe: once every pinset
 /// clients may hold has lapsed; never while one is current or never ends.
 fn fresh_key_safe_from(site: &Site) -> SafeFrom {
-    let mut at = DateTime::<Utc>::MIN_UTC;
-    for ps in lifecycle::pinsets(site) {
-        match lifecycle::retention(ps.publication) {
-            Retention::Nothing => {}
-            Retention::Open | Retention::Forever => return SafeFrom::Never,
-            Retention::Until(r) => at = at.max(r),
-        }
-    }
-    SafeFrom::At(at)
+    lifecycle::held_until(lifecycle::pinsets(site).map(|ps| ps.publication))
+        .safe_from(DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]

@@ -46,6 +46,11 @@ pub struct Site {
     /// The channels besides `web`, which every site has.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<Channel>,
+    /// How `cert issue` answered the CA's challenges, so that `renew`
+    /// answers them the same way (docs/design.md#acting); absent until
+    /// a certificate was issued by ACME.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeChallenge>,
     #[serde(default)]
     pub publications: Vec<Publication>,
     #[serde(default)]
@@ -194,6 +199,22 @@ pub struct Key {
     /// history so that its pin can still be judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destroyed: Option<DateTime<Utc>>,
+}
+
+/// The ACME challenge a site answers (RFC 8555 section 8), as given to
+/// `cert issue`. Paths are absolute; a TSIG key is named by its file,
+/// never copied into the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "challenge", rename_all = "kebab-case")]
+pub enum AcmeChallenge {
+    /// HTTP-01 answered by pinctl listening on `listen` (host:port).
+    Http01Listen { listen: String },
+    /// HTTP-01 answered with files under `webroot`'s
+    /// `.well-known/acme-challenge/`.
+    Http01Webroot { webroot: String },
+    /// DNS-01 answered by an RFC 2136 update to `server`, signed with
+    /// the TSIG key in `tsig_key`.
+    Dns01Rfc2136 { server: String, tsig_key: String },
 }
 
 /// An offline copy of a key's archive.
@@ -350,6 +371,15 @@ pub struct Channel {
     /// app's networking itself; absent (older files too): yes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swizzle: Option<bool>,
+    /// dns: the zone's primary server (`HOST[:PORT]`) that `publish`
+    /// updates by RFC 2136 and `check --live` queries
+    /// (docs/design.md#acting); absent: the operator edits the zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// dns: the path of the BIND key file whose TSIG key signs the
+    /// updates; never the secret itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key: Option<String>,
     pub added: DateTime<Utc>,
     /// When pinctl stopped planning for it; its publications still count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -661,32 +691,7 @@ impl Site {
         if active != 1 {
             return Err(format!("{active} active keys (exactly one is required)"));
         }
-        for (i, k) in self.keys.iter().enumerate() {
-            if self.keys[..i].iter().any(|o| o.name == k.name) {
-                return Err(format!("key name {} appears twice", k.name));
-            }
-            if !valid_name(&k.name) {
-                return Err(format!("invalid key name {:?}", k.name));
-            }
-            if self.keys[..i].iter().any(|o| o.pin == k.pin) {
-                return Err(format!("key {} has the pin of another key", k.name));
-            }
-            for f in [&k.archive, &k.csr] {
-                if !valid_file_name(f) {
-                    return Err(format!("key {}: invalid file name {f:?}", k.name));
-                }
-            }
-            if k.role_since < k.created {
-                return Err(format!("key {}: role_since before created", k.name));
-            }
-            if k.destroyed.is_some() && !matches!(k.role, Role::Retired | Role::Compromised) {
-                return Err(format!(
-                    "key {} is {} but recorded as destroyed",
-                    k.name,
-                    k.role.as_str()
-                ));
-            }
-        }
+        self.check_keys()?;
         if self.encryption.method == Method::Recipients && self.encryption.recipients.is_empty() {
             return Err("encryption by recipients with no recipients".into());
         }
@@ -721,6 +726,45 @@ impl Site {
             }
             c.check().map_err(|m| format!("channel {}: {m}", c.name))?;
         }
+        self.check_publications()
+    }
+
+    /// The keys' invariants: unique names and pins, valid file names,
+    /// dates in order, only a retired or compromised key destroyed.
+    fn check_keys(&self) -> std::result::Result<(), String> {
+        for (i, k) in self.keys.iter().enumerate() {
+            if self.keys[..i].iter().any(|o| o.name == k.name) {
+                return Err(format!("key name {} appears twice", k.name));
+            }
+            if !valid_name(&k.name) {
+                return Err(format!("invalid key name {:?}", k.name));
+            }
+            if self.keys[..i].iter().any(|o| o.pin == k.pin) {
+                return Err(format!("key {} has the pin of another key", k.name));
+            }
+            for f in [&k.archive, &k.csr] {
+                if !valid_file_name(f) {
+                    return Err(format!("key {}: invalid file name {f:?}", k.name));
+                }
+            }
+            if k.role_since < k.created {
+                return Err(format!("key {}: role_since before created", k.name));
+            }
+            if k.destroyed.is_some() && !matches!(k.role, Role::Retired | Role::Compromised) {
+                return Err(format!(
+                    "key {} is {} but recorded as destroyed",
+                    k.name,
+                    k.role.as_str()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The publications' invariants: each in a known channel of its kind,
+    /// one open at most per channel and last, none overlapping the next,
+    /// each with pins in the places its kind has them.
+    fn check_publications(&self) -> std::result::Result<(), String> {
         for (i, p) in self.publications.iter().enumerate() {
             let n = i + 1;
             let name = p.channel_name();
@@ -819,6 +863,24 @@ impl Channel {
             k == ChannelKind::Trustkit,
             "swizzle",
         )?;
+        only(self.server.is_some(), k == ChannelKind::Dns, "server")?;
+        only(self.tsig_key.is_some(), k == ChannelKind::Dns, "tsig_key")?;
+        if self.server.is_some() != self.tsig_key.is_some() {
+            return Err(
+                "a dns channel's server and tsig_key go together (updates are signed)".into(),
+            );
+        }
+        if self
+            .server
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty() || s.chars().any(char::is_control))
+            || self
+                .tsig_key
+                .as_deref()
+                .is_some_and(|s| s.is_empty() || s.chars().any(char::is_control))
+        {
+            return Err("server and tsig_key must be non-empty, without control characters".into());
+        }
         match k {
             ChannelKind::Web => Err("web is every site's channel; it is not added".into()),
             ChannelKind::Dns if self.ttl.is_none_or(|t| t == 0) => {

@@ -81,6 +81,7 @@ pub fn site_named(domain: &str, at: DateTime<Utc>) -> Site {
         ca_pins: vec![],
         certificates: vec![],
         channels: vec![],
+        acme: None,
         publications: vec![],
         events: vec![],
         related: Default::default(),
@@ -99,6 +100,8 @@ pub fn channel(name: &str, kind: ChannelKind, at: DateTime<Utc>) -> crate::state
         include_subdomains: false,
         one_label: false,
         swizzle: None,
+        server: None,
+        tsig_key: None,
         added: at,
         retired: None,
     }
