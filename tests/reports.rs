@@ -1545,3 +1545,29 @@ fn a_chain_with_a_compromised_key_is_critical() {
         "{text}"
     );
 }
+
+/// If the writer dies, the collector exits non-zero (so that systemd
+/// restarts it) instead of answering 503 for ever.
+#[test]
+fn the_collector_exits_non_zero_when_its_writer_dies() {
+    let env = reporting_site().var("PINCTL_FAILPOINT", "writer-panic");
+    let mut c = start(&env, &[]);
+    let body = rfc7469("example.com", &pem(&env, "other.pem"), &[]);
+    let mut s = TcpStream::connect(("127.0.0.1", c.port)).unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(!out.starts_with("HTTP/1.1 204"), "{out}");
+    for _ in 0..100 {
+        if let Some(status) = c.child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(1), "{status:?}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the collector kept running without its writer");
+}

@@ -217,6 +217,12 @@ fn drain(first: Job, jobs: &mut tokio::sync::mpsc::UnboundedReceiver<Job>) -> Ve
 fn writer(mut store: Store, mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = jobs.blocking_recv() {
         let batch = drain(first, &mut jobs);
+        // Only in test builds (the `failpoints` feature): the writer dies
+        // as a bug would make it.
+        assert!(
+            !pinctl_store::failpoint::writer_panics(),
+            "failpoint: the report writer panics"
+        );
         let items: Vec<Incoming> = batch.iter().map(|(i, _)| i.clone()).collect();
         let ok = match store.insert(&items) {
             Ok(()) => true,

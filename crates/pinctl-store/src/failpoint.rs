@@ -2,7 +2,9 @@
 //! pinctl abort the process right before its K-th file write lands, as a
 //! crash would; `PINCTL_FAILPOINT=hold-lock:MS` keeps the state lock for MS
 //! milliseconds after taking it, so that tests can race a second command;
-//! `PINCTL_FAILPOINT=unlink` makes deleting a file fail.
+//! `PINCTL_FAILPOINT=unlink` makes deleting a file fail;
+//! `PINCTL_FAILPOINT=writer-panic` makes the report collector's writer
+//! panic on its first batch.
 //!
 //! Only with the `failpoints` feature, which the test build turns on (the
 //! crate's dev-dependency on itself): what users build and run has no
@@ -58,4 +60,11 @@ pub fn hold_lock() {
             std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
         }
     }
+}
+
+/// Whether the report collector's writer is to panic (the test that the
+/// collector then exits non-zero, docs/design.md#storage).
+pub fn writer_panics() -> bool {
+    cfg!(feature = "failpoints")
+        && std::env::var("PINCTL_FAILPOINT").as_deref() == Ok("writer-panic")
 }
