@@ -1028,7 +1028,24 @@ pub fn parse_site(text: &[u8]) -> std::result::Result<Site, ParseError> {
     // One parse when the file is sound (a fleet's status reads thousands);
     // when it is not, the version decides the message, so that a newer
     // file is refused as such, not as a schema mismatch.
-    let parsed: std::result::Result<Site, _> = serde_yaml::from_str(text);
+    // Files as pinctl writes them take the fast reader; anything it is
+    // not sure of, and every error, is the general parser's.
+    let parsed: std::result::Result<Site, _> = match crate::site_yaml::from_str::<Site>(text) {
+        Some(site) => {
+            // Every debug build (the test suite) checks the fast reader
+            // against the general parser on each file it reads.
+            #[cfg(debug_assertions)]
+            {
+                let slow: std::result::Result<Site, _> = serde_yaml::from_str(text);
+                assert!(
+                    slow.as_ref().ok() == Some(&site),
+                    "site_yaml disagrees with serde_yaml on:\n{text}"
+                );
+            }
+            Ok(site)
+        }
+        None => serde_yaml::from_str(text),
+    };
     #[derive(Deserialize)]
     struct Versioned {
         version: Option<serde_yaml::Value>,
