@@ -155,10 +155,18 @@ impl<'a> Reader<'a> {
                     let col = at - self.line_start(at);
                     return Ok(Node::Map(col));
                 }
-                if line.ends_with(b":")
-                    || line.ends_with(b" ")
-                    || memchr::memmem::find(line, b": ").is_some()
-                    || memchr::memmem::find(line, b" #").is_some()
+                // `: ` or a final `:` would make it a mapping, ` #` a
+                // comment; trailing spaces are not part of it.
+                let ends_key = |j: usize| matches!(line.get(j + 1), None | Some(b' '));
+                let comment = |j: usize| j > 0 && line[j - 1] == b' ';
+                if line.ends_with(b" ")
+                    || memchr::memchr2_iter(b':', b'#', line).any(|j| {
+                        if line[j] == b':' {
+                            ends_key(j)
+                        } else {
+                            comment(j)
+                        }
+                    })
                 {
                     return Err(Bail);
                 }
