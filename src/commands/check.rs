@@ -62,7 +62,11 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
         f.extend(judge::report_findings(s, &recent));
         f
     })?;
-    let mut findings: Vec<Finding> = each.into_iter().flatten().collect();
+    let mut findings: Vec<Finding> =
+        Vec::with_capacity(each.iter().map(Vec::len).sum::<usize>());
+    for f in each {
+        findings.extend(f);
+    }
     if o.live {
         findings.extend(super::verify::live_findings(&sites, ctx.now));
     }

@@ -20,11 +20,13 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
     let s = text.as_bytes();
     // Printable ASCII and line feeds only: no tabs, carriage returns,
-    // BOMs or the Unicode line breaks YAML also knows.
-    if s.is_empty() || !s.iter().all(|&b| b == b'\n' || (0x20..0x7f).contains(&b)) {
+    // BOMs or the Unicode line breaks YAML also knows. (A fold without
+    // an early exit, which the compiler runs on whole vectors.)
+    let odd = |b: u8| u8::from((b < 0x20 && b != b'\n') || b >= 0x7f);
+    if s.is_empty() || s.iter().fold(0u8, |acc, &b| acc | odd(b)) != 0 {
         return None;
     }
-    let mut r = Reader { s, pos: 0 };
+    let mut r = Reader { s, text, pos: 0 };
     if !is_key_start(s, 0) {
         return None;
     }
@@ -59,6 +61,8 @@ type R<T> = std::result::Result<T, Bail>;
 
 struct Reader<'a> {
     s: &'a [u8],
+    /// The same text (printable ASCII: every byte is a char boundary).
+    text: &'a str,
     /// At a line's start, or at the first key of a mapping that begins
     /// after a sequence item's `- `.
     pos: usize,
@@ -101,9 +105,7 @@ impl<'a> Reader<'a> {
     }
 
     fn str(&self, from: usize, to: usize) -> &'a str {
-        // The text was checked to be ASCII, so every byte is a boundary;
-        // the slice comes from a &str.
-        std::str::from_utf8(&self.s[from..to]).unwrap_or("")
+        self.text.get(from..to).unwrap_or("")
     }
 
     /// The value that begins at `at` on a line (after `key: ` or `- `),
@@ -175,6 +177,24 @@ impl<'a> Reader<'a> {
         };
         self.pos = after;
         Ok(node)
+    }
+
+    /// The items of the block sequence at the reader whose dashes are in
+    /// column `col`: its lines with a dash in that column, up to the
+    /// first line left of it or not a dash there.
+    fn count_items(&self, col: usize) -> usize {
+        let mut n = 0;
+        let mut at = self.pos;
+        while let Some(i) = self.indent(at) {
+            if i < col || (i == col && self.s.get(at + i) != Some(&b'-')) {
+                break;
+            }
+            if i == col {
+                n += 1;
+            }
+            at = self.next_line(self.line_end(at + i));
+        }
+        n
     }
 
     fn line_start(&self, at: usize) -> usize {
@@ -326,9 +346,11 @@ impl<'de> de::Deserializer<'de> for Value<'_, '_> {
         match self.node {
             Node::EmptySeq => v.visit_seq(Empty),
             Node::Seq(col) => {
+                let count = self.r.count_items(col);
                 let mut a = Items {
                     r: self.r,
                     col,
+                    left: count,
                     done: false,
                 };
                 let out = v.visit_seq(&mut a)?;
@@ -414,6 +436,9 @@ impl<'de> de::MapAccess<'de> for Empty {
 struct Items<'r, 'a> {
     r: &'r mut Reader<'a>,
     col: usize,
+    /// Items not yet read, as counted ahead: a Vec of the exact size
+    /// (a fleet's sites are all in memory at once).
+    left: usize,
     done: bool,
 }
 
@@ -436,7 +461,12 @@ impl<'de> de::SeqAccess<'de> for &mut Items<'_, '_> {
             return Err(Bail);
         }
         let node = self.r.inline(at + i + 2, true)?;
+        self.left = self.left.saturating_sub(1);
         seed.deserialize(Value { r: self.r, node }).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left)
     }
 }
 
