@@ -19,6 +19,7 @@ mod corpus;
 mod crash;
 mod edges;
 mod edges22;
+mod fleet;
 mod harness;
 mod init;
 mod lifecycle;

@@ -62,8 +62,7 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
         f.extend(judge::report_findings(s, &recent));
         f
     })?;
-    let mut findings: Vec<Finding> =
-        Vec::with_capacity(each.iter().map(Vec::len).sum::<usize>());
+    let mut findings: Vec<Finding> = Vec::with_capacity(each.iter().map(Vec::len).sum::<usize>());
     for f in each {
         findings.extend(f);
     }

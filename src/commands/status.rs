@@ -89,7 +89,13 @@ fn fleet_json(sites: &[Site], now: chrono::DateTime<chrono::Utc>) -> Result<Stri
     let parts = super::each_on_every_core(sites, |s| {
         json(&site_json(s, now)).map(|t| t.replace('\n', "\n    "))
     })?;
-    let mut text = String::with_capacity(parts.iter().map(|p| p.as_ref().map_or(0, String::len) + 6).sum::<usize>() + 24);
+    let mut text = String::with_capacity(
+        parts
+            .iter()
+            .map(|p| p.as_ref().map_or(0, String::len) + 6)
+            .sum::<usize>()
+            + 24,
+    );
     text.push_str("{\n  \"sites\": [\n    ");
     for (i, p) in parts.into_iter().enumerate() {
         if i > 0 {

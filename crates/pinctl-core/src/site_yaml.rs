@@ -605,10 +605,19 @@ mod tests {
             ("  armor: false", "  armor: false\n  extra: 1"),
             ("report_uri: null", "report_uri: ~"),
             ("report_uri: null", "report_uri:"),
-            ("subject: CN=seed.example", "subject: >-\n    CN=seed.example"),
-            ("subject: CN=seed.example", "subject: CN=seed.example\n    continued"),
+            (
+                "subject: CN=seed.example",
+                "subject: >-\n    CN=seed.example",
+            ),
+            (
+                "subject: CN=seed.example",
+                "subject: CN=seed.example\n    continued",
+            ),
             ("subject: CN=seed.example", "subject: &a CN=seed.example"),
-            ("subject: CN=seed.example", "subject: \"CN=seed\\x2eexample\\q\""),
+            (
+                "subject: CN=seed.example",
+                "subject: \"CN=seed\\x2eexample\\q\"",
+            ),
             ("subject: CN=seed.example", "subject: 'CN=seed"),
             ("subject: CN=seed.example", "subject: CN=séed.example"),
             ("sans: []", "sans: [a.example]"),
@@ -623,13 +632,19 @@ mod tests {
         // Those it reads as serde_yaml does.
         for (from, to) in [
             ("subject: CN=seed.example", "subject: 'CN=it''s'"),
-            ("subject: CN=seed.example", "subject: \"CN=\\u00e9\\t\\\"x\\\"\""),
+            (
+                "subject: CN=seed.example",
+                "subject: \"CN=\\u00e9\\t\\\"x\\\"\"",
+            ),
             ("subject: CN=seed.example", "subject: null"),
             ("subject: CN=seed.example", "subject: a:b#c"),
             ("report_uri: null", "report_uri: 'null'"),
             ("report_uri: null", "report_uri: NULL"),
             ("armor: false", "armor: FALSE"),
-            ("keys:\n- name: primary", "keys:\n  - name: primary\n    role: retired"),
+            (
+                "keys:\n- name: primary",
+                "keys:\n  - name: primary\n    role: retired",
+            ),
         ] {
             let text = FLEET_SITE.replacen(from, to, 1);
             assert!(agrees(&text), "{to}");
