@@ -35,6 +35,7 @@ pub struct Site {
     pub domain: String,
     #[serde(default)]
     pub sans: Vec<String>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub created: DateTime<Utc>,
     pub encryption: Encryption,
     pub policy: Policy,
@@ -178,8 +179,10 @@ pub struct Key {
     pub role: Role,
     pub key_type: KeyType,
     pub pin: Pin,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub created: DateTime<Utc>,
     /// When the key took its current role.
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub role_since: DateTime<Utc>,
     pub archive: String,
     pub archive_sha256: String,
@@ -203,6 +206,7 @@ pub struct OfflineCopy {
     pub location: String,
     pub path: String,
     pub sha256: String,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub copied: DateTime<Utc>,
     #[serde(default)]
     pub verified: Option<DateTime<Utc>>,
@@ -213,6 +217,7 @@ pub struct OfflineCopy {
 pub struct CaPin {
     pub name: String,
     pub pin: Pin,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub added: DateTime<Utc>,
     #[serde(default)]
     pub subject: Option<String>,
@@ -226,7 +231,9 @@ pub struct Cert {
     pub key: String,
     pub file: String,
     pub subject: String,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub not_before: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub not_after: DateTime<Utc>,
     /// Pins of every CA certificate in the file, for the record; they
     /// give no credit in safety decisions: only the verified direct
@@ -242,6 +249,7 @@ pub struct Cert {
     /// with it is served on each (docs/design.md#where-a-header-is-served).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub added: DateTime<Utc>,
 }
 
@@ -350,6 +358,7 @@ pub struct Channel {
     /// app's networking itself; absent (older files too): yes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swizzle: Option<bool>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub added: DateTime<Utc>,
     /// When pinctl stopped planning for it; its publications still count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -416,6 +425,7 @@ pub struct Publication {
     /// ios, okhttp: the channel's horizon when the release shipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon_days: Option<u32>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub from: DateTime<Utc>,
     #[serde(default)]
     pub until: Option<DateTime<Utc>>,
@@ -516,6 +526,7 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub at: DateTime<Utc>,
     pub event: EventKind,
     /// The channel of a `publish` or `release` event; absent for the web
