@@ -21,6 +21,7 @@ mod crash;
 mod dns;
 mod edges;
 mod edges22;
+mod fleet;
 mod harness;
 mod init;
 mod lifecycle;

@@ -52,11 +52,16 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
         .filter(|r| r.last_seen >= since)
         .cloned()
         .collect();
-    let mut findings: Vec<Finding> = Vec::new();
-    for s in &sites {
+    // Each site is judged on its own: on every core for a fleet.
+    let each = super::each_on_every_core(&sites, |s| {
         let unexpected = crate::plan::Unexpected::of(s, &rows);
-        findings.extend(judge::check_site_with(s, ctx.now, o.warn_days, unexpected));
-        findings.extend(judge::report_findings(s, &recent));
+        let mut f = judge::check_site_with(s, ctx.now, o.warn_days, unexpected);
+        f.extend(judge::report_findings(s, &recent));
+        f
+    })?;
+    let mut findings: Vec<Finding> = Vec::with_capacity(each.iter().map(Vec::len).sum::<usize>());
+    for f in each {
+        findings.extend(f);
     }
     if o.live {
         findings.extend(super::verify::live_findings(&sites, ctx.now));

@@ -268,6 +268,31 @@ fn in_parts<T: Sync>(
     })
 }
 
+/// `f` over each of `items`, on every core for a long list, in order: a
+/// fleet's sites are judged and printed independently of one another
+/// (benches/fleet.sh).
+fn each_on_every_core<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Result<Vec<U>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || items.len() < 32 {
+        return Ok(items.iter().map(f).collect());
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = items
+            .chunks(items.len().div_ceil(cores))
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for w in workers {
+            out.extend(
+                w.join()
+                    .map_err(|_| Error::Internal("a worker thread failed".into()))?,
+            );
+        }
+        Ok(out)
+    })
+}
+
 /// `pinctl lint`: 0 when valid, 1 when invalid.
 pub fn lint(
     input: &str,

@@ -79,6 +79,35 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
     })
 }
 
+/// `{"sites": [...]}`, pretty, byte for byte as `json` writes it, each
+/// site's part made on every core. A JSON string holds no raw line break,
+/// so indenting a site's own text by its depth gives what printing the
+/// whole would.
+fn fleet_json(sites: &[Site], now: chrono::DateTime<chrono::Utc>) -> Result<String> {
+    if sites.is_empty() {
+        return json(&json!({ "sites": [] }));
+    }
+    let parts = super::each_on_every_core(sites, |s| {
+        json(&site_json(s, now)).map(|t| t.replace('\n', "\n    "))
+    })?;
+    let mut text = String::with_capacity(
+        parts
+            .iter()
+            .map(|p| p.as_ref().map_or(0, String::len) + 6)
+            .sum::<usize>()
+            + 24,
+    );
+    text.push_str("{\n  \"sites\": [\n    ");
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            text.push_str(",\n    ");
+        }
+        text.push_str(&p?);
+    }
+    text.push_str("\n  ]\n}");
+    Ok(text)
+}
+
 /// `pinctl status`.
 /// What `status` warns about, on standard error in either format.
 fn warnings(site: &Site, out: &mut Out) {
@@ -111,8 +140,7 @@ pub fn status(ctx: &Ctx, out: &mut Out) -> Result<i32> {
         warnings(site, out);
     }
     if as_json {
-        let v = json!({ "sites": sites.iter().map(|s| site_json(s, ctx.now)).collect::<Vec<_>>() });
-        out.line(json(&v)?);
+        out.line(fleet_json(&sites, ctx.now)?);
         return Ok(0);
     }
     for (i, site) in sites.iter().enumerate() {

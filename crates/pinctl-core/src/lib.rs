@@ -21,6 +21,7 @@ pub mod pin;
 pub mod plan;
 pub mod report;
 pub mod shipped;
+pub mod site_yaml;
 pub mod snippet;
 pub mod state;
 pub mod text;

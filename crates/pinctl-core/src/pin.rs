@@ -99,6 +99,15 @@ impl Pin {
     /// Parses a pin: valid base64 (standard alphabet, padded, canonical)
     /// of exactly 32 bytes.
     pub fn parse(v: &str) -> std::result::Result<Pin, String> {
+        if is_canonical_pin(v) {
+            return Ok(Pin(v.to_string()));
+        }
+        Pin::parse_decoding(v)
+    }
+
+    /// [`Pin::parse`] by decoding and encoding again: the rule, and the
+    /// errors.
+    fn parse_decoding(v: &str) -> std::result::Result<Pin, String> {
         let engine = &base64::engine::general_purpose::STANDARD;
         let bytes = engine
             .decode(v)
@@ -138,8 +147,32 @@ impl Pin {
 impl TryFrom<String> for Pin {
     type Error = String;
     fn try_from(v: String) -> std::result::Result<Pin, String> {
+        if is_canonical_pin(&v) {
+            return Ok(Pin(v));
+        }
         Pin::parse(&v)
     }
+}
+
+/// Whether `v` is the one spelling [`Pin::parse`] accepts, found without
+/// decoding (a fleet's state holds hundreds of thousands of pins): 43
+/// characters of the standard alphabet, the last carrying 4 bits of the
+/// digest and 2 zero bits, then one `=`. Anything else goes through the
+/// decoding in [`Pin::parse`], which gives the error.
+fn is_canonical_pin(v: &str) -> bool {
+    let b = v.as_bytes();
+    let sextet = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    b.len() == 44
+        && b[43] == b'='
+        && b[..43].iter().all(|&c| sextet(c).is_some())
+        && sextet(b[42]).is_some_and(|x| x & 0b11 == 0)
 }
 
 impl From<Pin> for String {
@@ -971,6 +1004,27 @@ mod tests {
                 Err(e) => prop_assert_eq!(Err(e.to_string()), whole),
                 // Not PEM in its first chunk: read whole by the caller.
                 Ok(None) => prop_assert!(!crate::pem_scan::is_pem(&data[..chunk.min(data.len())])),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// The quick check of a pin's spelling accepts exactly what
+        /// decoding and encoding again accepts.
+        #[test]
+        fn quick_pin_check_agrees_with_decoding(
+            digest in prop::array::uniform32(any::<u8>()),
+            at in 0usize..44,
+            with in prop::sample::select(b"AQgh+/=0a-_ .".to_vec()),
+            noise in "[A-Za-z0-9+/=]{40,46}",
+        ) {
+            let good = Pin::from_digest(&digest).as_str().to_string();
+            let mut edited = good.clone().into_bytes();
+            edited[at] = with;
+            let edited = String::from_utf8(edited).unwrap();
+            for v in [good, edited, noise] {
+                prop_assert_eq!(is_canonical_pin(&v), Pin::parse_decoding(&v).is_ok(), "{}", v);
             }
         }
     }

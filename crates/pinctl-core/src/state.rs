@@ -35,6 +35,7 @@ pub struct Site {
     pub domain: String,
     #[serde(default)]
     pub sans: Vec<String>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub created: DateTime<Utc>,
     pub encryption: Encryption,
     pub policy: Policy,
@@ -183,8 +184,10 @@ pub struct Key {
     pub role: Role,
     pub key_type: KeyType,
     pub pin: Pin,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub created: DateTime<Utc>,
     /// When the key took its current role.
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub role_since: DateTime<Utc>,
     pub archive: String,
     pub archive_sha256: String,
@@ -224,6 +227,7 @@ pub struct OfflineCopy {
     pub location: String,
     pub path: String,
     pub sha256: String,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub copied: DateTime<Utc>,
     #[serde(default)]
     pub verified: Option<DateTime<Utc>>,
@@ -234,6 +238,7 @@ pub struct OfflineCopy {
 pub struct CaPin {
     pub name: String,
     pub pin: Pin,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub added: DateTime<Utc>,
     #[serde(default)]
     pub subject: Option<String>,
@@ -247,7 +252,9 @@ pub struct Cert {
     pub key: String,
     pub file: String,
     pub subject: String,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub not_before: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub not_after: DateTime<Utc>,
     /// Pins of every CA certificate in the file, for the record; they
     /// give no credit in safety decisions: only the verified direct
@@ -263,6 +270,7 @@ pub struct Cert {
     /// with it is served on each (docs/design.md#where-a-header-is-served).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub added: DateTime<Utc>,
 }
 
@@ -380,6 +388,7 @@ pub struct Channel {
     /// updates; never the secret itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsig_key: Option<String>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub added: DateTime<Utc>,
     /// When pinctl stopped planning for it; its publications still count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -446,6 +455,7 @@ pub struct Publication {
     /// ios, okhttp: the channel's horizon when the release shipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon_days: Option<u32>,
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub from: DateTime<Utc>,
     #[serde(default)]
     pub until: Option<DateTime<Utc>>,
@@ -546,6 +556,7 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
+    #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub at: DateTime<Utc>,
     pub event: EventKind,
     /// The channel of a `publish` or `release` event; absent for the web
@@ -1090,7 +1101,24 @@ pub fn parse_site(text: &[u8]) -> std::result::Result<Site, ParseError> {
     // One parse when the file is sound (a fleet's status reads thousands);
     // when it is not, the version decides the message, so that a newer
     // file is refused as such, not as a schema mismatch.
-    let parsed: std::result::Result<Site, _> = serde_yaml::from_str(text);
+    // Files as pinctl writes them take the fast reader; anything it is
+    // not sure of, and every error, is the general parser's.
+    let parsed: std::result::Result<Site, _> = match crate::site_yaml::from_str::<Site>(text) {
+        Some(site) => {
+            // Every debug build (the test suite) checks the fast reader
+            // against the general parser on each file it reads.
+            #[cfg(debug_assertions)]
+            {
+                let slow: std::result::Result<Site, _> = serde_yaml::from_str(text);
+                assert!(
+                    slow.as_ref().ok() == Some(&site),
+                    "site_yaml disagrees with serde_yaml on:\n{text}"
+                );
+            }
+            Ok(site)
+        }
+        None => serde_yaml::from_str(text),
+    };
     #[derive(Deserialize)]
     struct Versioned {
         version: Option<serde_yaml::Value>,

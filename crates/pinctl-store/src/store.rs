@@ -78,12 +78,15 @@ impl Store {
             }
             let dir = entry.path();
             // Folders (or links to folders) only: the report store and
-            // other files live beside the sites.
-            match fs::metadata(&dir) {
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(read(&dir, e)),
+            // other files live beside the sites. The listing tells a real
+            // folder without a further look (a fleet has thousands).
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                match fs::metadata(&dir) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(read(&dir, e)),
+                }
             }
             let file = dir.join(SITE_FILE);
             let unreadable = |why: String| {
@@ -307,12 +310,15 @@ impl Store {
         let mut site = self.read_site(domain)?;
         let path = self.site_file(domain);
         let dir = self.site_dir(domain);
+        // One buffer for every archive and CSR of the site, larger than
+        // any of them is as pinctl writes them (read in one go).
+        let mut data = Vec::with_capacity(16 << 10);
         for k in &site.keys {
             if k.destroyed.is_some() {
                 continue;
             }
             let ap = dir.join(&k.archive);
-            let data = fs::read(&ap).map_err(|e| {
+            read_into(&ap, &mut data).map_err(|e| {
                 let hint = if e.kind() == std::io::ErrorKind::NotFound {
                     format!(
                         "; restore it from an offline copy (pinctl archive verify {} --from DIR shows which copy is good){}",
@@ -338,10 +344,10 @@ impl Store {
                 ));
             }
             let cp = dir.join(&k.csr);
-            let csr = fs::read(&cp).map_err(|e| {
+            read_into(&cp, &mut data).map_err(|e| {
                 Error::state(&cp, format!("CSR of key {} cannot be read: {e}", k.name))
             })?;
-            let pins = pinctl_core::pin::read_pins(&cp.display().to_string(), &csr)?;
+            let pins = pinctl_core::pin::read_pins(&cp.display().to_string(), &data)?;
             if pins.first().map(|p| p.pin.as_str()) != Some(k.pin.as_str()) {
                 return Err(Error::state(
                     &path,
@@ -595,6 +601,17 @@ fn stored_links(dir: &Path, c: &pinctl_core::state::Cert) -> Option<Vec<pinctl_c
     let p = dir.join(&c.file);
     let data = fs::read(&p).ok()?;
     pinctl_core::chain::links(&p.display().to_string(), &data).ok()
+}
+
+/// The whole of a file into `buf` (emptied first): as `fs::read`, without
+/// asking the file's size first (a fleet's `check` reads ten files a
+/// site, and the buffer is already large enough).
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read as _;
+    buf.clear();
+    // Through `Take`: `File`'s own `read_to_end` asks for the size.
+    fs::File::open(path)?.take(u64::MAX).read_to_end(buf)?;
+    Ok(())
 }
 
 /// Reads a state file, refusing one larger than [`MAX_SITE_FILE`].
