@@ -305,16 +305,14 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
     for s in v["sites"].as_array().unwrap() {
         assert_eq!(s["window"], "local", "{v}");
         assert_eq!(
-            s["window_fallback"],
-            "the directory offers no renewal information (RFC 9773)",
+            s["window_fallback"], "the directory offers no renewal information (RFC 9773)",
             "{v}"
         );
     }
     let r = env.run(&["renew"]);
     assert!(
-        r.ok().contains(
-            "; window: local (the directory offers no renewal information (RFC 9773))"
-        ),
+        r.ok()
+            .contains("; window: local (the directory offers no renewal information (RFC 9773))"),
         "{}",
         r.stdout
     );
@@ -770,7 +768,10 @@ fn start_ari_stand_in(dir: &Path, pebble: &Pebble) -> AriStandIn {
         ),
     );
     let mut d: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(d.get("renewalInfo").is_none(), "this Pebble offers ARI itself: {d}");
+    assert!(
+        d.get("renewalInfo").is_none(),
+        "this Pebble offers ARI itself: {d}"
+    );
     d["renewalInfo"] = format!("https://127.0.0.1:{port}/ari").into();
     std::fs::write(
         root.join("dir"),
@@ -847,7 +848,14 @@ fn the_cas_renewal_window_decides_when_the_directory_offers_one() {
     let v = crate::common::assert_schema("acme-account", r.ok());
     assert_eq!(v["renewal_info"], true, "{v}");
     let listen = format!("127.0.0.1:{}", pebble.http_port);
-    let r = env.run(&["cert", "issue", "--http01-listen", &listen, "--format", "json"]);
+    let r = env.run(&[
+        "cert",
+        "issue",
+        "--http01-listen",
+        &listen,
+        "--format",
+        "json",
+    ]);
     let v = crate::common::assert_schema("cert-issue", r.ok());
     let first = env
         .path()
@@ -881,7 +889,13 @@ fn the_cas_renewal_window_decides_when_the_directory_offers_one() {
     assert_eq!(s["window"], "ari", "{v}");
     assert_eq!(s["ari"]["start"], "2099-01-01T00:00:00Z", "{v}");
     assert_eq!(s["ari"]["explanation_url"], "https://ca.pinctl.test/why");
-    assert!(s["reason"].as_str().unwrap().contains("the CA's renewal time 2099-01-0"), "{v}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the CA's renewal time 2099-01-0"),
+        "{v}"
+    );
     let r = env.run(&["renew"]);
     assert!(r.ok().contains("window: the CA's (ARI)"), "{}", r.stdout);
     assert_eq!(before, snapshot(&env.path().join("state")));
@@ -909,7 +923,10 @@ fn the_cas_renewal_window_decides_when_the_directory_offers_one() {
         .join("state")
         .join(&site)
         .join(s["file"].as_str().unwrap());
-    assert_eq!(openssl_pin(env.path(), &second), key_pin(&env, &site, "primary"));
+    assert_eq!(
+        openssl_pin(env.path(), &second),
+        key_pin(&env, &site, "primary")
+    );
     assert_ne!(openssl_cert_id(env.path(), &second), id);
     assert_eq!(cert_files(&env, &site).len(), 2);
 }

@@ -303,12 +303,12 @@ pub fn issue_for(
         answer(&challenge)?,
         replaces,
     )
-        .map_err(|e| {
-            acme_error(pinctl_acme::Error {
-                kind: e.kind,
-                message: format!("{domain}: {}", e.message),
-            })
-        })?;
+    .map_err(|e| {
+        acme_error(pinctl_acme::Error {
+            kind: e.kind,
+            message: format!("{domain}: {}", e.message),
+        })
+    })?;
     // `cert add` reads a file: the chain goes through a private temporary
     // file outside the state folder, removed when this returns.
     let mut tmp = tempfile::Builder::new()

@@ -318,7 +318,12 @@ pub fn renew(ctx: &Ctx, days: Option<u32>, hook: Option<&str>, out: &mut Out) ->
                 let (ari, id, report) = if days.is_some() {
                     (Ari::Unused(String::new()), None, None)
                 } else {
-                    ask_ari(ctx, account_file.as_deref().map(|v| v.as_slice()), &domain, &c.file)
+                    ask_ari(
+                        ctx,
+                        account_file.as_deref().map(|v| v.as_slice()),
+                        &domain,
+                        &c.file,
+                    )
                 };
                 let d = decide(
                     c.not_before,
@@ -456,10 +461,20 @@ mod tests {
         assert_eq!(d.window, "local");
         assert!(!d.due);
         assert_eq!(d.from, at("2030-03-02T00:00:00Z"));
-        assert_eq!(d.fallback.as_deref(), Some("the directory offers no renewal information (RFC 9773)"));
+        assert_eq!(
+            d.fallback.as_deref(),
+            Some("the directory offers no renewal information (RFC 9773)")
+        );
         assert!(decide(nb, na, None, &why, 0.5, at("2030-03-02T00:00:00Z")).due);
         // A third of a 30-day life is shorter than 30 days.
-        let d = decide(nb, at("2030-01-31T00:00:00Z"), None, &why, 0.5, at("2030-01-21T00:00:00Z"));
+        let d = decide(
+            nb,
+            at("2030-01-31T00:00:00Z"),
+            None,
+            &why,
+            0.5,
+            at("2030-01-21T00:00:00Z"),
+        );
         assert!(d.due);
         assert_eq!(d.from, at("2030-01-21T00:00:00Z"));
     }
@@ -506,7 +521,10 @@ mod tests {
         // pick 0.5: the chosen time is 2030-03-06T00:00:00Z.
         let d = decide(nb, na, None, &ari, 0.5, at("2030-03-04T00:00:00Z"));
         assert_eq!(d.from, at("2030-03-06T00:00:00Z"));
-        assert!(!d.due, "two days early: the next daily run is still before it");
+        assert!(
+            !d.due,
+            "two days early: the next daily run is still before it"
+        );
         // Less than a day before it: the next run would be late, so now.
         assert!(decide(nb, na, None, &ari, 0.5, at("2030-03-05T00:00:01Z")).due);
         assert!(!decide(nb, na, None, &ari, 0.5, at("2030-03-05T00:00:00Z")).due);
@@ -533,7 +551,11 @@ mod tests {
             let d = decide(nb, na, None, &ari, 0.5, at("2030-03-05T00:00:00Z"));
             assert_eq!(d.window, "local");
             assert!(d.due);
-            assert!(d.fallback.as_deref().unwrap_or_default().contains("malformed"));
+            assert!(d
+                .fallback
+                .as_deref()
+                .unwrap_or_default()
+                .contains("malformed"));
         }
     }
 

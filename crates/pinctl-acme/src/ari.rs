@@ -83,8 +83,8 @@ pub fn renewal_info(account_file: &[u8], cert_id: &str) -> Result<Renewal, Error
 mod tests {
     use super::*;
     use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, IsCa, Issuer, KeyIdMethod,
-        KeyPair, SerialNumber,
+        BasicConstraints, CertificateParams, DistinguishedName, IsCa, Issuer, KeyIdMethod, KeyPair,
+        SerialNumber,
     };
 
     /// RFC 9773 section 4.1's example: keyIdentifier

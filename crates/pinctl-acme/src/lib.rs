@@ -492,9 +492,7 @@ pub fn issue(
             Answer::Dns01(d) => dns = Some(d),
         }
         let s = session(account_file).await?;
-        let replaces = replaces
-            .filter(|_| s.renewal_info)
-            .and_then(ari::parse_id);
+        let replaces = replaces.filter(|_| s.renewal_info).and_then(ari::parse_id);
         let result = order(
             &s,
             names,
