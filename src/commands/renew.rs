@@ -107,7 +107,9 @@ pub fn decide(
             Some(d) => Duration::days(i64::from(d)),
             None => std::cmp::min(Duration::days(DEFAULT_DAYS), (not_after - not_before) / 3),
         };
-        let from = not_after - window;
+        let from = not_after
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         Decision {
             due: now >= from,
             window: "local",
@@ -134,8 +136,11 @@ pub fn decide(
             let span = (*end - *start).num_seconds();
             // The product is at most `span`, so the cast cannot overflow.
             let at = *start + Duration::seconds((span as f64 * pick) as i64);
+            let next_run = now
+                .checked_add_signed(RUN_PERIOD)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             Decision {
-                due: now >= *start && at < now + RUN_PERIOD,
+                due: now >= *start && at < next_run,
                 window: "ari",
                 from: at,
                 fallback: None,
@@ -220,10 +225,13 @@ fn ask_ari(
             let report = AriReport {
                 start: crate::text::rfc3339(start),
                 end: crate::text::rfc3339(end),
+                // Capped at a century: a CA's number must not overflow.
                 retry_after: crate::text::rfc3339(
                     ctx.now
-                        + Duration::seconds(i64::try_from(w.retry_after_secs).unwrap_or(i64::MAX))
-                            .min(Duration::days(36_500)),
+                        .checked_add_signed(Duration::seconds(
+                            w.retry_after_secs.min(100 * 366 * 86_400) as i64,
+                        ))
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
                 ),
                 explanation_url: w.explanation_url,
             };
@@ -317,6 +325,14 @@ pub fn renew(ctx: &Ctx, days: Option<u32>, hook: Option<&str>, out: &mut Out) ->
             Ok(c) => {
                 let (ari, id, report) = if days.is_some() {
                     (Ari::Unused(String::new()), None, None)
+                } else if site.acme.is_none() && account_file.is_some() {
+                    // Never issued by ACME here: no CA to ask, and a due
+                    // certificate fails below for want of a challenge.
+                    (
+                        Ari::Unused("the site was never issued a certificate by ACME".into()),
+                        None,
+                        None,
+                    )
                 } else {
                     ask_ari(
                         ctx,
@@ -557,6 +573,24 @@ mod tests {
                 .unwrap_or_default()
                 .contains("malformed"));
         }
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let (nb, na) = cert();
+        let why = Ari::Unused("x".into());
+        let d = decide(
+            nb,
+            na,
+            Some(u32::MAX),
+            &why,
+            0.0,
+            at("2030-01-01T00:00:00Z"),
+        );
+        assert!(d.due);
+        assert_eq!(d.from, DateTime::<Utc>::MIN_UTC);
+        let ari = window("2030-03-01T00:00:00Z", "2030-03-11T00:00:00Z");
+        assert!(decide(nb, na, None, &ari, 1.0, DateTime::<Utc>::MAX_UTC).due);
     }
 
     #[test]
