@@ -657,6 +657,14 @@ fn renew_window_is_thirty_days_or_a_third_of_the_lifetime() {
     assert!(why.contains("expires 2030-01-31T00:00:00Z"), "{why}");
     assert!(why.contains("no ACME account"), "{why}");
     assert_eq!(before, snapshot(&env.path().join("state")));
+    // No account, no CA to ask: the local window judged, and says why.
+    let r = env.run(&["renew", "--format", "json"]);
+    let v = crate::common::assert_schema("renew", r.ok());
+    assert_eq!(v["sites"][0]["window"], "local", "{v}");
+    assert_eq!(
+        v["sites"][0]["window_fallback"], "the state has no ACME account",
+        "{v}"
+    );
 }
 
 /// RFC 8555 section 7.3.4: a CA that requires external account binding

@@ -687,6 +687,33 @@ async fn failed_challenge(
 mod tests {
     use super::*;
 
+    /// RFC 9773 section 5: what makes pinctl order again without
+    /// `replaces`, and what does not.
+    #[test]
+    fn a_refused_replaces_is_told_from_other_errors() {
+        let problem = |t: &str| {
+            instant_acme::Error::Api(instant_acme::Problem {
+                r#type: Some(t.to_string()),
+                detail: None,
+                status: Some(409),
+                subproblems: Vec::new(),
+            })
+        };
+        assert!(refused_replaces(&problem(
+            "urn:ietf:params:acme:error:alreadyReplaced"
+        )));
+        assert!(refused_replaces(&instant_acme::Error::Other(
+            "replaces field mismatch: expected Some(..), found None".into()
+        )));
+        assert!(!refused_replaces(&problem(
+            "urn:ietf:params:acme:error:rateLimited"
+        )));
+        assert!(!refused_replaces(&problem(
+            "urn:ietf:params:acme:error:badNonce"
+        )));
+        assert!(!refused_replaces(&instant_acme::Error::Str("no order URL")));
+    }
+
     #[test]
     fn dates() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
