@@ -882,15 +882,20 @@ enum Command {
     Acme(AcmeCommand),
     /// Renew by ACME what is due: expiring certificates of active keys (same key), promoted keys without one.
     ///
-    /// A certificate is due when it expires within --days (default 30, or a
-    /// third of its lifetime when that is shorter). Each site answers the
-    /// challenge `cert issue` remembered; sites never issued by ACME are
-    /// skipped. Nothing due: nothing done, exit 0. Exit 1 if anything failed.
+    /// When the account's directory offers renewal information (ARI, RFC
+    /// 9773), the CA's window for each certificate decides, asked on every
+    /// run, and the new order names the certificate it replaces. Otherwise,
+    /// or with --days, or when the CA cannot answer, a certificate is due
+    /// when it expires within --days (default 30, or a third of its
+    /// lifetime when that is shorter); the output says which window decided.
+    /// Each site answers the challenge `cert issue` remembered; sites never
+    /// issued by ACME are skipped. Nothing due: nothing done, exit 0. Exit 1
+    /// if anything failed.
     #[command(
         after_help = "Exit status: 0 everything due was renewed (or nothing was due), 1 a renewal or a hook failed.\n\nExamples:\n  pinctl renew\n  pinctl renew --site example.com --deploy-hook 'systemctl reload nginx'\n\nThe hook runs once per new certificate through `sh -c`, with PINCTL_SITE,\nPINCTL_KEY and PINCTL_CERT (the recorded chain's path) set."
     )]
     Renew {
-        /// Renew certificates that expire within this many days.
+        /// Renew certificates that expire within this many days (ignores the CA's window).
         #[arg(long, value_name = "N")]
         days: Option<u32>,
         /// Run this command (through sh -c) after each new certificate.

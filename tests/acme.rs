@@ -300,6 +300,22 @@ fn http01_on_pinctls_listener_issues_for_the_stored_csr_and_renew_keeps_the_key(
             .all(|s| s["status"] == "skipped"),
         "{v}"
     );
+    // Pebble 2.4 offers no renewal information: pinctl's own window
+    // judged, and each site says so.
+    for s in v["sites"].as_array().unwrap() {
+        assert_eq!(s["window"], "local", "{v}");
+        assert_eq!(
+            s["window_fallback"], "the directory offers no renewal information (RFC 9773)",
+            "{v}"
+        );
+    }
+    let r = env.run(&["renew"]);
+    assert!(
+        r.ok()
+            .contains("; window: local (the directory offers no renewal information (RFC 9773))"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(before, snapshot(&env.path().join("state")));
     assert!(!hook_log.exists());
 
@@ -641,6 +657,14 @@ fn renew_window_is_thirty_days_or_a_third_of_the_lifetime() {
     assert!(why.contains("expires 2030-01-31T00:00:00Z"), "{why}");
     assert!(why.contains("no ACME account"), "{why}");
     assert_eq!(before, snapshot(&env.path().join("state")));
+    // No account, no CA to ask: the local window judged, and says why.
+    let r = env.run(&["renew", "--format", "json"]);
+    let v = crate::common::assert_schema("renew", r.ok());
+    assert_eq!(v["sites"][0]["window"], "local", "{v}");
+    assert_eq!(
+        v["sites"][0]["window_fallback"], "the state has no ACME account",
+        "{v}"
+    );
 }
 
 /// RFC 8555 section 7.3.4: a CA that requires external account binding
@@ -690,4 +714,227 @@ fn external_account_binding_registers_where_the_ca_requires_it() {
     let stored = std::fs::read_to_string(env.path().join("state/acme-account.json")).unwrap();
     assert!(!stored.contains(EAB_HMAC), "the MAC key is not stored");
     assert!(!r.stdout.contains(EAB_HMAC) && !r.stderr.contains(EAB_HMAC));
+}
+
+/// The RFC 9773 section 4.1 identifier of the leaf of `cert`, computed
+/// by openssl's reading of its AKI keyIdentifier and serial.
+fn openssl_cert_id(dir: &Path, cert: &Path) -> String {
+    use base64::Engine as _;
+    let hex = |s: &str| -> Vec<u8> {
+        let h: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let c = cert.display();
+    let aki = sh(
+        dir,
+        &format!("openssl x509 -in '{c}' -noout -ext authorityKeyIdentifier | tail -n 1"),
+    );
+    let aki = hex(aki.trim().trim_start_matches("keyid:"));
+    let serial = sh(dir, &format!("openssl x509 -in '{c}' -noout -serial"));
+    let mut serial = hex(serial.trim().trim_start_matches("serial="));
+    // The DER INTEGER: a leading zero byte keeps a high first bit positive.
+    if serial.first().is_some_and(|b| *b >= 0x80) {
+        serial.insert(0, 0);
+    }
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!("{}.{}", b64.encode(aki), b64.encode(serial))
+}
+
+/// A stand-in for the one resource Debian's Pebble 2.4 lacks: `openssl
+/// s_server -HTTP` serves Pebble's own directory with `renewalInfo`
+/// added, and the renewal windows as files; every other request goes to
+/// Pebble, whose URLs the directory keeps. Its certificate is signed by
+/// the CA that signed Pebble's, so the account's `--ca-file` covers both.
+struct AriStandIn {
+    directory: String,
+    root: PathBuf,
+    _peer: Peer,
+}
+
+fn start_ari_stand_in(dir: &Path, pebble: &Pebble) -> AriStandIn {
+    let root = dir.join("ari-stand-in");
+    std::fs::create_dir_all(root.join("ari")).unwrap();
+    let p = pebble.ca_file.parent().unwrap();
+    sh(
+        &root,
+        &format!(
+            "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr -subj '/CN=localhost' 2>/dev/null \
+             && openssl x509 -req -in tls.csr -CA '{p}/ca.pem' -CAkey '{p}/ca.key' -CAcreateserial -out tls.pem -days 30 -extfile '{p}/ext.cnf' 2>/dev/null",
+            p = p.display()
+        ),
+    );
+    let port = free_port();
+    let body = sh(
+        &root,
+        &format!(
+            "curl -sf --cacert '{}' '{}'",
+            pebble.ca_file.display(),
+            pebble.directory
+        ),
+    );
+    let mut d: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        d.get("renewalInfo").is_none(),
+        "this Pebble offers ARI itself: {d}"
+    );
+    d["renewalInfo"] = format!("https://127.0.0.1:{port}/ari").into();
+    std::fs::write(
+        root.join("dir"),
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{d}"),
+    )
+    .unwrap();
+    let mut child = Command::new("openssl")
+        .args(["s_server", "-HTTP", "-quiet", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-cert", "tls.pem", "-key", "tls.key"])
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start openssl s_server");
+    wait_for_port(port, "openssl s_server", &mut child);
+    AriStandIn {
+        directory: format!("https://127.0.0.1:{port}/dir"),
+        root,
+        _peer: Peer(child),
+    }
+}
+
+impl AriStandIn {
+    /// Serves `start`..`end` as the window of the certificate `id`.
+    fn window(&self, id: &str, start: &str, end: &str) {
+        std::fs::write(
+            self.root.join("ari").join(id),
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nRetry-After: 21600\r\n\r\n{}",
+                serde_json::json!({
+                    "suggestedWindow": {"start": start, "end": end},
+                    "explanationURL": "https://ca.pinctl.test/why"
+                })
+            ),
+        )
+        .unwrap();
+    }
+}
+
+/// RFC 9773: when the directory offers renewal information, the CA's
+/// window decides. Pebble 2.4 has none, so a stand-in serves just that
+/// resource (see `AriStandIn`); ordering, validation and issuance are the
+/// real Pebble's. A window that has passed renews now (section 4.2) even
+/// though the local rule says 5-year certificates are not due; one in the
+/// future does nothing; a certificate the CA does not know falls back to
+/// the local window and says so.
+#[test]
+fn the_cas_renewal_window_decides_when_the_directory_offers_one() {
+    let t = "the_cas_renewal_window_decides_when_the_directory_offers_one";
+    for tool in ["curl"] {
+        if !have(tool, t) {
+            return;
+        }
+    }
+    let env = env();
+    let Some((_bind, pebble)) = peers(t, env.path()) else {
+        return;
+    };
+    let ari = start_ari_stand_in(env.path(), &pebble);
+    let site = format!("a.{ZONE}");
+    env.run(&["init", &site]).ok();
+    let r = env.run(&[
+        "acme",
+        "account",
+        "--directory",
+        &ari.directory,
+        "--ca-file",
+        pebble.ca_file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v = crate::common::assert_schema("acme-account", r.ok());
+    assert_eq!(v["renewal_info"], true, "{v}");
+    let listen = format!("127.0.0.1:{}", pebble.http_port);
+    let r = env.run(&[
+        "cert",
+        "issue",
+        "--http01-listen",
+        &listen,
+        "--format",
+        "json",
+    ]);
+    let v = crate::common::assert_schema("cert-issue", r.ok());
+    let first = env
+        .path()
+        .join("state")
+        .join(&site)
+        .join(v["file"].as_str().unwrap());
+    let id = openssl_cert_id(env.path(), &first);
+
+    // The CA knows no window for it: the local rule, said.
+    let before = snapshot(&env.path().join("state"));
+    let r = env.run(&["renew", "--format", "json"]);
+    let v = crate::common::assert_schema("renew", r.ok());
+    let s = &v["sites"][0];
+    assert_eq!(s["status"], "skipped", "{v}");
+    assert_eq!(s["window"], "local", "{v}");
+    assert!(
+        s["window_fallback"]
+            .as_str()
+            .unwrap()
+            .contains("the renewal information request failed"),
+        "{v}"
+    );
+    assert_eq!(before, snapshot(&env.path().join("state")));
+
+    // A window in the future: not due, by the CA's window.
+    ari.window(&id, "2099-01-01T00:00:00Z", "2099-01-03T00:00:00Z");
+    let r = env.run(&["renew", "--format", "json"]);
+    let v = crate::common::assert_schema("renew", r.ok());
+    let s = &v["sites"][0];
+    assert_eq!(s["status"], "skipped", "{v}");
+    assert_eq!(s["window"], "ari", "{v}");
+    assert_eq!(s["ari"]["start"], "2099-01-01T00:00:00Z", "{v}");
+    assert_eq!(s["ari"]["explanation_url"], "https://ca.pinctl.test/why");
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the CA's renewal time 2099-01-0"),
+        "{v}"
+    );
+    let r = env.run(&["renew"]);
+    assert!(r.ok().contains("window: the CA's (ARI)"), "{}", r.stdout);
+    assert_eq!(before, snapshot(&env.path().join("state")));
+
+    // --days still forces the local rule.
+    let r = env.run(&["renew", "--days", "1", "--format", "json"]);
+    let v = crate::common::assert_schema("renew", r.ok());
+    assert_eq!(v["sites"][0]["window"], "local", "{v}");
+    assert_eq!(v["sites"][0]["window_fallback"], "--days was given", "{v}");
+    assert_eq!(before, snapshot(&env.path().join("state")));
+
+    // A window that has passed: renewed now, the same key.
+    ari.window(&id, "2001-01-01T00:00:00Z", "2001-01-02T00:00:00Z");
+    let r = env.run(&["renew", "--format", "json"]);
+    let v = crate::common::assert_schema("renew", r.ok());
+    let s = &v["sites"][0];
+    assert_eq!(s["status"], "renewed", "{v}");
+    assert_eq!(s["window"], "ari", "{v}");
+    // pinctl sent `replaces`; Pebble 2.4 does not echo it, so pinctl
+    // ordered again without it (RFC 9773 section 5) and claims no link.
+    assert!(s.get("replaces").is_none(), "{v}");
+    assert_eq!(s["key"], "primary", "{v}");
+    let second = env
+        .path()
+        .join("state")
+        .join(&site)
+        .join(s["file"].as_str().unwrap());
+    assert_eq!(
+        openssl_pin(env.path(), &second),
+        key_pin(&env, &site, "primary")
+    );
+    assert_ne!(openssl_cert_id(env.path(), &second), id);
+    assert_eq!(cert_files(&env, &site).len(), 2);
 }

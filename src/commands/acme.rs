@@ -30,7 +30,7 @@ pub fn has_account(ctx: &Ctx) -> bool {
 }
 
 /// The stored account, or None; refused if others may read it.
-fn read_account(ctx: &Ctx) -> Result<Option<Zeroizing<Vec<u8>>>> {
+pub fn read_account(ctx: &Ctx) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let path = account_path(ctx);
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
@@ -238,6 +238,9 @@ fn names(site: &Site) -> Vec<String> {
 #[derive(Serialize)]
 pub struct IssueReport {
     pub challenge: &'static str,
+    /// The certificate the order replaced, when the CA took `replaces`.
+    #[serde(skip)]
+    pub replaced: Option<String>,
     #[serde(flatten)]
     pub cert: CertReport,
 }
@@ -256,6 +259,7 @@ pub fn issue_for(
     ctx: &Ctx,
     key: Option<&str>,
     given: Option<AcmeChallenge>,
+    replaces: Option<&str>,
 ) -> Result<IssueReport> {
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let site = ctx.store.load(&domain)?;
@@ -292,13 +296,19 @@ pub fn issue_for(
         .map_err(|e| Error::state(&csr_path, format!("not a PEM CSR ({e})")))?;
     let want_key = k.name.clone();
     let want_names = names(&site);
-    let issued = pinctl_acme::issue(&account, &want_names, csr.as_ref(), answer(&challenge)?)
-        .map_err(|e| {
-            acme_error(pinctl_acme::Error {
-                kind: e.kind,
-                message: format!("{domain}: {}", e.message),
-            })
-        })?;
+    let issued = pinctl_acme::issue(
+        &account,
+        &want_names,
+        csr.as_ref(),
+        answer(&challenge)?,
+        replaces,
+    )
+    .map_err(|e| {
+        acme_error(pinctl_acme::Error {
+            kind: e.kind,
+            message: format!("{domain}: {}", e.message),
+        })
+    })?;
     // `cert add` reads a file: the chain goes through a private temporary
     // file outside the state folder, removed when this returns.
     let mut tmp = tempfile::Builder::new()
@@ -339,13 +349,14 @@ pub fn issue_for(
     })?;
     Ok(IssueReport {
         challenge: challenge_name(&challenge),
+        replaced: issued.replaced,
         cert,
     })
 }
 
 /// `pinctl cert issue`.
 pub fn cert_issue(ctx: &Ctx, key: Option<&str>, how: &AnswerOptions, out: &mut Out) -> Result<i32> {
-    let r = issue_for(ctx, key, how.settings()?)?;
+    let r = issue_for(ctx, key, how.settings()?, None)?;
     let mut text = vec![format!("Issued by ACME, {}:", r.challenge)];
     text.extend(r.cert.text());
     emit(ctx.json, &r, text, out)?;

@@ -21,6 +21,7 @@ use instant_acme::{
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub mod ari;
 pub mod dns01;
 pub mod http01;
 pub mod net;
@@ -455,21 +456,26 @@ pub trait DnsAnswer: Send {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + '_>>;
 }
 
-/// An issued certificate chain (PEM, leaf first), and whether the
-/// directory offers renewal information.
+/// An issued certificate chain (PEM, leaf first), whether the
+/// directory offers renewal information, and the certificate the order
+/// replaced when the CA took `replaces` (RFC 9773 section 5).
 pub struct Issued {
     pub chain_pem: String,
     pub renewal_info: bool,
+    pub replaced: Option<String>,
 }
 
 /// Orders a certificate for `names` and finalizes it with `csr_der`;
 /// answers the challenges with `answer` and takes every answer down
-/// before returning, whatever the outcome.
+/// before returning, whatever the outcome. `replaces` (an
+/// [`ari::cert_id`]) is sent when the directory offers renewal
+/// information, so that the CA links the two certificates.
 pub fn issue(
     account_file: &[u8],
     names: &[String],
     csr_der: &[u8],
     answer: Answer,
+    replaces: Option<&str>,
 ) -> Result<Issued, Error> {
     let rt = runtime()?;
     rt.block_on(async move {
@@ -486,9 +492,11 @@ pub fn issue(
             Answer::Dns01(d) => dns = Some(d),
         }
         let s = session(account_file).await?;
+        let replaces = replaces.filter(|_| s.renewal_info).and_then(ari::parse_id);
         let result = order(
             &s,
             names,
+            replaces,
             csr_der,
             &kind,
             kind_name,
@@ -507,9 +515,10 @@ pub fn issue(
                 )));
             }
         }
-        result.map(|chain_pem| Issued {
+        result.map(|(chain_pem, replaced)| Issued {
             chain_pem,
             renewal_info: s.renewal_info,
+            replaced,
         })
     })
 }
@@ -518,22 +527,39 @@ pub fn issue(
 async fn order(
     s: &Session,
     names: &[String],
+    replaces: Option<instant_acme::CertificateIdentifier<'static>>,
     csr_der: &[u8],
     kind: &ChallengeType,
     kind_name: &str,
     listener: Option<&http01::Listener>,
     mut webroot: Option<&mut http01::Webroot>,
     mut dns: Option<&mut (dyn DnsAnswer + 'static)>,
-) -> Result<String, Error> {
+) -> Result<(String, Option<String>), Error> {
     let last = &s.last;
     let ids: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
-    let mut order = nonce_retry!(s.account.new_order(&NewOrder::new(&ids)).await).map_err(|e| {
-        describe(
-            &format!("ordering a certificate for {}", names.join(", ")),
-            e,
-            last,
-        )
-    })?;
+    let what = || format!("ordering a certificate for {}", names.join(", "));
+    let mut replaced = replaces.as_ref().map(|r| r.to_string());
+    let first = match &replaces {
+        Some(r) => nonce_retry!(
+            s.account
+                .new_order(&NewOrder::new(&ids).replaces(r.clone()))
+                .await
+        ),
+        None => nonce_retry!(s.account.new_order(&NewOrder::new(&ids)).await),
+    };
+    let mut order = match first {
+        Ok(o) => o,
+        // RFC 9773 section 5: a CA may refuse `replaces` (the certificate
+        // was already replaced, or it is not the CA's), and one that
+        // ignores it does not echo it. The renewal still matters more
+        // than the link: order again without it.
+        Err(e) if replaces.is_some() && refused_replaces(&e) => {
+            replaced = None;
+            nonce_retry!(s.account.new_order(&NewOrder::new(&ids)).await)
+                .map_err(|e| describe(&what(), e, last))?
+        }
+        Err(e) => return Err(describe(&what(), e, last)),
+    };
     {
         let mut authzs = order.authorizations();
         while let Some(a) = authzs.next().await {
@@ -604,7 +630,25 @@ async fn order(
         .map_err(|e| describe("finalizing the order with the stored CSR", e, last))?;
     let chain = nonce_retry!(order.poll_certificate(&policy).await)
         .map_err(|e| describe("downloading the certificate", e, last))?;
-    Ok(chain)
+    Ok((chain, replaced))
+}
+
+/// Whether a new-order error is the CA not taking `replaces`: RFC 9773's
+/// `alreadyReplaced`, a malformed or unauthorized refusal, or an order
+/// that came back without the field.
+fn refused_replaces(e: &instant_acme::Error) -> bool {
+    match e {
+        instant_acme::Error::Api(p) => matches!(
+            p.r#type.as_deref(),
+            Some(
+                "urn:ietf:params:acme:error:alreadyReplaced"
+                    | "urn:ietf:params:acme:error:malformed"
+                    | "urn:ietf:params:acme:error:unauthorized"
+            )
+        ),
+        instant_acme::Error::Other(m) => m.to_string().contains("replaces"),
+        _ => false,
+    }
 }
 
 /// The error of the first failed challenge, naming the name and the
@@ -642,6 +686,33 @@ async fn failed_challenge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 9773 section 5: what makes pinctl order again without
+    /// `replaces`, and what does not.
+    #[test]
+    fn a_refused_replaces_is_told_from_other_errors() {
+        let problem = |t: &str| {
+            instant_acme::Error::Api(instant_acme::Problem {
+                r#type: Some(t.to_string()),
+                detail: None,
+                status: Some(409),
+                subproblems: Vec::new(),
+            })
+        };
+        assert!(refused_replaces(&problem(
+            "urn:ietf:params:acme:error:alreadyReplaced"
+        )));
+        assert!(refused_replaces(&instant_acme::Error::Other(
+            "replaces field mismatch: expected Some(..), found None".into()
+        )));
+        assert!(!refused_replaces(&problem(
+            "urn:ietf:params:acme:error:rateLimited"
+        )));
+        assert!(!refused_replaces(&problem(
+            "urn:ietf:params:acme:error:badNonce"
+        )));
+        assert!(!refused_replaces(&instant_acme::Error::Str("no order URL")));
+    }
 
     #[test]
     fn dates() {
