@@ -74,12 +74,8 @@ fn dns_error(e: pinctl_dns::Error) -> Error {
 /// and a warning when others may read it.
 pub fn check_key_file(path: &std::path::Path, out: &mut Out) -> Result<String> {
     let key = pinctl_dns::TsigKey::read(path).map_err(dns_error)?;
-    if key.others_can_read() {
-        out.warn(format!(
-            "{} is readable by other users: whoever reads it can rewrite the zone (chmod 600 {})",
-            path.display(),
-            path.display()
-        ));
+    if let Some(w) = key.permission_warning() {
+        out.warn(w);
     }
     Ok(path.display().to_string())
 }
@@ -103,11 +99,8 @@ pub fn target(site: &Site, channel: &str, out: &mut Out) -> Result<Option<Target
     };
     let server = pinctl_dns::Server::parse(server).map_err(dns_error)?;
     let key = pinctl_dns::TsigKey::read(PathBuf::from(key)).map_err(dns_error)?;
-    if key.others_can_read() {
-        out.warn(format!(
-            "{} is readable by other users: whoever reads it can rewrite the zone",
-            key.path().display()
-        ));
+    if let Some(w) = key.permission_warning() {
+        out.warn(w);
     }
     Ok(Some(Target { server, key }))
 }
