@@ -550,6 +550,114 @@ pub async fn wait_for_records(
     }
 }
 
+/// The zone's authoritative servers as reachable from here, the primary
+/// first: its NS RRset (read from the primary), each name's A and AAAA
+/// records from the primary when it serves them (in-zone names), else from
+/// the system resolver. An NS address equal to the primary's is the
+/// primary (its port kept). A NS name with no address is an error, never
+/// skipped: a server pinctl cannot read is one it cannot vouch for.
+pub async fn zone_servers(primary: &Server, zone: &Name) -> Result<Vec<Server>, Error> {
+    let deadline = tokio::time::Instant::now() + primary.timeout();
+    let primary_addr = transport::resolve(primary, deadline).await?;
+    let ns = read_rrset(primary, zone, RecordType::NS).await?;
+    let mut out = vec![primary.clone()];
+    for r in &ns.records {
+        let RData::NS(n) = r else { continue };
+        let host = n.0.clone();
+        let mut addrs: Vec<std::net::IpAddr> = Vec::new();
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Ok(got) = read_rrset(primary, &host, rtype).await {
+                for a in &got.records {
+                    match a {
+                        RData::A(a) => addrs.push(std::net::IpAddr::V4(a.0)),
+                        RData::AAAA(a) => addrs.push(std::net::IpAddr::V6(a.0)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if addrs.is_empty() {
+            let text = host.to_ascii();
+            let lookup = tokio::time::timeout(
+                primary.timeout(),
+                tokio::net::lookup_host((text.trim_end_matches('.').to_string(), 53)),
+            )
+            .await;
+            if let Ok(Ok(found)) = lookup {
+                addrs.extend(found.map(|a| a.ip()));
+            }
+        }
+        if addrs.is_empty() {
+            return Err(Error::Address {
+                server: host.to_ascii(),
+                problem: format!(
+                    "an NS of {} with no address reachable from here (name the servers to check with pinctl channel set NAME --check-server HOST[:PORT])",
+                    zone.to_ascii()
+                ),
+            });
+        }
+        for ip in addrs {
+            let s = if ip == primary_addr.ip() {
+                primary.clone()
+            } else {
+                Server {
+                    host: ip.to_string(),
+                    port: 53,
+                    timeout: primary.timeout,
+                }
+            };
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Polls every server in `servers` until each serves exactly `expected`
+/// at `owner`, all within one bound `max_wait`. Returns each server's
+/// RRset; on time-out, the servers still serving another set (or not
+/// answering) with what each said last.
+pub async fn wait_on_all(
+    servers: &[Server],
+    owner: &Name,
+    rtype: RecordType,
+    expected: &[RData],
+    max_wait: Duration,
+) -> Result<Vec<Rrset>, Vec<Error>> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    let mut done: Vec<Option<Rrset>> = vec![None; servers.len()];
+    loop {
+        let mut behind = Vec::new();
+        for (i, s) in servers.iter().enumerate() {
+            if done[i].is_some() {
+                continue;
+            }
+            match read_rrset(s, owner, rtype).await {
+                Ok(got) if got.is_exactly(expected) => done[i] = Some(got),
+                Ok(got) => behind.push(Error::NotServed {
+                    server: s.to_string(),
+                    owner: owner.to_ascii(),
+                    rtype,
+                    waited: start.elapsed(),
+                    served: show(&got.records),
+                    expected: show(expected),
+                }),
+                Err(e) => behind.push(e),
+            }
+        }
+        if behind.is_empty() {
+            return Ok(done.into_iter().flatten().collect());
+        }
+        if start.elapsed() >= max_wait {
+            return Err(behind);
+        }
+        tokio::time::sleep(pause.min(max_wait.saturating_sub(start.elapsed()))).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}
+
 pub(crate) use unix_now as now;
 
 #[cfg(test)]
