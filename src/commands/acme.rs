@@ -297,13 +297,18 @@ pub fn issue_for(
     let want_key = k.name.clone();
     let want_names = names(&site);
     let mut key_warnings = Vec::new();
-    let issued = pinctl_acme::issue(&account, &want_names, csr.as_ref(), answer(&challenge, &mut key_warnings)?)
-        .map_err(|e| {
-            acme_error(pinctl_acme::Error {
-                kind: e.kind,
-                message: format!("{domain}: {}", e.message),
-            })
-        })?;
+    let issued = pinctl_acme::issue(
+        &account,
+        &want_names,
+        csr.as_ref(),
+        answer(&challenge, &mut key_warnings)?,
+    )
+    .map_err(|e| {
+        acme_error(pinctl_acme::Error {
+            kind: e.kind,
+            message: format!("{domain}: {}", e.message),
+        })
+    })?;
     // `cert add` reads a file: the chain goes through a private temporary
     // file outside the state folder, removed when this returns.
     let mut tmp = tempfile::Builder::new()

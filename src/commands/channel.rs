@@ -227,8 +227,7 @@ fn key_path(p: &std::path::Path, out: &mut Out) -> Result<String> {
 /// `pinctl channel set`: a dns channel's server and TSIG key, set,
 /// changed or removed.
 pub fn channel_set(ctx: &Ctx, name: &str, o: &ChannelSet, out: &mut Out) -> Result<i32> {
-    if o.server.is_none() && o.tsig_key.is_none() && !o.no_server && o.check_servers.is_empty()
-    {
+    if o.server.is_none() && o.tsig_key.is_none() && !o.no_server && o.check_servers.is_empty() {
         return Err(Error::Usage(
             "give --server HOST[:PORT] and/or --tsig-key FILE, --check-server HOST[:PORT], or --no-server".into(),
         ));
