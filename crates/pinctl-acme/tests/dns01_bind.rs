@@ -34,4 +34,14 @@ async fn a_foreign_txt_value_survives_set_and_clean_up() {
     );
     a.clean_up().await.unwrap();
     assert_eq!(b.dig(at, "TXT"), vec!["\"foreign\""]);
+
+    // A key file others may read gets the dns channels' warning.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&b.key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let a = Rfc2136::new(&b.addr(), &b.key_file).unwrap();
+        let w = a.key_warning().unwrap();
+        assert!(w.contains("update.key") && w.contains("chmod 600"), "{w}");
+    }
 }
