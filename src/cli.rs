@@ -368,7 +368,7 @@ enum ChannelCommand {
     },
     /// Change how pinctl reaches a dns channel's zone: set its server and TSIG key, or remove them (back to the manual flow).
     #[command(
-        after_help = "Examples:\n  pinctl channel set dns --server 192.0.2.53 --tsig-key /etc/pinctl/update.key\n  pinctl channel set dns --tsig-key /etc/pinctl/new.key   # a new key, same server\n  pinctl channel set dns --no-server                        # print records again; the operator edits the zone"
+        after_help = "Examples:\n  pinctl channel set dns --server 192.0.2.53 --tsig-key /etc/pinctl/update.key\n  pinctl channel set dns --tsig-key /etc/pinctl/new.key   # a new key, same server\n  pinctl channel set dns --check-server 198.51.100.53 --check-server [2001:db8::53]:53   # wait on these secondaries, not the NS set\n  pinctl channel set dns --no-server                        # print records again; the operator edits the zone"
     )]
     Set {
         /// The dns channel's name (see channel list).
@@ -380,8 +380,11 @@ enum ChannelCommand {
         #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
         tsig_key: Option<PathBuf>,
         /// Remove the server and key: publish records the operator's word again.
-        #[arg(long, conflicts_with_all = ["server", "tsig_key"])]
+        #[arg(long, conflicts_with_all = ["server", "tsig_key", "check_server"])]
         no_server: bool,
+        /// An authoritative server publish waits on and check --live reads besides the primary, HOST[:PORT]; repeat for each. Replaces the zone's NS set (use when its addresses are not reachable from here); `none` goes back to the NS set.
+        #[arg(long, value_name = "HOST[:PORT]")]
+        check_server: Vec<String>,
         /// Output: text for people, json for scripts.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -1563,6 +1566,7 @@ fn channel_command(g: &Globals, c: ChannelCommand, out: &mut Out) -> crate::Resu
             server,
             tsig_key,
             no_server,
+            check_server,
             format,
         } => channel::channel_set(
             &g.ctx(format)?,
@@ -1571,6 +1575,7 @@ fn channel_command(g: &Globals, c: ChannelCommand, out: &mut Out) -> crate::Resu
                 server,
                 tsig_key,
                 no_server,
+                check_servers: check_server,
             },
             out,
         ),

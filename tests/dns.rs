@@ -432,3 +432,89 @@ fn on_the_real_clock_the_publication_starts_at_the_read_back() {
     assert_eq!(v["zone_update"]["ttl"], 60);
     env.run(&["channel", "add", "ios", "--horizon", "30"]).ok();
 }
+
+#[test]
+fn publish_records_only_once_every_authoritative_server_serves_the_rrset() {
+    let t = "publish_records_only_once_every_authoritative_server_serves_the_rrset";
+    if !have_bind(t) {
+        return;
+    }
+    // The zone's NS set names a server with no address anywhere: pinctl
+    // cannot vouch for it, so publish refuses before sending anything.
+    let b = Bind::start_with("example.com", "@ IN NS ns9.nowhere.invalid.");
+    let mut sec = Bind::start_secondary(&b);
+    let env = dns_site(&b.addr(), &b.key_file);
+    let before = snapshot(&env.path().join("state"));
+    let r = env.run(&["publish", "--channel", "dns"]);
+    r.fails_with("ns9.nowhere.invalid");
+    assert!(r.stderr.contains("--check-server"), "{}", r.stderr);
+    assert_eq!(snapshot(&env.path().join("state")), before);
+    assert!(b.dig(OWNER, "TLSA").is_empty());
+
+    // Named explicitly: the secondary, which missed the NOTIFY.
+    env.run(&["channel", "set", "dns", "--check-server", &sec.addr()])
+        .ok();
+    let list = env.run(&["channel", "list"]);
+    assert!(
+        list.ok().contains(&format!("check-server={}", sec.addr())),
+        "{}",
+        list.stdout
+    );
+    let plan = env.run(&["plan"]);
+    assert!(
+        plan.ok().contains(&format!(
+            "every authoritative server ({} and {})",
+            b.addr(),
+            sec.addr()
+        )),
+        "{}",
+        plan.stdout
+    );
+    let before = snapshot(&env.path().join("state"));
+    let start = Instant::now();
+    let r = env.run(&["publish", "--channel", "dns"]);
+    r.fails_with("nothing recorded");
+    assert!(start.elapsed() < Duration::from_secs(30));
+    let errors = r.stderr.lines().filter(|l| l.starts_with("error:")).count();
+    assert_eq!(errors, 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&sec.addr()), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pinctl publish --channel dns"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(snapshot(&env.path().join("state")), before);
+    let want = snippet_records(&env);
+    assert_eq!(dug(&b), want);
+    assert!(sec.dig(OWNER, "TLSA").is_empty());
+
+    // The secondary transfers the zone: publish again verifies and records.
+    sec.restart();
+    let r = env.run(&["publish", "--channel", "dns"]);
+    let out = r.ok().to_string();
+    assert!(out.contains(&sec.addr()), "{out}");
+    assert_eq!(dug(&sec), want);
+    assert!(
+        site_yaml(&env).contains("- channel: dns\n  kind: dns\n"),
+        "{}",
+        site_yaml(&env)
+    );
+    let (_, codes) = dns_codes(&env);
+    assert!(codes.iter().all(|(s, _)| s == "OK"), "{codes:?}");
+
+    // check --live reads the secondary too: stopped, it is UNKNOWN.
+    let sec_addr = sec.addr();
+    drop(sec);
+    let r = env.run(&["check", "--live", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "dns-unreachable"
+                && f["message"].as_str().unwrap().contains(&sec_addr)),
+        "{}",
+        r.stdout
+    );
+}

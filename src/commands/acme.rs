@@ -204,8 +204,9 @@ impl AnswerOptions {
     }
 }
 
-/// The answer for the protocol, from settings.
-fn answer(c: &AcmeChallenge) -> Result<pinctl_acme::Answer> {
+/// The answer for the protocol, from settings; a TSIG key file others
+/// may read adds a warning (as for dns channels).
+fn answer(c: &AcmeChallenge, warnings: &mut Vec<String>) -> Result<pinctl_acme::Answer> {
     Ok(match c {
         AcmeChallenge::Http01Listen { listen } => {
             pinctl_acme::Answer::Listen(listen.parse().map_err(|_| {
@@ -217,9 +218,12 @@ fn answer(c: &AcmeChallenge) -> Result<pinctl_acme::Answer> {
         AcmeChallenge::Http01Webroot { webroot } => {
             pinctl_acme::Answer::Webroot(PathBuf::from(webroot))
         }
-        AcmeChallenge::Dns01Rfc2136 { server, tsig_key } => pinctl_acme::Answer::Dns01(Box::new(
-            pinctl_acme::dns01::Rfc2136::new(server, Path::new(tsig_key)).map_err(acme_error)?,
-        )),
+        AcmeChallenge::Dns01Rfc2136 { server, tsig_key } => {
+            let a = pinctl_acme::dns01::Rfc2136::new(server, Path::new(tsig_key))
+                .map_err(acme_error)?;
+            warnings.extend(a.key_warning());
+            pinctl_acme::Answer::Dns01(Box::new(a))
+        }
     })
 }
 
@@ -296,11 +300,12 @@ pub fn issue_for(
         .map_err(|e| Error::state(&csr_path, format!("not a PEM CSR ({e})")))?;
     let want_key = k.name.clone();
     let want_names = names(&site);
+    let mut key_warnings = Vec::new();
     let issued = pinctl_acme::issue(
         &account,
         &want_names,
         csr.as_ref(),
-        answer(&challenge)?,
+        answer(&challenge, &mut key_warnings)?,
         replaces,
     )
     .map_err(|e| {
@@ -323,7 +328,7 @@ pub fn issue_for(
             .map_err(|e| Error::Internal(format!("cannot write a temporary file: {e}")))?;
     }
     let remembered = challenge.clone();
-    let cert = super::cert::record(ctx, tmp.path(), false, |site, cert| {
+    let mut cert = super::cert::record(ctx, tmp.path(), false, |site, cert| {
         if cert.key != want_key {
             return Err(Error::Refused(format!(
                 "{domain}: the CA issued a certificate for {}, not {want_key}; nothing recorded",
@@ -347,6 +352,7 @@ pub fn issue_for(
         site.acme = Some(remembered);
         Ok(())
     })?;
+    cert.warnings.extend(key_warnings);
     Ok(IssueReport {
         challenge: challenge_name(&challenge),
         replaced: issued.replaced,

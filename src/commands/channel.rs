@@ -36,6 +36,9 @@ pub struct ChannelSet {
     pub server: Option<String>,
     pub tsig_key: Option<std::path::PathBuf>,
     pub no_server: bool,
+    /// The authoritative servers to wait on and read, replacing the NS
+    /// set (docs/design.md#acting); `["none"]` clears the list.
+    pub check_servers: Vec<String>,
 }
 
 /// One channel as `channel list` shows it.
@@ -86,6 +89,9 @@ fn options(c: &Channel) -> Vec<String> {
     }
     if let Some(k) = &c.tsig_key {
         v.push(format!("tsig-key={k}"));
+    }
+    for s in &c.check_servers {
+        v.push(format!("check-server={s}"));
     }
     if c.include_subdomains {
         v.push(if c.one_label || c.kind == ChannelKind::Ios {
@@ -151,6 +157,7 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
         swizzle: o.swizzle,
         server,
         tsig_key,
+        check_servers: Vec::new(),
         added: ctx.now,
         retired: None,
     };
@@ -192,7 +199,7 @@ pub fn channel_add(ctx: &Ctx, o: &ChannelOptions, out: &mut Out) -> Result<i32> 
     }
     if c.server.is_some() {
         text.push(format!(
-            "Next: pinctl publish --channel {name}   # updates the zone on {} and records the RRset once the server serves it",
+            "Next: pinctl publish --channel {name}   # updates the zone on {} and records the RRset once every authoritative server serves it",
             c.server.as_deref().unwrap_or_default()
         ));
     } else {
@@ -220,11 +227,28 @@ fn key_path(p: &std::path::Path, out: &mut Out) -> Result<String> {
 /// `pinctl channel set`: a dns channel's server and TSIG key, set,
 /// changed or removed.
 pub fn channel_set(ctx: &Ctx, name: &str, o: &ChannelSet, out: &mut Out) -> Result<i32> {
-    if o.server.is_none() && o.tsig_key.is_none() && !o.no_server {
+    if o.server.is_none() && o.tsig_key.is_none() && !o.no_server && o.check_servers.is_empty() {
         return Err(Error::Usage(
-            "give --server HOST[:PORT] and/or --tsig-key FILE, or --no-server".into(),
+            "give --server HOST[:PORT] and/or --tsig-key FILE, --check-server HOST[:PORT], or --no-server".into(),
         ));
     }
+    let clear_checks = o.check_servers.iter().any(|s| s == "none");
+    if clear_checks && o.check_servers.len() > 1 {
+        return Err(Error::Usage(
+            "--check-server none clears the list; give it alone".into(),
+        ));
+    }
+    let check_servers = if clear_checks {
+        Vec::new()
+    } else {
+        o.check_servers
+            .iter()
+            .map(|s| {
+                super::dns_update::check_server(s)
+                    .map_err(|e| Error::Usage(e.to_string().replace("--server", "--check-server")))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
     let domain = ctx.store.pick(ctx.site.as_deref())?;
     let server = o
         .server
@@ -256,7 +280,11 @@ pub fn channel_set(ctx: &Ctx, name: &str, o: &ChannelSet, out: &mut Out) -> Resu
         }
         c.server = None;
         c.tsig_key = None;
+        c.check_servers.clear();
     } else {
+        if !o.check_servers.is_empty() {
+            c.check_servers = check_servers;
+        }
         if let Some(s) = server {
             c.server = Some(s);
         }
@@ -281,7 +309,7 @@ pub fn channel_set(ctx: &Ctx, name: &str, o: &ChannelSet, out: &mut Out) -> Resu
     let v = view(&site, name, c.kind, Some(&c));
     let text = vec![match &c.server {
         Some(s) => format!(
-            "Channel {name} of {domain} now updates its zone on {s}: pinctl publish --channel {name} sends the RRset and records it once the server serves it"
+            "Channel {name} of {domain} now updates its zone on {s}: pinctl publish --channel {name} sends the RRset and records it once every authoritative server serves it"
         ),
         None => format!(
             "Channel {name} of {domain} has no server now: pinctl snippet --channel {name} prints the records, the operator edits the zone, then pinctl publish --channel {name}"

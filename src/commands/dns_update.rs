@@ -1,8 +1,9 @@
 //! The dns channel acting on its zone (docs/design.md#acting): with a
 //! server and a TSIG key set on the channel, `publish` replaces the TLSA
 //! RRset by one signed RFC 2136 UPDATE and records the publication only
-//! once the server serves exactly the new set, and `check --live` reads
-//! the RRset back and judges it (`dane::judge_served`). The network client
+//! once every authoritative server serves exactly the new set, and
+//! `check --live` reads the RRset back from each and judges it
+//! (`dane::judge_served`). The network client
 //! is `pinctl-dns`; this module owns the runtime it runs on.
 
 use std::path::PathBuf;
@@ -20,16 +21,48 @@ use crate::state::{Channel, ChannelKind, Site};
 /// How long `publish` waits for the server to serve the new RRset.
 const READ_BACK_WAIT: Duration = Duration::from_secs(20);
 
-/// The channel's server and key, read before anything changes.
+/// The channel's server, key and the servers to check, read before
+/// anything changes.
 pub struct Target {
     server: pinctl_dns::Server,
     key: pinctl_dns::TsigKey,
+    /// `channel set --check-server`: checked instead of the NS set.
+    checks: Vec<pinctl_dns::Server>,
+}
+
+/// The servers to wait on and read: the primary and the channel's
+/// `--check-server` list, or else the zone's NS set as reachable from
+/// here (an NS without an address is an error, never skipped).
+async fn servers_of(
+    primary: &pinctl_dns::Server,
+    checks: &[pinctl_dns::Server],
+    zone: &pinctl_dns::Name,
+) -> std::result::Result<Vec<pinctl_dns::Server>, pinctl_dns::Error> {
+    if checks.is_empty() {
+        return pinctl_dns::zone_servers(primary, zone).await;
+    }
+    let mut v = vec![primary.clone()];
+    for c in checks {
+        if !v.contains(c) {
+            v.push(c.clone());
+        }
+    }
+    Ok(v)
+}
+
+fn parse_checks(c: &Channel) -> Result<Vec<pinctl_dns::Server>> {
+    c.check_servers
+        .iter()
+        .map(|s| pinctl_dns::Server::parse(s).map_err(dns_error))
+        .collect()
 }
 
 /// What `publish` did to the zone (in its report).
 #[derive(Debug, Serialize)]
 pub struct ZoneUpdate {
     pub server: String,
+    /// Every authoritative server that was seen serving the new RRset.
+    pub checked: Vec<String>,
     pub zone: String,
     pub owner: String,
     /// The records the server serves now, as in the zone file.
@@ -43,12 +76,13 @@ pub struct ZoneUpdate {
 impl ZoneUpdate {
     pub fn text(&self) -> String {
         format!(
-            "Updated {} on {} (zone {}): {} TLSA record(s), TTL {} s, read back at {}",
+            "Updated {} on {} (zone {}): {} TLSA record(s), TTL {} s, served by every authoritative server ({}) at {}",
             self.owner,
             self.server,
             self.zone,
             self.records.len(),
             self.ttl,
+            self.checked.join(", "),
             self.read_back
         )
     }
@@ -74,12 +108,8 @@ fn dns_error(e: pinctl_dns::Error) -> Error {
 /// and a warning when others may read it.
 pub fn check_key_file(path: &std::path::Path, out: &mut Out) -> Result<String> {
     let key = pinctl_dns::TsigKey::read(path).map_err(dns_error)?;
-    if key.others_can_read() {
-        out.warn(format!(
-            "{} is readable by other users: whoever reads it can rewrite the zone (chmod 600 {})",
-            path.display(),
-            path.display()
-        ));
+    if let Some(w) = key.permission_warning() {
+        out.warn(w);
     }
     Ok(path.display().to_string())
 }
@@ -103,13 +133,15 @@ pub fn target(site: &Site, channel: &str, out: &mut Out) -> Result<Option<Target
     };
     let server = pinctl_dns::Server::parse(server).map_err(dns_error)?;
     let key = pinctl_dns::TsigKey::read(PathBuf::from(key)).map_err(dns_error)?;
-    if key.others_can_read() {
-        out.warn(format!(
-            "{} is readable by other users: whoever reads it can rewrite the zone",
-            key.path().display()
-        ));
+    if let Some(w) = key.permission_warning() {
+        out.warn(w);
     }
-    Ok(Some(Target { server, key }))
+    let checks = parse_checks(c)?;
+    Ok(Some(Target {
+        server,
+        key,
+        checks,
+    }))
 }
 
 /// After `publish_in` judged the publication (and before the state is
@@ -139,9 +171,13 @@ pub fn push(
         .map(|r| pinctl_dns::tlsa(r.usage, r.selector, r.matching, r.data))
         .collect();
     let owner = pinctl_dns::name(&owner_text).map_err(dns_error)?;
-    let (zone, served) = runtime()?
+    let rt = runtime()?;
+    let (zone, checked) = rt
         .block_on(async {
             let zone = pinctl_dns::find_zone(&t.server, &owner).await?;
+            // Before anything is sent: a server that cannot be read makes
+            // the publication unverifiable (docs/design.md#acting).
+            let servers = servers_of(&t.server, &t.checks, &zone).await?;
             pinctl_dns::replace_rrset(
                 &t.server,
                 &t.key,
@@ -152,17 +188,27 @@ pub fn push(
                 ttl,
             )
             .await?;
-            let served = pinctl_dns::wait_for_rrset(
-                &t.server,
-                &owner,
-                pinctl_dns::RecordType::TLSA,
-                &want,
-                READ_BACK_WAIT,
-            )
-            .await?;
-            Ok::<_, pinctl_dns::Error>((zone, served))
+            Ok::<_, pinctl_dns::Error>((zone, servers))
         })
         .map_err(dns_error)?;
+    let served = rt
+        .block_on(pinctl_dns::wait_on_all(
+            &checked,
+            &owner,
+            pinctl_dns::RecordType::TLSA,
+            &want,
+            READ_BACK_WAIT,
+        ))
+        .map_err(|behind| lagging(channel, &t.server, &behind))?;
+    // The longest TTL any server serves is how long resolvers may hold it.
+    let served = pinctl_dns::Rrset {
+        ttl: served.iter().filter_map(|r| r.ttl).max(),
+        records: served
+            .into_iter()
+            .next()
+            .map(|r| r.records)
+            .unwrap_or_default(),
+    };
     let served_ttl = served.ttl.unwrap_or(ttl);
     let at = read_back_time(ctx.now);
     if new {
@@ -170,6 +216,7 @@ pub fn push(
     }
     Ok(ZoneUpdate {
         server: t.server.to_string(),
+        checked: checked.iter().map(|s| s.to_string()).collect(),
         zone: zone.to_ascii(),
         owner: owner_text,
         records: served
@@ -193,6 +240,18 @@ pub fn push(
             at
         }),
     })
+}
+
+/// The one-line error when some authoritative server did not serve the
+/// new RRset in time: the zone is updated but nothing is recorded, and a
+/// later `publish` (the same set, sent again) verifies and records it.
+fn lagging(channel: &str, primary: &pinctl_dns::Server, behind: &[pinctl_dns::Error]) -> Error {
+    let what: Vec<String> = behind.iter().map(|e| e.to_string()).collect();
+    Error::Network(format!(
+        "the zone on {primary} is updated but not every authoritative server serves it within {}s: {}; nothing recorded (resolvers may still get the old RRset there): run `pinctl publish --channel {channel}` again once they have the zone (a missed NOTIFY waits for the SOA refresh) and it records the publication",
+        READ_BACK_WAIT.as_secs(),
+        what.join("; ")
+    ))
 }
 
 /// When the read-back showed the RRset, to the second (the state's
@@ -230,9 +289,10 @@ fn stamp(site: &mut Site, channel: &str, at: DateTime<Utc>, served_ttl: u32) {
     site.publications[last].ttl = Some(u64::from(served_ttl));
 }
 
-/// `check --live` for every dns channel with a server: what it serves at
-/// the owner name, judged against the ledger; a server that does not
-/// answer is UNKNOWN for that channel.
+/// `check --live` for every dns channel with a server: what each
+/// authoritative server (the primary, and the NS set or the channel's
+/// `--check-server` list) serves at the owner name, judged against the
+/// ledger; a server that does not answer is UNKNOWN for that channel.
 pub fn live_findings(sites: &[Site]) -> Vec<Finding> {
     let jobs: Vec<(&Site, &Channel)> = sites
         .iter()
@@ -263,32 +323,58 @@ pub fn live_findings(sites: &[Site]) -> Vec<Finding> {
     for (site, c) in jobs {
         let server_text = c.server.as_deref().unwrap_or_default();
         let owner_text = dane::owner(site, c);
+        // Every authoritative server, not only the primary: a secondary
+        // still serving an old RRset is what this check is for.
         let read = rt.block_on(async {
             let server = pinctl_dns::Server::parse(server_text)?;
+            let checks = c
+                .check_servers
+                .iter()
+                .map(|s| pinctl_dns::Server::parse(s))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             let owner = pinctl_dns::name(&owner_text)?;
-            pinctl_dns::read_rrset(&server, &owner, pinctl_dns::RecordType::TLSA).await
+            let zone = pinctl_dns::find_zone(&server, &owner).await?;
+            let servers = servers_of(&server, &checks, &zone).await?;
+            let mut read = Vec::new();
+            for s in servers {
+                let got = pinctl_dns::read_rrset(&s, &owner, pinctl_dns::RecordType::TLSA).await;
+                read.push((s, got));
+            }
+            Ok::<_, pinctl_dns::Error>(read)
         });
-        match read {
-            Err(e) => out.push(unknown(
-                site,
-                format!("channel {}: {e}; the served RRset is not known", c.name),
-            )),
-            Ok(rrset) => {
-                let served = dane::Served {
-                    records: rrset
-                        .records
-                        .iter()
-                        .filter_map(pinctl_dns::tlsa_parts)
-                        .map(|(usage, selector, matching, data)| dane::Tlsa {
-                            usage,
-                            selector,
-                            matching,
-                            data: data.to_vec(),
-                        })
-                        .collect(),
-                    ttl: rrset.ttl,
-                };
-                out.extend(dane::judge_served(site, c, server_text, &served));
+        let read = match read {
+            Ok(read) => read,
+            Err(e) => {
+                out.push(unknown(
+                    site,
+                    format!("channel {}: {e}; the served RRset is not known", c.name),
+                ));
+                continue;
+            }
+        };
+        for (server, got) in read {
+            match got {
+                Err(e) => out.push(unknown(
+                    site,
+                    format!("channel {}: {e}; the served RRset is not known", c.name),
+                )),
+                Ok(rrset) => {
+                    let served = dane::Served {
+                        records: rrset
+                            .records
+                            .iter()
+                            .filter_map(pinctl_dns::tlsa_parts)
+                            .map(|(usage, selector, matching, data)| dane::Tlsa {
+                                usage,
+                                selector,
+                                matching,
+                                data: data.to_vec(),
+                            })
+                            .collect(),
+                        ttl: rrset.ttl,
+                    };
+                    out.extend(dane::judge_served(site, c, &server.to_string(), &served));
+                }
             }
         }
     }

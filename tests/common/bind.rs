@@ -131,6 +131,7 @@ impl Bind {
                    type primary;\n\
                    file \"{zfile}\";\n\
                    allow-update {{ key \"{key_name}\"; }};\n\
+                   allow-transfer {{ 127.0.0.1; }};\n\
                  }};\n",
                 dir = d.display(),
                 key = key_file.display(),
@@ -138,17 +139,7 @@ impl Bind {
             ),
         )
         .expect("conf");
-        let log = std::fs::File::create(d.join("named.log")).expect("log");
-        let child = Command::new(tool("named"))
-            .arg("-g")
-            .arg("-c")
-            .arg(&conf)
-            .args(["-u", "root", "-n", "1"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot run named: {e}"))?;
+        let child = spawn(d, &conf)?;
         // From here Drop kills named on every early return.
         let mut bind = Bind {
             dir,
@@ -158,18 +149,106 @@ impl Bind {
             key_name,
             child,
         };
+        bind.wait_up()?;
+        Ok(bind)
+    }
+
+    /// Polls until named answers the zone's SOA (bounded).
+    fn wait_up(&mut self) -> Result<(), String> {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(status)) = bind.child.try_wait() {
-                return Err(format!("named exited ({status}):\n{}", bind.log()));
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("named exited ({status}):\n{}", self.log()));
             }
-            let soa = bind.dig_args(&[&format!("{zone}."), "SOA", "+short"]);
+            let soa = self.dig_args(&[&format!("{}.", self.zone), "SOA", "+short"]);
             if soa.contains("hostmaster") {
-                return Ok(bind);
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!("named did not answer within 20s:\n{}", bind.log()))
+        Err(format!("named did not answer within 20s:\n{}", self.log()))
+    }
+
+    /// Starts a secondary for `primary`'s zone on its own loopback port.
+    /// The primary sends no NOTIFY and the SOA refresh is an hour, so the
+    /// secondary keeps the zone it transferred at start until
+    /// [`restart`](Self::restart)ed: a secondary that missed a NOTIFY.
+    pub fn start_secondary(primary: &Bind) -> Bind {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let d = dir.path();
+            let port = free_port();
+            let conf = d.join("named.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "options {{\n\
+                       directory \"{dir}\";\n\
+                       pid-file \"{dir}/named.pid\";\n\
+                       session-keyfile \"{dir}/session.key\";\n\
+                       managed-keys-directory \"{dir}\";\n\
+                       listen-on port {port} {{ 127.0.0.1; }};\n\
+                       listen-on-v6 {{ none; }};\n\
+                       recursion no;\n\
+                       dnssec-validation no;\n\
+                       notify no;\n\
+                     }};\n\
+                     controls {{ }};\n\
+                     zone \"{zone}\" {{\n\
+                       type secondary;\n\
+                       primaries {{ 127.0.0.1 port {pport}; }};\n\
+                     }};\n",
+                    dir = d.display(),
+                    zone = primary.zone,
+                    pport = primary.port,
+                ),
+            )
+            .expect("conf");
+            let child = match spawn(d, &conf) {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let mut b = Bind {
+                dir,
+                port,
+                zone: primary.zone.clone(),
+                key_file: primary.key_file.clone(),
+                key_name: primary.key_name.clone(),
+                child,
+            };
+            match b.wait_up() {
+                Ok(()) => return b,
+                Err(e) => last = e,
+            }
+        }
+        panic!("the secondary named did not start: {last}");
+    }
+
+    /// Stops and starts named again on the same port and configuration:
+    /// a secondary (which keeps no zone file) transfers the zone afresh.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let conf = self.dir.path().join("named.conf");
+        let mut last = String::new();
+        for _ in 0..20 {
+            match spawn(self.dir.path(), &conf) {
+                Ok(c) => {
+                    self.child = c;
+                    match self.wait_up() {
+                        Ok(()) => return,
+                        Err(e) => last = e,
+                    }
+                }
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("named did not restart: {last}");
     }
 
     /// `127.0.0.1:PORT`, as `--server` takes it.
@@ -248,6 +327,25 @@ impl Bind {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+}
+
+/// Runs `named -g -c CONF` with its log in `dir/named.log` (appended).
+fn spawn(d: &Path, conf: &Path) -> Result<Child, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(d.join("named.log"))
+        .expect("log");
+    Command::new(tool("named"))
+        .arg("-g")
+        .arg("-c")
+        .arg(conf)
+        .args(["-u", "root", "-n", "1"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot run named: {e}"))
 }
 
 impl Drop for Bind {

@@ -1,7 +1,8 @@
 //! DNS-01 answers (RFC 8555 section 8.4) by RFC 2136 updates signed with
-//! TSIG, through `pinctl_dns`: each `_acme-challenge` TXT RRset is set,
-//! read back from the server before the CA is told to look, and deleted
-//! afterwards.
+//! TSIG, through `pinctl_dns`: pinctl's values are added to each
+//! `_acme-challenge` TXT RRset, read back from the server before the CA
+//! is told to look, and deleted afterwards, one by one: TXT records other
+//! clients keep at the same name are left alone.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -46,6 +47,12 @@ impl Rfc2136 {
             set: BTreeMap::new(),
         })
     }
+
+    /// The warning for a key file others may read (docs/security.md: the
+    /// same TSIG key handling as dns channels); the caller shows it.
+    pub fn key_warning(&self) -> Option<String> {
+        self.key.permission_warning()
+    }
 }
 
 impl DnsAnswer for Rfc2136 {
@@ -62,12 +69,13 @@ impl DnsAnswer for Rfc2136 {
                 .entry(owner_text.clone())
                 .or_insert_with(|| (owner.clone(), Vec::new()));
             entry.1.push(value.to_string());
-            let values = entry.1.clone();
-            pinctl_dns::set_txt(&self.server, &self.key, &owner, &values, TTL)
+            // Add only this value: other TXT records at the name (another
+            // client's challenge) are not pinctl's to replace.
+            pinctl_dns::add_txt(&self.server, &self.key, &owner, &[value.to_string()], TTL)
                 .await
                 .map_err(dns_error)?;
-            let expected: Vec<_> = values.iter().map(|v| pinctl_dns::txt(v)).collect();
-            pinctl_dns::wait_for_rrset(
+            let expected: Vec<_> = entry.1.iter().map(|v| pinctl_dns::txt(v)).collect();
+            pinctl_dns::wait_for_records(
                 &self.server,
                 &owner,
                 RecordType::TXT,
@@ -83,8 +91,10 @@ impl DnsAnswer for Rfc2136 {
     fn clean_up(&mut self) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + '_>> {
         Box::pin(async move {
             let mut first = None;
-            for (owner, _) in std::mem::take(&mut self.set).into_values() {
-                if let Err(e) = pinctl_dns::delete_txt(&self.server, &self.key, &owner).await {
+            for (owner, values) in std::mem::take(&mut self.set).into_values() {
+                if let Err(e) =
+                    pinctl_dns::delete_txt(&self.server, &self.key, &owner, &values).await
+                {
                     first.get_or_insert(dns_error(e));
                 }
             }

@@ -72,16 +72,22 @@ pub fn owner(site: &Site, c: &Channel) -> String {
 }
 
 /// The plan's step for a dns channel whose RRset is due: `(action,
-/// command)`. With a server, `publish` updates the zone and reads it back,
-/// and the 2×TTL wait runs from that read-back (the publication's time).
+/// command)`. With a server, `publish` updates the zone and reads it back
+/// from every authoritative server, and the 2×TTL wait runs from the last
+/// read-back (the publication's time; docs/design.md#acting).
 pub fn plan_step(c: &Channel, pins: &[String], ttl: u64) -> (String, String) {
     let name = &c.name;
     let wait = ttl.saturating_mul(2);
     match &c.server {
         Some(server) => (
             format!(
-                "Update the TLSA RRset on {server} now with the records of the served key(s) and every backup ({}) (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); publish sends one signed UPDATE and records the RRset once the server serves it; a backup is safe to promote 2 TTLs ({wait} s) after that read-back",
-                pins.join(", ")
+                "Update the TLSA RRset on {server} now with the records of the served key(s) and every backup ({}) (a key the servers may still serve keeps its record until pinctl deployed or a published header shows they moved); publish sends one signed UPDATE, waits until every authoritative server ({}) serves exactly the new RRset, and records it only then; a backup is safe to promote 2 TTLs ({wait} s) after the last server was seen serving it",
+                pins.join(", "),
+                if c.check_servers.is_empty() {
+                    "the zone's NS set".to_string()
+                } else {
+                    format!("{server} and {}", c.check_servers.join(", "))
+                }
             ),
             format!("pinctl publish --channel {name}"),
         ),

@@ -388,6 +388,11 @@ pub struct Channel {
     /// updates; never the secret itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsig_key: Option<String>,
+    /// dns: the authoritative servers (`HOST[:PORT]`) `publish` waits on
+    /// and `check --live` reads besides the primary, when the zone's NS
+    /// addresses are not reachable from pinctl's host; empty: the NS set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_servers: Vec<String>,
     #[serde(deserialize_with = "crate::site_yaml::utc")]
     pub added: DateTime<Utc>,
     /// When pinctl stopped planning for it; its publications still count.
@@ -891,6 +896,16 @@ impl Channel {
                 .is_some_and(|s| s.is_empty() || s.chars().any(char::is_control))
         {
             return Err("server and tsig_key must be non-empty, without control characters".into());
+        }
+        if !self.check_servers.is_empty() && self.server.is_none() {
+            return Err("check_servers needs a server (the zone's primary)".into());
+        }
+        if self
+            .check_servers
+            .iter()
+            .any(|s| s.trim().is_empty() || s.chars().any(char::is_control))
+        {
+            return Err("check_servers must be non-empty, without control characters".into());
         }
         match k {
             ChannelKind::Web => Err("web is every site's channel; it is not added".into()),

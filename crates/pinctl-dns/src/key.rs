@@ -46,7 +46,7 @@ impl TsigKey {
             path: path.to_path_buf(),
             problem,
         };
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| bad(e.to_string()))?);
+        let bytes = read_capped(path).map_err(bad)?;
         let text: Text = Zeroizing::new(
             std::str::from_utf8(&bytes)
                 .map_err(|_| bad("not UTF-8 text".into()))?
@@ -89,6 +89,18 @@ impl TsigKey {
         self.others_can_read
     }
 
+    /// The warning to give when [`others_can_read`](Self::others_can_read):
+    /// one text for every caller (dns channels, ACME DNS-01).
+    pub fn permission_warning(&self) -> Option<String> {
+        self.others_can_read.then(|| {
+            format!(
+                "{} is readable by other users: whoever reads it can rewrite the zone (chmod 600 {})",
+                self.path.display(),
+                self.path.display()
+            )
+        })
+    }
+
     /// A signer for one request. hickory's signer keeps its own copy of
     /// the secret that it does not zeroize; it lives only as long as the
     /// request it signs.
@@ -104,6 +116,28 @@ impl TsigKey {
             problem: e.to_string(),
         })
     }
+}
+
+/// The most a key file may hold: a `key` statement is under 200 bytes;
+/// anything this large is not a key file (docs/security.md: bounded reads).
+pub const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// Reads at most [`MAX_KEY_FILE`] bytes; a larger file is an error, not
+/// a truncated key.
+fn read_capped(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    f.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(format!(
+            "larger than {} KiB: not a TSIG key file",
+            MAX_KEY_FILE / 1024
+        ));
+    }
+    Ok(bytes)
 }
 
 #[cfg(unix)]

@@ -445,9 +445,57 @@ fn show(records: &[RData]) -> String {
     v.join(", ")
 }
 
-/// Sets the TXT RRset at `owner` to `values` (ACME DNS-01 at
-/// `_acme-challenge.NAME`), finding the zone first.
-pub async fn set_txt(
+/// Adds and deletes individual records at `owner` in ONE signed UPDATE,
+/// leaving every other record of the RRset alone: deletions are RFC 2136
+/// section 2.5.4 "delete an RR from an RRset" (class NONE, TTL 0), so
+/// records other clients put at the same name survive.
+pub async fn change_records(
+    server: &Server,
+    key: &TsigKey,
+    zone: &Name,
+    owner: &Name,
+    add: &[RData],
+    delete: &[RData],
+    ttl: u32,
+) -> Result<(), Error> {
+    if !zone.zone_of(owner) {
+        return Err(Error::Name {
+            name: owner.to_ascii(),
+            problem: format!("not inside the zone {}", zone.to_ascii()),
+        });
+    }
+    let mut m = Message::query();
+    m.metadata.op_code = OpCode::Update;
+    m.metadata.recursion_desired = false;
+    let mut z = Query::new();
+    z.set_name(zone.clone())
+        .set_query_class(DNSClass::IN)
+        .set_query_type(RecordType::SOA);
+    m.add_zone(z);
+    for r in delete {
+        let mut d = Record::from_rdata(owner.clone(), 0, r.clone());
+        d.dns_class = DNSClass::NONE;
+        m.add_update(d);
+    }
+    for r in add {
+        m.add_update(Record::from_rdata(owner.clone(), ttl, r.clone()));
+    }
+    let signer = key.signer()?;
+    let reply = transport::exchange(server, m, Some(&signer)).await?;
+    match reply.metadata.response_code {
+        ResponseCode::NoError => Ok(()),
+        rc => Err(Error::Refused {
+            server: server.to_string(),
+            what: "update",
+            rcode: Rcode::from_hickory(rc),
+        }),
+    }
+}
+
+/// Adds TXT records holding `values` at `owner` (ACME DNS-01 at
+/// `_acme-challenge.NAME`), finding the zone first; other TXT records
+/// there (another client's challenge) stay.
+pub async fn add_txt(
     server: &Server,
     key: &TsigKey,
     owner: &Name,
@@ -456,13 +504,158 @@ pub async fn set_txt(
 ) -> Result<(), Error> {
     let zone = find_zone(server, owner).await?;
     let records: Vec<RData> = values.iter().map(|v| txt(v)).collect();
-    replace_rrset(server, key, &zone, owner, RecordType::TXT, &records, ttl).await
+    change_records(server, key, &zone, owner, &records, &[], ttl).await
 }
 
-/// Deletes the TXT RRset at `owner`.
-pub async fn delete_txt(server: &Server, key: &TsigKey, owner: &Name) -> Result<(), Error> {
+/// Deletes the TXT records holding `values` at `owner`, and only those.
+pub async fn delete_txt(
+    server: &Server,
+    key: &TsigKey,
+    owner: &Name,
+    values: &[String],
+) -> Result<(), Error> {
     let zone = find_zone(server, owner).await?;
-    replace_rrset(server, key, &zone, owner, RecordType::TXT, &[], 0).await
+    let records: Vec<RData> = values.iter().map(|v| txt(v)).collect();
+    change_records(server, key, &zone, owner, &[], &records, 0).await
+}
+
+/// Polls [`read_rrset`] until the server serves every record of `wanted`
+/// (others may be there too), for at most `max_wait`.
+pub async fn wait_for_records(
+    server: &Server,
+    owner: &Name,
+    rtype: RecordType,
+    wanted: &[RData],
+    max_wait: Duration,
+) -> Result<Rrset, Error> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let got = read_rrset(server, owner, rtype).await?;
+        if wanted.iter().all(|r| got.records.contains(r)) {
+            return Ok(got);
+        }
+        if start.elapsed() >= max_wait {
+            return Err(Error::NotServed {
+                server: server.to_string(),
+                owner: owner.to_ascii(),
+                rtype,
+                waited: start.elapsed(),
+                served: show(&got.records),
+                expected: format!("at least {}", show(wanted)),
+            });
+        }
+        tokio::time::sleep(pause.min(max_wait.saturating_sub(start.elapsed()))).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// The zone's authoritative servers as reachable from here, the primary
+/// first: its NS RRset (read from the primary), each name's A and AAAA
+/// records from the primary when it serves them (in-zone names), else from
+/// the system resolver. An NS address equal to the primary's is the
+/// primary (its port kept). A NS name with no address is an error, never
+/// skipped: a server pinctl cannot read is one it cannot vouch for.
+pub async fn zone_servers(primary: &Server, zone: &Name) -> Result<Vec<Server>, Error> {
+    let deadline = tokio::time::Instant::now() + primary.timeout();
+    let primary_addr = transport::resolve(primary, deadline).await?;
+    let ns = read_rrset(primary, zone, RecordType::NS).await?;
+    let mut out = vec![primary.clone()];
+    for r in &ns.records {
+        let RData::NS(n) = r else { continue };
+        let host = n.0.clone();
+        let mut addrs: Vec<std::net::IpAddr> = Vec::new();
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Ok(got) = read_rrset(primary, &host, rtype).await {
+                for a in &got.records {
+                    match a {
+                        RData::A(a) => addrs.push(std::net::IpAddr::V4(a.0)),
+                        RData::AAAA(a) => addrs.push(std::net::IpAddr::V6(a.0)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if addrs.is_empty() {
+            let text = host.to_ascii();
+            let lookup = tokio::time::timeout(
+                primary.timeout(),
+                tokio::net::lookup_host((text.trim_end_matches('.').to_string(), 53)),
+            )
+            .await;
+            if let Ok(Ok(found)) = lookup {
+                addrs.extend(found.map(|a| a.ip()));
+            }
+        }
+        if addrs.is_empty() {
+            return Err(Error::Address {
+                server: host.to_ascii(),
+                problem: format!(
+                    "an NS of {} with no address reachable from here (name the servers to check with pinctl channel set NAME --check-server HOST[:PORT])",
+                    zone.to_ascii()
+                ),
+            });
+        }
+        for ip in addrs {
+            let s = if ip == primary_addr.ip() {
+                primary.clone()
+            } else {
+                Server {
+                    host: ip.to_string(),
+                    port: 53,
+                    timeout: primary.timeout,
+                }
+            };
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Polls every server in `servers` until each serves exactly `expected`
+/// at `owner`, all within one bound `max_wait`. Returns each server's
+/// RRset; on time-out, the servers still serving another set (or not
+/// answering) with what each said last.
+pub async fn wait_on_all(
+    servers: &[Server],
+    owner: &Name,
+    rtype: RecordType,
+    expected: &[RData],
+    max_wait: Duration,
+) -> Result<Vec<Rrset>, Vec<Error>> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    let mut done: Vec<Option<Rrset>> = vec![None; servers.len()];
+    loop {
+        let mut behind = Vec::new();
+        for (i, s) in servers.iter().enumerate() {
+            if done[i].is_some() {
+                continue;
+            }
+            match read_rrset(s, owner, rtype).await {
+                Ok(got) if got.is_exactly(expected) => done[i] = Some(got),
+                Ok(got) => behind.push(Error::NotServed {
+                    server: s.to_string(),
+                    owner: owner.to_ascii(),
+                    rtype,
+                    waited: start.elapsed(),
+                    served: show(&got.records),
+                    expected: show(expected),
+                }),
+                Err(e) => behind.push(e),
+            }
+        }
+        if behind.is_empty() {
+            return Ok(done.into_iter().flatten().collect());
+        }
+        if start.elapsed() >= max_wait {
+            return Err(behind);
+        }
+        tokio::time::sleep(pause.min(max_wait.saturating_sub(start.elapsed()))).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
 }
 
 pub(crate) use unix_now as now;

@@ -30,7 +30,7 @@ fn malformed(server: &Server, problem: impl Into<String>) -> Error {
     }
 }
 
-async fn resolve(server: &Server, deadline: Instant) -> Result<SocketAddr, Error> {
+pub(crate) async fn resolve(server: &Server, deadline: Instant) -> Result<SocketAddr, Error> {
     let found = timeout_at(
         deadline,
         tokio::net::lookup_host((server.host().to_string(), server.port())),

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bind::Bind;
 use pinctl_dns::{
-    delete_txt, find_zone, name, read_rrset, replace_rrset, set_txt, tlsa, wait_for_rrset, Error,
-    Rcode, RecordType, Server, TsigKey,
+    add_txt, delete_txt, find_zone, name, read_rrset, replace_rrset, tlsa, txt, wait_for_records,
+    wait_for_rrset, Error, Rcode, RecordType, Server, TsigKey,
 };
 
 /// BIND present, or SKIPPED (a panic under PINCTL_REQUIRE_SERVERS=1).
@@ -99,7 +99,10 @@ async fn txt_for_dns01_and_sha512_keys() {
     let s = server(&b);
     let key = TsigKey::read(&b.key_file).unwrap();
     let owner = name("_acme-challenge.www.acme.test").unwrap();
-    set_txt(
+    // Another client's challenge at the same name: pinctl's adds and
+    // deletes must leave it alone.
+    b.nsupdate("update add _acme-challenge.www.acme.test. 60 TXT \"foreign\"");
+    add_txt(
         &s,
         &key,
         &owner,
@@ -108,19 +111,34 @@ async fn txt_for_dns01_and_sha512_keys() {
     )
     .await
     .unwrap();
+    wait_for_records(
+        &s,
+        &owner,
+        RecordType::TXT,
+        &[txt("token-one"), txt("token-two")],
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         b.dig("_acme-challenge.www.acme.test", "TXT"),
-        vec!["\"token-one\"", "\"token-two\""]
+        vec!["\"foreign\"", "\"token-one\"", "\"token-two\""]
     );
-    delete_txt(&s, &key, &owner).await.unwrap();
-    assert!(b.dig("_acme-challenge.www.acme.test", "TXT").is_empty());
+    delete_txt(&s, &key, &owner, &["token-one".into(), "token-two".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        b.dig("_acme-challenge.www.acme.test", "TXT"),
+        vec!["\"foreign\""]
+    );
+    b.nsupdate("update delete _acme-challenge.www.acme.test. TXT");
 
     // A sha512 key the server does not know: NOTAUTH, nothing changed.
     let other = b.dir.path().join("other.key");
     bind::keygen("hmac-sha512", "pinctl-test", &other);
     let k512 = TsigKey::read(&other).unwrap();
     assert_eq!(k512.algorithm_name(), "hmac-sha512");
-    let e = set_txt(&s, &k512, &owner, &["x".into()], 60)
+    let e = add_txt(&s, &k512, &owner, &["x".into()], 60)
         .await
         .unwrap_err();
     assert!(
@@ -241,6 +259,28 @@ fn key_files_errors_and_permissions() {
     let e = TsigKey::read(&p).unwrap_err().to_string();
     assert!(e.contains("k.key") && e.contains("base64"), "{e}");
     assert!(!e.contains("c2VjcmV0"), "{e}");
+    // Bounded read: a huge file is refused by name, not read whole.
+    let big = d.path().join("big.key");
+    std::fs::write(&big, vec![b' '; 64 * 1024 + 1]).unwrap();
+    let e = TsigKey::read(&big).unwrap_err().to_string();
+    assert!(e.contains("big.key") && e.contains("64 KiB"), "{e}");
+    std::fs::write(&big, vec![b' '; 64 * 1024]).unwrap();
+    let e = TsigKey::read(&big).unwrap_err().to_string();
+    assert!(!e.contains("KiB"), "{e}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::write(
+            &p,
+            "key \"k\" { algorithm hmac-sha256; secret \"c2VjcmV0c2VjcmV0\"; };\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let w = TsigKey::read(&p).unwrap().permission_warning().unwrap();
+        assert!(w.contains("k.key") && w.contains("chmod 600"), "{w}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(TsigKey::read(&p).unwrap().permission_warning().is_none());
+    }
     let e = TsigKey::read(d.path().join("missing.key"))
         .unwrap_err()
         .to_string();

@@ -102,6 +102,7 @@ pub fn channel(name: &str, kind: ChannelKind, at: DateTime<Utc>) -> crate::state
         swizzle: None,
         server: None,
         tsig_key: None,
+        check_servers: Vec::new(),
         added: at,
         retired: None,
     }
