@@ -100,7 +100,8 @@ fn dns_error(e: pinctl_dns::Error) -> Error {
         pinctl_dns::Error::KeyFile { path, problem } => {
             Error::input(path.display().to_string(), problem)
         }
-        other => Error::Network(other.to_string()),
+        // Not a TLS probe: Error::Network's `--connect` hint would mislead.
+        other => Error::Refused(other.to_string()),
     }
 }
 
@@ -247,7 +248,7 @@ pub fn push(
 /// later `publish` (the same set, sent again) verifies and records it.
 fn lagging(channel: &str, primary: &pinctl_dns::Server, behind: &[pinctl_dns::Error]) -> Error {
     let what: Vec<String> = behind.iter().map(|e| e.to_string()).collect();
-    Error::Network(format!(
+    Error::Refused(format!(
         "the zone on {primary} is updated but not every authoritative server serves it within {}s: {}; nothing recorded (resolvers may still get the old RRset there): run `pinctl publish --channel {channel}` again once they have the zone (a missed NOTIFY waits for the SOA refresh) and it records the publication",
         READ_BACK_WAIT.as_secs(),
         what.join("; ")
