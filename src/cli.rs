@@ -754,9 +754,9 @@ enum Command {
         after_help = "Examples:\n  pinctl check\n  pinctl check --warn-days 45 --live --format json\n  PINCTL_NOW=2030-06-01T00:00:00Z pinctl check   # what if"
     )]
     Check {
-        /// Warn about certificates that expire within this many days.
-        #[arg(long, default_value_t = 30)]
-        warn_days: i64,
+        /// Warn about certificates that expire within this many days (default: from renew's window, 30 days before expiry or a third of the lifetime when shorter) and pin-sets that expire within it (default 30).
+        #[arg(long)]
+        warn_days: Option<i64>,
         /// Also fetch every recorded endpoint and compare it with the state, and read each dns channel's RRset from its server.
         #[arg(long)]
         live: bool,

@@ -4,17 +4,13 @@
 //! new certificate, and says per site what was renewed, skipped or
 //! failed (docs/design.md#acting).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{json, Ctx, Out};
 use crate::error::{Error, Result};
 use crate::state::Site;
 use crate::store::Store;
-
-/// Days before expiry a certificate is renewed, unless a third of its
-/// lifetime is shorter.
-pub const DEFAULT_DAYS: i64 = 30;
 
 #[derive(Serialize)]
 struct SiteResult {
@@ -49,14 +45,7 @@ fn due(site: &Site, days: Option<u32>, now: DateTime<Utc>) -> (Option<String>, O
     let Some(c) = latest else {
         return (Some(format!("{} has no certificate", active.name)), None);
     };
-    let window = match days {
-        Some(d) => Duration::days(i64::from(d)),
-        None => {
-            let third = (c.not_after - c.not_before) / 3;
-            std::cmp::min(Duration::days(DEFAULT_DAYS), third)
-        }
-    };
-    let from = c.not_after - window;
+    let from = crate::lifecycle::renewal_from(c, days.map(i64::from));
     if now >= from {
         (
             Some(format!(
@@ -80,10 +69,24 @@ fn due(site: &Site, days: Option<u32>, now: DateTime<Utc>) -> (Option<String>, O
     }
 }
 
+/// Variables the hook does not inherit: they carry secrets pinctl reads
+/// (the archive passphrase; a report-store URL may hold a password, and
+/// PGPASSWORD is the store's password), and a deploy script has no use
+/// for them (docs/security.md).
+const HOOK_HIDDEN: [&str; 3] = [
+    "PINCTL_PASSPHRASE",
+    super::reports::DATABASE_ENV,
+    "PGPASSWORD",
+];
+
 /// Runs the hook through `sh -c`; its output goes to standard error so
 /// that standard output holds only pinctl's report.
 fn run_hook(cmd: &str, site: &str, key: &str, cert: &std::path::Path) -> Option<String> {
-    let status = std::process::Command::new("sh")
+    let mut c = std::process::Command::new("sh");
+    for v in HOOK_HIDDEN {
+        c.env_remove(v);
+    }
+    let status = c
         .arg("-c")
         .arg(cmd)
         .env("PINCTL_SITE", site)
@@ -141,9 +144,10 @@ pub fn renew(ctx: &Ctx, days: Option<u32>, hook: Option<&str>, out: &mut Out) ->
             continue;
         }
         if site.acme.is_none() {
-            r.status = "failed";
+            // Certified by hand (`cert add`): renew leaves it to whoever
+            // did that; check still warns as it expires.
             r.reason = Some(format!(
-                "{why}, but no challenge is remembered: run `pinctl cert issue` with a challenge once"
+                "{why}, but it was never issued by ACME: renew it by hand, or run `pinctl cert issue` with a challenge once"
             ));
             results.push(r);
             continue;
