@@ -885,9 +885,9 @@ enum Command {
     /// A certificate is due when it expires within --days (default 30, or a
     /// third of its lifetime when that is shorter). Each site answers the
     /// challenge `cert issue` remembered; sites never issued by ACME are
-    /// skipped. Nothing due: nothing done, exit 0. Exit 1 if anything failed.
+    /// skipped (renew them by hand). Nothing due: nothing done, exit 0. Exit 1 if anything failed.
     #[command(
-        after_help = "Exit status: 0 everything due was renewed (or nothing was due), 1 a renewal or a hook failed.\n\nExamples:\n  pinctl renew\n  pinctl renew --site example.com --deploy-hook 'systemctl reload nginx'\n\nThe hook runs once per new certificate through `sh -c`, with PINCTL_SITE,\nPINCTL_KEY and PINCTL_CERT (the recorded chain's path) set."
+        after_help = "Exit status: 0 everything due was renewed (or nothing was due), 1 a renewal or a hook failed.\n\nExamples:\n  pinctl renew\n  pinctl renew --site example.com --deploy-hook 'systemctl reload nginx'\n\nThe hook runs once per new certificate through `sh -c`, with PINCTL_SITE,\nPINCTL_KEY and PINCTL_CERT (the recorded chain's path) set, and without\nPINCTL_PASSPHRASE, PINCTL_REPORTS_DATABASE or PGPASSWORD."
     )]
     Renew {
         /// Renew certificates that expire within this many days.
