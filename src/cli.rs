@@ -757,9 +757,9 @@ enum Command {
         after_help = "Examples:\n  pinctl check\n  pinctl check --warn-days 45 --live --format json\n  PINCTL_NOW=2030-06-01T00:00:00Z pinctl check   # what if"
     )]
     Check {
-        /// Warn about certificates that expire within this many days.
-        #[arg(long, default_value_t = 30)]
-        warn_days: i64,
+        /// Warn about certificates that expire within this many days (default: from renew's window, 30 days before expiry or a third of the lifetime when shorter) and pin-sets that expire within it (default 30).
+        #[arg(long)]
+        warn_days: Option<i64>,
         /// Also fetch every recorded endpoint and compare it with the state, and read each dns channel's RRset from its server.
         #[arg(long)]
         live: bool,
@@ -892,10 +892,10 @@ enum Command {
     /// when it expires within --days (default 30, or a third of its
     /// lifetime when that is shorter); the output says which window decided.
     /// Each site answers the challenge `cert issue` remembered; sites never
-    /// issued by ACME are skipped. Nothing due: nothing done, exit 0. Exit 1
-    /// if anything failed.
+    /// issued by ACME are skipped (renew them by hand). Nothing due: nothing
+    /// done, exit 0. Exit 1 if anything failed.
     #[command(
-        after_help = "Exit status: 0 everything due was renewed (or nothing was due), 1 a renewal or a hook failed.\n\nExamples:\n  pinctl renew\n  pinctl renew --site example.com --deploy-hook 'systemctl reload nginx'\n\nThe hook runs once per new certificate through `sh -c`, with PINCTL_SITE,\nPINCTL_KEY and PINCTL_CERT (the recorded chain's path) set."
+        after_help = "Exit status: 0 everything due was renewed (or nothing was due), 1 a renewal or a hook failed.\n\nExamples:\n  pinctl renew\n  pinctl renew --site example.com --deploy-hook 'systemctl reload nginx'\n\nThe hook runs once per new certificate through `sh -c`, with PINCTL_SITE,\nPINCTL_KEY and PINCTL_CERT (the recorded chain's path) set, and without\nPINCTL_PASSPHRASE, PINCTL_REPORTS_DATABASE or PGPASSWORD."
     )]
     Renew {
         /// Renew certificates that expire within this many days (ignores the CA's window).

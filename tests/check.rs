@@ -244,6 +244,67 @@ fn schedule_prints_cron_and_systemd_units() {
     }
 }
 
+/// Regression: the unit had `renew` and `check` as two ExecStart= lines,
+/// and systemd stops a oneshot at the first that fails, so a CA outage
+/// kept check from running. The one shell line runs check always and
+/// fails the unit when either fails, with check's status first. Run here
+/// with sh, pinctl swapped for a stand-in that exits as told.
+#[test]
+fn the_systemd_unit_runs_check_when_renew_fails() {
+    let env = site_env();
+    env.run(&["init", "example.com"]).ok();
+    let units = env.run(&["schedule", "--systemd"]).ok().to_string();
+    let exec: Vec<&str> = units
+        .lines()
+        .filter(|l| l.starts_with("ExecStart="))
+        .collect();
+    assert_eq!(exec.len(), 1, "{units}");
+    let quoted = exec[0]
+        .strip_prefix("ExecStart=/bin/sh -c \"")
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("{}", exec[0]));
+    // systemd's unquoting (systemd.service(5)): the paths here hold no
+    // backslash or double quote.
+    assert!(!quoted.contains('\\'), "{quoted}");
+    let script = quoted.replace("$$", "$").replace("%%", "%");
+    let exe = script.split(" --state ").next().unwrap().to_string();
+    let d = env.path();
+    let fake = d.join("fake-pinctl");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nfor a; do last=$a; done\necho $last >> \"$LOG\"\n\
+         case $last in renew) exit $R;; check) exit $C;; esac\nexit 99\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = script.replace(&exe, fake.to_str().unwrap());
+    let log = d.join("ran.log");
+    for (renew, check, want) in [
+        (0, 0, 0),
+        (1, 0, 1),
+        (0, 2, 2),
+        (1, 1, 1),
+        (1, 3, 3),
+        (0, 1, 1),
+    ] {
+        let _ = std::fs::remove_file(&log);
+        let st = std::process::Command::new("/bin/sh")
+            .args(["-c", &script])
+            .env("R", renew.to_string())
+            .env("C", check.to_string())
+            .env("LOG", &log)
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), Some(want), "renew {renew}, check {check}");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "renew\ncheck\n",
+            "renew {renew}, check {check}"
+        );
+    }
+}
+
 /// A site served by a real nginx with a certificate from a test CA.
 struct Served {
     env: Env,

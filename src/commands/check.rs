@@ -9,7 +9,8 @@ use crate::error::Result;
 
 /// Options of `pinctl check`.
 pub struct CheckOptions {
-    pub warn_days: i64,
+    /// None: the renewal window (`lifecycle::renewal_from`).
+    pub warn_days: Option<i64>,
     pub live: bool,
     pub verbose: bool,
     /// The report store (`--database`, `PINCTL_REPORTS_DATABASE`).

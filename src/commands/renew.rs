@@ -12,10 +12,6 @@ use crate::error::{Error, Result};
 use crate::state::Site;
 use crate::store::Store;
 
-/// Days before expiry a certificate is renewed, unless a third of its
-/// lifetime is shorter.
-pub const DEFAULT_DAYS: i64 = 30;
-
 #[derive(Serialize)]
 struct SiteResult {
     site: String,
@@ -92,7 +88,7 @@ pub struct Decision {
 /// otherwise the CA's window decides when it is well formed: pinctl
 /// takes the time `pick` (0 to 1) of the way through it and renews once
 /// the window has started and that time comes before the next daily
-/// run. Else the local rule: `DEFAULT_DAYS` before expiry, or a third of
+/// run. Else the local rule: `lifecycle::RENEW_DAYS` before expiry, or a third of
 /// the lifetime when shorter.
 pub fn decide(
     not_before: DateTime<Utc>,
@@ -103,13 +99,8 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     let local = |fallback: String| {
-        let window = match days {
-            Some(d) => Duration::days(i64::from(d)),
-            None => std::cmp::min(Duration::days(DEFAULT_DAYS), (not_after - not_before) / 3),
-        };
-        let from = not_after
-            .checked_sub_signed(window)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let from =
+            crate::lifecycle::renewal_from_validity(not_before, not_after, days.map(i64::from));
         Decision {
             due: now >= from,
             window: "local",
@@ -262,10 +253,24 @@ fn judged(c: &crate::state::Cert, d: &Decision) -> (Option<String>, Option<Strin
     }
 }
 
+/// Variables the hook does not inherit: they carry secrets pinctl reads
+/// (the archive passphrase; a report-store URL may hold a password, and
+/// PGPASSWORD is the store's password), and a deploy script has no use
+/// for them (docs/security.md).
+const HOOK_HIDDEN: [&str; 3] = [
+    "PINCTL_PASSPHRASE",
+    super::reports::DATABASE_ENV,
+    "PGPASSWORD",
+];
+
 /// Runs the hook through `sh -c`; its output goes to standard error so
 /// that standard output holds only pinctl's report.
 fn run_hook(cmd: &str, site: &str, key: &str, cert: &std::path::Path) -> Option<String> {
-    let status = std::process::Command::new("sh")
+    let mut c = std::process::Command::new("sh");
+    for v in HOOK_HIDDEN {
+        c.env_remove(v);
+    }
+    let status = c
         .arg("-c")
         .arg(cmd)
         .env("PINCTL_SITE", site)
@@ -369,9 +374,10 @@ pub fn renew(ctx: &Ctx, days: Option<u32>, hook: Option<&str>, out: &mut Out) ->
             continue;
         }
         if site.acme.is_none() {
-            r.status = "failed";
+            // Certified by hand (`cert add`): renew leaves it to whoever
+            // did that; check still warns as it expires.
             r.reason = Some(format!(
-                "{why}, but no challenge is remembered: run `pinctl cert issue` with a challenge once"
+                "{why}, but it was never issued by ACME: renew it by hand, or run `pinctl cert issue` with a challenge once"
             ));
             results.push(r);
             continue;

@@ -105,9 +105,9 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<
         let cmd = cron_escape(&cmd);
         out.line(format!("{m} {h} * * * {cmd} renew; {cmd} check"));
     } else {
-        let mut cmd = format!("{} --state {}", systemd_quote(&exe), systemd_quote(&state));
+        let mut cmd = format!("{} --state {}", sh_quote(&exe), sh_quote(&state));
         if let Some(s) = site {
-            cmd.push_str(&format!(" --site {}", systemd_quote(s)));
+            cmd.push_str(&format!(" --site {}", sh_quote(s)));
         }
         out.line("# /etc/systemd/system/pinctl-check.service");
         out.line("[Unit]");
@@ -122,11 +122,17 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<
             out.line(format!("Environment={}={db}", super::reports::DATABASE_ENV));
         }
         // `renew` first (ACME renewals; nothing happens when none is due),
-        // so that check judges what it renewed.
-        out.line(format!("ExecStart={cmd} renew"));
-        out.line(format!("ExecStart={cmd} check"));
+        // so that check judges what it renewed. One shell, not two
+        // ExecStart= lines: systemd stops at the first that fails, and a
+        // CA outage must not silence check. The unit exits with check's
+        // status (1 warning, 2 critical, 3 unknown) when it is not 0,
+        // else with renew's.
+        let script = format!(
+            "{cmd} renew; r=$?; {cmd} check; c=$?; if [ $c -ne 0 ]; then exit $c; fi; exit $r"
+        );
+        out.line(format!("ExecStart=/bin/sh -c {}", systemd_quote(&script)));
         out.line(
-            "# A failed renewal, or check's exit 1 (warning) or 2 (critical), marks the unit failed: hook OnFailure= to mail it.",
+            "# A failed renewal, or check's exit 1 (warning), 2 (critical) or 3 (unknown), marks the unit failed: hook OnFailure= to mail it.",
         );
         out.line("SuccessExitStatus=0");
         out.line("");

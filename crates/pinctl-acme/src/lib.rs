@@ -120,9 +120,21 @@ pub fn account_info(file: &[u8]) -> Result<AccountInfo, Error> {
 }
 
 fn parse(file: &[u8]) -> Result<Saved, Error> {
-    // serde_json's error names a line and column, never the content.
-    serde_json::from_slice(file)
-        .map_err(|e| Error::usage(format!("the stored ACME account cannot be read ({e})")))
+    // Only the error's category and place: serde_json's own message
+    // quotes the offending value, which may be the account key.
+    serde_json::from_slice(file).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "not an account",
+            serde_json::error::Category::Eof => "cut short",
+        };
+        Error::usage(format!(
+            "the stored ACME account cannot be read ({what} at line {} column {})",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
@@ -560,10 +572,28 @@ async fn order(
         }
         Err(e) => return Err(describe(&what(), e, last)),
     };
-    {
+    // instant-acme's iterator moves past an authorization whose fetch
+    // failed, so a badNonce starts the walk again; the ones answered
+    // already are remembered by URL and skipped.
+    let mut answered = std::collections::HashSet::new();
+    let mut tries = 0;
+    'walk: loop {
         let mut authzs = order.authorizations();
-        while let Some(a) = authzs.next().await {
-            let mut a = a.map_err(|e| describe("reading the order's authorizations", e, last))?;
+        loop {
+            let mut a = match authzs.next().await {
+                None => break 'walk,
+                Some(Ok(a)) => a,
+                Some(Err(e)) if is_bad_nonce(&e) && tries + 1 < NONCE_TRIES => {
+                    tries += 1;
+                    continue 'walk;
+                }
+                Some(Err(e)) => {
+                    return Err(describe("reading the order's authorizations", e, last))
+                }
+            };
+            if !answered.insert(a.url().to_string()) {
+                continue;
+            }
             let name = a.identifier().to_string();
             match a.status {
                 AuthorizationStatus::Valid => continue,
@@ -658,26 +688,43 @@ async fn failed_challenge(
     kind: &ChallengeType,
     kind_name: &str,
 ) -> Option<Error> {
-    let mut authzs = order.authorizations();
-    while let Some(Ok(mut a)) = authzs.next().await {
-        // The order's copy may predate validation.
-        let _ = a.refresh().await;
-        let name = a.identifier().to_string();
-        for c in &a.challenges {
-            if &c.r#type == kind {
-                if let Some(p) = &c.error {
-                    return Some(Error::ca(format!(
-                        "{kind_name} challenge for {name} failed: {} ({})",
-                        p.detail.clone().unwrap_or_default(),
-                        p.r#type.clone().unwrap_or_default()
-                    )));
+    // As in `order`: a badNonce skips an authorization, so walk again.
+    let mut seen = std::collections::HashSet::new();
+    let mut tries = 0;
+    'walk: loop {
+        let mut authzs = order.authorizations();
+        loop {
+            let mut a = match authzs.next().await {
+                None => break 'walk,
+                Some(Ok(a)) => a,
+                Some(Err(e)) if is_bad_nonce(&e) && tries + 1 < NONCE_TRIES => {
+                    tries += 1;
+                    continue 'walk;
+                }
+                Some(Err(_)) => return None,
+            };
+            if !seen.insert(a.url().to_string()) {
+                continue;
+            }
+            // The order's copy may predate validation.
+            let _ = nonce_retry!(a.refresh().await);
+            let name = a.identifier().to_string();
+            for c in &a.challenges {
+                if &c.r#type == kind {
+                    if let Some(p) = &c.error {
+                        return Some(Error::ca(format!(
+                            "{kind_name} challenge for {name} failed: {} ({})",
+                            p.detail.clone().unwrap_or_default(),
+                            p.r#type.clone().unwrap_or_default()
+                        )));
+                    }
                 }
             }
-        }
-        if a.status == AuthorizationStatus::Invalid {
-            return Some(Error::ca(format!(
-                "{kind_name} challenge for {name} failed"
-            )));
+            if a.status == AuthorizationStatus::Invalid {
+                return Some(Error::ca(format!(
+                    "{kind_name} challenge for {name} failed"
+                )));
+            }
         }
     }
     None
@@ -728,5 +775,30 @@ mod tests {
             Ok(_) => panic!("read"),
         };
         assert!(!e.message.contains("hunter2"), "{}", e.message);
+    }
+
+    /// Regression: serde_json's invalid-type error quotes the value, and
+    /// the value of `credentials` (or a field in it) is the account key.
+    #[test]
+    fn a_malformed_account_key_never_shows() {
+        let secret = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSECRETSECRET";
+        let files = [
+            format!(r#"{{"directory": "x", "account_url": "u", "credentials": "{secret}"}}"#),
+            format!(
+                r#"{{"directory": "x", "account_url": "u", "credentials": {{"id": "u", "key_pkcs8": ["{secret}"], "directory": "x"}}}}"#
+            ),
+            format!(
+                r#"{{"directory": "x", "account_url": "u", "credentials": {{"key_pkcs8": "{secret}"#
+            ),
+            format!(r#"{{"directory": "{secret}", "account_url": 7}}"#),
+        ];
+        for f in &files {
+            let e = match account_info(f.as_bytes()) {
+                Err(e) => e,
+                Ok(_) => panic!("read {f}"),
+            };
+            assert!(!e.message.contains("SECRET"), "{}", e.message);
+            assert!(e.message.contains("line 1 column"), "{}", e.message);
+        }
     }
 }

@@ -111,6 +111,12 @@ impl HttpClient for Hyper {
     }
 }
 
+/// The shortest wait before asking again a CA that said `Retry-After`.
+const MIN_WAIT: Duration = Duration::from_secs(1);
+
+/// Requests sent in all for one request the CA keeps refusing.
+const MAX_TRIES: u32 = 10;
+
 /// The HTTP client instant-acme talks through.
 pub struct Client {
     inner: Arc<dyn HttpClient>,
@@ -220,7 +226,9 @@ impl HttpClient for Client {
                 Err(never) => match never {},
             };
             let mut waited = Duration::ZERO;
+            let mut tries = 0;
             loop {
+                tries += 1;
                 let mut r = Request::builder()
                     .method(parts.method.clone())
                     .uri(parts.uri.clone())
@@ -247,9 +255,14 @@ impl HttpClient for Client {
                     last.set(None);
                     return Ok(rsp);
                 };
-                let wait = when.duration_since(now).unwrap_or(Duration::ZERO);
-                if waited + wait > max_wait {
-                    last.set(Some(when));
+                // `Retry-After: 0` or a past date counts as MIN_WAIT, so
+                // that max_wait and MAX_TRIES end the loop.
+                let wait = when
+                    .duration_since(now)
+                    .unwrap_or(Duration::ZERO)
+                    .max(MIN_WAIT);
+                if tries >= MAX_TRIES || waited + wait > max_wait {
+                    last.set(Some(now + wait));
                     return Ok(rsp);
                 }
                 tokio::time::sleep(wait).await;
@@ -287,10 +300,12 @@ mod tests {
         assert_eq!(retry_after(&parts(429, "soon"), now), None);
     }
 
-    /// Answers 429 with `Retry-After: 1` `refusals` times, then 200.
+    /// Answers 429 with `Retry-After: {retry_after}` `refusals` times,
+    /// then 200.
     struct Busy {
         refusals: Mutex<u32>,
         seen: Mutex<u32>,
+        retry_after: &'static str,
     }
 
     impl HttpClient for Busy {
@@ -309,7 +324,7 @@ mod tests {
             };
             let rsp = http::Response::builder()
                 .status(status)
-                .header("Retry-After", "1")
+                .header("Retry-After", self.retry_after)
                 .body(http_body_util::Full::new(Bytes::from_static(b"{}")))
                 .expect("a valid response"); // static status and header
             Box::pin(async move { Ok(BytesResponse::from(rsp)) })
@@ -327,6 +342,7 @@ mod tests {
         let busy = Arc::new(Busy {
             refusals: Mutex::new(2),
             seen: Mutex::new(0),
+            retry_after: "1",
         });
         let last = LastRetryAfter::default();
         let c = Client::wrap(busy.clone(), last.clone(), Duration::from_secs(10));
@@ -341,6 +357,7 @@ mod tests {
         let busy = Arc::new(Busy {
             refusals: Mutex::new(100),
             seen: Mutex::new(0),
+            retry_after: "1",
         });
         let last = LastRetryAfter::default();
         let c = Client::wrap(busy.clone(), last.clone(), Duration::from_secs(3));
@@ -348,5 +365,33 @@ mod tests {
         assert_eq!(rsp.parts.status, 429);
         assert_eq!(*busy.seen.lock().expect("not poisoned"), 4);
         assert!(last.get().is_some());
+    }
+
+    /// Regression: `Retry-After: 0` (or a date in the past) made the
+    /// wait zero, so max_wait never tripped and the request looped for
+    /// ever.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_zero_or_past_retry_after_ends() {
+        for v in ["0", "Sun, 06 Nov 1994 08:49:37 GMT"] {
+            for max in [Duration::from_secs(3), Duration::from_secs(3600)] {
+                let busy = Arc::new(Busy {
+                    refusals: Mutex::new(u32::MAX),
+                    seen: Mutex::new(0),
+                    retry_after: v,
+                });
+                let last = LastRetryAfter::default();
+                let c = Client::wrap(busy.clone(), last.clone(), max);
+                let rsp = tokio::time::timeout(Duration::from_secs(86_400), c.request(post()))
+                    .await
+                    .expect("gave up in time");
+                let rsp = rsp.expect("answered");
+                assert_eq!(rsp.parts.status, 429);
+                let seen = *busy.seen.lock().expect("not poisoned");
+                // 1 s a try counts against max_wait: 3 s allow 4 requests.
+                let want = if max.as_secs() == 3 { 4 } else { MAX_TRIES };
+                assert_eq!(seen, want, "Retry-After: {v}, max {max:?}");
+                assert!(last.get().is_some());
+            }
+        }
     }
 }

@@ -78,9 +78,10 @@ impl Findings<'_> {
     }
 }
 
-/// Every finding about `site` at `now`; certificates expiring within
-/// `warn_days` are warned about.
-pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Finding> {
+/// Every finding about `site` at `now`; certificates are warned about
+/// from their renewal window (`lifecycle::renewal_from`), or within
+/// `warn_days` of expiry when given.
+pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: Option<i64>) -> Vec<Finding> {
     check_site_with(site, now, warn_days, plan::Unexpected::default())
 }
 
@@ -89,7 +90,7 @@ pub fn check_site(site: &Site, now: DateTime<Utc>, warn_days: i64) -> Vec<Findin
 pub fn check_site_with(
     site: &Site,
     now: DateTime<Utc>,
-    warn_days: i64,
+    warn_days: Option<i64>,
     unexpected: plan::Unexpected,
 ) -> Vec<Finding> {
     let mut f = Findings {
@@ -163,7 +164,7 @@ fn channels(
     site: &Site,
     active: &crate::state::Key,
     now: DateTime<Utc>,
-    warn_days: i64,
+    warn_days: Option<i64>,
 ) {
     use crate::state::ChannelKind;
     for c in site.channels.iter().filter(|c| c.retired.is_none()) {
@@ -193,7 +194,9 @@ fn channels(
                         format!("{label}'s pin-set expired on {d}: installs pin nothing; ship a release with a later expiration"),
                         Some(end),
                     );
-                } else if end <= lifecycle::add_days(now, warn_days) {
+                } else if end
+                    <= lifecycle::add_days(now, warn_days.unwrap_or(lifecycle::RENEW_DAYS))
+                {
                     let days = (end - now).num_days();
                     f.add(
                         Severity::Warning,
@@ -246,7 +249,7 @@ fn certificates(
     site: &Site,
     active: &crate::state::Key,
     now: DateTime<Utc>,
-    warn_days: i64,
+    warn_days: Option<i64>,
 ) {
     let live = site.live();
     // Certificates of the active key.
@@ -282,13 +285,17 @@ fn certificates(
             let window_end = live
                 .filter(|l| l.mode == Mode::Enforce)
                 .map(|l| lifecycle::add_secs(now, l.max_age));
-            if c.not_after <= lifecycle::add_days(now, warn_days) {
+            // The renewal window `renew` acts in, so that check warns
+            // about what renew has failed to do, not before it tried.
+            let from = lifecycle::renewal_from(c, warn_days);
+            if from <= now {
+                let days = warn_days.unwrap_or_else(|| (c.not_after - from).num_days());
                 f.add(
                     Severity::Warning,
                     Some(&active.name),
                     "certificate-expiring",
                     format!(
-                        "the certificate {} of {} expires on {}, within {warn_days} days",
+                        "the certificate {} of {} expires on {}, within {days} days",
                         c.file,
                         c.key,
                         rfc3339(c.not_after)
@@ -678,7 +685,7 @@ mod tests {
     #[test]
     fn a_new_site_lacks_a_certificate_and_copies() {
         let s = site_at(t("2030-01-01T00:00:00Z"));
-        let f = check_site(&s, t("2030-01-02T00:00:00Z"), 30);
+        let f = check_site(&s, t("2030-01-02T00:00:00Z"), Some(30));
         assert_eq!(codes(&f, Severity::Critical), ["no-certificate"]);
         assert!(codes(&f, Severity::Warning).contains(&"backup-copies"));
         assert_eq!(overall(&f), Severity::Critical);
@@ -732,11 +739,11 @@ mod tests {
                 verified: None,
             });
             let _ = lifecycle::publish(&mut s, created);
-            let _ = check_site(&s, now, warn_days);
+            let _ = check_site(&s, now, Some(warn_days));
             let _ = plan::next_steps(&s, "state/example.com", now);
             let _ = plan::promotion(&s, "state/example.com", "backup1", now);
             let _ = lifecycle::rotate(&mut s, "backup1", now, true, true);
-            let _ = check_site(&s, now, warn_days);
+            let _ = check_site(&s, now, Some(warn_days));
             let _ = plan::next_steps(&s, "state/example.com", now);
         }
     }

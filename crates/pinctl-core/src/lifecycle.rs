@@ -79,6 +79,36 @@ pub fn add_secs(t: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// Days before expiry a certificate is due for renewal, unless a third
+/// of its lifetime is shorter (docs/design.md#acting).
+pub const RENEW_DAYS: i64 = 30;
+
+/// When `c` is due for renewal: `days` before it expires when given
+/// (`renew --days`, `check --warn-days`), else [`RENEW_DAYS`] before, or
+/// a third of its lifetime before when that is shorter (47-day
+/// certificates). The one window plan, check and renew agree on.
+pub fn renewal_from(c: &Cert, days: Option<i64>) -> DateTime<Utc> {
+    renewal_from_validity(c.not_before, c.not_after, days)
+}
+
+/// [`renewal_from`] for a certificate valid `not_before` to `not_after`.
+pub fn renewal_from_validity(
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    days: Option<i64>,
+) -> DateTime<Utc> {
+    match days {
+        Some(d) => add_days(not_after, d.saturating_neg()),
+        None => {
+            let third = (not_after - not_before) / 3;
+            let window = std::cmp::min(Duration::days(RENEW_DAYS), third).max(Duration::zero());
+            not_after
+                .checked_sub_signed(window)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        }
+    }
+}
+
 /// `t` moved by `days` (back when negative), saturating at the ends of
 /// time instead of overflowing: dates come from users and state files.
 pub fn add_days(t: DateTime<Utc>, days: i64) -> DateTime<Utc> {

@@ -404,7 +404,7 @@ fn renewal_steps(b: &mut Builder, site: &Site, active: &crate::state::Key, dir: 
     {
         b.add(
             StepKind::Renew,
-            Some(lifecycle::add_days(c.not_after, -30)),
+            Some(lifecycle::renewal_from(c, None)),
             format!(
                 "Renew the certificate {} of {} before it expires on {}: get a new one for the CSR {dir}/{} and record it",
                 c.file,

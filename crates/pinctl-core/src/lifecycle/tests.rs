@@ -1301,3 +1301,33 @@ fn a_rotation_in_the_second_of_a_publication_is_judged_by_order() {
     }
     assert!(w.sites[1].publications.is_empty());
 }
+
+/// One window for plan, check and renew: 30 days, a third of a short
+/// lifetime, or the days given.
+#[test]
+fn renewal_window() {
+    let cert = |from: &str, to: &str| Cert {
+        key: "primary".into(),
+        file: "c.pem".into(),
+        subject: "CN=x".into(),
+        not_before: t(from),
+        not_after: t(to),
+        chain_pins: vec![],
+        issuer_pin: None,
+        names: vec![],
+        added: t(from),
+    };
+    let long = cert("2030-01-01T00:00:00Z", "2030-04-01T00:00:00Z");
+    assert_eq!(renewal_from(&long, None), t("2030-03-02T00:00:00Z"));
+    let short = cert("2030-01-01T00:00:00Z", "2030-01-31T00:00:00Z");
+    assert_eq!(renewal_from(&short, None), t("2030-01-21T00:00:00Z"));
+    assert_eq!(renewal_from(&short, Some(11)), t("2030-01-20T00:00:00Z"));
+    // Saturating, never panicking, at the ends.
+    assert_eq!(
+        renewal_from(&short, Some(i64::MAX)),
+        DateTime::<Utc>::MIN_UTC
+    );
+    let _ = renewal_from(&short, Some(i64::MIN));
+    let backwards = cert("2030-01-31T00:00:00Z", "2030-01-01T00:00:00Z");
+    assert_eq!(renewal_from(&backwards, None), t("2030-01-01T00:00:00Z"));
+}
