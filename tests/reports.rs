@@ -1571,3 +1571,47 @@ fn the_collector_exits_non_zero_when_its_writer_dies() {
     }
     panic!("the collector kept running without its writer");
 }
+
+/// A password holding `/`, `?`, `#`, `@` or `:` ends no earlier than the
+/// client's `@` (issue #24): it shows in no error, and no unit or crontab
+/// is written with it.
+#[test]
+fn passwords_with_url_delimiters_never_show_and_are_never_scheduled() {
+    let env = reporting_site();
+    let before = all_files(env.path());
+    for pw in [
+        "Zq7/sec",
+        "Zq7?sec",
+        "Zq7#sec",
+        "Zq7@sec",
+        "Zq7:sec",
+        "Zq7/?#@:sec",
+    ] {
+        for url in [
+            format!("postgresql://pinctl:{pw}@127.0.0.1:1/db"),
+            format!("postgres://pinctl:{pw}@127.0.0.1:1/db?sslmode=disable"),
+        ] {
+            let leaked = |r: &Run| r.stdout.contains("Zq7") || r.stderr.contains("Zq7");
+            let r = env.run(&["reports", "list", "--database", &url]);
+            assert_eq!(r.code, 1, "{url}: {}{}", r.stdout, r.stderr);
+            assert!(!leaked(&r), "{url}: {}{}", r.stdout, r.stderr);
+            assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+            let r = env.run(&["reports", "unit", "--database", &url]);
+            assert_eq!(r.code, 1, "{url}: {}", r.stdout);
+            assert!(r.stderr.contains("PGPASSFILE"), "{}", r.stderr);
+            assert!(!leaked(&r), "{url}: {}{}", r.stdout, r.stderr);
+            for how in ["--cron", "--systemd"] {
+                let o = env
+                    .cmd(&["schedule", how])
+                    .env("PINCTL_REPORTS_DATABASE", &url)
+                    .output()
+                    .unwrap();
+                let r = Run::from(o);
+                assert_eq!(r.code, 1, "{url} {how}: {}", r.stdout);
+                assert!(r.stderr.contains("PGPASSFILE"), "{}", r.stderr);
+                assert!(!leaked(&r), "{url} {how}: {}{}", r.stdout, r.stderr);
+            }
+        }
+    }
+    assert_eq!(all_files(env.path()), before);
+}

@@ -318,7 +318,7 @@ pub fn schedulable_database(given: &str) -> Result<String> {
     let looks_pg = given.starts_with("postgres://")
         || given.starts_with("postgresql://")
         || is_keyword_string(given);
-    if looks_pg && probe.label() != given {
+    if looks_pg && db::has_password(given) {
         return Err(Error::input(
             probe.label(),
             "the connection string holds a password; put it in a PGPASSFILE (0600) instead, so that no unit or crontab shows it",

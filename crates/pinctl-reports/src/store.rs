@@ -87,33 +87,35 @@ impl Location {
 /// A PostgreSQL connection string without its password: a URL's
 /// `user:password@` keeps the user, a `password=` parameter or keyword
 /// keeps only its name. What cannot be read is not echoed at all.
+///
+/// The client (tokio-postgres, libpq) ends a URL's userinfo at an `@`,
+/// not at the first `/` or `?`: a password may hold `/`, `?`, `#`, `:`
+/// or `@`. So everything before the LAST `@` is taken for userinfo and
+/// only the user (up to its first `:`) is kept; that hides at least what
+/// the client reads as the password, wherever the host then starts.
 pub fn redact(conn: &str) -> String {
     if let Some((scheme, rest)) = conn.split_once("://") {
-        let (authority, tail) = match rest.find(['/', '?']) {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        let authority = match authority.rsplit_once('@') {
-            Some((user, host)) => {
-                let user = user.split(':').next().unwrap_or_default();
-                format!("{user}@{host}")
+        let (user, after) = match rest.rsplit_once('@') {
+            Some((userinfo, after)) => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                (format!("{user}@"), after)
             }
-            None => authority.to_string(),
+            None => (String::new(), rest),
         };
-        let tail = match tail.split_once('?') {
+        let after = match after.split_once('?') {
             Some((path, query)) => {
                 let query: Vec<String> = query
                     .split('&')
                     .map(|kv| match kv.split_once('=') {
-                        Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=…"),
+                        Some((k, _)) if is_password_key(k) => format!("{k}=…"),
                         _ => kv.to_string(),
                     })
                     .collect();
                 format!("{path}?{}", query.join("&"))
             }
-            None => tail.to_string(),
+            None => after.to_string(),
         };
-        return format!("{scheme}://{authority}{tail}");
+        return format!("{scheme}://{user}{after}");
     }
     match keywords(conn) {
         Some(pairs) => pairs
@@ -128,6 +130,60 @@ pub fn redact(conn: &str) -> String {
             .collect::<Vec<_>>()
             .join(" "),
         None => "a PostgreSQL connection string that cannot be read".to_string(),
+    }
+}
+
+/// A URL query key that names the password, percent-encoded or not (the
+/// client decodes keys before reading them).
+fn is_password_key(k: &str) -> bool {
+    percent_decode(k).eq_ignore_ascii_case("password")
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                // Both digits are below 16: the byte fits.
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a PostgreSQL connection string carries a password: a URL's
+/// `user:password@` or `password` parameter, a keyword string's
+/// `password` keyword. A string that cannot be read counts as holding
+/// one (nothing about it may be written out). With the `postgres`
+/// feature the client's own parse is asked as well.
+pub fn has_password(conn: &str) -> bool {
+    #[cfg(feature = "postgres")]
+    if let Ok(c) = conn.parse::<tokio_postgres::Config>() {
+        if c.get_password().is_some() {
+            return true;
+        }
+    }
+    if let Some((_, rest)) = conn.split_once("://") {
+        let userinfo_pw = rest
+            .split_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+        let query_pw = rest.split_once('?').is_some_and(|(_, q)| {
+            q.split('&')
+                .any(|kv| kv.split_once('=').is_some_and(|(k, _)| is_password_key(k)))
+        });
+        return userinfo_pw || query_pw;
+    }
+    match keywords(conn) {
+        Some(pairs) => pairs.iter().any(|(k, _)| k == "password"),
+        None => true,
     }
 }
 
@@ -505,5 +561,41 @@ mod tests {
             assert_eq!(l, want, "{conn}");
             assert!(!l.contains("s3"), "{l}");
         }
+    }
+
+    #[test]
+    fn passwords_with_url_delimiters_never_show() {
+        for pw in [
+            "se/cret",
+            "se?cret",
+            "se#cret",
+            "se@cret",
+            "se:cret",
+            "s/e?c#r@e:t",
+        ] {
+            for conn in [
+                format!("postgresql://pinctl:{pw}@127.0.0.1:1/db"),
+                format!("postgresql://pinctl:{pw}@127.0.0.1:1/db?sslmode=disable"),
+                format!("postgres://pinctl:{pw}@db"),
+            ] {
+                let l = Location::Postgres(conn.clone()).label();
+                assert!(!l.contains("cret") && !l.contains("se"), "{conn} -> {l}");
+                assert!(l.starts_with("postgres"), "{l}");
+                assert!(has_password(&conn), "{conn}");
+            }
+        }
+        assert_eq!(
+            redact("postgresql://pinctl:se/cret@127.0.0.1:1/db"),
+            "postgresql://pinctl@127.0.0.1:1/db"
+        );
+        let l = redact("postgres://u@db/x?pass%77ord=s3cret");
+        assert!(!l.contains("s3cret"), "{l}");
+        assert!(has_password("postgres://u@db/x?pass%77ord=s3cret"));
+        assert!(has_password("host=db password=x"));
+        assert!(!has_password("host=db.internal dbname=reports user=pinctl"));
+        assert!(!has_password(
+            "postgresql://pinctl@127.0.0.1:1/db?sslmode=require"
+        ));
+        assert!(!has_password("postgresql://127.0.0.1/db"));
     }
 }
