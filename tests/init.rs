@@ -266,9 +266,19 @@ fn an_existing_open_state_folder_is_made_private() {
     let state = env.path().join("state");
     std::fs::create_dir(&state).unwrap();
     use std::os::unix::fs::PermissionsExt as _;
+    // Others lose everything and the group its write; the group's read
+    // and enter is a grant (docs/security.md) and stays.
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
     env.run(&["init", "example.com"]).ok();
-    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state), 0o750);
+    for (before, after) in [(0o770, 0o750), (0o775, 0o750), (0o750, 0o750)] {
+        let env = site_env();
+        let state = env.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(before)).unwrap();
+        env.run(&["init", "example.com"]).ok();
+        assert_eq!(mode(&state), after, "{before:o}");
+    }
 }
 
 #[test]

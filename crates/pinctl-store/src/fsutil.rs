@@ -14,17 +14,18 @@ use zeroize::Zeroizing;
 use pinctl_core::error::{Error, Result};
 pub use pinctl_core::wipe::reserve_wiped;
 
-/// Creates `dir` (and parents) with mode 0700 if missing, and takes group
-/// and other permissions away from an existing one that others may enter
-/// (a state folder that came from a git checkout is 0755). Group bits
-/// alone are left: they are a grant the operator made, such as the report
-/// collector's read access (docs/security.md), or an ACL's mask, which a
-/// chmod would clear.
+/// Creates `dir` (and parents) with mode 0700 if missing, and closes an
+/// existing one that others may enter or the group may write (a state
+/// folder that came from a git checkout is 0755; one made under umask 002
+/// is 0775): others lose everything, the group keeps read and enter, which
+/// is a grant the operator made, such as the report collector's read access
+/// (docs/security.md), but never write.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     if let Ok(meta) = fs::metadata(dir) {
-        if meta.is_dir() && meta.permissions().mode() & 0o007 != 0 {
-            set_mode(dir, 0o700)?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() && mode & 0o027 != 0 {
+            set_mode(dir, mode & 0o750)?;
         }
         if meta.is_dir() {
             return Ok(());
@@ -318,5 +319,40 @@ mod tests {
         read_to_end_wiped(&mut r, &mut grown).unwrap();
         assert_eq!(&grown[..3], &[1, 2, 3]);
         assert_eq!(&grown[3..], &data[..]);
+    }
+}
+
+#[cfg(test)]
+mod private_dir_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// Group write is closed as well as everything of others; group read
+    /// and enter (the collector's grant) stay (issue #24).
+    #[test]
+    fn group_write_and_others_are_closed_group_read_stays() {
+        let t = tempfile::tempdir().unwrap();
+        for (before, after) in [
+            (0o770, 0o750),
+            (0o750, 0o750),
+            (0o775, 0o750),
+            (0o755, 0o750),
+            (0o720, 0o700),
+            (0o700, 0o700),
+            (0o740, 0o740),
+        ] {
+            let d = t.path().join(format!("{before:o}"));
+            fs::create_dir(&d).unwrap();
+            fs::set_permissions(&d, fs::Permissions::from_mode(before)).unwrap();
+            create_private_dir(&d).unwrap();
+            let got = fs::metadata(&d).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(got, after, "{before:o} became {got:o}");
+        }
+        let fresh = t.path().join("new/state");
+        create_private_dir(&fresh).unwrap();
+        assert_eq!(
+            fs::metadata(&fresh).unwrap().permissions().mode() & 0o7777,
+            0o700
+        );
     }
 }
