@@ -661,7 +661,7 @@ pub fn report_findings(site: &Site, rows: &[crate::report::ReportFinding]) -> Ve
                 Severity::Ok,
                 None,
                 "reports-noted-key-served",
-                format!("clients' noted pins include a key of the chain they report (another chain built, or a forged report): {what}"),
+                format!("clients' noted pins include a key of the chain they validated (a forged report, or a client that built another chain): {what}"),
                 None,
             ),
             Class::UnknownHost => {}

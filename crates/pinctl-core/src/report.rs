@@ -53,9 +53,9 @@ pub enum Class {
     Misconfiguration,
     /// The client's pins are an older publication's.
     StalePinset,
-    /// The client's noted pins include a key of the chain it reports:
-    /// nothing the operator published explains it (a client that built
-    /// another chain, or a forged report).
+    /// The client's noted pins include a key of the chain it reports as
+    /// validated: nothing the operator published explains it (a client
+    /// that matched would not report; a forged report).
     NotedKeyServed,
     /// The host is none of the state's sites.
     UnknownHost,
@@ -498,7 +498,11 @@ pub fn classify(r: &Report, sites: &[Site]) -> (Option<String>, Class) {
     if older {
         return (domain, Class::StalePinset);
     }
-    if known.iter().any(|p| chain.contains(&p)) {
+    // A browser reports only when no key of the chain it VALIDATED is
+    // pinned (RFC 7469 section 2.6): noted pins that meet only the served
+    // chain are a real lockout (a cross-signed path built around the
+    // pinned key), not something to wave through.
+    if known.iter().any(|p| r.validated.contains(p)) {
         return (domain, Class::NotedKeyServed);
     }
     (domain, Class::Misconfiguration)
@@ -588,12 +592,25 @@ mod tests {
         );
     }
 
+    /// Only an overlap with the VALIDATED chain is unexplained (a client
+    /// that matched would not have reported); an overlap with the served
+    /// chain alone is a cross-signed path that skips the pinned key: a
+    /// lockout, misconfiguration (issue #24).
     #[test]
-    fn noted_pins_that_include_the_served_key_are_not_misconfiguration() {
+    fn noted_pins_that_include_a_validated_key_are_not_misconfiguration() {
         let s = site_at(t("2030-01-01T00:00:00Z"));
-        let r = report(Source::Browser, &["primary"], &["primary", "backup1"]);
+        let mut r = report(Source::Browser, &["primary"], &["primary", "backup1"]);
+        r.validated = vec![pin_of("primary")];
         assert_eq!(class(&s, &r), Class::NotedKeyServed);
         let r = report(Source::Browser, &["primary"], &["backup1", "backup2"]);
+        assert_eq!(class(&s, &r), Class::Misconfiguration);
+        // Cross-signed: the served chain holds the pinned key, the chain
+        // the client built and validated does not.
+        let mut r = report(Source::Browser, &["primary"], &["primary", "backup1"]);
+        r.validated = vec![pin_of("stranger")];
+        assert_eq!(class(&s, &r), Class::Misconfiguration);
+        // No validated chain at all: nothing shows the client matched.
+        let r = report(Source::Browser, &["primary"], &["primary", "backup1"]);
         assert_eq!(class(&s, &r), Class::Misconfiguration);
     }
 
