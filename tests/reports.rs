@@ -512,7 +512,7 @@ fn the_collector_unit_passes_systemd_analyze() {
     for k in [
         "User=pinctl-reports",
         "StateDirectory=pinctl-reports",
-        "Environment=PINCTL_REPORTS_DATABASE=/var/lib/pinctl-reports/reports.sqlite",
+        "Environment=\"PINCTL_REPORTS_DATABASE=/var/lib/pinctl-reports/reports.sqlite\"",
         "reports prune --older-than 90d",
         "--trusted-proxy 127.0.0.1",
         "ProtectSystem=strict",
@@ -560,7 +560,58 @@ fn the_collector_unit_passes_systemd_analyze() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&timer.stdout)
-        .contains("Environment=PINCTL_REPORTS_DATABASE=postgres://pinctl@db/reports\n"));
+        .contains("Environment=\"PINCTL_REPORTS_DATABASE=postgres://pinctl@db/reports\"\n"));
+    // A keyword string's spaces stay inside one assignment: the unit and
+    // the timer's service carry it whole, and systemd-analyze accepts both.
+    let kw = "host=db.internal dbname=reports user=pinctl";
+    let want = format!("Environment=\"PINCTL_REPORTS_DATABASE={kw}\"\n");
+    let unit = env
+        .run(&["reports", "unit", "--database", kw])
+        .ok()
+        .to_string();
+    assert!(unit.contains(&want), "{unit}");
+    std::fs::write(env.path().join("pinctl-reports.service"), &unit).unwrap();
+    let o = std::process::Command::new("systemd-analyze")
+        .args(["verify", "pinctl-reports.service"])
+        .current_dir(env.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("pinctl-reports.service:"), "{err}");
+    let timer = env
+        .cmd(&["schedule", "--systemd"])
+        .env("PINCTL_REPORTS_DATABASE", kw)
+        .output()
+        .unwrap();
+    let timer = String::from_utf8_lossy(&timer.stdout);
+    assert!(timer.contains(&want), "{timer}");
+    let service: String = timer
+        .split("# /etc/systemd/system/pinctl-check.service\n")
+        .nth(1)
+        .and_then(|t| t.split("# /etc/systemd/system/").next())
+        .unwrap_or_else(|| panic!("no service in {timer}"))
+        .to_string();
+    let sd = tempfile::tempdir().unwrap();
+    std::fs::write(sd.path().join("pinctl-check.service"), &service).unwrap();
+    let o = std::process::Command::new("systemd-analyze")
+        .args(["verify", "pinctl-check.service"])
+        .current_dir(sd.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("pinctl-check.service:"), "{err}");
+    // cron quotes it for the shell.
+    let cron = env
+        .cmd(&["schedule", "--cron"])
+        .env("PINCTL_REPORTS_DATABASE", kw)
+        .output()
+        .unwrap();
+    let cron = String::from_utf8_lossy(&cron.stdout);
+    assert!(
+        cron.contains(&format!("PINCTL_REPORTS_DATABASE='{kw}' ")),
+        "{cron}"
+    );
 }
 
 /// With --tls-cert/--tls-key the collector serves HTTPS itself.

@@ -302,6 +302,21 @@ pub fn summary(
 /// Where `reports unit` keeps the store: its StateDirectory.
 pub const UNIT_DATABASE: &str = "/var/lib/pinctl-reports/reports.sqlite";
 
+/// An `Environment=` line for a unit, the assignment in double quotes so
+/// that a keyword string's spaces do not split it into several
+/// assignments (systemd.syntax(7)); `\\` and `"` escaped, though
+/// [`schedulable_database`] refuses both (and `%`, the specifier sign).
+pub fn systemd_environment(name: &str, value: &str) -> String {
+    let mut q = String::with_capacity(value.len() + name.len() + 16);
+    for c in format!("{name}={value}").chars() {
+        if c == '\\' || c == '"' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    format!("Environment=\"{q}\"")
+}
+
 /// The store a generated unit or cron line may name: refused when it
 /// holds a password (a unit file and a crontab are readable; the password
 /// belongs in PGPASSFILE) or a character that would end the line.
@@ -375,6 +390,7 @@ pub fn unit(
         )));
     }
     let db = schedulable_database(database.unwrap_or(UNIT_DATABASE))?;
+    let env_line = systemd_environment(DATABASE_ENV, &db);
     out.buf.push_str(&format!(
         "# pinctl-reports.service: the violation-report collector. Install as\n\
 # /etc/systemd/system/pinctl-reports.service.\n\
@@ -400,7 +416,7 @@ User={user}\n\
 Group={user}\n\
 StateDirectory=pinctl-reports\n\
 StateDirectoryMode=0700\n\
-Environment=PINCTL_REPORTS_DATABASE={db}\n\
+{env_line}\n\
 # Old reports go at each start (the first start has no store yet).\n\
 ExecStartPre=-{exe} --state {state} reports prune --older-than 90d\n\
 ExecStart={exe} --state {state} reports serve --listen {listen} --trusted-proxy 127.0.0.1 --trusted-proxy ::1\n\

@@ -119,7 +119,10 @@ pub fn schedule(ctx: &Ctx, cron: bool, at: (u32, u32), out: &mut Out) -> Result<
         out.line("[Service]");
         out.line("Type=oneshot");
         if let Some(db) = &reports_db {
-            out.line(format!("Environment={}={db}", super::reports::DATABASE_ENV));
+            out.line(super::reports::systemd_environment(
+                super::reports::DATABASE_ENV,
+                db,
+            ));
         }
         // `renew` first (ACME renewals; nothing happens when none is due),
         // so that check judges what it renewed. One shell, not two
