@@ -1666,3 +1666,53 @@ fn passwords_with_url_delimiters_never_show_and_are_never_scheduled() {
     }
     assert_eq!(all_files(env.path()), before);
 }
+
+/// A PostgreSQL address that accepts and never answers (a wedged server,
+/// a firewall's tarpit): `reports list` fails with one line and `check`
+/// is UNKNOWN, both within bounded time, not hanging for ever (#24).
+#[test]
+fn a_database_that_never_answers_fails_in_bounded_time() {
+    let env = reporting_site();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Hold every connection open, and say nothing.
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let wait = |mut c: std::process::Command| {
+        let start = std::time::Instant::now();
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                child.kill().ok();
+                panic!("still waiting after 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Run::from(child.wait_with_output().unwrap())
+    };
+    for url in [
+        format!("postgresql://pinctl@127.0.0.1:{port}/db"),
+        format!("postgresql://pinctl@127.0.0.1:{port}/db?sslmode=disable"),
+    ] {
+        let r = wait(env.cmd(&["reports", "list", "--database", &url]));
+        assert_eq!(r.code, 1, "{url}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.contains("no answer"), "{}", r.stderr);
+    }
+    let url = format!("host=127.0.0.1 port={port} user=pinctl dbname=db");
+    let r = wait(env.cmd(&["check", "--database", &url]));
+    assert_eq!(r.code, 3, "check is UNKNOWN: {}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("PINCTL UNKNOWN - "), "{}", r.stdout);
+}

@@ -11,6 +11,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -23,6 +24,17 @@ use zeroize::Zeroizing;
 use crate::store::{join, Incoming, Row};
 use pinctl_core::error::{Error, Result};
 use pinctl_core::report::Class;
+
+/// How long connecting may take, all of it: TCP, TLS, startup and
+/// authentication. tokio-postgres's own `connect_timeout` covers the TCP
+/// connect only; a listener that accepts and never answers would hang
+/// `reports list`, `check` and the collector for ever.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one statement or one batch's transaction may take.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// `reports prune` deletes in one statement, which may take long on a
+/// big table; still bounded.
+pub const PRUNE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How to reach the database.
 #[derive(Clone)]
@@ -198,6 +210,15 @@ impl Pg {
         let mut config: Config = rest
             .parse()
             .map_err(|e| Error::input(label, format!("not a PostgreSQL connection string: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        // A server that vanishes without a FIN (a dead host, a dropped
+        // NAT entry) is noticed in about a minute, not hours.
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        config.keepalives_interval(Duration::from_secs(10));
+        config.keepalives_retries(3);
         if config.get_password().is_none() {
             if let Some(p) = password_from_env(&config)? {
                 config.password(p.as_bytes());
@@ -312,6 +333,44 @@ impl Pg {
                 Ok(client)
             }
         }
+    }
+
+    /// Connects and, with `create`, makes the table, within
+    /// [`CONNECT_TIMEOUT`].
+    pub async fn open(&self, create: bool) -> Result<Client> {
+        self.bounded(CONNECT_TIMEOUT, "connect", async {
+            let c = self.connect().await?;
+            if create {
+                schema(&c).await?;
+            }
+            Ok(c)
+        })
+        .await
+    }
+
+    /// `f` within `limit`, its error as one line naming the store.
+    pub async fn bounded<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        f: impl Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(limit, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.err(e)),
+            Err(_) => Err(self.timed_out(limit, what)),
+        }
+    }
+
+    /// The error of a call that did not answer within `limit`.
+    pub fn timed_out(&self, limit: Duration, what: &str) -> Error {
+        Error::input(
+            &self.label,
+            format!(
+                "report database: no answer within {}s ({what}); is the server up and is this its address?",
+                limit.as_secs()
+            ),
+        )
     }
 
     /// The error as one line: the server's message when it sent one, else

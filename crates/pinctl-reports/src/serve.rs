@@ -175,12 +175,18 @@ async fn handle(
     }
     let (tx, rx) = oneshot::channel();
     let sent = shared.jobs.send((incoming, tx)).is_ok();
-    if sent && rx.await == Ok(true) {
+    // The writers bound each batch (crate::pg::QUERY_TIMEOUT); this is
+    // the last guard that a request never waits for ever.
+    let stored = matches!(tokio::time::timeout(ANSWER_TIMEOUT, rx).await, Ok(Ok(true)));
+    if sent && stored {
         Ok(answer(StatusCode::NO_CONTENT, ""))
     } else {
         Ok(unavailable(peer))
     }
 }
+
+/// The longest a request waits for its report's commit.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// 503 with Retry-After: the report was not stored (docs/design.md#storage).
 fn unavailable(peer: IpAddr) -> Response<Full<Bytes>> {
@@ -257,17 +263,14 @@ async fn pg_writer(
             while let Ok((_, reply)) = jobs.try_recv() {
                 let _ = reply.send(false);
             }
-            match pg.connect().await {
-                Ok(c) => match crate::pg::schema(&c).await {
-                    Ok(()) => {
-                        eprintln!("pinctl reports: connected again to {}", pg.label);
-                        client = Some(c);
-                        backoff = Duration::from_millis(100);
-                        up.store(true, Ordering::Release);
-                    }
-                    Err(e) => eprintln!("pinctl reports: {}", pg.err(e)),
-                },
-                Err(e) => eprintln!("pinctl reports: {} (again in {backoff:?})", pg.err(e)),
+            match pg.open(true).await {
+                Ok(c) => {
+                    eprintln!("pinctl reports: connected again to {}", pg.label);
+                    client = Some(c);
+                    backoff = Duration::from_millis(100);
+                    up.store(true, Ordering::Release);
+                }
+                Err(e) => eprintln!("pinctl reports: {e} (again in {backoff:?})"),
             }
             if client.is_none() {
                 tokio::time::sleep(backoff).await;
@@ -281,20 +284,35 @@ async fn pg_writer(
         let batch = drain(first, &mut jobs);
         let items: Vec<Incoming> = batch.iter().map(|(i, _)| i.clone()).collect();
         let mut tries = 0;
+        // Each try is bounded: a server that stops answering (not
+        // closing) marks the store down and the connection is dropped and
+        // made again, rather than wedge the writer.
         let result = loop {
-            match crate::pg::insert(c, &items).await {
-                Err(e) if crate::pg::retryable(&e) && tries < 8 => {
+            match tokio::time::timeout(crate::pg::QUERY_TIMEOUT, crate::pg::insert(c, &items)).await
+            {
+                Ok(Err(e)) if crate::pg::retryable(&e) && tries < 8 => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(5 << tries)).await;
                 }
-                other => break other,
+                Ok(other) => break other.map_err(Some),
+                Err(_) => break Err(None),
             }
         };
         let ok = match result {
             Ok(()) => true,
             Err(e) => {
-                eprintln!("pinctl reports: {}", pg.err(e));
-                if c.is_closed() {
+                let lost = match e {
+                    Some(e) => {
+                        eprintln!("pinctl reports: {}", pg.err(e));
+                        c.is_closed()
+                    }
+                    None => {
+                        let e = pg.timed_out(crate::pg::QUERY_TIMEOUT, "insert");
+                        eprintln!("pinctl reports: {e}; connecting again");
+                        true
+                    }
+                };
+                if lost {
                     up.store(false, Ordering::Release);
                     client = None;
                 }
@@ -404,12 +422,7 @@ pub fn serve(opts: Options, sites: impl Sites) -> Result<()> {
         #[cfg(feature = "postgres")]
         crate::store::Location::Postgres(url) => {
             let pg = crate::pg::Pg::parse(url, &opts.database.label())?;
-            let first = rt.block_on(async {
-                let c = pg.connect().await?;
-                crate::pg::schema(&c).await?;
-                Ok::<_, tokio_postgres::Error>(c)
-            });
-            let first = first.map_err(|e| pg.err(e))?;
+            let first = rt.block_on(pg.open(true))?;
             let up = store_up.clone();
             rt.spawn(async move {
                 let _done = done_tx;

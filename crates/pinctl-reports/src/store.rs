@@ -302,14 +302,7 @@ impl Store {
             .enable_all()
             .build()
             .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-        let client = rt.block_on(async {
-            let c = pg.connect().await?;
-            if create {
-                crate::pg::schema(&c).await?;
-            }
-            Ok::<_, tokio_postgres::Error>(c)
-        });
-        let client = client.map_err(|e| pg.err(e))?;
+        let client = rt.block_on(pg.open(create))?;
         Ok(Store {
             backend: Backend::Postgres(Box::new(PgBackend { rt, client, pg })),
             label: label.to_string(),
@@ -357,10 +350,11 @@ impl Store {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
             Backend::Postgres(b) => {
-                return b
-                    .rt
-                    .block_on(crate::pg::prune(&b.client, &before))
-                    .map_err(|e| b.pg.err(e))
+                return b.rt.block_on(b.pg.bounded(
+                    crate::pg::PRUNE_TIMEOUT,
+                    "prune",
+                    crate::pg::prune(&b.client, &before),
+                ))
             }
         };
         conn.execute("DELETE FROM reports WHERE last_seen < ?1", params![before])
@@ -412,9 +406,11 @@ impl Store {
             #[cfg(feature = "postgres")]
             Backend::Postgres(b) => {
                 let PgBackend { rt, client, pg } = &mut **b;
-                return rt
-                    .block_on(crate::pg::insert(client, batch))
-                    .map_err(|e| pg.err(e));
+                return rt.block_on(pg.bounded(
+                    crate::pg::QUERY_TIMEOUT,
+                    "insert",
+                    crate::pg::insert(client, batch),
+                ));
             }
         };
         let tx = conn.transaction().map_err(|e| db_err(&label, e))?;
@@ -461,10 +457,11 @@ impl Store {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
             Backend::Postgres(b) => {
-                return b
-                    .rt
-                    .block_on(crate::pg::list(&b.client, &since, site))
-                    .map_err(|e| b.pg.err(e))
+                return b.rt.block_on(b.pg.bounded(
+                    crate::pg::QUERY_TIMEOUT,
+                    "list",
+                    crate::pg::list(&b.client, &since, site),
+                ))
             }
         };
         let mut st = conn
@@ -511,10 +508,11 @@ impl Store {
             Backend::Sqlite(c) => c,
             #[cfg(feature = "postgres")]
             Backend::Postgres(b) => {
-                return b
-                    .rt
-                    .block_on(crate::pg::total(&b.client))
-                    .map_err(|e| b.pg.err(e))
+                return b.rt.block_on(b.pg.bounded(
+                    crate::pg::QUERY_TIMEOUT,
+                    "total",
+                    crate::pg::total(&b.client),
+                ))
             }
         };
         conn.query_row("SELECT COALESCE(SUM(count), 0) FROM reports", [], |r| {
