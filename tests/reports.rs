@@ -1716,3 +1716,37 @@ fn a_database_that_never_answers_fails_in_bounded_time() {
     assert_eq!(r.code, 3, "check is UNKNOWN: {}{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("PINCTL UNKNOWN - "), "{}", r.stdout);
 }
+
+/// `PGSSLMODE` and `PGSSLROOTCERT` apply as libpq applies them, where the
+/// connection string says nothing (#24).
+#[test]
+fn pgsslmode_from_the_environment_applies_unless_the_string_says() {
+    let env = reporting_site();
+    let url = "postgresql://pinctl@127.0.0.1:1/db";
+    let run = |db: &str, vars: &[(&str, &str)]| {
+        let mut c = env.cmd(&["reports", "list", "--database", db]);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        Run::from(c.output().unwrap())
+    };
+    let r = run(url, &[("PGSSLMODE", "verify-full")]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("needs sslrootcert"), "{}", r.stderr);
+    // The string wins.
+    let r = run(
+        &format!("{url}?sslmode=disable"),
+        &[("PGSSLMODE", "verify-full")],
+    );
+    assert_eq!(r.code, 1);
+    assert!(!r.stderr.contains("sslrootcert"), "{}", r.stderr);
+    // PGSSLROOTCERT is read: a missing file is named.
+    let missing = env.path().join("no-ca.pem").display().to_string();
+    let r = run(
+        url,
+        &[("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", &missing)],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no-ca.pem"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+}

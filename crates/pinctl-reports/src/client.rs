@@ -32,7 +32,7 @@ impl Cidr {
             .parse()
             .map_err(|_| format!("{s:?} is not an IP address or ADDRESS/PREFIX"))?;
         let max = if net.is_ipv4() { 32 } else { 128 };
-        let len = match len {
+        let mut len = match len {
             None => max,
             Some(l) => l
                 .parse::<u8>()
@@ -40,6 +40,21 @@ impl Cidr {
                 .filter(|l| *l <= max)
                 .ok_or_else(|| format!("{s:?}: the prefix length is not 0 to {max}"))?,
         };
+        // An IPv4-mapped network (`::ffff:10.0.0.0/104`) is the IPv4 one
+        // (`10.0.0.0/8`): its first 96 bits are the mapping prefix. Peers
+        // are compared as IPv4 (see `canonical`), so the length must be too.
+        let mut net = net;
+        if let IpAddr::V6(v6) = net {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                if len < 96 {
+                    return Err(format!(
+                        "{s:?}: an IPv4-mapped network needs a prefix of 96 to 128 (::ffff:A.B.C.D/96+N is A.B.C.D/N)"
+                    ));
+                }
+                net = IpAddr::V4(v4);
+                len -= 96;
+            }
+        }
         Ok(Cidr {
             net: mask(net, len),
             len,
@@ -181,12 +196,16 @@ struct Generations {
 
 impl Limiter {
     pub fn new(rate: f64, burst: f64, cap: usize) -> Limiter {
-        let refill = (burst / rate).clamp(1.0, 3_600.0);
+        // Not capped at an hour: a bucket forgotten sooner than it
+        // refills would come back full (issue #24). Only the map's size
+        // bound (`cap`) may forget a bucket early, when more clients than
+        // that arrive within one refill time.
+        let refill = Duration::try_from_secs_f64((burst / rate).max(1.0)).unwrap_or(Duration::MAX);
         Limiter {
             rate,
             burst,
             half: (cap / 2).max(1),
-            refill: Duration::from_secs_f64(refill),
+            refill,
             inner: Mutex::new(Generations {
                 current: HashMap::new(),
                 previous: HashMap::new(),
@@ -267,7 +286,29 @@ mod tests {
         assert!(Cidr::parse("fd00::/8").unwrap().contains(ip("fd12::1")));
         assert!(!Cidr::parse("fd00::/8").unwrap().contains(ip("10.0.0.1")));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("1.2.3.4")));
-        for bad in ["", "10.0.0.0/33", "::/129", "x", "1.2.3.4/-1", "1.2.3.4/"] {
+        // IPv4-mapped: the prefix counts the 96 mapping bits (#24).
+        let c = Cidr::parse("::ffff:10.0.0.0/104").unwrap();
+        assert_eq!(c.to_string(), "10.0.0.0/8");
+        assert!(c.contains(ip("10.200.0.1")));
+        assert!(c.contains(ip("::ffff:10.9.9.9")));
+        assert!(!c.contains(ip("11.0.0.1")));
+        assert_eq!(
+            Cidr::parse("::ffff:192.0.2.7").unwrap().to_string(),
+            "192.0.2.7/32"
+        );
+        assert_eq!(
+            Cidr::parse("[::ffff:192.0.2.0]/120").unwrap().to_string(),
+            "192.0.2.0/24"
+        );
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "x",
+            "1.2.3.4/-1",
+            "1.2.3.4/",
+            "::ffff:10.0.0.0/95",
+        ] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
     }
@@ -323,6 +364,24 @@ mod tests {
         assert!(l.allow(ip("2001:db8:1:3::1"), now), "another /64");
         assert!(l.allow(ip("192.0.2.1"), now));
         assert!(l.allow(ip("192.0.2.2"), now), "IPv4 per address");
+    }
+
+    /// One report per two hours, a burst of two: a client that spent its
+    /// burst and comes back after just over two hours (while others came
+    /// and went) has one token, not a full bucket (#24).
+    #[test]
+    fn a_slow_bucket_is_not_forgotten_before_it_refills() {
+        let l = Limiter::new(1.0 / 7_200.0, 2.0, 1_000);
+        let t0 = Instant::now();
+        let c = ip("198.51.100.1");
+        assert!(l.allow(c, t0));
+        assert!(l.allow(c, t0));
+        assert!(!l.allow(c, t0));
+        l.allow(ip("203.0.113.1"), t0 + Duration::from_secs(3_601));
+        l.allow(ip("203.0.113.2"), t0 + Duration::from_secs(7_202));
+        let back = t0 + Duration::from_secs(7_203);
+        assert!(l.allow(c, back));
+        assert!(!l.allow(c, back), "the bucket came back full");
     }
 
     #[test]

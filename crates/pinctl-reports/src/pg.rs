@@ -2,7 +2,9 @@
 //! docs/design.md#storage): a connection string read as libpq reads it
 //! (a URL or `keyword=value` pairs), its password from the string,
 //! `PGPASSWORD` or a `PGPASSFILE`, TLS by rustls (`sslmode` `disable`,
-//! `prefer`, `require`, `verify-ca`, `verify-full` with `sslrootcert`),
+//! `allow` (as `prefer`), `prefer`, `require`, `verify-ca`, `verify-full`
+//! with `sslrootcert`; `PGSSLMODE`, `PGSSLROOTCERT` where the string says
+//! nothing),
 //! and the statements, async on whichever runtime calls them: the
 //! collector's, or a small one of its own for `reports list` and `check`.
 
@@ -207,6 +209,11 @@ impl Pg {
     /// `label`, which holds no password).
     pub fn parse(conn: &str, label: &str) -> Result<Pg> {
         let (rest, mode, root) = take_tls_options(conn)?;
+        // As libpq: the environment's PGSSLMODE and PGSSLROOTCERT apply
+        // where the string does not say (the string wins).
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mode = mode.or_else(|| env("PGSSLMODE"));
+        let root = root.or_else(|| env("PGSSLROOTCERT"));
         let mut config: Config = rest
             .parse()
             .map_err(|e| Error::input(label, format!("not a PostgreSQL connection string: {e}")))?;
@@ -276,7 +283,10 @@ impl Pg {
                 None
             }
             // As libpq: encrypted, the certificate checked only against a
-            // given sslrootcert (then as verify-ca).
+            // given sslrootcert (then as verify-ca). `allow` is taken as
+            // `prefer` (TLS first, plain text if the server has none):
+            // libpq's `allow` tries plain text first, which tokio-postgres
+            // cannot do, and trying TLS first gives away nothing.
             m @ ("allow" | "prefer" | "require") => {
                 config.ssl_mode(if m == "require" {
                     SslMode::Require
