@@ -319,6 +319,26 @@ pub async fn find_zone(server: &Server, name: &Name) -> Result<Name, Error> {
     }
 }
 
+/// An empty UPDATE message for `zone` (its zone section), after checking
+/// that `owner` is inside it: a server would refuse it with NOTZONE.
+fn update_message(zone: &Name, owner: &Name) -> Result<Message, Error> {
+    if !zone.zone_of(owner) {
+        return Err(Error::Name {
+            name: owner.to_ascii(),
+            problem: format!("not inside the zone {}", zone.to_ascii()),
+        });
+    }
+    let mut m = Message::query();
+    m.metadata.op_code = OpCode::Update;
+    m.metadata.recursion_desired = false;
+    let mut z = Query::new();
+    z.set_name(zone.clone())
+        .set_query_class(DNSClass::IN)
+        .set_query_type(RecordType::SOA);
+    m.add_zone(z);
+    Ok(m)
+}
+
 /// Replaces the RRset `owner`/`rtype` with `records` in ONE signed UPDATE:
 /// a "delete RRset" and the additions in the same message, which the
 /// server applies atomically, so no stale record survives and the name is
@@ -333,26 +353,13 @@ pub async fn replace_rrset(
     records: &[RData],
     ttl: u32,
 ) -> Result<(), Error> {
-    if !zone.zone_of(owner) {
-        return Err(Error::Name {
-            name: owner.to_ascii(),
-            problem: format!("not inside the zone {}", zone.to_ascii()),
-        });
-    }
     if let Some(r) = records.iter().find(|r| r.record_type() != rtype) {
         return Err(Error::Name {
             name: owner.to_ascii(),
             problem: format!("a {} record in a {rtype} RRset", r.record_type()),
         });
     }
-    let mut m = Message::query();
-    m.metadata.op_code = OpCode::Update;
-    m.metadata.recursion_desired = false;
-    let mut z = Query::new();
-    z.set_name(zone.clone())
-        .set_query_class(DNSClass::IN)
-        .set_query_type(RecordType::SOA);
-    m.add_zone(z);
+    let mut m = update_message(zone, owner)?;
     // RFC 2136 section 2.5.2: class ANY, TTL 0, empty RDATA deletes the RRset.
     let mut delete = Record::update0(owner.clone(), 0, rtype);
     delete.dns_class = DNSClass::ANY;
@@ -458,20 +465,7 @@ pub async fn change_records(
     delete: &[RData],
     ttl: u32,
 ) -> Result<(), Error> {
-    if !zone.zone_of(owner) {
-        return Err(Error::Name {
-            name: owner.to_ascii(),
-            problem: format!("not inside the zone {}", zone.to_ascii()),
-        });
-    }
-    let mut m = Message::query();
-    m.metadata.op_code = OpCode::Update;
-    m.metadata.recursion_desired = false;
-    let mut z = Query::new();
-    z.set_name(zone.clone())
-        .set_query_class(DNSClass::IN)
-        .set_query_type(RecordType::SOA);
-    m.add_zone(z);
+    let mut m = update_message(zone, owner)?;
     for r in delete {
         let mut d = Record::from_rdata(owner.clone(), 0, r.clone());
         d.dns_class = DNSClass::NONE;
