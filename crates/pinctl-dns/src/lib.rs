@@ -319,6 +319,21 @@ pub async fn find_zone(server: &Server, name: &Name) -> Result<Name, Error> {
     }
 }
 
+/// Signs an UPDATE with `key`, sends it, and turns anything but NOERROR
+/// into a refusal naming the server and the RCODE.
+async fn send_update(server: &Server, key: &TsigKey, m: Message) -> Result<(), Error> {
+    let signer = key.signer()?;
+    let reply = transport::exchange(server, m, Some(&signer)).await?;
+    match reply.metadata.response_code {
+        ResponseCode::NoError => Ok(()),
+        rc => Err(Error::Refused {
+            server: server.to_string(),
+            what: "update",
+            rcode: Rcode::from_hickory(rc),
+        }),
+    }
+}
+
 /// An empty UPDATE message for `zone` (its zone section), after checking
 /// that `owner` is inside it: a server would refuse it with NOTZONE.
 fn update_message(zone: &Name, owner: &Name) -> Result<Message, Error> {
@@ -367,16 +382,7 @@ pub async fn replace_rrset(
     for r in records {
         m.add_update(Record::from_rdata(owner.clone(), ttl, r.clone()));
     }
-    let signer = key.signer()?;
-    let reply = transport::exchange(server, m, Some(&signer)).await?;
-    match reply.metadata.response_code {
-        ResponseCode::NoError => Ok(()),
-        rc => Err(Error::Refused {
-            server: server.to_string(),
-            what: "update",
-            rcode: Rcode::from_hickory(rc),
-        }),
-    }
+    send_update(server, key, m).await
 }
 
 /// Reads the RRset `owner`/`rtype` the server serves (an authoritative
@@ -474,16 +480,7 @@ pub async fn change_records(
     for r in add {
         m.add_update(Record::from_rdata(owner.clone(), ttl, r.clone()));
     }
-    let signer = key.signer()?;
-    let reply = transport::exchange(server, m, Some(&signer)).await?;
-    match reply.metadata.response_code {
-        ResponseCode::NoError => Ok(()),
-        rc => Err(Error::Refused {
-            server: server.to_string(),
-            what: "update",
-            rcode: Rcode::from_hickory(rc),
-        }),
-    }
+    send_update(server, key, m).await
 }
 
 /// Adds TXT records holding `values` at `owner` (ACME DNS-01 at
