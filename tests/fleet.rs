@@ -7,18 +7,29 @@ use crate::common::*;
 /// The seed site and `n` copies of it under other names, as
 /// benches/fleet.sh makes a fleet.
 fn fleet(n: usize) -> (Env, Vec<String>) {
+    fleet_named(&["--ttl", "3600"], |i| format!("site{i}.example"), n)
+}
+
+/// The seed site (its header published with `policy` options first) and
+/// `n` copies of it named `name(1..=n)`.
+fn fleet_named(policy: &[&str], name: impl Fn(usize) -> String, n: usize) -> (Env, Vec<String>) {
     let env = site_env();
     env.run(&["init", "seed.example"]).ok();
     env.run(&["channel", "add", "dns", "--ttl", "3600"]).ok();
     env.run(&["publish", "--channel", "dns"]).ok();
     certify_key(&env, "seed.example", "primary");
+    if policy != ["--ttl", "3600"] {
+        let mut args = vec!["policy"];
+        args.extend(policy);
+        env.run(&args).ok();
+    }
     env.run(&["publish"]).ok();
     let state = env.path().join("state");
     let seed = state.join("seed.example");
     let yaml = std::fs::read_to_string(seed.join("site.yaml")).unwrap();
     let mut names = vec!["seed.example".to_string()];
     for i in 1..=n {
-        let d = format!("site{i}.example");
+        let d = name(i);
         let dir = state.join(&d);
         std::fs::create_dir(&dir).unwrap();
         for f in std::fs::read_dir(&seed).unwrap() {
@@ -40,15 +51,51 @@ fn stdout(env: &Env, args: &[&str]) -> String {
 
 #[test]
 fn fleet_outputs_are_each_sites_own() {
-    // More sites than `each_on_every_core` does on one core.
+    // More sites than one core loads.
     let (env, names) = fleet(40);
+    same_as_each_sites_own(&env, &names);
+}
 
-    let whole = stdout(&env, &["status", "--format", "json"]);
+#[test]
+fn fleet_of_related_sites_says_what_each_site_says() {
+    // Sites below an includeSubDomains parent are related to it (its
+    // pinsets reach them, their keys must be in its header), and so are
+    // the copies, which are served on the parent's name through its
+    // certificate: a fleet loads those again with their neighbours, and
+    // must say what each site's own run says.
+    let (env, names) = fleet_named(
+        &["--enforce", "--max-age", "86400", "--include-subdomains"],
+        |i| {
+            if i % 3 == 0 {
+                format!("other{i}.example")
+            } else {
+                format!("c{i}.seed.example")
+            }
+        },
+        40,
+    );
+    // A child with keys of its own, which the parent's header lacks.
+    let (env, mut names) = (env, names);
+    env.run(&["init", "own.seed.example"]).ok();
+    names.push("own.seed.example".into());
+    names.sort();
+    let own = stdout(&env, &["--site", "own.seed.example", "check"]);
+    assert!(
+        own.contains(".example's publication 2 (reaching this site) lacks"),
+        "{own}"
+    );
+    same_as_each_sites_own(&env, &names);
+}
+
+/// `status` and `check` of the whole fleet, text and JSON, against each
+/// site's own runs.
+fn same_as_each_sites_own(env: &Env, names: &[String]) {
+    let whole = stdout(env, &["status", "--format", "json"]);
     let each: Vec<serde_json::Value> = names
         .iter()
         .map(|d| {
             let v: serde_json::Value =
-                serde_json::from_str(&stdout(&env, &["--site", d, "status", "--format", "json"]))
+                serde_json::from_str(&stdout(env, &["--site", d, "status", "--format", "json"]))
                     .unwrap();
             v["sites"][0].clone()
         })
@@ -56,19 +103,19 @@ fn fleet_outputs_are_each_sites_own() {
     let expected = serde_json::to_string_pretty(&serde_json::json!({ "sites": each })).unwrap();
     assert_eq!(whole, expected + "\n");
 
-    let whole = stdout(&env, &["status"]);
+    let whole = stdout(env, &["status"]);
     let each: Vec<String> = names
         .iter()
-        .map(|d| stdout(&env, &["--site", d, "status"]))
+        .map(|d| stdout(env, &["--site", d, "status"]))
         .collect();
     assert_eq!(whole, each.join("\n"));
 
-    let whole = stdout(&env, &["check", "--format", "json"]);
+    let whole = stdout(env, &["check", "--format", "json"]);
     let parsed: serde_json::Value = serde_json::from_str(&whole).unwrap();
     let mut findings = Vec::new();
-    for d in &names {
+    for d in names {
         let v: serde_json::Value =
-            serde_json::from_str(&stdout(&env, &["--site", d, "check", "--format", "json"]))
+            serde_json::from_str(&stdout(env, &["--site", d, "check", "--format", "json"]))
                 .unwrap();
         findings.extend(v["findings"].as_array().unwrap().iter().cloned());
     }
@@ -79,11 +126,11 @@ fn fleet_outputs_are_each_sites_own() {
     .unwrap();
     assert_eq!(whole, expected + "\n");
 
-    let whole = stdout(&env, &["check", "--verbose"]);
+    let whole = stdout(env, &["check", "--verbose"]);
     let body: Vec<&str> = whole.lines().skip(1).collect();
     let mut each = Vec::new();
-    for d in &names {
-        let one = stdout(&env, &["--site", d, "check", "--verbose"]);
+    for d in names {
+        let one = stdout(env, &["--site", d, "check", "--verbose"]);
         each.extend(one.lines().skip(1).map(str::to_string));
     }
     assert_eq!(body, each);

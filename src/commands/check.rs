@@ -39,8 +39,7 @@ pub fn check(ctx: &Ctx, o: &CheckOptions, out: &mut Out) -> Result<i32> {
 }
 
 fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
-    let domains = ctx.store.chosen(ctx.site.as_deref())?;
-    let sites = ctx.store.load_many(&domains)?;
+    let listing = ctx.store.listing(ctx.site.as_deref())?;
     // Violation reports, when the collector stored any: those of the last
     // days are findings; those since the live header hold the ramp back.
     let rows = super::reports::findings(ctx, o.database.as_deref(), None)?;
@@ -53,20 +52,26 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
         .filter(|r| r.last_seen >= since)
         .cloned()
         .collect();
-    // Each site is judged on its own: on every core for a fleet.
-    let each = super::each_on_every_core(&sites, |s| {
+    let judge_one = |s: &crate::state::Site| {
         let unexpected = crate::plan::Unexpected::of(s, &rows);
         let mut f = judge::check_site_with(s, ctx.now, o.warn_days, unexpected);
         f.extend(judge::report_findings(s, &recent));
         f
-    })?;
+    };
+    if o.live {
+        // The probes need every site again after the judging.
+        let sites = ctx.store.load_many(&listing.chosen)?;
+        let mut findings: Vec<Finding> = sites.iter().flat_map(judge_one).collect();
+        findings.extend(super::verify::live_findings(&sites, ctx.now));
+        findings.extend(super::dns_update::live_findings(&sites));
+        return Ok(findings);
+    }
+    // Each site is judged on its own, on every core for a fleet, and
+    // only its findings are kept.
+    let each = ctx.store.map_sites(listing, judge_one)?;
     let mut findings: Vec<Finding> = Vec::with_capacity(each.iter().map(Vec::len).sum::<usize>());
     for f in each {
         findings.extend(f);
-    }
-    if o.live {
-        findings.extend(super::verify::live_findings(&sites, ctx.now));
-        findings.extend(super::dns_update::live_findings(&sites));
     }
     Ok(findings)
 }

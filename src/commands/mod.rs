@@ -115,7 +115,7 @@ impl Out {
 
     /// Appends whole parts, which are printed after the buffer: copies
     /// of megabytes of output cost more in page faults than they save.
-    fn push_parts(&mut self, parts: Vec<String>) {
+    pub fn push_parts(&mut self, parts: Vec<String>) {
         self.tail.extend(parts);
     }
 }
@@ -265,31 +265,6 @@ fn in_parts<T: Sync>(
                     .unwrap_or_else(|_| Err(Error::Internal("a printing thread failed".into())))
             })
             .collect()
-    })
-}
-
-/// `f` over each of `items`, on every core for a long list, in order: a
-/// fleet's sites are judged and printed independently of one another
-/// (benches/fleet.sh).
-fn each_on_every_core<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Result<Vec<U>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores < 2 || items.len() < 32 {
-        return Ok(items.iter().map(f).collect());
-    }
-    let f = &f;
-    std::thread::scope(|s| {
-        let workers: Vec<_> = items
-            .chunks(items.len().div_ceil(cores))
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<U>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for w in workers {
-            out.extend(
-                w.join()
-                    .map_err(|_| Error::Internal("a worker thread failed".into()))?,
-            );
-        }
-        Ok(out)
     })
 }
 

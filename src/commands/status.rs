@@ -79,40 +79,38 @@ pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json:
     })
 }
 
-/// `{"sites": [...]}`, pretty, byte for byte as `json` writes it, each
-/// site's part made on every core. A JSON string holds no raw line break,
+/// One site's part of `{"sites": [...]}`, pretty, byte for byte as
+/// `json` writes it in the whole. A JSON string holds no raw line break,
 /// so indenting a site's own text by its depth gives what printing the
 /// whole would.
-fn fleet_json(sites: &[Site], now: chrono::DateTime<chrono::Utc>) -> Result<String> {
-    if sites.is_empty() {
-        return json(&json!({ "sites": [] }));
-    }
-    let parts = super::each_on_every_core(sites, |s| {
-        json(&site_json(s, now)).map(|t| t.replace('\n', "\n    "))
-    })?;
-    let mut text = String::with_capacity(
-        parts
-            .iter()
-            .map(|p| p.as_ref().map_or(0, String::len) + 6)
-            .sum::<usize>()
-            + 24,
-    );
-    text.push_str("{\n  \"sites\": [\n    ");
-    for (i, p) in parts.into_iter().enumerate() {
-        if i > 0 {
-            text.push_str(",\n    ");
-        }
-        text.push_str(&p?);
-    }
-    text.push_str("\n  ]\n}");
-    Ok(text)
+fn site_part(site: &Site, now: chrono::DateTime<chrono::Utc>) -> Result<String> {
+    json(&site_json(site, now)).map(|t| t.replace('\n', "\n    "))
 }
 
-/// `pinctl status`.
+/// `{"sites": [...]}` from the sites' parts, in order.
+fn fleet_json(parts: Vec<String>, out: &mut Out) -> Result<()> {
+    if parts.is_empty() {
+        out.line(json(&json!({ "sites": [] }))?);
+        return Ok(());
+    }
+    let mut text = Vec::with_capacity(2 * parts.len() + 1);
+    text.push("{\n  \"sites\": [\n    ".to_string());
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            text.push(",\n    ".to_string());
+        }
+        text.push(p);
+    }
+    text.push("\n  ]\n}\n".to_string());
+    out.push_parts(text);
+    Ok(())
+}
+
 /// What `status` warns about, on standard error in either format.
-fn warnings(site: &Site, out: &mut Out) {
+fn warnings(site: &Site) -> Vec<String> {
+    let mut out = Vec::new();
     if let Some((old, new)) = site.recipients_changed() {
-        out.warn(format!(
+        out.push(format!(
             "{}: site.yaml seals new archives to {} but the existing ones were sealed to {}",
             site.domain,
             state::describe_recipients(&new),
@@ -121,7 +119,7 @@ fn warnings(site: &Site, out: &mut Out) {
     }
     for k in site.backups() {
         if k.copies.len() < 2 {
-            out.warn(format!(
+            out.push(format!(
                 "{}: {} has {} of 2 recorded offline copies (pinctl archive copy {} --to DIR --location LABEL)",
                 site.domain,
                 k.name,
@@ -130,106 +128,127 @@ fn warnings(site: &Site, out: &mut Out) {
             ));
         }
     }
+    out
 }
 
+/// `pinctl status`: each site judged and printed on its own, on every
+/// core for a fleet (benches/fleet.sh).
 pub fn status(ctx: &Ctx, out: &mut Out) -> Result<i32> {
-    let as_json = ctx.json;
-    let domains = ctx.store.chosen(ctx.site.as_deref())?;
-    let sites: Vec<Site> = ctx.store.load_many(&domains)?;
-    for site in &sites {
-        warnings(site, out);
+    let listing = ctx.store.listing(ctx.site.as_deref())?;
+    let each = ctx.store.map_sites(listing, |site| {
+        let text = if ctx.json {
+            site_part(site, ctx.now)
+        } else {
+            Ok(site_text(site, ctx.now))
+        };
+        (warnings(site), text)
+    })?;
+    let mut parts = Vec::with_capacity(each.len());
+    for (warnings, text) in each {
+        for w in warnings {
+            out.warn(w);
+        }
+        parts.push(text?);
     }
-    if as_json {
-        out.line(fleet_json(&sites, ctx.now)?);
-        return Ok(0);
+    if ctx.json {
+        return fleet_json(parts, out).map(|()| 0);
     }
-    for (i, site) in sites.iter().enumerate() {
+    // A blank line between sites.
+    let mut text = Vec::with_capacity(2 * parts.len());
+    for (i, p) in parts.into_iter().enumerate() {
         if i > 0 {
-            out.line("");
+            text.push("\n".to_string());
         }
-        out.line(format!("{}: policy {}", site.domain, site.policy.summary()));
+        text.push(p);
+    }
+    out.push_parts(text);
+    Ok(0)
+}
+
+/// One site's part of the text of `status`.
+fn site_text(site: &Site, now: chrono::DateTime<chrono::Utc>) -> String {
+    let mut out = Out::default();
+    out.line(format!("{}: policy {}", site.domain, site.policy.summary()));
+    out.line(format!(
+        "  {:<9} {:<11} {:<8} {:<44} {:<20} {:<20} {}",
+        "KEY", "ROLE", "TYPE", "PIN", "CREATED", "SAFE FROM", "COPIES"
+    ));
+    for k in &site.keys {
+        let verified = k.copies.iter().filter(|c| c.verified.is_some()).count();
         out.line(format!(
-            "  {:<9} {:<11} {:<8} {:<44} {:<20} {:<20} {}",
-            "KEY", "ROLE", "TYPE", "PIN", "CREATED", "SAFE FROM", "COPIES"
+            "  {:<9} {:<11} {:<8} {:<44} {:<20} {:<20} {} ({} verified)",
+            k.name,
+            k.role.as_str(),
+            k.key_type.as_str(),
+            k.pin,
+            rfc3339(k.created),
+            match k.role {
+                Role::Active | Role::Backup => safe_from_text(lifecycle::safe_from(site, k), now),
+                _ => "-".to_string(),
+            },
+            k.copies.len(),
+            verified,
         ));
-        for k in &site.keys {
-            let verified = k.copies.iter().filter(|c| c.verified.is_some()).count();
+    }
+    for c in &site.certificates {
+        out.line(format!(
+            "  certificate {} for {}: {} valid {} to {}",
+            c.file,
+            c.key,
+            crate::text::printable(&c.subject),
+            rfc3339(c.not_before),
+            rfc3339(c.not_after)
+        ));
+    }
+    for c in &site.ca_pins {
+        out.line(format!("  ca-pin {}: {}", c.name, c.pin));
+    }
+    let desired = lifecycle::desired_header(site);
+    match site.live() {
+        Some(live) => {
             out.line(format!(
-                "  {:<9} {:<11} {:<8} {:<44} {:<20} {:<20} {} ({} verified)",
-                k.name,
-                k.role.as_str(),
-                k.key_type.as_str(),
-                k.pin,
-                rfc3339(k.created),
-                match k.role {
-                    Role::Active | Role::Backup =>
-                        safe_from_text(lifecycle::safe_from(site, k), ctx.now),
-                    _ => "-".to_string(),
-                },
-                k.copies.len(),
-                verified,
-            ));
-        }
-        for c in &site.certificates {
-            out.line(format!(
-                "  certificate {} for {}: {} valid {} to {}",
-                c.file,
-                c.key,
-                crate::text::printable(&c.subject),
-                rfc3339(c.not_before),
-                rfc3339(c.not_after)
-            ));
-        }
-        for c in &site.ca_pins {
-            out.line(format!("  ca-pin {}: {}", c.name, c.pin));
-        }
-        let desired = lifecycle::desired_header(site);
-        match site.live() {
-            Some(live) => {
-                out.line(format!(
-                    "  live since {}: {} pins, {} max-age={}{}",
-                    rfc3339(live.from),
-                    live.pins.len(),
-                    live.mode.as_str(),
-                    live.max_age,
-                    match lifecycle::retention(live) {
-                        lifecycle::Retention::Nothing if live.mode == Mode::ReportOnly =>
-                            " (Report-Only: not retained by clients)",
-                        lifecycle::Retention::Nothing =>
-                            " (max-age=0: clients that see it forget the pins)",
-                        _ => " (retained by clients until max-age after it is replaced)",
-                    }
-                ));
-                out.line(format!(
-                    "  live header:    {}",
-                    lifecycle::header_of(live).line()
-                ));
-                if !lifecycle::same_as(live, &desired) {
-                    out.line(format!(
-                        "  desired header: {} (deploy it, then pinctl publish)",
-                        desired.line()
-                    ));
+                "  live since {}: {} pins, {} max-age={}{}",
+                rfc3339(live.from),
+                live.pins.len(),
+                live.mode.as_str(),
+                live.max_age,
+                match lifecycle::retention(live) {
+                    lifecycle::Retention::Nothing if live.mode == Mode::ReportOnly =>
+                        " (Report-Only: not retained by clients)",
+                    lifecycle::Retention::Nothing =>
+                        " (max-age=0: clients that see it forget the pins)",
+                    _ => " (retained by clients until max-age after it is replaced)",
                 }
-            }
-            None => {
-                out.line("  live: nothing published yet");
+            ));
+            out.line(format!(
+                "  live header:    {}",
+                lifecycle::header_of(live).line()
+            ));
+            if !lifecycle::same_as(live, &desired) {
                 out.line(format!(
                     "  desired header: {} (deploy it, then pinctl publish)",
                     desired.line()
                 ));
             }
         }
-        for k in &site.keys {
-            if let Some(at) = k.destroyed {
-                out.line(format!("  {} was destroyed on {}", k.name, rfc3339(at)));
-            }
-        }
-        if let Some(end) = lifecycle::last_retention_end(site).filter(|e| *e > ctx.now) {
+        None => {
+            out.line("  live: nothing published yet");
             out.line(format!(
-                "  clients may hold earlier pinsets until {}",
-                rfc3339(end)
+                "  desired header: {} (deploy it, then pinctl publish)",
+                desired.line()
             ));
         }
     }
-    Ok(0)
+    for k in &site.keys {
+        if let Some(at) = k.destroyed {
+            out.line(format!("  {} was destroyed on {}", k.name, rfc3339(at)));
+        }
+    }
+    if let Some(end) = lifecycle::last_retention_end(site).filter(|e| *e > now) {
+        out.line(format!(
+            "  clients may hold earlier pinsets until {}",
+            rfc3339(end)
+        ));
+    }
+    out.buf
 }

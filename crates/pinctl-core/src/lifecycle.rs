@@ -393,16 +393,19 @@ fn suffixes(host: &str) -> impl Iterator<Item = &str> {
     host.match_indices('.').map(move |(i, _)| &host[i + 1..])
 }
 
-/// For each of the first `n` sites of `all`, the indices of the other
-/// sites that are [`near`] it, through an index of their names rather than
-/// by comparing every pair (a fleet has thousands).
-pub fn neighbours(all: &[&Site], n: usize) -> Vec<Vec<usize>> {
+/// For each of the first `n` sites of `all`, given by their [`names`], the
+/// indices of the other sites that are [`near`] it, through an index of
+/// the names rather than by comparing every pair (a fleet has thousands).
+/// Names, not sites: a fleet's sites need not all stay in memory to be
+/// related.
+pub fn neighbours<S: AsRef<str>>(all: &[Vec<S>], n: usize) -> Vec<Vec<usize>> {
     use std::collections::HashMap;
     let strip = |m: &str| m.strip_prefix("*.").unwrap_or(m).to_string();
     let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_parent: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (j, s) in all.iter().enumerate() {
-        for m in names(s) {
+    for (j, ns) in all.iter().enumerate() {
+        for m in ns {
+            let m = m.as_ref();
             by_name.entry(strip(m)).or_default().push(j);
             for up in suffixes(m) {
                 by_parent.entry(up).or_default().push(j);
@@ -412,7 +415,8 @@ pub fn neighbours(all: &[&Site], n: usize) -> Vec<Vec<usize>> {
     (0..n.min(all.len()))
         .map(|i| {
             let mut v: Vec<usize> = Vec::new();
-            for m in names(all[i]) {
+            for m in &all[i] {
+                let m = m.as_ref();
                 let below = by_parent.get(strip(m).as_str());
                 let above = suffixes(m).filter_map(|up| by_name.get(up));
                 for j in below.into_iter().chain(above).flatten() {
@@ -1090,10 +1094,11 @@ pub fn publication_summary(p: &Publication) -> String {
 /// What other sites in the state mean for `site`: the publications of
 /// sites that reach any of its names, at any depth, the keys served by
 /// sites below any of its names, and the newest event among them.
-pub fn relate(site: &Site, others: &[Site]) -> Related {
+pub fn relate<S: std::borrow::Borrow<Site>>(site: &Site, others: &[S]) -> Related {
     let mut r = Related::default();
     let mine = names(site);
     for o in others {
+        let o: &Site = o.borrow();
         if o.domain == site.domain {
             continue;
         }

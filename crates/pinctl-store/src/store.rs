@@ -16,6 +16,43 @@ use pinctl_core::state::{
     parse_site, sha256_hex, to_yaml, ParseError, Role, Site, MAX_SITE_FILE, SITE_FILE, VERSION,
 };
 
+/// `f(index, item)` of each of `items`, spread over the cores in runs of
+/// neighbouring items, in order; the first error in that order wins.
+fn on_every_core<T: Sync, U: Send>(
+    items: &[T],
+    f: impl Fn(usize, &T) -> Result<U> + Sync,
+) -> Result<Vec<U>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(cores).max(16);
+    let f = &f;
+    let parts: Vec<Result<Vec<U>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                s.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(k, t)| f(c * chunk + k, t))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Internal("a loader thread failed".into())))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(items.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
 /// Set once this process has written a site file (for the warning about
 /// a `PINCTL_NOW` ahead of the real clock).
 static WROTE_A_SITE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -28,6 +65,13 @@ pub fn wrote_a_site() -> bool {
 /// The state folder.
 pub struct Store {
     pub root: PathBuf,
+}
+
+/// The sites a report covers, and every site of the folder
+/// ([`Store::listing`]).
+pub struct Listing {
+    pub chosen: Vec<String>,
+    every: Vec<String>,
 }
 
 /// Held while a mutating command runs; released when dropped.
@@ -123,11 +167,7 @@ impl Store {
         if want.is_some() {
             return Ok(vec![self.pick(want)?]);
         }
-        let all = self.sites()?;
-        if all.is_empty() {
-            self.pick(None)?;
-        }
-        Ok(all)
+        Ok(self.listing(None)?.chosen)
     }
 
     /// The site to work on: `want`, or the only one.
@@ -255,53 +295,109 @@ impl Store {
         Ok(site)
     }
 
-    /// Loads several sites (a fleet, for `status` and `check`): each file
-    /// is read once, and the sites are related to one another in memory.
+    /// Loads several sites (a fleet): each file is read once, and the
+    /// sites are related to one another in memory.
     pub fn load_many(&self, domains: &[String]) -> Result<Vec<Site>> {
-        // Each site's checks (YAML, archive checksums, CSR pins) are
-        // independent: spread them over the cores.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = domains.len().div_ceil(cores).max(16);
-        let loaded: Vec<Result<Vec<Site>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = domains
-                .chunks(chunk)
-                .map(|part| s.spawn(move || part.iter().map(|d| self.load_checked(d)).collect()))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Internal("a loader thread failed".into())))
-                })
-                .collect()
-        });
-        let mut sites = Vec::with_capacity(domains.len());
-        for part in loaded {
-            sites.extend(part?);
-        }
+        self.map_listed(domains, self.sites()?, Site::clone)
+    }
+
+    /// The sites a report covers (`want`, or every site, as
+    /// [`Store::chosen`] says), with every site of the folder: a fleet's
+    /// folder is listed once.
+    pub fn listing(&self, want: Option<&str>) -> Result<Listing> {
+        Ok(match want {
+            Some(_) => Listing {
+                chosen: vec![self.pick(want)?],
+                every: self.sites()?,
+            },
+            None => {
+                let every = self.sites()?;
+                if every.is_empty() {
+                    self.pick(None)?;
+                }
+                Listing {
+                    chosen: every.clone(),
+                    every,
+                }
+            }
+        })
+    }
+
+    /// `f` of each chosen site of `listing`, loaded as [`Store::load`]
+    /// does, in order; for a fleet's `status` and `check`.
+    ///
+    /// Only `f`'s results stay in memory, not the sites: each site is
+    /// loaded on one of the cores, handed to `f` and dropped. Whether
+    /// another site is near it is known only once every site's names
+    /// are read, so `f` first sees each site unrelated; the sites that
+    /// do have neighbours are loaded again, with them, and `f`'s result
+    /// for them replaced.
+    pub fn map_sites<U: Send>(
+        &self,
+        listing: Listing,
+        f: impl Fn(&Site) -> U + Sync,
+    ) -> Result<Vec<U>> {
+        self.map_listed(&listing.chosen, listing.every, f)
+    }
+
+    /// [`Store::map_sites`] of `domains`, with `every` site of the folder.
+    fn map_listed<U: Send>(
+        &self,
+        domains: &[String],
+        every: Vec<String>,
+        f: impl Fn(&Site) -> U + Sync,
+    ) -> Result<Vec<U>> {
         // Neighbours outside the list are read too (without their files):
         // any site may be near one of the list through a SAN.
         let listed: std::collections::HashSet<&String> = domains.iter().collect();
-        let mut others = Vec::new();
-        for d in self.sites()? {
-            if !listed.contains(&d) {
-                others.push(self.read_site(&d)?);
-            }
-        }
-        let all: Vec<&Site> = sites.iter().chain(&others).collect();
-        let near = pinctl_core::lifecycle::neighbours(&all, sites.len());
-        let related: Vec<_> = near
+        let others: Vec<String> = every.into_iter().filter(|d| !listed.contains(d)).collect();
+        let all: Vec<&String> = domains.iter().chain(&others).collect();
+        let n = domains.len();
+        let first: Vec<(Vec<String>, Option<U>)> = on_every_core(&all, |i, d| {
+            let site = if i < n {
+                self.load_checked(d)?
+            } else {
+                self.read_site(d)?
+            };
+            let names = pinctl_core::lifecycle::names(&site)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            Ok((names, (i < n).then(|| f(&site))))
+        })?;
+        let (names, mut results): (Vec<Vec<String>>, Vec<Option<U>>) = first.into_iter().unzip();
+        let near = pinctl_core::lifecycle::neighbours(&names, n);
+        let again: Vec<usize> = (0..n).filter(|i| !near[*i].is_empty()).collect();
+        // Each site to relate and each of its neighbours is read once,
+        // however many sites it is near, and all are related on every core.
+        let needed: Vec<usize> = again
             .iter()
-            .enumerate()
-            .map(|(i, js)| {
-                let near: Vec<Site> = js.iter().map(|j| all[*j].clone()).collect();
-                pinctl_core::lifecycle::relate(all[i], &near)
-            })
+            .flat_map(|i| near[*i].iter().chain([i]))
+            .copied()
+            .collect::<std::collections::BTreeSet<usize>>()
+            .into_iter()
             .collect();
-        for (s, r) in sites.iter_mut().zip(related) {
-            s.related = r;
+        let loaded = on_every_core(&needed, |_, j| {
+            if *j < n {
+                self.load_checked(all[*j])
+            } else {
+                self.read_site(all[*j])
+            }
+        })?;
+        let site_at = |j: usize| needed.binary_search(&j).ok().map(|k| &loaded[k]);
+        let redone = on_every_core(&again, |_, i| {
+            let mut site = site_at(*i)
+                .ok_or_else(|| Error::Internal("a related site was not loaded".into()))?
+                .clone();
+            let others: Vec<&Site> = near[*i].iter().filter_map(|j| site_at(*j)).collect();
+            site.related = pinctl_core::lifecycle::relate(&site, &others);
+            Ok(f(&site))
+        })?;
+        for (i, u) in again.into_iter().zip(redone) {
+            results[i] = Some(u);
         }
-        Ok(sites)
+        // Every listed site got a result in the first pass.
+        Ok(results.into_iter().flatten().collect())
     }
 
     /// Loads one site with its invariants and files checked, not yet
