@@ -1,12 +1,14 @@
 //! `pinctl status`: keys, certificates, the live and desired headers, in
 //! text or JSON.
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::{json, Ctx, Out};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::header::Mode;
 use crate::lifecycle::{self, SafeFrom};
+use crate::pin::Pin;
 use crate::state::{self, Role, Site};
 use crate::text::rfc3339;
 
@@ -18,73 +20,252 @@ fn safe_from_text(sf: SafeFrom, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-/// JSON for `status`: the shape docs/cli.md promises.
-pub fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
-    let keys: Vec<_> = site
-        .keys
-        .iter()
-        .map(|k| {
-            json!({
-                "name": k.name,
-                "role": k.role.as_str(),
-                "algorithm": k.key_type.as_str(),
-                "pin": k.pin,
-                "created": rfc3339(k.created),
-                "role_since": rfc3339(k.role_since),
-                "safe_from": match lifecycle::safe_from(site, k) {
+/// JSON for `status`: the shape docs/cli.md promises. Each struct's
+/// fields are in the order of their names: the keys come out in the order
+/// they did when the site was first made a `serde_json::Value` (whose
+/// maps sort their keys), without that copy of each of a fleet's sites.
+#[derive(Serialize)]
+struct SiteJson<'a> {
+    ca_pins: Vec<CaPinJson<'a>>,
+    certificates: Vec<CertJson<'a>>,
+    desired_header: String,
+    domain: &'a str,
+    keys: Vec<KeyJson<'a>>,
+    live: Option<LiveJson<'a>>,
+    policy: PolicyJson<'a>,
+}
+
+#[derive(Serialize)]
+struct CaPinJson<'a> {
+    name: &'a str,
+    pin: &'a Pin,
+}
+
+#[derive(Serialize)]
+struct CertJson<'a> {
+    chain_pins: &'a [Pin],
+    file: &'a str,
+    issuer_pin: &'a Option<Pin>,
+    key: &'a str,
+    not_after: String,
+    not_before: String,
+    subject: &'a str,
+}
+
+#[derive(Serialize)]
+struct KeyJson<'a> {
+    algorithm: &'a str,
+    archive: &'a str,
+    copies: Vec<CopyJson<'a>>,
+    created: String,
+    csr: &'a str,
+    name: &'a str,
+    pin: &'a Pin,
+    role: &'a str,
+    role_since: String,
+    safe_from: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CopyJson<'a> {
+    copied: String,
+    location: &'a str,
+    path: &'a str,
+    verified: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LiveJson<'a> {
+    from: String,
+    header: String,
+    max_age: u64,
+    mode: &'a str,
+    pins: &'a [Pin],
+    // Open while live: the end if it were replaced now; Report-Only and
+    // max-age=0 retain nothing.
+    retained_until: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PolicyJson<'a> {
+    include_subdomains: bool,
+    max_age: u64,
+    mode: &'a str,
+    report_uri: &'a Option<String>,
+}
+
+fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> SiteJson<'_> {
+    SiteJson {
+        ca_pins: site
+            .ca_pins
+            .iter()
+            .map(|c| CaPinJson {
+                name: &c.name,
+                pin: &c.pin,
+            })
+            .collect(),
+        certificates: site
+            .certificates
+            .iter()
+            .map(|c| CertJson {
+                chain_pins: &c.chain_pins,
+                file: &c.file,
+                issuer_pin: &c.issuer_pin,
+                key: &c.key,
+                not_after: rfc3339(c.not_after),
+                not_before: rfc3339(c.not_before),
+                subject: &c.subject,
+            })
+            .collect(),
+        desired_header: lifecycle::desired_header(site).line(),
+        domain: &site.domain,
+        keys: site
+            .keys
+            .iter()
+            .map(|k| KeyJson {
+                algorithm: k.key_type.as_str(),
+                archive: &k.archive,
+                copies: k
+                    .copies
+                    .iter()
+                    .map(|c| CopyJson {
+                        copied: rfc3339(c.copied),
+                        location: &c.location,
+                        path: &c.path,
+                        verified: c.verified.map(rfc3339),
+                    })
+                    .collect(),
+                created: rfc3339(k.created),
+                csr: &k.csr,
+                name: &k.name,
+                pin: &k.pin,
+                role: k.role.as_str(),
+                role_since: rfc3339(k.role_since),
+                safe_from: match lifecycle::safe_from(site, k) {
                     SafeFrom::At(t) => Some(rfc3339(t)),
                     SafeFrom::Never => None,
                 },
-                "archive": k.archive,
-                "csr": k.csr,
-                "copies": k.copies.iter().map(|c| json!({
-                    "location": c.location,
-                    "path": c.path,
-                    "copied": rfc3339(c.copied),
-                    "verified": c.verified.map(rfc3339),
-                })).collect::<Vec<_>>(),
             })
-        })
-        .collect();
-    let live = site.live().map(|p| {
-        let h = lifecycle::header_of(p);
-        json!({
-            "header": h.line(),
-            "pins": p.pins,
-            "max_age": p.max_age,
-            "mode": p.mode.as_str(),
-            "from": rfc3339(p.from),
-            // Open while live: the end if it were replaced now; Report-Only
-            // and max-age=0 retain nothing.
-            "retained_until": lifecycle::held_until_if_replaced(p, now).map(rfc3339),
-        })
-    });
-    json!({
-        "domain": site.domain,
-        "policy": {
-            "mode": site.policy.mode.as_str(),
-            "max_age": site.policy.max_age,
-            "include_subdomains": site.policy.include_subdomains,
-            "report_uri": site.policy.report_uri,
+            .collect(),
+        live: site.live().map(|p| LiveJson {
+            from: rfc3339(p.from),
+            header: lifecycle::header_of(p).line(),
+            max_age: p.max_age,
+            mode: p.mode.as_str(),
+            pins: &p.pins,
+            retained_until: lifecycle::held_until_if_replaced(p, now).map(rfc3339),
+        }),
+        policy: PolicyJson {
+            include_subdomains: site.policy.include_subdomains,
+            max_age: site.policy.max_age,
+            mode: site.policy.mode.as_str(),
+            report_uri: &site.policy.report_uri,
         },
-        "keys": keys,
-        "certificates": site.certificates.iter().map(|c| json!({
-            "key": c.key, "file": c.file, "subject": c.subject,
-            "not_before": rfc3339(c.not_before), "not_after": rfc3339(c.not_after), "chain_pins": c.chain_pins,
-            "issuer_pin": c.issuer_pin,
-        })).collect::<Vec<_>>(),
-        "ca_pins": site.ca_pins.iter().map(|c| json!({"name": c.name, "pin": c.pin})).collect::<Vec<_>>(),
-        "live": live,
-        "desired_header": lifecycle::desired_header(site).line(),
-    })
+    }
 }
 
-/// One site's part of `{"sites": [...]}`, pretty, byte for byte as
-/// `json` writes it in the whole. A JSON string holds no raw line break,
-/// so indenting a site's own text by its depth gives what printing the
-/// whole would.
+/// One site's part of `{"sites": [...]}`: pretty, byte for byte as
+/// `json` writes it within the whole, two levels in.
 fn site_part(site: &Site, now: chrono::DateTime<chrono::Utc>) -> Result<String> {
-    json(&site_json(site, now)).map(|t| t.replace('\n', "\n    "))
+    let mut text = Vec::with_capacity(8 << 10);
+    let mut ser = serde_json::Serializer::with_formatter(&mut text, Indented::at(2));
+    site_json(site, now)
+        .serialize(&mut ser)
+        .map_err(|e| Error::Internal(format!("cannot encode JSON: {e}")))?;
+    String::from_utf8(text).map_err(|e| Error::Internal(format!("cannot encode JSON: {e}")))
+}
+
+/// serde_json's pretty form (two spaces a level) for a value that starts
+/// `level`s in: what printing the whole document gives its part.
+struct Indented {
+    level: usize,
+    has_value: bool,
+}
+
+impl Indented {
+    fn at(level: usize) -> Indented {
+        Indented {
+            level,
+            has_value: false,
+        }
+    }
+
+    fn newline<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"\n")?;
+        for _ in 0..self.level {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn open<W: ?Sized + std::io::Write>(&mut self, w: &mut W, c: &[u8]) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(c)
+    }
+
+    fn close<W: ?Sized + std::io::Write>(&mut self, w: &mut W, c: &[u8]) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(c)
+    }
+
+    fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+}
+
+impl serde_json::ser::Formatter for Indented {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// `{"sites": [...]}` from the sites' parts, in order.

@@ -42,15 +42,19 @@ impl Severity {
     }
 }
 
+/// One thing `check` says. The fields are in the order of their names:
+/// the JSON's keys come out in that order, as they did when each finding
+/// was first made a `serde_json::Value` (whose maps sort their keys), and
+/// a fleet's thousands of findings are now written without that copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    pub severity: Severity,
-    pub site: String,
-    pub key: Option<String>,
     pub code: &'static str,
-    pub message: String,
     #[serde(serialize_with = "crate::text::ser_opt")]
     pub due: Option<DateTime<Utc>>,
+    pub key: Option<String>,
+    pub message: String,
+    pub severity: Severity,
+    pub site: String,
 }
 
 struct Findings<'a> {
@@ -680,6 +684,26 @@ mod tests {
             .filter(|x| x.severity == sev)
             .map(|x| x.code)
             .collect()
+    }
+
+    #[test]
+    fn a_finding_is_written_as_its_json_value_is() {
+        // `check --format json` writes findings straight from the struct;
+        // scripts saw their keys in sorted order (docs/cli.md).
+        let s = site_at(t("2030-01-01T00:00:00Z"));
+        let mut f = check_site(&s, t("2030-01-02T00:00:00Z"), Some(30));
+        f.push(Finding {
+            code: "ramp-due",
+            due: Some(t("2030-02-01T00:00:00Z")),
+            key: None,
+            message: "a \"quoted\" message".into(),
+            severity: Severity::Warning,
+            site: s.domain.clone(),
+        });
+        assert!(f.iter().any(|x| x.key.is_some()) && f.iter().any(|x| x.due.is_none()));
+        let direct = serde_json::to_string_pretty(&f).unwrap();
+        let value = serde_json::to_string_pretty(&serde_json::to_value(&f).unwrap()).unwrap();
+        assert_eq!(direct, value);
     }
 
     #[test]

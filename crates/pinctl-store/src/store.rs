@@ -16,38 +16,52 @@ use pinctl_core::state::{
     parse_site, sha256_hex, to_yaml, ParseError, Role, Site, MAX_SITE_FILE, SITE_FILE, VERSION,
 };
 
-/// `f(index, item)` of each of `items`, spread over the cores in runs of
-/// neighbouring items, in order; the first error in that order wins.
+/// `f(index, item)` of each of `items`, on every core, in order; the
+/// first error in that order wins. The cores take runs of items in turn
+/// as they finish the last, rather than a fixed half each: one core may
+/// be slowed by other work, and the sites are not all alike.
 fn on_every_core<T: Sync, U: Send>(
     items: &[T],
     f: impl Fn(usize, &T) -> Result<U> + Sync,
 ) -> Result<Vec<U>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const RUN: usize = 32;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = items.len().div_ceil(cores).max(16);
-    let f = &f;
-    let parts: Vec<Result<Vec<U>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .enumerate()
-            .map(|(c, part)| {
-                s.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(k, t)| f(c * chunk + k, t))
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Internal("a loader thread failed".into())))
-            })
-            .collect()
+    if cores < 2 || items.len() <= RUN {
+        return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let (f, next) = (&f, &next);
+    let work = move || {
+        let mut done: Vec<(usize, Result<Vec<U>>)> = Vec::new();
+        loop {
+            let start = next.fetch_add(RUN, Ordering::Relaxed);
+            if start >= items.len() {
+                return done;
+            }
+            let run = &items[start..items.len().min(start + RUN)];
+            let part = run
+                .iter()
+                .enumerate()
+                .map(|(k, t)| f(start + k, t))
+                .collect();
+            done.push((start, part));
+        }
+    };
+    let mut runs: Vec<(usize, Result<Vec<U>>)> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..cores).map(|_| s.spawn(work)).collect();
+        let mut runs = work();
+        for h in helpers {
+            match h.join() {
+                Ok(r) => runs.extend(r),
+                Err(_) => runs.push((0, Err(Error::Internal("a loader thread failed".into())))),
+            }
+        }
+        runs
     });
+    runs.sort_by_key(|(start, _)| *start);
     let mut out = Vec::with_capacity(items.len());
-    for part in parts {
+    for (_, part) in runs {
         out.extend(part?);
     }
     Ok(out)
@@ -710,9 +724,37 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads a state file, refusing one larger than [`MAX_SITE_FILE`].
+/// Reads a state file, refusing one larger than [`MAX_SITE_FILE`], as
+/// `fsutil::read_capped` does (the same errors), sized from the open
+/// file rather than by a second look up of its path: a fleet's `status`
+/// reads thousands. Site files hold no secret, so no wiping buffer.
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    Ok(crate::fsutil::read_capped(path, MAX_SITE_FILE)?.to_vec())
+    use std::io::Read as _;
+    let read = |e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = fs::File::open(path).map_err(read)?;
+    let meta = file.metadata().map_err(read)?;
+    if meta.is_dir() {
+        return Err(Error::input(path.display().to_string(), "is a directory"));
+    }
+    // One more byte than the file: the read that finds its end needs no
+    // larger buffer.
+    let mut buf = Vec::with_capacity(meta.len().min(MAX_SITE_FILE) as usize + 1);
+    file.take(MAX_SITE_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(read)?;
+    if buf.len() as u64 > MAX_SITE_FILE {
+        return Err(Error::input(
+            path.display().to_string(),
+            format!(
+                "is larger than {} MiB; pinctl reads no more",
+                MAX_SITE_FILE >> 20
+            ),
+        ));
+    }
+    Ok(buf)
 }
 
 fn lock_wait() -> Duration {
