@@ -84,14 +84,50 @@ impl PinInfo {
 /// A pin: canonical base64 of 32 bytes (a SHA-256 digest). Every pin
 /// from outside (a flag, a header, a state file) becomes one through
 /// [`Pin::parse`], so a value that is not a pin cannot reach a pinset.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
-#[serde(try_from = "String")]
-pub struct Pin(String);
+///
+/// Held as its 44 characters in place, not on the heap: a fleet's sites
+/// hold hundreds of thousands, and every pinset compares and copies them
+/// (docs/design.md#reading-a-fleet).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pin([u8; PIN_LEN]);
+
+/// The length of every pin's text: 32 bytes in padded base64.
+const PIN_LEN: usize = 44;
 
 /// As its text, without the copy that `into = "String"` would make.
 impl Serialize for Pin {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// As a `String` is read, then [`Pin::parse`]d: the same errors as the
+/// `try_from = "String"` this replaced, without a `String` for each.
+impl<'de> serde::Deserialize<'de> for Pin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Pin, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Pin;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Pin, E> {
+                Pin::parse(v).map_err(E::custom)
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Pin, E> {
+                match std::str::from_utf8(v) {
+                    Ok(v) => self.visit_str(v),
+                    Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
+                }
+            }
+        }
+        d.deserialize_string(V)
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pin").field(&self.as_str()).finish()
     }
 }
 
@@ -100,9 +136,16 @@ impl Pin {
     /// of exactly 32 bytes.
     pub fn parse(v: &str) -> std::result::Result<Pin, String> {
         if is_canonical_pin(v) {
-            return Ok(Pin(v.to_string()));
+            return Ok(Pin::of_canonical(v));
         }
         Pin::parse_decoding(v)
+    }
+
+    /// The pin of a text [`is_canonical_pin`] accepted (44 characters).
+    fn of_canonical(v: &str) -> Pin {
+        let mut b = [0u8; PIN_LEN];
+        b.copy_from_slice(v.as_bytes());
+        Pin(b)
     }
 
     /// [`Pin::parse`] by decoding and encoding again: the rule, and the
@@ -122,22 +165,31 @@ impl Pin {
         if engine.encode(&bytes) != v {
             return Err(format!("pin {v:?} is not canonical base64"));
         }
-        Ok(Pin(v.to_string()))
+        // Canonical base64 of 32 bytes is 44 characters.
+        Ok(Pin::of_canonical(v))
     }
 
     /// The pin of a SHA-256 digest.
     pub fn from_digest(d: &[u8; 32]) -> Pin {
-        Pin(base64::engine::general_purpose::STANDARD.encode(d))
+        let mut b = [0u8; PIN_LEN];
+        // 32 bytes take exactly 44 characters of padded base64.
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(d, &mut b)
+            .unwrap_or(0);
+        debug_assert_eq!(n, PIN_LEN);
+        Pin(b)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only base64 characters are ever stored (`of_canonical`,
+        // `from_digest`): ASCII, so this never fails.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// The 32 bytes, as hex (DANE association data).
     pub fn hex(&self) -> String {
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&self.0)
+            .decode(self.0)
             // A Pin is canonical base64 of 32 bytes by construction.
             .unwrap_or_default();
         crate::text::hex(&bytes)
@@ -147,9 +199,6 @@ impl Pin {
 impl TryFrom<String> for Pin {
     type Error = String;
     fn try_from(v: String) -> std::result::Result<Pin, String> {
-        if is_canonical_pin(&v) {
-            return Ok(Pin(v));
-        }
         Pin::parse(&v)
     }
 }
@@ -177,25 +226,25 @@ fn is_canonical_pin(v: &str) -> bool {
 
 impl From<Pin> for String {
     fn from(p: Pin) -> String {
-        p.0
+        p.as_str().to_string()
     }
 }
 
 impl std::fmt::Display for Pin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl PartialEq<str> for Pin {
     fn eq(&self, o: &str) -> bool {
-        self.0 == o
+        self.0 == o.as_bytes()
     }
 }
 
 impl PartialEq<&str> for Pin {
     fn eq(&self, o: &&str) -> bool {
-        self.0 == *o
+        self.0 == o.as_bytes()
     }
 }
 
