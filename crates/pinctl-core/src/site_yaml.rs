@@ -116,6 +116,20 @@ impl de::Error for Bail {
 
 type R<T> = std::result::Result<T, Bail>;
 
+/// The characters that may not begin a plain scalar here (YAML's
+/// indicators and a space), as a table: every scalar of a fleet's files
+/// is looked up.
+const INDICATOR: [bool; 256] = {
+    let mut t = [false; 256];
+    let set = b"-?:,[]{}#&*!|>'\"%@` ";
+    let mut i = 0;
+    while i < set.len() {
+        t[set[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 struct Reader<'a> {
     s: &'a [u8],
     /// The same text (printable ASCII: every byte is a char boundary).
@@ -207,7 +221,7 @@ impl<'a> Reader<'a> {
                 }
                 Node::Double(self.str(at + 1, at + i))
             }
-            Some(c) if b"-?:,[]{}#&*!|>'\"%@` ".contains(c) => return Err(Bail),
+            Some(c) if INDICATOR[usize::from(*c)] => return Err(Bail),
             Some(_) => {
                 if in_item && is_key_start(self.s, at) {
                     self.pos = at;

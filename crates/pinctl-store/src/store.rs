@@ -457,7 +457,11 @@ impl Store {
             read_into(&cp, &mut data).map_err(|e| {
                 Error::state(&cp, format!("CSR of key {} cannot be read: {e}", k.name))
             })?;
-            let pins = pinctl_core::pin::read_pins(&cp.display().to_string(), &data)?;
+            let pins = pinctl_core::pin::read_pins_with(
+                &cp.display().to_string(),
+                &data,
+                pinctl_core::pin::Detail::PinOnly,
+            )?;
             if pins.first().map(|p| p.pin.as_str()) != Some(k.pin.as_str()) {
                 return Err(Error::state(
                     &path,
