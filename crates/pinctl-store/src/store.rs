@@ -227,15 +227,25 @@ impl Store {
 
     /// One `site.yaml`, parsed and checked to be the folder's.
     fn read_site_file(&self, domain: &str) -> Result<Site> {
+        self.read_site_file_in(domain).map(|(site, _)| site)
+    }
+
+    /// [`Store::read_site_file`], with the site's folder held open when it
+    /// could be (a real folder), for reading its other files.
+    fn read_site_file_in(&self, domain: &str) -> Result<(Site, Option<SiteDir>)> {
         let path = self.site_file(domain);
         let dir = self.site_dir(domain);
-        if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+        let held = SiteDir::hold(&dir);
+        if held.is_none() && dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
             return Err(Error::state(
                 &dir,
                 "is not a folder (a symbolic link?); pinctl writes only into real folders of the state",
             ));
         }
-        let text = read_capped(&path)?;
+        let text = match &held {
+            Some(h) => read_capped_from(&path, h.open(SITE_FILE)),
+            None => read_capped(&path),
+        }?;
         let site = parse_site(&text).map_err(|e| match e {
             ParseError::Newer(found) => Error::NewerState {
                 path: path.clone(),
@@ -253,11 +263,17 @@ impl Store {
                 ),
             ));
         }
-        Ok(site)
+        Ok((site, held))
     }
 
     fn read_site(&self, domain: &str) -> Result<Site> {
-        let mut site = self.read_site_file(domain)?;
+        self.read_site_in(domain).map(|(site, _)| site)
+    }
+
+    /// [`Store::read_site`], with the folder held open as
+    /// [`Store::read_site_file_in`] holds it.
+    fn read_site_in(&self, domain: &str) -> Result<(Site, Option<SiteDir>)> {
+        let (mut site, held) = self.read_site_file_in(domain)?;
         let dir = self.site_dir(domain);
         if site.version < 4 {
             // Before version 4 a certificate's names were not recorded: read
@@ -271,7 +287,7 @@ impl Store {
                     .unwrap_or_default();
             }
         }
-        Ok(site)
+        Ok((site, held))
     }
 
     /// The site of the folder, other than `except`, whose header is served
@@ -417,9 +433,15 @@ impl Store {
     /// Loads one site with its invariants and files checked, not yet
     /// related to the others.
     fn load_checked(&self, domain: &str) -> Result<Site> {
-        let mut site = self.read_site(domain)?;
+        let (mut site, held) = self.read_site_in(domain)?;
         let path = self.site_file(domain);
         let dir = self.site_dir(domain);
+        // Opened in the folder held open (one name to look up, not the
+        // whole path), else by path.
+        let open = |name: &str| match &held {
+            Some(h) => h.open(name),
+            None => fs::File::open(dir.join(name)),
+        };
         // One buffer for every archive and CSR of the site, larger than
         // any of them is as pinctl writes them (read in one go).
         let mut data = Vec::with_capacity(16 << 10);
@@ -427,8 +449,8 @@ impl Store {
             if k.destroyed.is_some() {
                 continue;
             }
-            let ap = dir.join(&k.archive);
-            read_into(&ap, &mut data).map_err(|e| {
+            let ap = || dir.join(&k.archive);
+            read_into(open(&k.archive), &mut data).map_err(|e| {
                 let hint = if e.kind() == std::io::ErrorKind::NotFound {
                     format!(
                         "; restore it from an offline copy (pinctl archive verify {} --from DIR shows which copy is good){}",
@@ -443,22 +465,22 @@ impl Store {
                     String::new()
                 };
                 Error::state(
-                    &ap,
+                    ap(),
                     format!("archive of key {} cannot be read: {e}{hint}", k.name),
                 )
             })?;
             if sha256_hex(&data) != k.archive_sha256 {
                 return Err(Error::state(
-                    &ap,
+                    ap(),
                     format!("archive of key {} does not match its recorded checksum (damaged or tampered)", k.name),
                 ));
             }
-            let cp = dir.join(&k.csr);
-            read_into(&cp, &mut data).map_err(|e| {
-                Error::state(&cp, format!("CSR of key {} cannot be read: {e}", k.name))
+            let cp = || dir.join(&k.csr);
+            read_into(open(&k.csr), &mut data).map_err(|e| {
+                Error::state(cp(), format!("CSR of key {} cannot be read: {e}", k.name))
             })?;
             let pins = pinctl_core::pin::read_pins_with(
-                &cp.display().to_string(),
+                &cp().display().to_string(),
                 &data,
                 pinctl_core::pin::Detail::PinOnly,
             )?;
@@ -720,25 +742,56 @@ fn stored_links(dir: &Path, c: &pinctl_core::state::Cert) -> Option<Vec<pinctl_c
 /// The whole of a file into `buf` (emptied first): as `fs::read`, without
 /// asking the file's size first (a fleet's `check` reads ten files a
 /// site, and the buffer is already large enough).
-fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
+fn read_into(file: std::io::Result<fs::File>, buf: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Read as _;
     buf.clear();
     // Through `Take`: `File`'s own `read_to_end` asks for the size.
-    fs::File::open(path)?.take(u64::MAX).read_to_end(buf)?;
+    file?.take(u64::MAX).read_to_end(buf)?;
     Ok(())
 }
 
+/// A site's folder held open, its files opened relative to it: a fleet
+/// opens ten files a site, and each open by whole path looks up every
+/// folder of the path again.
+struct SiteDir(std::os::fd::OwnedFd);
+
+impl SiteDir {
+    /// The folder, when it is one (not a link to one) and can be held;
+    /// None otherwise, and the caller goes by path, as before, for the
+    /// same answers and errors.
+    fn hold(dir: &Path) -> Option<SiteDir> {
+        use rustix::fs::{Mode, OFlags};
+        // O_PATH: only a handle to look names up in, which needs no read
+        // permission on the folder itself.
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::open(dir, flags, Mode::empty()).ok().map(SiteDir)
+    }
+
+    /// The file `name` of the folder, for reading.
+    fn open(&self, name: &str) -> std::io::Result<fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        rustix::fs::openat(&self.0, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map(fs::File::from)
+            .map_err(std::io::Error::from)
+    }
+}
+
 /// Reads a state file, refusing one larger than [`MAX_SITE_FILE`], as
-/// `fsutil::read_capped` does (the same errors), sized from the open
-/// file rather than by a second look up of its path: a fleet's `status`
-/// reads thousands. Site files hold no secret, so no wiping buffer.
+/// `fsutil::read_capped` does (the same errors).
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    read_capped_from(path, fs::File::open(path))
+}
+
+/// [`read_capped`] of `path` opened as `file`, sized from the open file
+/// rather than by a second look up of its path: a fleet's `status` reads
+/// thousands. Site files hold no secret, so no wiping buffer.
+fn read_capped_from(path: &Path, file: std::io::Result<fs::File>) -> Result<Vec<u8>> {
     use std::io::Read as _;
     let read = |e| Error::Read {
         path: path.to_path_buf(),
         source: e,
     };
-    let file = fs::File::open(path).map_err(read)?;
+    let file = file.map_err(read)?;
     let meta = file.metadata().map_err(read)?;
     if meta.is_dir() {
         return Err(Error::input(path.display().to_string(), "is a directory"));
@@ -752,10 +805,7 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
     if buf.len() as u64 > MAX_SITE_FILE {
         return Err(Error::input(
             path.display().to_string(),
-            format!(
-                "is larger than {} MiB; pinctl reads no more",
-                MAX_SITE_FILE >> 20
-            ),
+            format!("is larger than {} MiB; pinctl reads no more", MAX_SITE_FILE >> 20),
         ));
     }
     Ok(buf)
