@@ -250,24 +250,6 @@ impl<'a> Reader<'a> {
         Ok(node)
     }
 
-    /// The items of the block sequence at the reader whose dashes are in
-    /// column `col`: its lines with a dash in that column, up to the
-    /// first line left of it or not a dash there.
-    fn count_items(&self, col: usize) -> usize {
-        let mut n = 0;
-        let mut at = self.pos;
-        while let Some(i) = self.indent(at) {
-            if i < col || (i == col && self.s.get(at + i) != Some(&b'-')) {
-                break;
-            }
-            if i == col {
-                n += 1;
-            }
-            at = self.next_line(self.line_end(at + i));
-        }
-        n
-    }
-
     fn line_start(&self, at: usize) -> usize {
         memchr::memrchr(b'\n', &self.s[..at]).map_or(0, |i| i + 1)
     }
@@ -276,11 +258,18 @@ impl<'a> Reader<'a> {
 /// Whether a `key:` starts at `at`: letters, digits and `_`, then `:` and
 /// a space or the end of the line.
 fn is_key_start(s: &[u8], at: usize) -> bool {
+    key_colon(s, at).is_some()
+}
+
+/// Where the colon of the `key:` that starts at `at` is ([`is_key_start`]).
+fn key_colon(s: &[u8], at: usize) -> Option<usize> {
     let n = s[at..]
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
         .count();
-    n > 0 && s.get(at + n) == Some(&b':') && matches!(s.get(at + n + 1), None | Some(b' ' | b'\n'))
+    let colon = at + n;
+    (n > 0 && s.get(colon) == Some(&b':') && matches!(s.get(colon + 1), None | Some(b' ' | b'\n')))
+        .then_some(colon)
 }
 
 struct Value<'r, 'a> {
@@ -417,11 +406,9 @@ impl<'de> de::Deserializer<'de> for Value<'_, '_> {
         match self.node {
             Node::EmptySeq => v.visit_seq(Empty),
             Node::Seq(col) => {
-                let count = self.r.count_items(col);
                 let mut a = Items {
                     r: self.r,
                     col,
-                    left: count,
                     done: false,
                 };
                 let out = v.visit_seq(&mut a)?;
@@ -474,7 +461,7 @@ impl<'de> de::Deserializer<'de> for Value<'_, '_> {
     ) -> R<V::Value> {
         // Unit variants only, named by a scalar (as the state writes them).
         let name = self.scalar()?;
-        v.visit_enum(UnitOnly(name.into_owned()))
+        v.visit_enum(UnitOnly(name))
     }
 
     serde::forward_to_deserialize_any! {
@@ -507,9 +494,6 @@ impl<'de> de::MapAccess<'de> for Empty {
 struct Items<'r, 'a> {
     r: &'r mut Reader<'a>,
     col: usize,
-    /// Items not yet read, as counted ahead: a Vec of the exact size
-    /// (a fleet's sites are all in memory at once).
-    left: usize,
     done: bool,
 }
 
@@ -532,12 +516,7 @@ impl<'de> de::SeqAccess<'de> for &mut Items<'_, '_> {
             return Err(Bail);
         }
         let node = self.r.inline(at + i + 2, true)?;
-        self.left = self.left.saturating_sub(1);
         seed.deserialize(Value { r: self.r, node }).map(Some)
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.left)
     }
 }
 
@@ -572,10 +551,7 @@ impl<'de> de::MapAccess<'de> for &mut Entries<'_, '_> {
                 Some(_) => return Err(Bail),
             }
         };
-        if !is_key_start(s, at) {
-            return Err(Bail);
-        }
-        let colon = at + memchr::memchr(b':', &s[at..]).ok_or(Bail)?;
+        let colon = key_colon(s, at).ok_or(Bail)?;
         let key = self.r.str(at, colon);
         let node = if s.get(colon + 1) == Some(&b' ') {
             self.r.inline(colon + 2, false)?
@@ -606,19 +582,20 @@ impl<'de> de::MapAccess<'de> for &mut Entries<'_, '_> {
     }
 }
 
-/// A unit variant named by a scalar.
-struct UnitOnly(String);
+/// A unit variant named by a scalar (borrowed from the text: a fleet's
+/// files name thousands of roles, modes and events).
+struct UnitOnly<'a>(std::borrow::Cow<'a, str>);
 
-impl<'de> de::EnumAccess<'de> for UnitOnly {
+impl<'de, 'a> de::EnumAccess<'de> for UnitOnly<'a> {
     type Error = Bail;
-    type Variant = UnitOnly;
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> R<(V::Value, UnitOnly)> {
+    type Variant = UnitOnly<'a>;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> R<(V::Value, UnitOnly<'a>)> {
         let v = seed.deserialize(de::value::StrDeserializer::<Bail>::new(&self.0))?;
         Ok((v, self))
     }
 }
 
-impl<'de> de::VariantAccess<'de> for UnitOnly {
+impl<'de> de::VariantAccess<'de> for UnitOnly<'_> {
     type Error = Bail;
     fn unit_variant(self) -> R<()> {
         Ok(())
