@@ -48,29 +48,52 @@ pub struct Header {
 /// makes the pins a set, so their order (or a repeat) means nothing to a
 /// client.
 pub fn same_pins(a: &[Pin], b: &[Pin]) -> bool {
-    use std::collections::BTreeSet;
-    a.iter().collect::<BTreeSet<&Pin>>() == b.iter().collect::<BTreeSet<&Pin>>()
+    // Sorted without repeats, the sets compare as lists (a fleet's check
+    // compares every pinset it holds).
+    fn set(v: &[Pin]) -> Vec<&Pin> {
+        let mut v: Vec<&Pin> = v.iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+    set(a) == set(b)
 }
 
 impl Header {
     /// The header value in canonical order: pins, max-age,
     /// includeSubDomains, report-uri.
     pub fn value(&self) -> String {
-        let mut parts: Vec<String> = self
-            .pins
-            .iter()
-            .map(|p| format!("pin-sha256=\"{p}\""))
-            .collect();
+        use std::fmt::Write as _;
+        // One string, not a part each joined: a fleet's status writes
+        // two headers a site.
+        let mut v = String::with_capacity(58 * self.pins.len() + 64);
+        let part = |v: &mut String| {
+            if !v.is_empty() {
+                v.push_str("; ");
+            }
+        };
+        for p in &self.pins {
+            part(&mut v);
+            v.push_str("pin-sha256=\"");
+            v.push_str(p.as_str());
+            v.push('"');
+        }
         if let Some(age) = self.max_age {
-            parts.push(format!("max-age={age}"));
+            part(&mut v);
+            // Writing to a String cannot fail.
+            let _ = write!(v, "max-age={age}");
         }
         if self.include_subdomains {
-            parts.push("includeSubDomains".into());
+            part(&mut v);
+            v.push_str("includeSubDomains");
         }
         if let Some(uri) = &self.report_uri {
-            parts.push(format!("report-uri=\"{}\"", quote_escape(uri)));
+            part(&mut v);
+            v.push_str("report-uri=\"");
+            v.push_str(&quote_escape(uri));
+            v.push('"');
         }
-        parts.join("; ")
+        v
     }
 
     /// `Name: value`, as it appears on the wire.
