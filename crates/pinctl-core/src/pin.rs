@@ -210,19 +210,27 @@ impl TryFrom<String> for Pin {
 /// decoding in [`Pin::parse`], which gives the error.
 fn is_canonical_pin(v: &str) -> bool {
     let b = v.as_bytes();
-    let sextet = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    b.len() == 44
+    b.len() == PIN_LEN
         && b[43] == b'='
-        && b[..43].iter().all(|&c| sextet(c).is_some())
-        && sextet(b[42]).is_some_and(|x| x & 0b11 == 0)
+        && b[..43].iter().all(|&c| SEXTET[usize::from(c)] != NOT_BASE64)
+        && SEXTET[usize::from(b[42])] & 0b11 == 0
 }
+
+/// What each byte is worth in base64's standard alphabet, or
+/// [`NOT_BASE64`]: a table, as every pin of a fleet's files is checked.
+const SEXTET: [u8; 256] = {
+    let mut t = [NOT_BASE64; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < alphabet.len() {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Not a character of the standard alphabet (no sextet is 0xff).
+const NOT_BASE64: u8 = 0xff;
 
 impl From<Pin> for String {
     fn from(p: Pin) -> String {
