@@ -212,7 +212,9 @@ fn is_canonical_pin(v: &str) -> bool {
     let b = v.as_bytes();
     b.len() == PIN_LEN
         && b[43] == b'='
-        && b[..43].iter().all(|&c| SEXTET[usize::from(c)] != NOT_BASE64)
+        && b[..43]
+            .iter()
+            .all(|&c| SEXTET[usize::from(c)] != NOT_BASE64)
         && SEXTET[usize::from(b[42])] & 0b11 == 0
 }
 
@@ -593,6 +595,46 @@ fn read_block(
     Ok(Some(info))
 }
 
+/// The steps of the lazy DER walks ([`tbs_parts`], [`csr_pin`]). Their
+/// errors are never shown: whatever a walk cannot read goes to the full
+/// parse, whose error stands.
+mod walk {
+    use pkcs8::der::{Decode as _, Reader as _, SliceReader, Tag};
+
+    pub(super) fn bad(e: pkcs8::der::Error) -> String {
+        format!("not DER the walk reads: {e}")
+    }
+
+    /// The contents of the SEQUENCE that is the whole of `tlv`.
+    pub(super) fn contents(tlv: &[u8]) -> Result<&[u8], String> {
+        let mut r = SliceReader::new(tlv).map_err(bad)?;
+        let header = pkcs8::der::Header::decode(&mut r).map_err(bad)?;
+        if header.tag != Tag::Sequence {
+            return Err("a SEQUENCE was expected".into());
+        }
+        let body = r.read_slice(header.length).map_err(bad)?;
+        if !r.is_finished() {
+            return Err("trailing data after the SEQUENCE".into());
+        }
+        Ok(body)
+    }
+
+    /// The next element, which must carry tag `want`. x509-parser reads
+    /// other tags in places (an application [3] for a certificate's
+    /// extensions, say): such input goes to it, lest a walk read it
+    /// otherwise.
+    pub(super) fn next<'a>(r: &mut SliceReader<'a>, want: u8) -> Result<&'a [u8], String> {
+        let tag = r.peek_tag().map_err(bad)?;
+        if tag.octet() != want {
+            return Err(format!(
+                "tag {:#04x} where {want:#04x} was expected",
+                tag.octet()
+            ));
+        }
+        r.tlv_bytes().map_err(bad)
+    }
+}
+
 /// A certificate's pin without parsing the certificate: a lazy DER walk to
 /// the subjectPublicKeyInfo (RFC 5280 section 4.1), whose bytes are hashed
 /// as they stand, exactly what a full parse would hash.
@@ -608,36 +650,8 @@ struct TbsParts<'a> {
 }
 
 fn tbs_parts(der: &[u8]) -> std::result::Result<TbsParts<'_>, String> {
-    use pkcs8::der::{Decode as _, Reader as _, SliceReader, Tag};
-    fn bad(e: pkcs8::der::Error) -> String {
-        format!("not a valid X.509 certificate: {e}")
-    }
-    /// The contents of the SEQUENCE that `tlv` is.
-    fn contents(tlv: &[u8]) -> std::result::Result<&[u8], String> {
-        let mut r = SliceReader::new(tlv).map_err(bad)?;
-        let header = pkcs8::der::Header::decode(&mut r).map_err(bad)?;
-        if header.tag != Tag::Sequence {
-            return Err("not a valid X.509 certificate: a SEQUENCE was expected".into());
-        }
-        let body = r.read_slice(header.length).map_err(bad)?;
-        if !r.is_finished() {
-            return Err("trailing data after the certificate".into());
-        }
-        Ok(body)
-    }
-    /// The next element, which must carry tag `want`. x509-parser reads
-    /// other tags in places (an application [3] for the extensions, say):
-    /// such certificates go to it, lest this walk read them otherwise.
-    fn next<'a>(r: &mut SliceReader<'a>, want: u8) -> std::result::Result<&'a [u8], String> {
-        let tag = r.peek_tag().map_err(bad)?;
-        if tag.octet() != want {
-            return Err(format!(
-                "not a valid X.509 certificate: tag {:#04x} where {want:#04x} was expected",
-                tag.octet()
-            ));
-        }
-        r.tlv_bytes().map_err(bad)
-    }
+    use pkcs8::der::{Reader as _, SliceReader};
+    use walk::{bad, contents, next};
     let cert = contents(der)?;
     let mut top = SliceReader::new(cert).map_err(bad)?;
     let tbs = contents(top.tlv_bytes().map_err(bad)?)?;
@@ -694,33 +708,8 @@ fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
 /// whose bytes are hashed as they stand, as a full parse would. Checking
 /// a fleet's stored CSRs against their keys' pins needs no more.
 fn csr_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
-    use pkcs8::der::{Decode as _, Reader as _, SliceReader, Tag};
-    fn bad(e: pkcs8::der::Error) -> String {
-        format!("not a valid PKCS#10 CSR: {e}")
-    }
-    /// The contents of the SEQUENCE that is the whole of `tlv`.
-    fn contents(tlv: &[u8]) -> std::result::Result<&[u8], String> {
-        let mut r = SliceReader::new(tlv).map_err(bad)?;
-        let header = pkcs8::der::Header::decode(&mut r).map_err(bad)?;
-        if header.tag != Tag::Sequence {
-            return Err("not a valid PKCS#10 CSR: a SEQUENCE was expected".into());
-        }
-        let body = r.read_slice(header.length).map_err(bad)?;
-        if !r.is_finished() {
-            return Err("trailing data after the CSR".into());
-        }
-        Ok(body)
-    }
-    fn next<'a>(r: &mut SliceReader<'a>, want: u8) -> std::result::Result<&'a [u8], String> {
-        let tag = r.peek_tag().map_err(bad)?;
-        if tag.octet() != want {
-            return Err(format!(
-                "not a valid PKCS#10 CSR: tag {:#04x} where {want:#04x} was expected",
-                tag.octet()
-            ));
-        }
-        r.tlv_bytes().map_err(bad)
-    }
+    use pkcs8::der::{Reader as _, SliceReader};
+    use walk::{bad, contents, next};
     // CertificationRequest: info, signatureAlgorithm, signature.
     let mut top = SliceReader::new(contents(der)?).map_err(bad)?;
     let info = contents(next(&mut top, 0x30)?)?;
