@@ -1127,6 +1127,67 @@ mod tests {
         }
     }
 
+    /// `der` as a PEM CSR.
+    fn csr_pem(der: &[u8]) -> String {
+        let b = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b
+            .as_bytes()
+            .chunks(64)
+            .map(|l| std::str::from_utf8(l).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+            lines.join("\n")
+        )
+    }
+
+    /// Where the contents of the DER element at `at` start.
+    fn contents_at(der: &[u8], at: usize) -> usize {
+        match der[at + 1] {
+            n if n < 0x80 => at + 2,
+            n => at + 2 + usize::from(n & 0x7f),
+        }
+    }
+
+    /// A CSR's version made negative (the full parse refuses it), and its
+    /// SubjectPublicKeyInfo's algorithm made a SET: what a damaged or
+    /// tampered stored CSR may hold.
+    fn damaged_csrs(der: &[u8]) -> [Vec<u8>; 2] {
+        let info = contents_at(der, 0);
+        let version = contents_at(der, info);
+        assert_eq!(&der[version..version + 3], [0x02, 0x01, 0x00]);
+        let mut bad_version = der.to_vec();
+        bad_version[version + 2] = 0xff;
+        let subject = version + 3;
+        let subject_len = match der[subject + 1] {
+            n if n < 0x80 => usize::from(n),
+            0x81 => usize::from(der[subject + 2]),
+            _ => usize::from(der[subject + 2]) << 8 | usize::from(der[subject + 3]),
+        };
+        let spki = contents_at(der, subject) + subject_len;
+        assert_eq!(der[spki], 0x30);
+        let algorithm = contents_at(der, spki);
+        assert_eq!(der[algorithm], 0x30);
+        let mut bad_spki = der.to_vec();
+        bad_spki[algorithm] = 0x31;
+        [bad_version, bad_spki]
+    }
+
+    #[test]
+    fn a_stored_csrs_pin_is_refused_as_the_full_parse_refuses_it() {
+        // The store reads a CSR's pin only (Detail::PinOnly): a damaged or
+        // tampered CSR must give the error it gave before, not a pin.
+        for der in csr_ders() {
+            for bad in damaged_csrs(der) {
+                let pem = csr_pem(&bad);
+                let full = outcome(read_pins_with("in", pem.as_bytes(), Detail::Full));
+                assert!(full.is_err(), "{full:?}");
+                let pin_only = outcome(read_pins_with("in", pem.as_bytes(), Detail::PinOnly));
+                assert_eq!(pin_only, full);
+            }
+        }
+    }
+
     fn outcome(r: Result<Vec<PinInfo>>) -> std::result::Result<Vec<(String, Kind)>, String> {
         r.map(|v| v.into_iter().map(|i| (i.pin.to_string(), i.kind)).collect())
             .map_err(|e| e.to_string())
