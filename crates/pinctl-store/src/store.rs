@@ -764,15 +764,22 @@ impl SiteDir {
         // O_PATH: only a handle to look names up in, which needs no read
         // permission on the folder itself.
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        rustix::fs::open(dir, flags, Mode::empty()).ok().map(SiteDir)
+        rustix::fs::open(dir, flags, Mode::empty())
+            .ok()
+            .map(SiteDir)
     }
 
     /// The file `name` of the folder, for reading.
     fn open(&self, name: &str) -> std::io::Result<fs::File> {
         use rustix::fs::{Mode, OFlags};
-        rustix::fs::openat(&self.0, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map(fs::File::from)
-            .map_err(std::io::Error::from)
+        rustix::fs::openat(
+            &self.0,
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map(fs::File::from)
+        .map_err(std::io::Error::from)
     }
 }
 
@@ -805,7 +812,10 @@ fn read_capped_from(path: &Path, file: std::io::Result<fs::File>) -> Result<Vec<
     if buf.len() as u64 > MAX_SITE_FILE {
         return Err(Error::input(
             path.display().to_string(),
-            format!("is larger than {} MiB; pinctl reads no more", MAX_SITE_FILE >> 20),
+            format!(
+                "is larger than {} MiB; pinctl reads no more",
+                MAX_SITE_FILE >> 20
+            ),
         ));
     }
     Ok(buf)
