@@ -184,3 +184,50 @@ fn a_tampered_stored_csr_is_the_error_it_was() {
     assert_eq!(o.code, 3, "{}", o.stdout);
     assert_eq!(o.stdout, format!("PINCTL UNKNOWN - {error}\n"));
 }
+
+#[test]
+fn the_chosen_sites_error_comes_before_another_folders() {
+    // `--site X` reads X before it lists the folder (as it did): X's own
+    // damage is the error, not another folder's.
+    let (env, _) = fleet(2);
+    let state = env.path().join("state");
+    let archive = state.join("site1.example/primary.key.age");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.push(b'x');
+    std::fs::write(&archive, bytes).unwrap();
+    let other = state.join("site2.example/site.yaml");
+    std::fs::remove_file(&other).unwrap();
+    std::fs::create_dir(&other).unwrap();
+    let error = "error: state/site1.example/primary.key.age: archive of key primary does not match its recorded checksum (damaged or tampered)";
+    for args in [
+        &["--site", "site1.example", "status"][..],
+        &["--site", "site1.example", "status", "--format", "json"],
+    ] {
+        let o = env.run(args);
+        o.fails_with(error);
+        assert!(o.stderr.starts_with(&format!("{error}\n")), "{}", o.stderr);
+    }
+    let o = env.run(&["--site", "site1.example", "check"]);
+    assert_eq!((o.code, o.stderr.lines().next()), (3, Some(error)));
+}
+
+#[test]
+fn a_sites_error_comes_before_the_report_stores() {
+    // `check` reads the sites, then the report store (as it did): a
+    // damaged site is the error even when the store is damaged too.
+    let (env, _) = fleet(2);
+    let state = env.path().join("state");
+    let archive = state.join("site2.example/primary.key.age");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.push(b'x');
+    std::fs::write(&archive, bytes).unwrap();
+    std::fs::write(state.join("reports.sqlite"), "not a database\n").unwrap();
+    let error = "state/site2.example/primary.key.age: archive of key primary does not match its recorded checksum (damaged or tampered)";
+    for args in [&["check"][..], &["--site", "site2.example", "check"]] {
+        let o = env.run(args);
+        assert_eq!(o.code, 3, "{}", o.stderr);
+        assert_eq!(o.stdout, format!("PINCTL UNKNOWN - {error}\n"));
+    }
+    let o = env.run(&["check", "--database", "/nonexistent/reports.sqlite"]);
+    assert_eq!(o.stdout, format!("PINCTL UNKNOWN - {error}\n"));
+}
