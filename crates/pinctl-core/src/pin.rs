@@ -563,11 +563,6 @@ fn read_block(
             "CERTIFICATE" | "X509 CERTIFICATE" => read_certificate(contents, false),
             // OpenSSL's "trusted certificate" appends its trust settings.
             "TRUSTED CERTIFICATE" => read_certificate(contents, true),
-            // As for certificates: what the walk does not read, the full
-            // parse reads, and its error stands.
-            "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" if detail == Detail::PinOnly => {
-                csr_pin(contents).or_else(|_| read_csr(contents))
-            }
             "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => read_csr(contents),
             "PUBLIC KEY" => read_spki(contents),
             "RSA PUBLIC KEY" => read_rsa_public(contents),
@@ -679,59 +674,6 @@ fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
         String::new(),
         None,
     ))
-}
-
-/// A CSR's pin without parsing the CSR: a lazy DER walk to the
-/// subjectPKInfo of its certificationRequestInfo (RFC 2986 section 4),
-/// whose bytes are hashed as they stand, as a full parse would. Checking
-/// a fleet's stored CSRs against their keys' pins needs no more.
-fn csr_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
-    use pkcs8::der::{Decode as _, Reader as _, SliceReader, Tag};
-    fn bad(e: pkcs8::der::Error) -> String {
-        format!("not a valid PKCS#10 CSR: {e}")
-    }
-    /// The contents of the SEQUENCE that is the whole of `tlv`.
-    fn contents(tlv: &[u8]) -> std::result::Result<&[u8], String> {
-        let mut r = SliceReader::new(tlv).map_err(bad)?;
-        let header = pkcs8::der::Header::decode(&mut r).map_err(bad)?;
-        if header.tag != Tag::Sequence {
-            return Err("not a valid PKCS#10 CSR: a SEQUENCE was expected".into());
-        }
-        let body = r.read_slice(header.length).map_err(bad)?;
-        if !r.is_finished() {
-            return Err("trailing data after the CSR".into());
-        }
-        Ok(body)
-    }
-    fn next<'a>(r: &mut SliceReader<'a>, want: u8) -> std::result::Result<&'a [u8], String> {
-        let tag = r.peek_tag().map_err(bad)?;
-        if tag.octet() != want {
-            return Err(format!(
-                "not a valid PKCS#10 CSR: tag {:#04x} where {want:#04x} was expected",
-                tag.octet()
-            ));
-        }
-        r.tlv_bytes().map_err(bad)
-    }
-    // CertificationRequest: info, signatureAlgorithm, signature.
-    let mut top = SliceReader::new(contents(der)?).map_err(bad)?;
-    let info = contents(next(&mut top, 0x30)?)?;
-    next(&mut top, 0x30)?;
-    next(&mut top, 0x03)?;
-    if !top.is_finished() {
-        return Err("not a valid PKCS#10 CSR: unexpected data after the signature".into());
-    }
-    // certificationRequestInfo: version, subject, subjectPKInfo, [0] attributes.
-    let mut r = SliceReader::new(info).map_err(bad)?;
-    next(&mut r, 0x02)?;
-    next(&mut r, 0x30)?;
-    let spki = next(&mut r, 0x30)?;
-    next(&mut r, 0xa0)?;
-    if !r.is_finished() {
-        return Err("not a valid PKCS#10 CSR: unexpected data after the attributes".into());
-    }
-    let digest: [u8; 32] = Sha256::digest(spki).into();
-    Ok(PinInfo::of_digest(&digest, Kind::Csr, String::new(), None))
 }
 
 /// What a full parse gives `pin --format text|json`, from the lazy walk.
@@ -1100,30 +1042,24 @@ mod tests {
         })
     }
 
-    #[test]
-    fn a_csrs_pin_from_the_walk_is_the_full_parses() {
-        for der in csr_ders() {
-            let walked = csr_pin(der).unwrap().pin;
-            assert_eq!(walked, read_csr(der).unwrap().pin);
-        }
-    }
-
     proptest! {
         #[test]
-        fn a_damaged_csr_walks_to_no_other_pin_than_the_full_parse(
+        fn a_damaged_csrs_pin_alone_is_what_the_full_parse_says(
             which in 0usize..6,
             at in any::<prop::sample::Index>(),
             byte in any::<u8>(),
             cut in any::<bool>(),
         ) {
+            // The store asks a stored CSR for its pin only: the pin, or
+            // the error, must be the full parse's.
             let mut der = csr_ders()[which].clone();
             let i = at.index(der.len());
             if cut { der.truncate(i) } else { der[i] = byte }
-            // Where both read it, they agree; where the walk cannot, the
-            // full parse answers (`read_block`).
-            if let (Ok(w), Ok(f)) = (csr_pin(&der), read_csr(&der)) {
-                prop_assert_eq!(w.pin, f.pin);
-            }
+            let pem = csr_pem(&der);
+            prop_assert_eq!(
+                outcome(read_pins_with("in", pem.as_bytes(), Detail::PinOnly)),
+                outcome(read_pins_with("in", pem.as_bytes(), Detail::Full))
+            );
         }
     }
 
