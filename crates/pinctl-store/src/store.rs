@@ -85,7 +85,9 @@ pub struct Store {
 /// ([`Store::listing`]).
 pub struct Listing {
     pub chosen: Vec<String>,
-    every: Vec<String>,
+    /// None for `--site`: the folder is listed after the chosen site is
+    /// read, so that its own error comes first (as it always did).
+    every: Option<Vec<String>>,
 }
 
 /// Held while a mutating command runs; released when dropped.
@@ -338,7 +340,7 @@ impl Store {
         Ok(match want {
             Some(_) => Listing {
                 chosen: vec![self.pick(want)?],
-                every: self.sites()?,
+                every: None,
             },
             None => {
                 let every = self.sites()?;
@@ -347,7 +349,7 @@ impl Store {
                 }
                 Listing {
                     chosen: every.clone(),
-                    every,
+                    every: Some(every),
                 }
             }
         })
@@ -367,7 +369,20 @@ impl Store {
         listing: Listing,
         f: impl Fn(&Site) -> U + Sync,
     ) -> Result<Vec<U>> {
-        self.map_listed(&listing.chosen, listing.every, f)
+        let every = match listing.every {
+            Some(every) => every,
+            None => match self.sites() {
+                Ok(every) => every,
+                Err(e) => {
+                    // A chosen site's own error comes before the folder's.
+                    for d in &listing.chosen {
+                        self.load_checked(d)?;
+                    }
+                    return Err(e);
+                }
+            },
+        };
+        self.map_listed(&listing.chosen, every, f)
     }
 
     /// [`Store::map_sites`] of `domains`, with `every` site of the folder.
