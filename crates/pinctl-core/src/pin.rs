@@ -1063,6 +1063,67 @@ mod tests {
         }
     }
 
+    /// A pin read as `Pin` was before it was held in place: a `String`,
+    /// then [`Pin::parse`]d (`try_from = "String"`).
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(try_from = "String")]
+    struct StringPin(#[allow(dead_code)] Pin);
+
+    impl TryFrom<String> for StringPin {
+        type Error = String;
+        fn try_from(v: String) -> std::result::Result<StringPin, String> {
+            Pin::parse(&v).map(StringPin)
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Keys<P> {
+        #[allow(dead_code)]
+        keys: Vec<Key<P>>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Key<P> {
+        #[allow(dead_code)]
+        name: String,
+        #[allow(dead_code)]
+        pin: P,
+    }
+
+    #[test]
+    fn a_bad_pins_error_is_the_one_reading_a_string_gave() {
+        // A damaged site.yaml is refused with the error it always had: the
+        // same words, path and position (the general parser's).
+        let good = Pin::from_digest(&[7; 32]).to_string();
+        for pin in [
+            "\"XrSVpN5TrR4/CS0TDZLoPv7lHugI3X3HYw+WDmepMbHg=\"".to_string(),
+            format!("{}A", good),
+            "AAAA".to_string(),
+            "12".to_string(),
+            "~".to_string(),
+            "[1]".to_string(),
+        ] {
+            let text = format!("keys:\n- name: a\n  pin: {good}\n- name: b\n  pin: {pin}\n");
+            let old = serde_yaml::from_str::<Keys<StringPin>>(&text).map(|_| ());
+            let new = serde_yaml::from_str::<Keys<Pin>>(&text).map(|_| ());
+            assert_eq!(
+                new.map_err(|e| e.to_string()),
+                old.map_err(|e| e.to_string()),
+                "{text}"
+            );
+            let json = format!("[\"{good}\", {}]", serde_json::to_string(&pin).unwrap());
+            for json in [json, format!("[{pin}]")] {
+                let old = serde_json::from_str::<Vec<StringPin>>(&json).map(|_| ());
+                let new = serde_json::from_str::<Vec<Pin>>(&json).map(|_| ());
+                assert_eq!(
+                    new.map_err(|e| e.to_string()),
+                    old.map_err(|e| e.to_string()),
+                    "{json}"
+                );
+            }
+        }
+    }
+
     /// `der` as a PEM CSR.
     fn csr_pem(der: &[u8]) -> String {
         let b = base64::engine::general_purpose::STANDARD.encode(der);
