@@ -102,26 +102,36 @@ impl Serialize for Pin {
 }
 
 /// As a `String` is read, then [`Pin::parse`]d: the same errors as the
-/// `try_from = "String"` this replaced, without a `String` for each.
+/// `try_from = "String"` this replaced, without a `String` for each. A
+/// text that is not a pin is refused once the string is read, not while
+/// it is: a parser places (and names the path of) an error from within
+/// reading a value elsewhere than one after it (serde_yaml: the value,
+/// not its entry), and a damaged state file must say what it said.
 impl<'de> serde::Deserialize<'de> for Pin {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Pin, D::Error> {
         struct V;
         impl serde::de::Visitor<'_> for V {
-            type Value = Pin;
+            type Value = std::result::Result<Pin, String>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Pin, E> {
-                Pin::parse(v).map_err(E::custom)
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(Pin::parse(v))
             }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Pin, E> {
+            fn visit_bytes<E: serde::de::Error>(
+                self,
+                v: &[u8],
+            ) -> std::result::Result<Self::Value, E> {
                 match std::str::from_utf8(v) {
                     Ok(v) => self.visit_str(v),
                     Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
                 }
             }
         }
-        d.deserialize_string(V)
+        d.deserialize_string(V)?.map_err(serde::de::Error::custom)
     }
 }
 
