@@ -207,8 +207,16 @@ fn the_chosen_sites_error_comes_before_another_folders() {
         o.fails_with(error);
         assert!(o.stderr.starts_with(&format!("{error}\n")), "{}", o.stderr);
     }
-    let o = env.run(&["--site", "site1.example", "check"]);
-    assert_eq!((o.code, o.stderr.lines().next()), (3, Some(error)));
+    for args in [
+        &["--site", "site1.example", "check"][..],
+        &["--site", "site1.example", "check", "--live"],
+    ] {
+        let o = env.run(args);
+        assert_eq!((o.code, o.stderr.lines().next()), (3, Some(error)));
+    }
+    let o = env.run(&["--site", "site1.example", "channel", "list"]);
+    o.fails_with(error);
+    assert!(o.stderr.starts_with(&format!("{error}\n")), "{}", o.stderr);
 }
 
 #[test]
