@@ -330,7 +330,19 @@ impl Store {
     /// Loads several sites (a fleet): each file is read once, and the
     /// sites are related to one another in memory.
     pub fn load_many(&self, domains: &[String]) -> Result<Vec<Site>> {
-        self.map_listed(domains, self.sites()?, Site::clone)
+        self.map_listed(domains, self.every_after(domains)?, Site::clone)
+    }
+
+    /// Every site of the folder, as if listed after `chosen` were loaded
+    /// (as they were before the sites were loaded in one pass): when the
+    /// folder cannot be listed, a chosen site's own error comes first.
+    fn every_after(&self, chosen: &[String]) -> Result<Vec<String>> {
+        self.sites().or_else(|e| {
+            for d in chosen {
+                self.load_checked(d)?;
+            }
+            Err(e)
+        })
     }
 
     /// The sites a report covers (`want`, or every site, as
@@ -371,16 +383,7 @@ impl Store {
     ) -> Result<Vec<U>> {
         let every = match listing.every {
             Some(every) => every,
-            None => match self.sites() {
-                Ok(every) => every,
-                Err(e) => {
-                    // A chosen site's own error comes before the folder's.
-                    for d in &listing.chosen {
-                        self.load_checked(d)?;
-                    }
-                    return Err(e);
-                }
-            },
+            None => self.every_after(&listing.chosen)?,
         };
         self.map_listed(&listing.chosen, every, f)
     }
