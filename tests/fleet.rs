@@ -139,7 +139,7 @@ fn same_as_each_sites_own(env: &Env, names: &[String]) {
 
 /// `path`'s CSR with its version made negative: well formed DER, with
 /// the same public key, that no PKCS#10 parser accepts.
-fn tamper_csr_version(path: &std::path::Path) {
+pub fn tamper_csr_version(path: &std::path::Path) {
     use base64::Engine as _;
     let b64 = &base64::engine::general_purpose::STANDARD;
     let text = std::fs::read_to_string(path).unwrap();
