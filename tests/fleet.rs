@@ -136,3 +136,106 @@ fn same_as_each_sites_own(env: &Env, names: &[String]) {
     assert_eq!(body, each);
     assert!(whole.starts_with(&format!("PINCTL {} - ", parsed["status"].as_str().unwrap())));
 }
+
+/// `path`'s CSR with its version made negative: well formed DER, with
+/// the same public key, that no PKCS#10 parser accepts.
+pub fn tamper_csr_version(path: &std::path::Path) {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let text = std::fs::read_to_string(path).unwrap();
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut der = b64.decode(body).unwrap();
+    let after_len = |at: usize| match der[at + 1] {
+        n if n < 0x80 => at + 2,
+        n => at + 2 + usize::from(n & 0x7f),
+    };
+    let version = after_len(after_len(0));
+    assert_eq!(&der[version..version + 3], [0x02, 0x01, 0x00]);
+    der[version + 2] = 0xff;
+    let b = b64.encode(&der);
+    let lines: Vec<&str> = b
+        .as_bytes()
+        .chunks(64)
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    std::fs::write(
+        path,
+        format!(
+            "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+            lines.join("\n")
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_tampered_stored_csr_is_the_error_it_was() {
+    // A stored CSR that is no CSR any more (its public key intact) is
+    // damage or tampering: `status` and `check` say so, as they did
+    // before a CSR's pin was read by a lazy walk.
+    let (env, _) = fleet(40);
+    let csr = env.path().join("state/site7.example/primary.csr.pem");
+    tamper_csr_version(&csr);
+    let error = "state/site7.example/primary.csr.pem: PEM block 1 (CERTIFICATE REQUEST): not a valid PKCS#10 CSR: Parsing Error: InvalidVersion";
+    for args in [&["status"][..], &["--site", "site7.example", "status"]] {
+        env.run(args).fails_with(error);
+    }
+    let o = env.run(&["check"]);
+    assert_eq!(o.code, 3, "{}", o.stdout);
+    assert_eq!(o.stdout, format!("PINCTL UNKNOWN - {error}\n"));
+}
+
+#[test]
+fn the_chosen_sites_error_comes_before_another_folders() {
+    // `--site X` reads X before it lists the folder (as it did): X's own
+    // damage is the error, not another folder's.
+    let (env, _) = fleet(2);
+    let state = env.path().join("state");
+    let archive = state.join("site1.example/primary.key.age");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.push(b'x');
+    std::fs::write(&archive, bytes).unwrap();
+    let other = state.join("site2.example/site.yaml");
+    std::fs::remove_file(&other).unwrap();
+    std::fs::create_dir(&other).unwrap();
+    let error = "error: state/site1.example/primary.key.age: archive of key primary does not match its recorded checksum (damaged or tampered)";
+    for args in [
+        &["--site", "site1.example", "status"][..],
+        &["--site", "site1.example", "status", "--format", "json"],
+    ] {
+        let o = env.run(args);
+        o.fails_with(error);
+        assert!(o.stderr.starts_with(&format!("{error}\n")), "{}", o.stderr);
+    }
+    for args in [
+        &["--site", "site1.example", "check"][..],
+        &["--site", "site1.example", "check", "--live"],
+    ] {
+        let o = env.run(args);
+        assert_eq!((o.code, o.stderr.lines().next()), (3, Some(error)));
+    }
+    let o = env.run(&["--site", "site1.example", "channel", "list"]);
+    o.fails_with(error);
+    assert!(o.stderr.starts_with(&format!("{error}\n")), "{}", o.stderr);
+}
+
+#[test]
+fn a_sites_error_comes_before_the_report_stores() {
+    // `check` reads the sites, then the report store (as it did): a
+    // damaged site is the error even when the store is damaged too.
+    let (env, _) = fleet(2);
+    let state = env.path().join("state");
+    let archive = state.join("site2.example/primary.key.age");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.push(b'x');
+    std::fs::write(&archive, bytes).unwrap();
+    std::fs::write(state.join("reports.sqlite"), "not a database\n").unwrap();
+    let error = "state/site2.example/primary.key.age: archive of key primary does not match its recorded checksum (damaged or tampered)";
+    for args in [&["check"][..], &["--site", "site2.example", "check"]] {
+        let o = env.run(args);
+        assert_eq!(o.code, 3, "{}", o.stderr);
+        assert_eq!(o.stdout, format!("PINCTL UNKNOWN - {error}\n"));
+    }
+    let o = env.run(&["check", "--database", "/nonexistent/reports.sqlite"]);
+    assert_eq!(o.stdout, format!("PINCTL UNKNOWN - {error}\n"));
+}

@@ -463,3 +463,19 @@ fn tlsa_records_match_danetool() {
         assert_eq!(ours.ok().trim(), fields.join(" "), "{file}");
     }
 }
+
+#[test]
+fn a_damaged_csrs_header_and_tlsa_are_refused_as_its_pin_is() {
+    // `--format header|tlsa` read only the pin; a CSR no parser accepts
+    // (its key intact) is still refused, with the error `pin` gives.
+    let env = Env::new();
+    let csr = env.path().join("bad.csr.pem");
+    std::fs::copy(fixtures().join("p256.csr.pem"), &csr).unwrap();
+    crate::fleet::tamper_csr_version(&csr);
+    let error = "bad.csr.pem: PEM block 1 (CERTIFICATE REQUEST): not a valid PKCS#10 CSR: Parsing Error: InvalidVersion";
+    env.run(&["pin", "bad.csr.pem"]).fails_with(error);
+    for format in ["header", "tlsa"] {
+        env.run(&["pin", "--format", format, "bad.csr.pem"])
+            .fails_with(error);
+    }
+}

@@ -42,7 +42,15 @@ fn gather(ctx: &Ctx, o: &CheckOptions) -> Result<Vec<Finding>> {
     let listing = ctx.store.listing(ctx.site.as_deref())?;
     // Violation reports, when the collector stored any: those of the last
     // days are findings; those since the live header hold the ramp back.
-    let rows = super::reports::findings(ctx, o.database.as_deref(), None)?;
+    let rows = match super::reports::findings(ctx, o.database.as_deref(), None) {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The sites were always read before the report store: a
+            // damaged site is the error before a damaged store.
+            ctx.store.map_sites(listing, |_| ())?;
+            return Err(e);
+        }
+    };
     let since = crate::text::rfc3339(crate::lifecycle::add_days(
         ctx.now,
         -judge::REPORT_WINDOW_DAYS,

@@ -102,26 +102,36 @@ impl Serialize for Pin {
 }
 
 /// As a `String` is read, then [`Pin::parse`]d: the same errors as the
-/// `try_from = "String"` this replaced, without a `String` for each.
+/// `try_from = "String"` this replaced, without a `String` for each. A
+/// text that is not a pin is refused once the string is read, not while
+/// it is: a parser places (and names the path of) an error from within
+/// reading a value elsewhere than one after it (serde_yaml: the value,
+/// not its entry), and a damaged state file must say what it said.
 impl<'de> serde::Deserialize<'de> for Pin {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Pin, D::Error> {
         struct V;
         impl serde::de::Visitor<'_> for V {
-            type Value = Pin;
+            type Value = std::result::Result<Pin, String>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Pin, E> {
-                Pin::parse(v).map_err(E::custom)
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(Pin::parse(v))
             }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Pin, E> {
+            fn visit_bytes<E: serde::de::Error>(
+                self,
+                v: &[u8],
+            ) -> std::result::Result<Self::Value, E> {
                 match std::str::from_utf8(v) {
                     Ok(v) => self.visit_str(v),
                     Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
                 }
             }
         }
-        d.deserialize_string(V)
+        d.deserialize_string(V)?.map_err(serde::de::Error::custom)
     }
 }
 
@@ -573,11 +583,6 @@ fn read_block(
             "CERTIFICATE" | "X509 CERTIFICATE" => read_certificate(contents, false),
             // OpenSSL's "trusted certificate" appends its trust settings.
             "TRUSTED CERTIFICATE" => read_certificate(contents, true),
-            // As for certificates: what the walk does not read, the full
-            // parse reads, and its error stands.
-            "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" if detail == Detail::PinOnly => {
-                csr_pin(contents).or_else(|_| read_csr(contents))
-            }
             "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => read_csr(contents),
             "PUBLIC KEY" => read_spki(contents),
             "RSA PUBLIC KEY" => read_rsa_public(contents),
@@ -595,8 +600,8 @@ fn read_block(
     Ok(Some(info))
 }
 
-/// The steps of the lazy DER walks ([`tbs_parts`], [`csr_pin`]). Their
-/// errors are never shown: whatever a walk cannot read goes to the full
+/// The steps of the lazy DER walk of a certificate ([`tbs_parts`]). Its
+/// errors are never shown: whatever the walk cannot read goes to the full
 /// parse, whose error stands.
 mod walk {
     use pkcs8::der::{Decode as _, Reader as _, SliceReader, Tag};
@@ -701,34 +706,6 @@ fn certificate_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
         String::new(),
         None,
     ))
-}
-
-/// A CSR's pin without parsing the CSR: a lazy DER walk to the
-/// subjectPKInfo of its certificationRequestInfo (RFC 2986 section 4),
-/// whose bytes are hashed as they stand, as a full parse would. Checking
-/// a fleet's stored CSRs against their keys' pins needs no more.
-fn csr_pin(der: &[u8]) -> std::result::Result<PinInfo, String> {
-    use pkcs8::der::{Reader as _, SliceReader};
-    use walk::{bad, contents, next};
-    // CertificationRequest: info, signatureAlgorithm, signature.
-    let mut top = SliceReader::new(contents(der)?).map_err(bad)?;
-    let info = contents(next(&mut top, 0x30)?)?;
-    next(&mut top, 0x30)?;
-    next(&mut top, 0x03)?;
-    if !top.is_finished() {
-        return Err("not a valid PKCS#10 CSR: unexpected data after the signature".into());
-    }
-    // certificationRequestInfo: version, subject, subjectPKInfo, [0] attributes.
-    let mut r = SliceReader::new(info).map_err(bad)?;
-    next(&mut r, 0x02)?;
-    next(&mut r, 0x30)?;
-    let spki = next(&mut r, 0x30)?;
-    next(&mut r, 0xa0)?;
-    if !r.is_finished() {
-        return Err("not a valid PKCS#10 CSR: unexpected data after the attributes".into());
-    }
-    let digest: [u8; 32] = Sha256::digest(spki).into();
-    Ok(PinInfo::of_digest(&digest, Kind::Csr, String::new(), None))
 }
 
 /// What a full parse gives `pin --format text|json`, from the lazy walk.
@@ -1097,29 +1074,145 @@ mod tests {
         })
     }
 
-    #[test]
-    fn a_csrs_pin_from_the_walk_is_the_full_parses() {
-        for der in csr_ders() {
-            let walked = csr_pin(der).unwrap().pin;
-            assert_eq!(walked, read_csr(der).unwrap().pin);
-        }
-    }
-
     proptest! {
         #[test]
-        fn a_damaged_csr_walks_to_no_other_pin_than_the_full_parse(
+        fn a_damaged_csrs_pin_alone_is_what_the_full_parse_says(
             which in 0usize..6,
             at in any::<prop::sample::Index>(),
             byte in any::<u8>(),
             cut in any::<bool>(),
         ) {
+            // The store asks a stored CSR for its pin only: the pin, or
+            // the error, must be the full parse's.
             let mut der = csr_ders()[which].clone();
             let i = at.index(der.len());
             if cut { der.truncate(i) } else { der[i] = byte }
-            // Where both read it, they agree; where the walk cannot, the
-            // full parse answers (`read_block`).
-            if let (Ok(w), Ok(f)) = (csr_pin(&der), read_csr(&der)) {
-                prop_assert_eq!(w.pin, f.pin);
+            let pem = csr_pem(&der);
+            prop_assert_eq!(
+                outcome(read_pins_with("in", pem.as_bytes(), Detail::PinOnly)),
+                outcome(read_pins_with("in", pem.as_bytes(), Detail::Full))
+            );
+        }
+    }
+
+    /// A pin read as `Pin` was before it was held in place: a `String`,
+    /// then [`Pin::parse`]d (`try_from = "String"`).
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(try_from = "String")]
+    struct StringPin(#[allow(dead_code)] Pin);
+
+    impl TryFrom<String> for StringPin {
+        type Error = String;
+        fn try_from(v: String) -> std::result::Result<StringPin, String> {
+            Pin::parse(&v).map(StringPin)
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Keys<P> {
+        #[allow(dead_code)]
+        keys: Vec<Key<P>>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Key<P> {
+        #[allow(dead_code)]
+        name: String,
+        #[allow(dead_code)]
+        pin: P,
+    }
+
+    #[test]
+    fn a_bad_pins_error_is_the_one_reading_a_string_gave() {
+        // A damaged site.yaml is refused with the error it always had: the
+        // same words, path and position (the general parser's).
+        let good = Pin::from_digest(&[7; 32]).to_string();
+        for pin in [
+            "\"XrSVpN5TrR4/CS0TDZLoPv7lHugI3X3HYw+WDmepMbHg=\"".to_string(),
+            format!("{}A", good),
+            "AAAA".to_string(),
+            "12".to_string(),
+            "~".to_string(),
+            "[1]".to_string(),
+        ] {
+            let text = format!("keys:\n- name: a\n  pin: {good}\n- name: b\n  pin: {pin}\n");
+            let old = serde_yaml::from_str::<Keys<StringPin>>(&text).map(|_| ());
+            let new = serde_yaml::from_str::<Keys<Pin>>(&text).map(|_| ());
+            assert_eq!(
+                new.map_err(|e| e.to_string()),
+                old.map_err(|e| e.to_string()),
+                "{text}"
+            );
+            let json = format!("[\"{good}\", {}]", serde_json::to_string(&pin).unwrap());
+            for json in [json, format!("[{pin}]")] {
+                let old = serde_json::from_str::<Vec<StringPin>>(&json).map(|_| ());
+                let new = serde_json::from_str::<Vec<Pin>>(&json).map(|_| ());
+                assert_eq!(
+                    new.map_err(|e| e.to_string()),
+                    old.map_err(|e| e.to_string()),
+                    "{json}"
+                );
+            }
+        }
+    }
+
+    /// `der` as a PEM CSR.
+    fn csr_pem(der: &[u8]) -> String {
+        let b = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b
+            .as_bytes()
+            .chunks(64)
+            .map(|l| std::str::from_utf8(l).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+            lines.join("\n")
+        )
+    }
+
+    /// Where the contents of the DER element at `at` start.
+    fn contents_at(der: &[u8], at: usize) -> usize {
+        match der[at + 1] {
+            n if n < 0x80 => at + 2,
+            n => at + 2 + usize::from(n & 0x7f),
+        }
+    }
+
+    /// A CSR's version made negative (the full parse refuses it), and its
+    /// SubjectPublicKeyInfo's algorithm made a SET: what a damaged or
+    /// tampered stored CSR may hold.
+    fn damaged_csrs(der: &[u8]) -> [Vec<u8>; 2] {
+        let info = contents_at(der, 0);
+        let version = contents_at(der, info);
+        assert_eq!(&der[version..version + 3], [0x02, 0x01, 0x00]);
+        let mut bad_version = der.to_vec();
+        bad_version[version + 2] = 0xff;
+        let subject = version + 3;
+        let subject_len = match der[subject + 1] {
+            n if n < 0x80 => usize::from(n),
+            0x81 => usize::from(der[subject + 2]),
+            _ => usize::from(der[subject + 2]) << 8 | usize::from(der[subject + 3]),
+        };
+        let spki = contents_at(der, subject) + subject_len;
+        assert_eq!(der[spki], 0x30);
+        let algorithm = contents_at(der, spki);
+        assert_eq!(der[algorithm], 0x30);
+        let mut bad_spki = der.to_vec();
+        bad_spki[algorithm] = 0x31;
+        [bad_version, bad_spki]
+    }
+
+    #[test]
+    fn a_stored_csrs_pin_is_refused_as_the_full_parse_refuses_it() {
+        // The store reads a CSR's pin only (Detail::PinOnly): a damaged or
+        // tampered CSR must give the error it gave before, not a pin.
+        for der in csr_ders() {
+            for bad in damaged_csrs(der) {
+                let pem = csr_pem(&bad);
+                let full = outcome(read_pins_with("in", pem.as_bytes(), Detail::Full));
+                assert!(full.is_err(), "{full:?}");
+                let pin_only = outcome(read_pins_with("in", pem.as_bytes(), Detail::PinOnly));
+                assert_eq!(pin_only, full);
             }
         }
     }

@@ -85,7 +85,9 @@ pub struct Store {
 /// ([`Store::listing`]).
 pub struct Listing {
     pub chosen: Vec<String>,
-    every: Vec<String>,
+    /// None for `--site`: the folder is listed after the chosen site is
+    /// read, so that its own error comes first (as it always did).
+    every: Option<Vec<String>>,
 }
 
 /// Held while a mutating command runs; released when dropped.
@@ -328,7 +330,19 @@ impl Store {
     /// Loads several sites (a fleet): each file is read once, and the
     /// sites are related to one another in memory.
     pub fn load_many(&self, domains: &[String]) -> Result<Vec<Site>> {
-        self.map_listed(domains, self.sites()?, Site::clone)
+        self.map_listed(domains, self.every_after(domains)?, Site::clone)
+    }
+
+    /// Every site of the folder, as if listed after `chosen` were loaded
+    /// (as they were before the sites were loaded in one pass): when the
+    /// folder cannot be listed, a chosen site's own error comes first.
+    fn every_after(&self, chosen: &[String]) -> Result<Vec<String>> {
+        self.sites().or_else(|e| {
+            for d in chosen {
+                self.load_checked(d)?;
+            }
+            Err(e)
+        })
     }
 
     /// The sites a report covers (`want`, or every site, as
@@ -338,7 +352,7 @@ impl Store {
         Ok(match want {
             Some(_) => Listing {
                 chosen: vec![self.pick(want)?],
-                every: self.sites()?,
+                every: None,
             },
             None => {
                 let every = self.sites()?;
@@ -347,7 +361,7 @@ impl Store {
                 }
                 Listing {
                     chosen: every.clone(),
-                    every,
+                    every: Some(every),
                 }
             }
         })
@@ -367,7 +381,11 @@ impl Store {
         listing: Listing,
         f: impl Fn(&Site) -> U + Sync,
     ) -> Result<Vec<U>> {
-        self.map_listed(&listing.chosen, listing.every, f)
+        let every = match listing.every {
+            Some(every) => every,
+            None => self.every_after(&listing.chosen)?,
+        };
+        self.map_listed(&listing.chosen, every, f)
     }
 
     /// [`Store::map_sites`] of `domains`, with `every` site of the folder.
@@ -479,11 +497,9 @@ impl Store {
             read_into(open(&k.csr), &mut data).map_err(|e| {
                 Error::state(cp(), format!("CSR of key {} cannot be read: {e}", k.name))
             })?;
-            let pins = pinctl_core::pin::read_pins_with(
-                &cp().display().to_string(),
-                &data,
-                pinctl_core::pin::Detail::PinOnly,
-            )?;
+            // Read in full, as `pin` reads it: a damaged or tampered CSR
+            // must be refused, not only its public key found.
+            let pins = pinctl_core::pin::read_pins(&cp().display().to_string(), &data)?;
             if pins.first().map(|p| p.pin.as_str()) != Some(k.pin.as_str()) {
                 return Err(Error::state(
                     &path,
