@@ -290,6 +290,10 @@ pub enum Detail {
     /// only the names, validity, key and basicConstraints of a certificate
     /// (the fields a full parse would give, at a fraction of its cost).
     Summary,
+    /// Only the pin, each object parsed in full (a damaged one refused
+    /// with the full parse's error): the store checking a fleet's stored
+    /// CSRs against their keys' pins needs no subject or key size.
+    Checked,
 }
 
 /// Reads every object in `data` (PEM with any number of blocks, or a single
@@ -583,6 +587,12 @@ fn read_block(
             "CERTIFICATE" | "X509 CERTIFICATE" => read_certificate(contents, false),
             // OpenSSL's "trusted certificate" appends its trust settings.
             "TRUSTED CERTIFICATE" => read_certificate(contents, true),
+            "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" if detail == Detail::Checked => {
+                parse_csr(contents).map(|csr| {
+                    let spki = csr.certification_request_info.subject_pki.raw;
+                    PinInfo::of_digest(&Sha256::digest(spki).into(), Kind::Csr, String::new(), None)
+                })
+            }
             "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => read_csr(contents),
             "PUBLIC KEY" => read_spki(contents),
             "RSA PUBLIC KEY" => read_rsa_public(contents),
@@ -863,6 +873,18 @@ fn read_certificate(der: &[u8], allow_trailing: bool) -> std::result::Result<Pin
 }
 
 fn read_csr(der: &[u8]) -> std::result::Result<PinInfo, String> {
+    let csr = parse_csr(der)?;
+    let info_ = &csr.certification_request_info;
+    let mut info = from_spki(info_.subject_pki.raw, Kind::Csr)?;
+    info.subject = Some(info_.subject.to_string());
+    Ok(info)
+}
+
+/// A CSR parsed in full, with nothing after it. Its key then parses as
+/// [`from_spki`] parses it: the same parser read it within the CSR.
+fn parse_csr(
+    der: &[u8],
+) -> std::result::Result<x509_parser::certification_request::X509CertificationRequest<'_>, String> {
     let (rest, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(der)
         .map_err(|e| format!("not a valid PKCS#10 CSR: {e}"))?;
     if !rest.is_empty() {
@@ -871,10 +893,7 @@ fn read_csr(der: &[u8]) -> std::result::Result<PinInfo, String> {
             rest.len()
         ));
     }
-    let info_ = &csr.certification_request_info;
-    let mut info = from_spki(info_.subject_pki.raw, Kind::Csr)?;
-    info.subject = Some(info_.subject.to_string());
-    Ok(info)
+    Ok(csr)
 }
 
 fn read_spki(der: &[u8]) -> std::result::Result<PinInfo, String> {
@@ -1088,9 +1107,14 @@ mod tests {
             let i = at.index(der.len());
             if cut { der.truncate(i) } else { der[i] = byte }
             let pem = csr_pem(&der);
+            let full = outcome(read_pins_with("in", pem.as_bytes(), Detail::Full));
             prop_assert_eq!(
-                outcome(read_pins_with("in", pem.as_bytes(), Detail::PinOnly)),
-                outcome(read_pins_with("in", pem.as_bytes(), Detail::Full))
+                &outcome(read_pins_with("in", pem.as_bytes(), Detail::PinOnly)),
+                &full
+            );
+            prop_assert_eq!(
+                &outcome(read_pins_with("in", pem.as_bytes(), Detail::Checked)),
+                &full
             );
         }
     }
@@ -1204,7 +1228,7 @@ mod tests {
 
     #[test]
     fn a_stored_csrs_pin_is_refused_as_the_full_parse_refuses_it() {
-        // The store reads a CSR's pin only (Detail::PinOnly): a damaged or
+        // The store reads a CSR's pin only (Detail::Checked): a damaged or
         // tampered CSR must give the error it gave before, not a pin.
         for der in csr_ders() {
             for bad in damaged_csrs(der) {
@@ -1213,6 +1237,8 @@ mod tests {
                 assert!(full.is_err(), "{full:?}");
                 let pin_only = outcome(read_pins_with("in", pem.as_bytes(), Detail::PinOnly));
                 assert_eq!(pin_only, full);
+                let checked = outcome(read_pins_with("in", pem.as_bytes(), Detail::Checked));
+                assert_eq!(checked, full);
             }
         }
     }

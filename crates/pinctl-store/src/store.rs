@@ -497,9 +497,13 @@ impl Store {
             read_into(open(&k.csr), &mut data).map_err(|e| {
                 Error::state(cp(), format!("CSR of key {} cannot be read: {e}", k.name))
             })?;
-            // Read in full, as `pin` reads it: a damaged or tampered CSR
+            // Parsed in full, as `pin` reads it: a damaged or tampered CSR
             // must be refused, not only its public key found.
-            let pins = pinctl_core::pin::read_pins(&cp().display().to_string(), &data)?;
+            let pins = pinctl_core::pin::read_pins_with(
+                &cp().display().to_string(),
+                &data,
+                pinctl_core::pin::Detail::Checked,
+            )?;
             if pins.first().map(|p| p.pin.as_str()) != Some(k.pin.as_str()) {
                 return Err(Error::state(
                     &path,
