@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{json, Ctx, Out};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::header::Mode;
 use crate::lifecycle::{self, SafeFrom};
 use crate::pin::Pin;
@@ -167,105 +167,7 @@ fn site_json(site: &Site, now: chrono::DateTime<chrono::Utc>) -> SiteJson<'_> {
 /// One site's part of `{"sites": [...]}`: pretty, byte for byte as
 /// `json` writes it within the whole, two levels in.
 fn site_part(site: &Site, now: chrono::DateTime<chrono::Utc>) -> Result<String> {
-    let mut text = Vec::with_capacity(8 << 10);
-    let mut ser = serde_json::Serializer::with_formatter(&mut text, Indented::at(2));
-    site_json(site, now)
-        .serialize(&mut ser)
-        .map_err(|e| Error::Internal(format!("cannot encode JSON: {e}")))?;
-    String::from_utf8(text).map_err(|e| Error::Internal(format!("cannot encode JSON: {e}")))
-}
-
-/// serde_json's pretty form (two spaces a level) for a value that starts
-/// `level`s in: what printing the whole document gives its part.
-struct Indented {
-    level: usize,
-    has_value: bool,
-}
-
-impl Indented {
-    fn at(level: usize) -> Indented {
-        Indented {
-            level,
-            has_value: false,
-        }
-    }
-
-    fn newline<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b"\n")?;
-        for _ in 0..self.level {
-            w.write_all(b"  ")?;
-        }
-        Ok(())
-    }
-
-    fn open<W: ?Sized + std::io::Write>(&mut self, w: &mut W, c: &[u8]) -> std::io::Result<()> {
-        self.level += 1;
-        self.has_value = false;
-        w.write_all(c)
-    }
-
-    fn close<W: ?Sized + std::io::Write>(&mut self, w: &mut W, c: &[u8]) -> std::io::Result<()> {
-        self.level -= 1;
-        if self.has_value {
-            self.newline(w)?;
-        }
-        w.write_all(c)
-    }
-
-    fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.newline(w)
-    }
-}
-
-impl serde_json::ser::Formatter for Indented {
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"[")
-    }
-
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"{")
-    }
-
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
+    super::json_at(&site_json(site, now), 2)
 }
 
 /// `{"sites": [...]}` from the sites' parts, in order.
