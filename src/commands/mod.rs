@@ -190,7 +190,6 @@ impl serde_json::ser::Formatter for Indented {
     }
 }
 
-
 /// Buffered standard output.
 #[derive(Default)]
 pub struct Out {
