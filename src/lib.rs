@@ -16,8 +16,8 @@ pub mod probe;
 pub mod secret;
 
 pub use pinctl_core::{
-    artifact, chain, check, csr, dane, dn, error, header, keys, lifecycle, pem_scan, pin, plan,
-    report, shipped, snippet, state, text, timeline,
+    artifact, chain, check, csr, dane, dn, error, finding, header, keys, lifecycle, pem_scan, pin,
+    plan, report, shipped, snippet, state, text, timeline,
 };
 pub use pinctl_reports as reports;
 pub use pinctl_store::{archive, failpoint, fsutil, keyring, pin_file, store};

@@ -13,9 +13,9 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 use serde::Serialize;
 
 use super::{Ctx, Out};
-use crate::check::{Finding, Severity};
 use crate::dane;
 use crate::error::{Error, Result};
+use crate::finding::{Finding, Severity};
 use crate::state::{Channel, ChannelKind, Site};
 
 /// How long `publish` waits for the server to serve the new RRset.

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{json, Ctx, Out};
-use crate::check::{Finding, Severity};
 use crate::error::{Error, Result};
+use crate::finding::{Finding, Severity};
 use crate::probe::{fetch, judge, Target};
 use crate::state::Site;
 

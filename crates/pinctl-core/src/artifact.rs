@@ -8,7 +8,6 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use minijinja::{Environment, ErrorKind};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -34,81 +33,6 @@ impl Lang {
             _ => None,
         }
     }
-}
-
-fn refuse(why: String) -> minijinja::Error {
-    minijinja::Error::new(ErrorKind::InvalidOperation, why)
-}
-
-/// Text inside an XML element or attribute value.
-pub fn xml_text(v: &str) -> std::result::Result<String, minijinja::Error> {
-    crate::snippet::xml_attr(v)
-}
-
-/// Text inside an XML comment, which may not hold `--` nor end in `-`.
-pub fn xml_comment(v: &str) -> std::result::Result<String, minijinja::Error> {
-    if v.chars().any(|c| c.is_control()) {
-        return Err(refuse("a comment holds a control character".into()));
-    }
-    let mut s = v.replace("--", "- -");
-    while s.contains("--") {
-        s = s.replace("--", "- -");
-    }
-    if s.ends_with('-') {
-        s.push(' ');
-    }
-    Ok(s)
-}
-
-/// Text after `//` (or inside `/* */`) in Kotlin and Java: one line, no
-/// end of a block comment.
-pub fn code_comment(v: &str) -> std::result::Result<String, minijinja::Error> {
-    if v.chars().any(|c| c.is_control()) {
-        return Err(refuse("a comment holds a control character".into()));
-    }
-    Ok(v.replace("*/", "* /"))
-}
-
-/// A zone-file comment after `;`: one line.
-pub fn zone_comment(v: &str) -> std::result::Result<String, minijinja::Error> {
-    if v.chars().any(|c| c.is_control()) {
-        return Err(refuse("a comment holds a control character".into()));
-    }
-    Ok(v.to_string())
-}
-
-/// A Java string literal. Only printable ASCII is written as is.
-pub fn java_string(v: &str) -> std::result::Result<String, minijinja::Error> {
-    let mut s = String::from("\"");
-    for c in v.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            ' '..='~' => s.push(c),
-            c => {
-                let mut b = [0u16; 2];
-                for u in c.encode_utf16(&mut b) {
-                    s.push_str(&format!("\\u{u:04x}"));
-                }
-            }
-        }
-    }
-    s.push('"');
-    Ok(s)
-}
-
-/// A Kotlin string literal: as Java's, and `$` starts a template there.
-pub fn kotlin_string(v: &str) -> std::result::Result<String, minijinja::Error> {
-    Ok(java_string(v)?.replace('$', "\\$"))
-}
-
-pub fn add_filters(env: &mut Environment<'_>) {
-    env.add_filter("xml_text", |v: String| xml_text(&v));
-    env.add_filter("xml_comment", |v: String| xml_comment(&v));
-    env.add_filter("code_comment", |v: String| code_comment(&v));
-    env.add_filter("zone_comment", |v: String| zone_comment(&v));
-    env.add_filter("java_string", |v: String| java_string(&v));
-    env.add_filter("kotlin_string", |v: String| kotlin_string(&v));
 }
 
 #[derive(Serialize)]
@@ -355,24 +279,6 @@ fn okhttp_hosts(domain: &str, p: &Publication) -> (Vec<String>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn filters_escape_what_each_language_would_read() {
-        assert_eq!(java_string("a\"b\\c").unwrap(), r#""a\"b\\c""#);
-        assert_eq!(java_string("é").unwrap(), r#""\u00e9""#);
-        assert_eq!(kotlin_string("$x").unwrap(), r#""\$x""#);
-        assert_eq!(
-            xml_comment("pinctl publish --channel a-").unwrap(),
-            "pinctl publish - -channel a- "
-        );
-        assert_eq!(xml_comment("---").unwrap(), "- - - ");
-        assert!(!xml_comment("----").unwrap().contains("--"));
-        assert_eq!(code_comment("a */ b").unwrap(), "a * / b");
-        assert_eq!(xml_text("<a&'\">").unwrap(), "&lt;a&amp;&apos;&quot;&gt;");
-        for f in [xml_comment, code_comment, zone_comment] {
-            assert!(f("a\nb").is_err());
-        }
-    }
 
     fn site_with(kind: ChannelKind, f: impl Fn(&mut crate::state::Channel)) -> Site {
         use crate::lifecycle::tests::{channel, pin_of, site_at, t};

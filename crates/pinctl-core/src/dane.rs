@@ -9,7 +9,7 @@ use std::fmt;
 
 use base64::Engine as _;
 
-use crate::check::{Finding, Severity};
+use crate::finding::{Finding, Severity};
 use crate::pin::Pin;
 use crate::state::{Channel, Publication, Role, Site};
 

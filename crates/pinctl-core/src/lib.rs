@@ -13,6 +13,7 @@ pub mod csr;
 pub mod dane;
 pub mod dn;
 pub mod error;
+pub mod finding;
 pub mod header;
 pub mod keys;
 pub mod lifecycle;

@@ -89,6 +89,85 @@ fn check_common(server: &str, v: &str) -> Result<(), minijinja::Error> {
     Ok(())
 }
 
+// The filters of the app artifacts (`artifact`): their languages' own
+// quoting, written here with every other filter.
+
+fn refuse_value(why: String) -> minijinja::Error {
+    minijinja::Error::new(ErrorKind::InvalidOperation, why)
+}
+
+/// Text inside an XML element or attribute value.
+pub fn xml_text(v: &str) -> Result<String, minijinja::Error> {
+    xml_attr(v)
+}
+
+/// Text inside an XML comment, which may not hold `--` nor end in `-`.
+pub fn xml_comment(v: &str) -> Result<String, minijinja::Error> {
+    if v.chars().any(|c| c.is_control()) {
+        return Err(refuse_value("a comment holds a control character".into()));
+    }
+    let mut s = v.replace("--", "- -");
+    while s.contains("--") {
+        s = s.replace("--", "- -");
+    }
+    if s.ends_with('-') {
+        s.push(' ');
+    }
+    Ok(s)
+}
+
+/// Text after `//` (or inside `/* */`) in Kotlin and Java: one line, no
+/// end of a block comment.
+pub fn code_comment(v: &str) -> Result<String, minijinja::Error> {
+    if v.chars().any(|c| c.is_control()) {
+        return Err(refuse_value("a comment holds a control character".into()));
+    }
+    Ok(v.replace("*/", "* /"))
+}
+
+/// A zone-file comment after `;`: one line.
+pub fn zone_comment(v: &str) -> Result<String, minijinja::Error> {
+    if v.chars().any(|c| c.is_control()) {
+        return Err(refuse_value("a comment holds a control character".into()));
+    }
+    Ok(v.to_string())
+}
+
+/// A Java string literal. Only printable ASCII is written as is.
+pub fn java_string(v: &str) -> Result<String, minijinja::Error> {
+    let mut s = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            ' '..='~' => s.push(c),
+            c => {
+                let mut b = [0u16; 2];
+                for u in c.encode_utf16(&mut b) {
+                    s.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    s.push('"');
+    Ok(s)
+}
+
+/// A Kotlin string literal: as Java's, and `$` starts a template there.
+pub fn kotlin_string(v: &str) -> Result<String, minijinja::Error> {
+    Ok(java_string(v)?.replace('$', "\\$"))
+}
+
+/// The filters of the app artifacts' templates (`artifact`).
+fn add_artifact_filters(env: &mut Environment<'_>) {
+    env.add_filter("xml_text", |v: String| xml_text(&v));
+    env.add_filter("xml_comment", |v: String| xml_comment(&v));
+    env.add_filter("code_comment", |v: String| code_comment(&v));
+    env.add_filter("zone_comment", |v: String| zone_comment(&v));
+    env.add_filter("java_string", |v: String| java_string(&v));
+    env.add_filter("kotlin_string", |v: String| kotlin_string(&v));
+}
+
 /// Apache: a double-quoted argument of `Header`, where `\"` stands for a
 /// quote. mod_headers reads `%` as a format character (`%%` is a literal
 /// one) and rewrites backslash sequences (`\n`, and `\\` collapses
@@ -283,7 +362,7 @@ pub fn render_template(
     env.add_filter("xml_attr", |v: String| xml_attr(&v));
     env.add_filter("caddy_quote", |v: String| caddy_quote(&v));
     env.add_filter("haproxy_quote", |v: String| haproxy_quote(&v));
-    crate::artifact::add_filters(&mut env);
+    add_artifact_filters(&mut env);
     let label = templates
         .map(|d| d.label(file))
         .unwrap_or_else(|| format!("templates/{file} (embedded)"));
@@ -320,6 +399,25 @@ fn describe(e: &minijinja::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_escape_what_each_language_would_read() {
+        assert_eq!(java_string("a\"b\\c").unwrap(), r#""a\"b\\c""#);
+        assert_eq!(java_string("é").unwrap(), r#""\u00e9""#);
+        assert_eq!(kotlin_string("$x").unwrap(), r#""\$x""#);
+        assert_eq!(
+            xml_comment("pinctl publish --channel a-").unwrap(),
+            "pinctl publish - -channel a- "
+        );
+        assert_eq!(xml_comment("---").unwrap(), "- - - ");
+        assert!(!xml_comment("----").unwrap().contains("--"));
+        assert_eq!(code_comment("a */ b").unwrap(), "a * / b");
+        assert_eq!(xml_text("<a&'\">").unwrap(), "&lt;a&amp;&apos;&quot;&gt;");
+        for f in [xml_comment, code_comment, zone_comment] {
+            assert!(f("a\nb").is_err());
+        }
+    }
+
     use crate::header::Mode;
 
     fn header(uri: Option<&str>) -> Header {

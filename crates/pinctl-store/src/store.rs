@@ -782,8 +782,13 @@ impl SiteDir {
     fn hold(dir: &Path) -> Option<SiteDir> {
         use rustix::fs::{Mode, OFlags};
         // O_PATH: only a handle to look names up in, which needs no read
-        // permission on the folder itself.
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        // permission on the folder itself. Where there is none, a folder
+        // that cannot be read is not held, and is read by path.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let how = OFlags::PATH;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let how = OFlags::RDONLY;
+        let flags = how | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         rustix::fs::open(dir, flags, Mode::empty())
             .ok()
             .map(SiteDir)
