@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+mod conninfo;
 #[cfg(feature = "postgres")]
 pub mod pg;
+mod row;
 pub mod serve;
 pub mod store;
 

@@ -23,7 +23,7 @@ use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Config, NoTls};
 use zeroize::Zeroizing;
 
-use crate::store::{join, Incoming, Row};
+use crate::row::{join, Incoming, Row};
 use pinctl_core::error::{Error, Result};
 use pinctl_core::report::Class;
 
@@ -97,8 +97,8 @@ fn take_tls_options(conn: &str) -> Result<(String, Option<String>, Option<String
         };
         return Ok((rest, mode, root));
     }
-    let label = crate::store::redact(conn);
-    let pairs = crate::store::keywords(conn).ok_or_else(|| {
+    let label = crate::conninfo::redact(conn);
+    let pairs = crate::conninfo::keywords(conn).ok_or_else(|| {
         Error::input(
             &label,
             "not a PostgreSQL connection string (keyword='value' …)",
@@ -488,7 +488,7 @@ pub async fn list(
             &[&since, &site],
         )
         .await?;
-    let split = crate::store::split;
+    let split = crate::row::split;
     Ok(rows
         .iter()
         .map(|r| {
