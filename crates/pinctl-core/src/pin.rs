@@ -1202,10 +1202,12 @@ mod tests {
         }
     }
 
-    /// A CSR's version made negative (the full parse refuses it), and its
-    /// SubjectPublicKeyInfo's algorithm made a SET: what a damaged or
-    /// tampered stored CSR may hold.
-    fn damaged_csrs(der: &[u8]) -> [Vec<u8>; 2] {
+    /// A CSR's version made negative (the full parse refuses it), its
+    /// SubjectPublicKeyInfo's algorithm made a SET, and its key's BIT
+    /// STRING made a byte shorter than the SEQUENCE around it says (the
+    /// CSR parser skips what is left in the SEQUENCE; the key's own parse
+    /// refuses it): what a damaged or tampered stored CSR may hold.
+    fn damaged_csrs(der: &[u8]) -> [Vec<u8>; 3] {
         let info = contents_at(der, 0);
         let version = contents_at(der, info);
         assert_eq!(&der[version..version + 3], [0x02, 0x01, 0x00]);
@@ -1223,7 +1225,14 @@ mod tests {
         assert_eq!(der[algorithm], 0x30);
         let mut bad_spki = der.to_vec();
         bad_spki[algorithm] = 0x31;
-        [bad_version, bad_spki]
+        assert!(der[algorithm + 1] < 0x80);
+        let bits = contents_at(der, algorithm) + usize::from(der[algorithm + 1]);
+        assert_eq!(der[bits], 0x03);
+        // The last byte of the length, short or long form.
+        let len_end = contents_at(der, bits) - 1;
+        let mut short_key = der.to_vec();
+        short_key[len_end] -= 1;
+        [bad_version, bad_spki, short_key]
     }
 
     #[test]
