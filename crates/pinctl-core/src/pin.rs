@@ -588,9 +588,13 @@ fn read_block(
             // OpenSSL's "trusted certificate" appends its trust settings.
             "TRUSTED CERTIFICATE" => read_certificate(contents, true),
             "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" if detail == Detail::Checked => {
-                parse_csr(contents).map(|csr| {
+                parse_csr(contents).and_then(|csr| {
                     let spki = csr.certification_request_info.subject_pki.raw;
-                    PinInfo::of_digest(&Sha256::digest(spki).into(), Kind::Csr, String::new(), None)
+                    // The CSR's parser skips what follows the key's BIT
+                    // STRING within its SEQUENCE; the key's own parse (as
+                    // `read_csr` makes it) refuses that.
+                    parse_spki(spki)?;
+                    Ok(PinInfo::of_digest(&Sha256::digest(spki).into(), Kind::Csr, String::new(), None))
                 })
             }
             "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => read_csr(contents),
@@ -880,8 +884,9 @@ fn read_csr(der: &[u8]) -> std::result::Result<PinInfo, String> {
     Ok(info)
 }
 
-/// A CSR parsed in full, with nothing after it. Its key then parses as
-/// [`from_spki`] parses it: the same parser read it within the CSR.
+/// A CSR parsed in full, with nothing after it. Its key is not yet read
+/// as [`from_spki`] reads it: within the CSR, what follows the key's BIT
+/// STRING in its SEQUENCE is skipped, and `raw` ends before it.
 fn parse_csr(
     der: &[u8],
 ) -> std::result::Result<x509_parser::certification_request::X509CertificationRequest<'_>, String> {
@@ -920,6 +925,17 @@ fn read_private(
 
 /// Builds a [`PinInfo`] from the SPKI bytes exactly as they stand.
 fn from_spki(spki: &[u8], kind: Kind) -> std::result::Result<PinInfo, String> {
+    let parsed = parse_spki(spki)?;
+    let (algorithm, bits) = describe(&parsed);
+    let digest = Sha256::digest(spki);
+    Ok(PinInfo::of_digest(&digest.into(), kind, algorithm, bits))
+}
+
+/// `spki` parsed, with nothing after it: what [`from_spki`] refuses
+/// before it describes the key.
+fn parse_spki(
+    spki: &[u8],
+) -> std::result::Result<x509_parser::x509::SubjectPublicKeyInfo<'_>, String> {
     let (rest, parsed) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki)
         .map_err(|e| format!("not a valid SubjectPublicKeyInfo: {e}"))?;
     if !rest.is_empty() {
@@ -928,9 +944,7 @@ fn from_spki(spki: &[u8], kind: Kind) -> std::result::Result<PinInfo, String> {
             rest.len()
         ));
     }
-    let (algorithm, bits) = describe(&parsed);
-    let digest = Sha256::digest(spki);
-    Ok(PinInfo::of_digest(&digest.into(), kind, algorithm, bits))
+    Ok(parsed)
 }
 
 /// Algorithm name and key size of a parsed SPKI. Unknown algorithms are
