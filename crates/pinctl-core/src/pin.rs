@@ -1266,6 +1266,42 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_certificates_key_cut_short_is_refused_by_the_walks_as_by_the_full_parse() {
+        // Its key's BIT STRING a byte shorter than the key's SEQUENCE
+        // says: the full parse refuses the key; the lazy walks of
+        // `pin --format text|json|header` must not pin it.
+        for pem in [
+            include_str!("../../../tests/fixtures/p256.cert.pem"),
+            include_str!("../../../tests/fixtures/ed25519.cert.pem"),
+        ] {
+            let body: String = pem
+                .lines()
+                .skip_while(|l| !l.starts_with("-----BEGIN"))
+                .skip(1)
+                .take_while(|l| !l.starts_with("-----END"))
+                .collect();
+            let mut der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap();
+            let spki = tbs_parts(&der).unwrap().spki.as_ptr() as usize - der.as_ptr() as usize;
+            let algorithm = contents_at(&der, spki);
+            assert!(der[algorithm + 1] < 0x80);
+            let bits = contents_at(&der, algorithm) + usize::from(der[algorithm + 1]);
+            assert_eq!(der[bits], 0x03);
+            let len_end = contents_at(&der, bits) - 1;
+            der[len_end] -= 1;
+            let b = base64::engine::general_purpose::STANDARD.encode(&der);
+            let pem = format!("-----BEGIN CERTIFICATE-----\n{b}\n-----END CERTIFICATE-----\n");
+            let full = outcome(read_pins_with("in", pem.as_bytes(), Detail::Full));
+            assert!(full.is_err(), "{full:?}");
+            for detail in [Detail::PinOnly, Detail::Summary, Detail::Checked] {
+                let walk = outcome(read_pins_with("in", pem.as_bytes(), detail));
+                assert_eq!(walk, full, "{detail:?}");
+            }
+        }
+    }
+
     fn outcome(r: Result<Vec<PinInfo>>) -> std::result::Result<Vec<(String, Kind)>, String> {
         r.map(|v| v.into_iter().map(|i| (i.pin.to_string(), i.kind)).collect())
             .map_err(|e| e.to_string())
