@@ -687,6 +687,14 @@ fn tbs_parts(der: &[u8]) -> std::result::Result<TbsParts<'_>, String> {
     let validity = next(&mut r, 0x30)?;
     let subject = next(&mut r, 0x30)?;
     let spki = next(&mut r, 0x30)?;
+    // x509-parser reads a key's SEQUENCE up to its BIT STRING, hashes
+    // that much and then refuses it: a key holding more goes to it.
+    let mut key = SliceReader::new(contents(spki)?).map_err(bad)?;
+    next(&mut key, 0x30)?;
+    next(&mut key, 0x03)?;
+    if !key.is_finished() {
+        return Err("data after the key's BIT STRING".into());
+    }
     let mut extensions = None;
     for optional in [0x81, 0x82, 0xa3] {
         if r.is_finished() {
