@@ -137,21 +137,14 @@ fn same_as_each_sites_own(env: &Env, names: &[String]) {
     assert!(whole.starts_with(&format!("PINCTL {} - ", parsed["status"].as_str().unwrap())));
 }
 
-/// `path`'s CSR with its version made negative: well formed DER, with
-/// the same public key, that no PKCS#10 parser accepts.
-pub fn tamper_csr_version(path: &std::path::Path) {
+/// `path`'s CSR with its DER changed by `change`.
+fn rewrite_csr(path: &std::path::Path, change: impl FnOnce(&mut Vec<u8>)) {
     use base64::Engine as _;
     let b64 = &base64::engine::general_purpose::STANDARD;
     let text = std::fs::read_to_string(path).unwrap();
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     let mut der = b64.decode(body).unwrap();
-    let after_len = |at: usize| match der[at + 1] {
-        n if n < 0x80 => at + 2,
-        n => at + 2 + usize::from(n & 0x7f),
-    };
-    let version = after_len(after_len(0));
-    assert_eq!(&der[version..version + 3], [0x02, 0x01, 0x00]);
-    der[version + 2] = 0xff;
+    change(&mut der);
     let b = b64.encode(&der);
     let lines: Vec<&str> = b
         .as_bytes()
@@ -168,6 +161,45 @@ pub fn tamper_csr_version(path: &std::path::Path) {
     .unwrap();
 }
 
+/// Where the contents of the DER element at `at` start.
+fn after_len(der: &[u8], at: usize) -> usize {
+    match der[at + 1] {
+        n if n < 0x80 => at + 2,
+        n => at + 2 + usize::from(n & 0x7f),
+    }
+}
+
+/// `path`'s CSR with its version made negative: well formed DER, with
+/// the same public key, that no PKCS#10 parser accepts.
+pub fn tamper_csr_version(path: &std::path::Path) {
+    rewrite_csr(path, |der| {
+        let version = after_len(der, after_len(der, 0));
+        assert_eq!(&der[version..version + 3], [0x02, 0x01, 0x00]);
+        der[version + 2] = 0xff;
+    });
+}
+
+/// `path`'s CSR with its key's BIT STRING a byte shorter than the key's
+/// SEQUENCE says: the CSR's parser skips the byte left over, the key's
+/// own parse refuses it.
+fn cut_csr_key_short(path: &std::path::Path) {
+    rewrite_csr(path, |der| {
+        let version = after_len(der, after_len(der, 0));
+        let subject = version + 3;
+        assert_eq!(der[subject], 0x30);
+        // A short subject: its length is one byte.
+        assert!(der[subject + 1] < 0x80);
+        let spki = subject + 2 + usize::from(der[subject + 1]);
+        let algorithm = after_len(der, spki);
+        assert!(der[algorithm + 1] < 0x80);
+        let bits = algorithm + 2 + usize::from(der[algorithm + 1]);
+        assert_eq!(der[bits], 0x03);
+        // The last byte of its length, short or long form.
+        let len_end = after_len(der, bits) - 1;
+        der[len_end] -= 1;
+    });
+}
+
 #[test]
 fn a_tampered_stored_csr_is_the_error_it_was() {
     // A stored CSR that is no CSR any more (its public key intact) is
@@ -178,6 +210,23 @@ fn a_tampered_stored_csr_is_the_error_it_was() {
     tamper_csr_version(&csr);
     let error = "state/site7.example/primary.csr.pem: PEM block 1 (CERTIFICATE REQUEST): not a valid PKCS#10 CSR: Parsing Error: InvalidVersion";
     for args in [&["status"][..], &["--site", "site7.example", "status"]] {
+        env.run(args).fails_with(error);
+    }
+    let o = env.run(&["check"]);
+    assert_eq!(o.code, 3, "{}", o.stdout);
+    assert_eq!(o.stdout, format!("PINCTL UNKNOWN - {error}\n"));
+}
+
+#[test]
+fn a_stored_csr_whose_key_is_cut_short_is_the_error_it_was() {
+    // The CSR parses but its key does not: the full parse's error, as
+    // before (pinctl before #27 said this), not a pin that then fails to
+    // match the recorded one.
+    let (env, _) = fleet(2);
+    let csr = env.path().join("state/site1.example/primary.csr.pem");
+    cut_csr_key_short(&csr);
+    let error = "state/site1.example/primary.csr.pem: PEM block 1 (CERTIFICATE REQUEST): not a valid SubjectPublicKeyInfo: Parsing Error: NomError(Eof)";
+    for args in [&["status"][..], &["--site", "site1.example", "status"]] {
         env.run(args).fails_with(error);
     }
     let o = env.run(&["check"]);

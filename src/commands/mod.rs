@@ -448,3 +448,54 @@ pub fn inside(path: &Path, root: &Path) -> bool {
 pub fn site_dir(ctx: &Ctx, domain: &str) -> String {
     ctx.store.site_dir(domain).display().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    /// JSON values with what the pretty printer treats apart: empty and
+    /// nested empty arrays and objects, null, escapes, numbers.
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<i64>().prop_map(|n| json!(n)),
+            prop::sample::select(vec![0.0, -0.0, 1.5, 1e300, -2.5e-10, f64::MIN_POSITIVE])
+                .prop_map(|f| json!(f)),
+            "[a\"\\\\\n\t\u{0}\u{1f}\u{7f}é\u{2028}/]{0,4}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a\"\\\\\n]{0,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// A part printed `level`s in is what printing the whole document
+        /// gives it there.
+        #[test]
+        fn json_at_prints_a_part_as_the_whole_prints_it(v in value(), level in 0usize..4) {
+            let mut whole = v.clone();
+            let mut empty = Value::Null;
+            for k in 0..level {
+                (whole, empty) = if k % 2 == 0 {
+                    (json!([whole]), json!([empty]))
+                } else {
+                    (json!({ "sites": whole }), json!({ "sites": empty }))
+                };
+            }
+            let part = super::json_at(&v, level).unwrap();
+            let text = super::json(&whole).unwrap();
+            // The wrappers, printed around `null`, put around the part.
+            let around = super::json(&empty).unwrap();
+            let at = around.find("null").unwrap();
+            let expected = format!("{}{part}{}", &around[..at], &around[at + 4..]);
+            prop_assert_eq!(text, expected);
+        }
+    }
+}

@@ -1024,4 +1024,44 @@ mod tests {
             let _ = lint(&s, &LintOptions::default());
         }
     }
+
+    proptest! {
+        /// The value written into one string, and pinsets compared as
+        /// sorted lists, are what joining the parts and comparing trees
+        /// gave: no pins, no max-age, quotes and backslashes included.
+        #[test]
+        fn value_and_same_pins_are_what_they_were(
+            pins in prop::collection::vec(prop::sample::select(vec![A, B, C]), 0..5),
+            others in prop::collection::vec(prop::sample::select(vec![A, B, C]), 0..5),
+            max_age in prop::option::of(prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()]),
+            include_subdomains in any::<bool>(),
+            report_uri in prop::option::of("[a\\\"/:; =]{0,6}"),
+        ) {
+            let pins: Vec<Pin> = pins.iter().map(|p| Pin::parse(p).unwrap()).collect();
+            let others: Vec<Pin> = others.iter().map(|p| Pin::parse(p).unwrap()).collect();
+            let h = Header {
+                mode: Mode::Enforce,
+                pins: pins.clone(),
+                max_age,
+                include_subdomains,
+                report_uri: report_uri.clone(),
+            };
+            let mut parts: Vec<String> =
+                pins.iter().map(|p| format!("pin-sha256=\"{p}\"")).collect();
+            if let Some(age) = max_age {
+                parts.push(format!("max-age={age}"));
+            }
+            if include_subdomains {
+                parts.push("includeSubDomains".into());
+            }
+            if let Some(uri) = &report_uri {
+                parts.push(format!("report-uri=\"{}\"", quote_escape(uri)));
+            }
+            prop_assert_eq!(h.value(), parts.join("; "));
+            use std::collections::BTreeSet;
+            let trees = pins.iter().collect::<BTreeSet<&Pin>>()
+                == others.iter().collect::<BTreeSet<&Pin>>();
+            prop_assert_eq!(same_pins(&pins, &others), trees);
+        }
+    }
 }

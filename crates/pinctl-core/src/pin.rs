@@ -590,6 +590,9 @@ fn read_block(
             "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" if detail == Detail::Checked => {
                 parse_csr(contents).and_then(|csr| {
                     let spki = csr.certification_request_info.subject_pki.raw;
+                    // The CSR's parser skips what follows the key's BIT
+                    // STRING within its SEQUENCE; the key's own parse (as
+                    // `read_csr` makes it) refuses that.
                     parse_spki(spki)?;
                     Ok(PinInfo::of_digest(&Sha256::digest(spki).into(), Kind::Csr, String::new(), None))
                 })
@@ -684,6 +687,14 @@ fn tbs_parts(der: &[u8]) -> std::result::Result<TbsParts<'_>, String> {
     let validity = next(&mut r, 0x30)?;
     let subject = next(&mut r, 0x30)?;
     let spki = next(&mut r, 0x30)?;
+    // x509-parser reads a key's SEQUENCE up to its BIT STRING, hashes
+    // that much and then refuses it: a key holding more goes to it.
+    let mut key = SliceReader::new(contents(spki)?).map_err(bad)?;
+    next(&mut key, 0x30)?;
+    next(&mut key, 0x03)?;
+    if !key.is_finished() {
+        return Err("data after the key's BIT STRING".into());
+    }
     let mut extensions = None;
     for optional in [0x81, 0x82, 0xa3] {
         if r.is_finished() {
@@ -881,7 +892,9 @@ fn read_csr(der: &[u8]) -> std::result::Result<PinInfo, String> {
     Ok(info)
 }
 
-/// A CSR parsed in full, with nothing after it.
+/// A CSR parsed in full, with nothing after it. Its key is not yet read
+/// as [`from_spki`] reads it: within the CSR, what follows the key's BIT
+/// STRING in its SEQUENCE is skipped, and `raw` ends before it.
 fn parse_csr(
     der: &[u8],
 ) -> std::result::Result<x509_parser::certification_request::X509CertificationRequest<'_>, String> {
@@ -926,8 +939,8 @@ fn from_spki(spki: &[u8], kind: Kind) -> std::result::Result<PinInfo, String> {
     Ok(PinInfo::of_digest(&digest.into(), kind, algorithm, bits))
 }
 
-/// An SPKI parsed on its own, with nothing after it: a CSR's parse
-/// takes some that this refuses.
+/// `spki` parsed, with nothing after it: what [`from_spki`] refuses
+/// before it describes the key.
 fn parse_spki(
     spki: &[u8],
 ) -> std::result::Result<x509_parser::x509::SubjectPublicKeyInfo<'_>, String> {
@@ -1211,10 +1224,12 @@ mod tests {
         }
     }
 
-    /// A CSR's version made negative (the full parse refuses it), and its
-    /// SubjectPublicKeyInfo's algorithm made a SET: what a damaged or
-    /// tampered stored CSR may hold.
-    fn damaged_csrs(der: &[u8]) -> [Vec<u8>; 2] {
+    /// A CSR's version made negative (the full parse refuses it), its
+    /// SubjectPublicKeyInfo's algorithm made a SET, and its key's BIT
+    /// STRING made a byte shorter than the SEQUENCE around it says (the
+    /// CSR parser skips what is left in the SEQUENCE; the key's own parse
+    /// refuses it): what a damaged or tampered stored CSR may hold.
+    fn damaged_csrs(der: &[u8]) -> [Vec<u8>; 3] {
         let info = contents_at(der, 0);
         let version = contents_at(der, info);
         assert_eq!(&der[version..version + 3], [0x02, 0x01, 0x00]);
@@ -1232,7 +1247,14 @@ mod tests {
         assert_eq!(der[algorithm], 0x30);
         let mut bad_spki = der.to_vec();
         bad_spki[algorithm] = 0x31;
-        [bad_version, bad_spki]
+        assert!(der[algorithm + 1] < 0x80);
+        let bits = contents_at(der, algorithm) + usize::from(der[algorithm + 1]);
+        assert_eq!(der[bits], 0x03);
+        // The last byte of the length, short or long form.
+        let len_end = contents_at(der, bits) - 1;
+        let mut short_key = der.to_vec();
+        short_key[len_end] -= 1;
+        [bad_version, bad_spki, short_key]
     }
 
     #[test]
@@ -1248,6 +1270,42 @@ mod tests {
                 assert_eq!(pin_only, full);
                 let checked = outcome(read_pins_with("in", pem.as_bytes(), Detail::Checked));
                 assert_eq!(checked, full);
+            }
+        }
+    }
+
+    #[test]
+    fn a_certificates_key_cut_short_is_refused_by_the_walks_as_by_the_full_parse() {
+        // Its key's BIT STRING a byte shorter than the key's SEQUENCE
+        // says: the full parse refuses the key; the lazy walks of
+        // `pin --format text|json|header` must not pin it.
+        for pem in [
+            include_str!("../../../tests/fixtures/p256.cert.pem"),
+            include_str!("../../../tests/fixtures/ed25519.cert.pem"),
+        ] {
+            let body: String = pem
+                .lines()
+                .skip_while(|l| !l.starts_with("-----BEGIN"))
+                .skip(1)
+                .take_while(|l| !l.starts_with("-----END"))
+                .collect();
+            let mut der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap();
+            let spki = tbs_parts(&der).unwrap().spki.as_ptr() as usize - der.as_ptr() as usize;
+            let algorithm = contents_at(&der, spki);
+            assert!(der[algorithm + 1] < 0x80);
+            let bits = contents_at(&der, algorithm) + usize::from(der[algorithm + 1]);
+            assert_eq!(der[bits], 0x03);
+            let len_end = contents_at(&der, bits) - 1;
+            der[len_end] -= 1;
+            let b = base64::engine::general_purpose::STANDARD.encode(&der);
+            let pem = format!("-----BEGIN CERTIFICATE-----\n{b}\n-----END CERTIFICATE-----\n");
+            let full = outcome(read_pins_with("in", pem.as_bytes(), Detail::Full));
+            assert!(full.is_err(), "{full:?}");
+            for detail in [Detail::PinOnly, Detail::Summary, Detail::Checked] {
+                let walk = outcome(read_pins_with("in", pem.as_bytes(), detail));
+                assert_eq!(walk, full, "{detail:?}");
             }
         }
     }
