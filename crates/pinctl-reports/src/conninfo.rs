@@ -57,7 +57,9 @@ fn is_password_key(k: &str) -> bool {
     percent_decode(k).eq_ignore_ascii_case("password")
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX` escapes of a URL part decoded; an escape that is not one stays
+/// as it is.
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -54,25 +54,6 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS reports (
     last_seen TEXT NOT NULL, sample TEXT NOT NULL);
   CREATE INDEX IF NOT EXISTS reports_last_seen ON reports(last_seen);";
 
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let hex = |c: u8| (c as char).to_digit(16);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Takes `sslmode` and `sslrootcert` out of a connection string (the
 /// client library knows neither `verify-ca` nor `verify-full`), returning
 /// the rest and the two values.
@@ -85,8 +66,8 @@ fn take_tls_options(conn: &str) -> Result<(String, Option<String>, Option<String
         let mut kept = Vec::new();
         for kv in query.split('&') {
             match kv.split_once('=') {
-                Some(("sslmode", v)) => mode = Some(pct_decode(v)),
-                Some(("sslrootcert", v)) => root = Some(pct_decode(v)),
+                Some(("sslmode", v)) => mode = Some(crate::conninfo::percent_decode(v)),
+                Some(("sslrootcert", v)) => root = Some(crate::conninfo::percent_decode(v)),
                 _ => kept.push(kv),
             }
         }
